@@ -1,0 +1,18 @@
+"""abm: an agent-based model of Danish municipal jobcenters under council investment strategies.
+
+From Python::
+
+    from abm import JobcenterModel, load_config, run_simulation
+    config = load_config("configs/baseline.toml", ["council.strategy=invest"])
+    result = run_simulation(config, seed=1)
+    result.weekly      # polars DataFrame, one row per municipality and week
+    result.summary     # dict, one row of national outcomes
+"""
+
+__version__ = "0.1.0"
+
+from abm.config import Config, defaults, load_config  # noqa: E402
+from abm.model import JobcenterModel  # noqa: E402
+from abm.simulate import RunResult, run_simulation  # noqa: E402
+
+__all__ = ["Config", "JobcenterModel", "RunResult", "defaults", "load_config", "run_simulation", "__version__"]

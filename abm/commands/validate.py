@@ -1,0 +1,26 @@
+"""``abm validate CONFIG``: check a config and say what is wrong, or show what it resolves to."""
+
+from __future__ import annotations
+
+from abm.cli import add_config_arguments
+from abm.config import describe_schema, load_config
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser("validate", help="check a config and say what is wrong")
+    add_config_arguments(parser)
+    parser.add_argument("--show", action="store_true", help="print every resolved parameter")
+    parser.add_argument("--schema", action="store_true", help="print every parameter with unit, range and source")
+    parser.set_defaults(handler=handle)
+
+
+def handle(args) -> int:
+    config = load_config(args.config, args.overrides)
+    if args.schema:
+        print(describe_schema())
+    if args.show:
+        for section, values in config.to_dict().items():
+            for key, value in values.items():
+                print(f"{section}.{key} = {value!r}")
+    print(f"{args.config}: valid ({config.description or 'no description'})")
+    return 0

@@ -1,0 +1,244 @@
+"""Configs: TOML files validated against the parameter schema.
+
+A config file holds sections of parameters (``[trust]``, ``[council]`` ...). It may start
+with ``extends = "baseline.toml"`` (a path relative to the file) to layer on another
+config, and any key can be overridden from the command line as ``--set section.key=value``.
+Every value is checked against its :class:`~abm.parameters.Param`; a mistake raises
+:class:`~abm.errors.ConfigError` naming the file, the key, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import json
+import tomllib
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from abm.errors import ConfigError
+from abm.parameters import Param
+from abm.rules import casework, costs, council, inflow, migration, progress, protest, trust, turnover
+from abm import network, population
+
+RUN_PARAMS: dict[str, Param] = {
+    "weeks": Param(520, "weeks", "Length of a run (10 years of weekly steps).", "assumption", low=1, high=5200),
+    "seed": Param(20260101, "", "Seed of the run's random-number tree.", "assumption", low=0, high=2**63 - 1),
+}
+
+COMPARE_PARAMS: dict[str, Param] = {
+    "strategies": Param(
+        list(council.STRATEGIES),
+        "",
+        "Strategies `abm compare` puts side by side; each is applied to every municipality.",
+        "MODEL.md strategy table",
+        choices=council.STRATEGIES,
+        kind="list[str]",
+    ),
+    "replications": Param(5, "runs", "Replications per strategy (common random numbers across strategies).", "assumption", low=1, high=1000),
+    "baseline_strategy": Param(
+        "status_quo", "", "Strategy the others are measured against (payback year).", "MODEL.md", choices=council.STRATEGIES
+    ),
+}
+
+SCHEMA: dict[str, dict[str, Param]] = {
+    "run": RUN_PARAMS,
+    "municipalities": population.MUNICIPALITY_PARAMS,
+    "population": population.PARAMS,
+    "network": network.PARAMS,
+    "labour_market": inflow.PARAMS,
+    "casework": casework.PARAMS,
+    "progress": progress.PARAMS,
+    "trust": trust.PARAMS,
+    "protest": protest.PARAMS,
+    "turnover": turnover.PARAMS,
+    "migration": migration.PARAMS,
+    "council": council.PARAMS,
+    "costs": costs.PARAMS,
+    "compare": COMPARE_PARAMS,
+}
+
+TOP_LEVEL_KEYS = ("extends", "description")
+
+
+class Section:
+    """Attribute access to one section's validated values (``params.trust.social_rate``)."""
+
+    def __init__(self, name: str, values: Mapping[str, Any]):
+        self._name = name
+        self.__dict__.update(values)
+
+    def __repr__(self) -> str:
+        items = ", ".join(f"{k}={v!r}" for k, v in self.__dict__.items() if not k.startswith("_"))
+        return f"<{self._name}: {items}>"
+
+
+class Config:
+    """A fully resolved, validated configuration: every parameter has a value.
+
+    Immutable in use: :meth:`with_overrides` returns a new config.
+    """
+
+    def __init__(self, values: dict[str, dict[str, Any]], origin: str = "<defaults>", description: str = ""):
+        self._values = values
+        self.origin = origin
+        self.description = description
+        for name, section in values.items():
+            setattr(self, name, Section(name, section))
+
+    def get(self, dotted: str) -> Any:
+        section, key = _split_key(dotted, self.origin)
+        return self._values[section][key]
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        return copy.deepcopy(self._values)
+
+    def to_json(self) -> str:
+        """Canonical JSON (sorted keys), stored beside every result so a run can be redone."""
+        return json.dumps(self._values, sort_keys=True, separators=(",", ":"))
+
+    def with_overrides(self, overrides: Mapping[str, Any], origin: str = "override") -> "Config":
+        values = self.to_dict()
+        for dotted, raw in overrides.items():
+            section, key = _split_key(dotted, origin)
+            values[section][key] = _checked(SCHEMA[section][key], raw, origin, dotted)
+        return Config(values, self.origin, self.description)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Config) and self._values == other._values
+
+    def __repr__(self) -> str:
+        return f"Config(origin={self.origin!r})"
+
+
+def defaults() -> Config:
+    """The schema's defaults: the baseline calibration without any file."""
+    return Config({s: {k: copy.deepcopy(p.default) for k, p in params.items()} for s, params in SCHEMA.items()})
+
+
+def load_config(path: str | Path, overrides: Iterable[str] = ()) -> Config:
+    """Read, layer (``extends``), validate and override a config file.
+
+    ``overrides`` are ``section.key=value`` strings; the value is read as a TOML value
+    (``3``, ``0.5``, ``true``, ``["a", "b"]``) or, failing that, as a plain string.
+    """
+    path = Path(path)
+    raw, description = _read_layered(path, chain=())
+    config = defaults()
+    values = config.to_dict()
+    for section, keys in raw.items():
+        for key, value in keys.items():
+            values[section][key] = _checked(SCHEMA[section][key], value, str(path), f"{section}.{key}")
+    config = Config(values, origin=str(path), description=description)
+    return config.with_overrides(parse_overrides(overrides), origin="--set")
+
+
+def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
+    """Turn ``["trust.social_rate=0.2", ...]`` into ``{"trust.social_rate": 0.2}``."""
+    parsed: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected section.key=value, e.g. --set council.strategy=invest")
+        key, text = item.split("=", 1)
+        key = key.strip()
+        _split_key(key, "--set")
+        parsed[key] = parse_value(text.strip())
+    return parsed
+
+
+def parse_value(text: str) -> Any:
+    """A command-line value as TOML (numbers, booleans, lists), else as a bare string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def describe_schema() -> str:
+    """All parameters as a Markdown table (used by docs and ``abm validate --schema``)."""
+    lines = ["| key | default | unit | allowed | source | meaning |", "| --- | --- | --- | --- | --- | --- |"]
+    for section, params in SCHEMA.items():
+        for key, p in params.items():
+            lines.append(f"| `{section}.{key}` | `{json.dumps(p.default)}` | {p.unit} | {p.allowed()} | {p.source} | {p.doc} |")
+    return "\n".join(lines)
+
+
+# -- internals -------------------------------------------------------------------------
+
+
+def _split_key(dotted: str, origin: str) -> tuple[str, str]:
+    if dotted.count(".") != 1:
+        raise ConfigError(f"{origin}: key {dotted!r} must be section.key, e.g. council.strategy")
+    section, key = dotted.split(".")
+    if section not in SCHEMA:
+        raise ConfigError(f"{origin}: unknown section {section!r}{_suggest(section, SCHEMA)}; sections: {', '.join(SCHEMA)}")
+    if key not in SCHEMA[section]:
+        raise ConfigError(
+            f"{origin}: unknown key {dotted!r}{_suggest(key, SCHEMA[section], section + '.')}; "
+            f"keys in [{section}]: {', '.join(SCHEMA[section])}"
+        )
+    return section, key
+
+
+def _suggest(word: str, options: Iterable[str], prefix: str = "") -> str:
+    close = difflib.get_close_matches(word, list(options), n=1)
+    return f" (did you mean {prefix}{close[0]!r}?)" if close else ""
+
+
+def _checked(param: Param, value: Any, origin: str, dotted: str) -> Any:
+    problem = param.problem(value)
+    if problem:
+        raise ConfigError(f"{origin}: {dotted} = {_show(value)} is not allowed: {problem} [{param.unit or 'no unit'}; {param.doc}]")
+    return param.coerce(value)
+
+
+def _show(value: Any) -> str:
+    return json.dumps(value) if isinstance(value, (str, list, bool)) else repr(value)
+
+
+def _read_layered(path: Path, chain: tuple[Path, ...]) -> tuple[dict[str, dict[str, Any]], str]:
+    """The file's sections merged over those of the file it extends (recursively)."""
+    resolved = path.resolve()
+    if resolved in chain:
+        cycle = " -> ".join(str(p) for p in (*chain, resolved))
+        raise ConfigError(f"{path}: extends = ... forms a cycle: {cycle}")
+    document = _read_toml(path)
+    description = document.pop("description", "")
+    if not isinstance(description, str):
+        raise ConfigError(f"{path}: description = {_show(description)} is not allowed: expected a string")
+    merged: dict[str, dict[str, Any]] = {}
+    parent = document.pop("extends", None)
+    if parent is not None:
+        if not isinstance(parent, str):
+            raise ConfigError(f"{path}: extends = {_show(parent)} is not allowed: expected a file name string")
+        target = path.parent / parent
+        if not target.is_file():
+            raise ConfigError(f"{path}: extends = {parent!r}: no such file ({target})")
+        merged, parent_description = _read_layered(target, (*chain, resolved))
+        description = description or parent_description
+    for section, keys in document.items():
+        if section not in SCHEMA:
+            raise ConfigError(
+                f"{path}: unknown section [{section}]{_suggest(section, SCHEMA)}; "
+                f"sections: {', '.join(SCHEMA)}; top-level keys: {', '.join(TOP_LEVEL_KEYS)}"
+            )
+        if not isinstance(keys, dict):
+            raise ConfigError(f"{path}: {section} = {_show(keys)} is not allowed: [{section}] must be a table of keys")
+        for key in keys:
+            _split_key(f"{section}.{key}", str(path))
+        merged.setdefault(section, {}).update(keys)
+    return merged, description
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, expected a .toml config file") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not valid TOML: the file is not UTF-8 text") from None

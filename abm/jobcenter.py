@@ -1,0 +1,112 @@
+"""The jobcenter's case allocation: who is whose caseworker.
+
+A department is a municipality's ordinary unit or its pilot unit (``municipality * 2 +
+unit``). Citizens waiting for a caseworker (newcomers, those whose caseworker quit or was
+laid off, movers, those moved by a rebalancing) are given the least-loaded caseworkers of
+their department. Every reassignment of a citizen who had a caseworker counts as a
+caseworker change: the churn citizens suffer.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from abm.state import NO_CASEWORKER
+
+
+def department_count(model) -> int:
+    return model.n_municipalities * 2
+
+
+def refresh_caseloads(model) -> None:
+    citizens, staff = model.citizens, model.caseworkers
+    assigned = citizens.caseworker[citizens.active & (citizens.caseworker != NO_CASEWORKER)]
+    staff.caseload[:] = np.bincount(assigned, minlength=staff.size)
+
+
+def assign_waiting(model) -> None:
+    """Give waiting citizens caseworkers, least-loaded first, up to an even share each."""
+    citizens, staff = model.citizens, model.caseworkers
+    waiting = np.flatnonzero(citizens.active & (citizens.caseworker == NO_CASEWORKER))
+    if len(waiting) == 0:
+        return
+    n_departments = department_count(model)
+    waiting_department = citizens.slot_municipality[waiting] * 2 + citizens.unit[waiting]
+    rows = np.flatnonzero(staff.active)
+    row_department = staff.department()[rows]
+    load = staff.caseload[rows]
+    headcount = np.bincount(row_department, minlength=n_departments)
+    total = np.bincount(row_department, weights=load, minlength=n_departments) + np.bincount(
+        waiting_department, minlength=n_departments
+    )
+    even_share = np.ceil(total / np.maximum(headcount, 1)).astype(np.int64)
+    order = np.lexsort((load, row_department))
+    seats = np.maximum(even_share[row_department] - load, 0)[order]
+    seat_owner = np.repeat(rows[order], seats)
+    seat_start = np.searchsorted(np.repeat(row_department[order], seats), np.arange(n_departments))
+
+    order = np.argsort(waiting_department, kind="stable")
+    waiting, waiting_department = waiting[order], waiting_department[order]
+    rank = np.arange(len(waiting)) - np.searchsorted(waiting_department, waiting_department)
+    served = headcount[waiting_department] > 0
+    chosen = seat_owner[seat_start[waiting_department[served]] + rank[served]]
+    citizens.caseworker[waiting[served]] = chosen
+    staff.caseload += np.bincount(chosen, minlength=staff.size).astype(np.int32)
+
+
+def detach(model, rows: np.ndarray) -> None:
+    """Take these citizens from their caseworkers; they wait for a new one (a change)."""
+    citizens = model.citizens
+    had = rows[citizens.caseworker[rows] != NO_CASEWORKER]
+    np.subtract.at(model.caseworkers.caseload, citizens.caseworker[had], 1)
+    citizens.caseworker[had] = NO_CASEWORKER
+    citizens.changes[had] += 1
+    citizens.changed[had] = True
+    model.tally.add("caseworker_changes", citizens.slot_municipality[had])
+
+
+def remove_caseworkers(model, rows: np.ndarray, reason: str) -> None:
+    """Caseworkers leave (``reason`` is ``quits`` or ``layoffs``); their cases wait for colleagues."""
+    if len(rows) == 0:
+        return
+    staff = model.caseworkers
+    model.tally.add(reason, staff.municipality[rows])
+    leaving = np.zeros(staff.size + 1, dtype=bool)  # last entry answers for NO_CASEWORKER (-1)
+    leaving[rows] = True
+    citizens = model.citizens
+    detach(model, np.flatnonzero(citizens.active & leaving[citizens.caseworker]))
+    staff.reset(rows)
+    assign_waiting(model)
+
+
+def hire(model, municipality: np.ndarray, unit: np.ndarray) -> None:
+    """New caseworkers start (as trainees); their departments are rebalanced."""
+    if len(municipality) == 0:
+        return
+    staff = model.caseworkers
+    rows = staff.free_slots(len(municipality))
+    staff.assign(rows, {"active": True, "municipality": municipality, "unit": unit, "experience": 0,
+                        "stress": model.params.turnover.stress_base, "caseload": 0})
+    model.tally.add("hires", municipality)
+    rebalance(model, np.unique(municipality * 2 + unit))
+    assign_waiting(model)
+
+
+def rebalance(model, departments: np.ndarray) -> None:
+    """Move cases above an even share in these departments to their least-loaded colleagues."""
+    citizens, staff = model.citizens, model.caseworkers
+    n_departments = department_count(model)
+    flagged = np.zeros(n_departments, dtype=bool)
+    flagged[departments] = True
+    staff_department = np.append(staff.department(), -1)  # NO_CASEWORKER maps to -1
+    case_department = staff_department[citizens.caseworker]
+    cases = np.flatnonzero(citizens.active & (case_department >= 0) & flagged[np.maximum(case_department, 0)])
+    rows = np.flatnonzero(staff.active & flagged[np.maximum(staff.department(), 0)])
+    headcount = np.bincount(staff.department()[rows], minlength=n_departments)
+    total = np.bincount(case_department[cases], minlength=n_departments)
+    even_share = np.ceil(total / np.maximum(headcount, 1)).astype(np.int64)
+    owner = citizens.caseworker[cases]
+    order = np.argsort(owner, kind="stable")
+    cases, owner = cases[order], owner[order]
+    rank = np.arange(len(cases)) - np.searchsorted(owner, owner)
+    detach(model, cases[rank >= even_share[staff_department[owner]]])

@@ -1,0 +1,258 @@
+"""The model: municipalities with councils, jobcenters and citizens, stepped weekly.
+
+``JobcenterModel.step`` is the weekly schedule, top to bottom; each rule lives in
+``abm/rules/`` with its parameters. State is columnar (``abm.state``); the Mesa agents in
+``abm.agents`` are views of its rows.
+"""
+
+from __future__ import annotations
+
+import mesa
+import numpy as np
+import polars as pl
+
+from abm import jobcenter
+from abm.agents import Caseworker, Citizen, Council, Municipality
+from abm.config import Config, defaults
+from abm.metrics import Tally, WeeklyRecord
+from abm.network import CitizenNetwork, council_network
+from abm.population import draw_groups, municipality_sizes, new_citizen_attributes
+from abm.rules import casework, costs, council, inflow, migration, progress, protest, trust, turnover
+from abm.rules.council import CouncilState, PILOT, PILOT_RUNNING, strategy_codes
+from abm.state import CaseworkerState, CitizenState, Recruitment
+
+STREAMS = ("build", "network", "inflow", "progress", "turnover", "migration", "council")
+SLOT_HEADROOM = 1.3  # free slots kept per municipality at the start, as a share of its clients
+
+
+class RandomStreams:
+    """One independent generator per rule, all from the run's seed (``SeedSequence`` tree).
+
+    Runs that share a seed share every stream, so strategies are compared under common
+    random numbers: a rule draws the same numbers whatever the other rules did.
+    """
+
+    def __init__(self, seed: int):
+        for name, child in zip(STREAMS, np.random.SeedSequence(seed).spawn(len(STREAMS))):
+            setattr(self, name, np.random.Generator(np.random.PCG64(child)))
+
+
+class JobcenterModel(mesa.Model):
+    """Danish-style municipal jobcenters under council investment strategies."""
+
+    def __init__(self, config: Config | None = None, seed: int | None = None):
+        config = config or defaults()
+        seed = config.run.seed if seed is None else int(seed)
+        super().__init__(seed=seed)
+        self.config = self.params = config
+        self.seed = seed
+        self.streams = RandomStreams(seed)
+        self.week = 0
+        self.inhabitants = municipality_sizes(config.municipalities)
+        self.n_municipalities = len(self.inhabitants)
+        self.tally = Tally(self.n_municipalities)
+        self.record = WeeklyRecord(config.run.weeks, self.n_municipalities)
+        self.latest: dict[str, np.ndarray] = {}
+        self._populate()
+        self.datacollector = mesa.DataCollector(model_reporters=NATIONAL_REPORTERS)
+
+    # -- the week ---------------------------------------------------------------------
+
+    def step(self) -> None:
+        """One week, in the order of MODEL.md's schedule."""
+        self.tally.reset()
+        inflow.apply(self)
+        self.friend = self.network.random_tie(self.streams.network)
+        casework.apply(self)
+        progress.apply(self)
+        trust.apply(self)
+        protest.apply(self)
+        turnover.apply(self)
+        migration.apply(self)
+        council.apply(self)
+        self._end_week()
+
+    def run(self, weeks: int | None = None, progress_bar=None) -> "JobcenterModel":
+        """Step ``weeks`` (default: the config's ``run.weeks``) weeks."""
+        for _ in range(self.config.run.weeks if weeks is None else weeks):
+            self.step()
+            if progress_bar is not None:
+                progress_bar.update(1)
+        return self
+
+    def _end_week(self) -> None:
+        citizens = self.citizens
+        citizens.spell += citizens.active
+        citizens.benefit_weeks += citizens.active
+        citizens.changed[:] = False
+        self.latest = self.record.record(self)
+        self.datacollector.collect(self)
+        self.week += 1
+
+    # -- results ------------------------------------------------------------------------
+
+    def weekly(self) -> pl.DataFrame:
+        """The weekly time series, one row per municipality and week."""
+        return self.record.frame(self)
+
+    def national(self, name: str) -> float:
+        """This week's figure for the whole country (sums, or client-weighted means)."""
+        row = self.latest
+        if not row:
+            return float("nan")
+        if name in ("trust_mean", "spell_mean", "changes_per_client"):
+            weights = row["clients"]
+            return float(np.nansum(row[name] * weights) / max(weights.sum(), 1))
+        if name == "caseload_mean":
+            return float(row["clients"].sum() - row["waiting_for_caseworker"].sum()) / max(row["caseworkers"].sum(), 1)
+        if name == "turnover_annualised":
+            return float(row["quits"].sum() * 52 / max(row["caseworkers"].sum(), 1))
+        return float(np.sum(row[name]))
+
+    # -- bookkeeping used by the rules ----------------------------------------------------
+
+    def clients_by_department(self) -> np.ndarray:
+        """Active citizens per municipality and unit, shape (municipalities, 2)."""
+        citizens = self.citizens
+        department = citizens.slot_municipality[citizens.active] * 2 + citizens.unit[citizens.active]
+        return np.bincount(department, minlength=2 * self.n_municipalities).reshape(-1, 2)
+
+    def mean_trust(self) -> np.ndarray:
+        citizens = self.citizens
+        muni = citizens.slot_municipality[citizens.active]
+        total = np.bincount(muni, weights=citizens.trust[citizens.active], minlength=self.n_municipalities)
+        return total / np.maximum(np.bincount(muni, minlength=self.n_municipalities), 1)
+
+    def week_cost(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return costs.week_cost(self)
+
+    def make_room(self, wanted: np.ndarray, carry: np.ndarray | None = None):
+        """Free citizen slots, ``wanted[m]`` in municipality m (ordered by municipality).
+
+        Grows the table when a municipality's block is full; ``carry`` (slot numbers the
+        caller holds) is returned remapped beside the slots when given.
+        """
+        slots = self.citizens.free_slots(wanted)
+        if slots is None:
+            shortfall = self.citizens.shortfall(wanted)
+            block = np.bincount(self.citizens.slot_municipality, minlength=self.n_municipalities)
+            old_to_new = self._grow(np.where(shortfall > 0, np.maximum(shortfall, block // 4 + 16), 0))
+            carry = None if carry is None else old_to_new[carry]
+            slots = self.citizens.free_slots(wanted)
+        return slots if carry is None else (slots, carry)
+
+    def enter(self, slots: np.ndarray, attributes: dict[str, np.ndarray]) -> None:
+        """New citizens take these slots and start a spell."""
+        citizens = self.citizens
+        p = self.params
+        citizens.reset(slots)
+        citizens.assign(slots, attributes)
+        citizens.active[slots] = True
+        citizens.person[slots] = citizens.new_person_ids(len(slots))
+        weeks = np.asarray(p.progress.clarification_weeks)[citizens.group[slots]]
+        citizens.clarification_need[slots] = np.where(
+            weeks > 0, self.streams.inflow.gamma(2.0, np.maximum(weeks, 1e-9) / 2.0), 0.0
+        )
+        piloting = self.councils.pilot_phase[citizens.slot_municipality[slots]] == PILOT_RUNNING
+        joins_pilot = piloting & (self.streams.inflow.random(len(slots)) < p.council.pilot_share)
+        citizens.unit[slots] = np.where(joins_pilot, PILOT, 0)
+
+    def leave(self, slots: np.ndarray, exit_kind: str) -> None:
+        """Citizens end their spell (``exit_kind`` names the tally, e.g. ``exits_job``)."""
+        if len(slots) == 0:
+            return
+        citizens = self.citizens
+        muni = citizens.slot_municipality[slots]
+        self.tally.add(exit_kind, muni)
+        self.tally.add("exit_spell_weeks", muni, citizens.spell[slots])
+        self.tally.exits_by_department += np.bincount(muni * 2 + citizens.unit[slots], minlength=2 * self.n_municipalities)
+        assigned = citizens.caseworker[slots]
+        assigned = assigned[assigned >= 0]
+        self.caseworkers.caseload -= np.bincount(assigned, minlength=self.caseworkers.size).astype(np.int32)
+        citizens.reset(slots)
+
+    def move(self, slots: np.ndarray, destination: np.ndarray) -> None:
+        """Citizens move to another municipality, keeping their spell, with a new caseworker."""
+        order = np.argsort(destination, kind="stable")
+        slots, destination = slots[order], destination[order]
+        wanted = np.bincount(destination, minlength=self.n_municipalities)
+        new_slots, slots = self.make_room(wanted, carry=slots)
+        citizens = self.citizens
+        jobcenter.detach(self, slots)
+        self.tally.add("moved_out", citizens.slot_municipality[slots])
+        self.tally.add("moved_in", citizens.slot_municipality[new_slots])
+        for name in CitizenState.FIELDS:
+            column = getattr(citizens, name)
+            column[new_slots] = column[slots]
+        citizens.unit[new_slots] = 0
+        citizens.reset(slots)
+        jobcenter.assign_waiting(self)
+
+    # -- construction -----------------------------------------------------------------------
+
+    def _populate(self) -> None:
+        """Municipalities at their starting state: clients mid-spell, staffed jobcenters."""
+        p = self.params
+        rng = self.streams.build
+        n = self.n_municipalities
+        clients = np.round(self.inhabitants * p.population.client_share).astype(np.int64)
+        self.citizens = CitizenState(np.ceil(clients * SLOT_HEADROOM).astype(np.int64) + 16)
+        self.network = CitizenNetwork(rng, p.network, self.citizens.slot_municipality)
+        self.council_peers = council_network(rng, p.network, n)
+        self.caseworkers = CaseworkerState(0)
+        self.recruitment = Recruitment()
+
+        spread = rng.uniform(1 - p.council.initial_caseload_spread, 1 + p.council.initial_caseload_spread, n)
+        headcount = np.ceil(clients / (p.council.initial_caseload * spread)).astype(np.int64)
+        self.councils = CouncilState(strategy_codes(p.council, n), headcount)
+
+        slots = self.citizens.free_slots(clients)
+        groups = draw_groups(rng, p.population.stock_shares, len(slots))
+        self.enter(slots, new_citizen_attributes(rng, p.population, groups))
+        citizens = self.citizens
+        typical_spell = np.array([20.0, 120.0, 150.0])[groups]
+        citizens.spell[slots] = rng.exponential(typical_spell).astype(np.int32)
+        citizens.clarification[slots] = rng.random(len(slots)) * citizens.clarification_need[slots]
+
+        rows = self.caseworkers.free_slots(int(headcount.sum()))
+        load = clients / np.maximum(headcount, 1)
+        stress = np.clip(p.turnover.stress_base + p.turnover.stress_load * np.maximum(load / p.turnover.sustainable_caseload - 1, 0), 0, 1)
+        municipality = np.repeat(np.arange(n), headcount)
+        self.caseworkers.assign(rows, {
+            "active": True, "municipality": municipality, "unit": 0,
+            "experience": rng.integers(0, 520, len(rows)), "stress": stress[municipality],
+        })
+        jobcenter.assign_waiting(self)
+
+        self.municipality_agents = [Municipality(self, m, int(self.inhabitants[m])) for m in range(n)]
+        self.council_agents = [Council(self, m) for m in range(n)]
+        self.citizen_agents = [Citizen(self, row) for row in range(self.citizens.size)]
+        self.caseworker_agents = [Caseworker(self, row) for row in range(self.caseworkers.size)]
+
+    def _grow(self, extra: np.ndarray) -> np.ndarray:
+        """More citizen slots for full municipalities; the network and agents follow."""
+        old_to_new = self.citizens.grow(extra)
+        self.network.grow(self.streams.network, old_to_new, self.citizens.slot_municipality)
+        if hasattr(self, "friend"):
+            self.friend = old_to_new[self.friend]
+        agents = [None] * self.citizens.size
+        for agent, row in zip(self.citizen_agents, old_to_new.tolist()):
+            agent.row = row
+            agents[row] = agent
+        self.citizen_agents = [agent or Citizen(self, row) for row, agent in enumerate(agents)]
+        return old_to_new
+
+    def sync_caseworker_agents(self) -> None:
+        """Create agents for caseworker rows added since the last call (the table grows)."""
+        for row in range(len(self.caseworker_agents), self.caseworkers.size):
+            self.caseworker_agents.append(Caseworker(self, row))
+
+
+NATIONAL_REPORTERS = {
+    "Clients": lambda m: m.national("clients"),
+    "Trust": lambda m: m.national("trust_mean"),
+    "Protesters": lambda m: m.national("protesters"),
+    "Turnover": lambda m: m.national("turnover_annualised"),
+    "Caseload": lambda m: m.national("caseload_mean"),
+    "Net cost (M DKK/week)": lambda m: m.national("net_cost") / 1e6,
+}

@@ -1,0 +1,103 @@
+"""Social ties between citizens and the councils' peer network.
+
+Citizens' ties are a small-world graph (ring lattice with rewiring, Watts-Strogatz) inside
+each municipality, with a share of ties to citizens of other municipalities. They are
+built directly with numpy as a fixed number of ties per slot, because building a
+300,000-node graph with networkx costs more than the whole build budget; ``to_networkx``
+gives the networkx view for analysis and the browser. Ties belong to slots: a newcomer
+who takes a free slot takes over its place in the network.
+
+The councils' peer network is small and built with networkx.
+"""
+
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+
+from abm.parameters import Param
+
+PARAMS = {
+    "degree": Param(8, "ties", "Social ties per citizen.", "assumption", low=1, high=64),
+    "rewire": Param(0.1, "probability", "Share of within-municipality ties rewired at random (small world).", "assumption", low=0.0, high=1.0),
+    "cross_share": Param(
+        0.05, "share", "Share of ties to citizens in other municipalities (comparisons, migration).",
+        "seed 004: citizens compare with friends or relatives in other municipalities", low=0.0, high=1.0,
+    ),
+    "council_degree": Param(4, "peers", "Peer councils each council watches (imitation).", "assumption", low=1, high=97),
+    "council_rewire": Param(0.3, "probability", "Rewiring of the councils' peer ring (Watts-Strogatz).", "assumption", low=0.0, high=1.0),
+}
+
+
+class CitizenNetwork:
+    """Ties as a ``(degree, slots)`` array: ``ties[j, i]`` is citizen slot i's j-th tie."""
+
+    def __init__(self, rng: np.random.Generator, p, slot_municipality: np.ndarray):
+        self.p = p
+        self.ties = self._new_ties(rng, slot_municipality, np.arange(len(slot_municipality)))
+
+    def _new_ties(self, rng, slot_municipality: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Ties for the given slots: ring neighbours in their block, some rewired or abroad."""
+        starts, sizes = _blocks(slot_municipality)
+        muni = slot_municipality[rows]
+        start, size = starts[muni], sizes[muni]
+        position = rows - start
+        k = self.p.degree
+        offsets = np.array([(j // 2 + 1) * (1 if j % 2 == 0 else -1) for j in range(k)])
+        ties = start + (position[None, :] + offsets[:, None]) % size
+        rewired = rng.random(ties.shape) < self.p.rewire
+        ties = np.where(rewired, start + (rng.random(ties.shape) * size).astype(np.int64), ties)
+        abroad = rng.random(ties.shape) < self.p.cross_share
+        anywhere = (rng.random(ties.shape) * len(slot_municipality)).astype(np.int64)
+        return np.where(abroad, anywhere, ties).astype(np.intp)
+
+    def random_tie(self, rng: np.random.Generator) -> np.ndarray:
+        """One tie per slot, drawn at random: the friend each citizen talks to this week."""
+        n = self.ties.shape[1]
+        column = rng.integers(0, self.p.degree, n)
+        return self.ties.ravel()[column * n + np.arange(n)]
+
+    def share_active(self, rows: np.ndarray, flag: np.ndarray, active: np.ndarray) -> np.ndarray:
+        """For the given slots, the share of their active ties whose ``flag`` is set."""
+        ties = self.ties[:, rows]
+        present = active[ties]
+        count = present.sum(axis=0)
+        return np.divide((flag[ties] & present).sum(axis=0), count, out=np.zeros(len(rows)), where=count > 0)
+
+    def grow(self, rng, old_to_new: np.ndarray, slot_municipality: np.ndarray) -> None:
+        """Follow the citizens' table as it grows: remap old ties, tie the new slots in."""
+        ties = np.empty((self.p.degree, len(slot_municipality)), dtype=np.intp)
+        ties[:, old_to_new] = old_to_new[self.ties]
+        is_new = np.ones(len(slot_municipality), dtype=bool)
+        is_new[old_to_new] = False
+        new_rows = np.flatnonzero(is_new)
+        ties[:, new_rows] = self._new_ties(rng, slot_municipality, new_rows)
+        self.ties = ties
+
+    def to_networkx(self, slots: np.ndarray) -> nx.Graph:
+        """An undirected networkx graph of the ties among ``slots`` (nodes are slot numbers)."""
+        chosen = np.zeros(self.ties.shape[1], dtype=bool)
+        chosen[slots] = True
+        graph = nx.Graph()
+        graph.add_nodes_from(int(s) for s in slots)
+        sources = np.broadcast_to(np.arange(self.ties.shape[1]), self.ties.shape)[:, slots].ravel()
+        targets = self.ties[:, slots].ravel()
+        keep = chosen[targets] & (sources != targets)
+        graph.add_edges_from(zip(sources[keep].tolist(), targets[keep].tolist()))
+        return graph
+
+
+def council_network(rng: np.random.Generator, p, n_municipalities: int) -> list[np.ndarray]:
+    """Each council's peers (a connected small world; everyone when there are few councils)."""
+    if n_municipalities <= p.council_degree + 1:
+        graph = nx.complete_graph(n_municipalities)
+    else:
+        graph = nx.connected_watts_strogatz_graph(
+            n_municipalities, p.council_degree, p.council_rewire, seed=int(rng.integers(2**31))
+        )
+    return [np.array(sorted(graph.neighbors(m)), dtype=np.intp) for m in range(n_municipalities)]
+
+
+def _blocks(slot_municipality: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    sizes = np.bincount(slot_municipality)
+    return np.concatenate(([0], np.cumsum(sizes)[:-1])), sizes

@@ -1,0 +1,109 @@
+"""How a model parameter is declared: default, unit, allowed values and source.
+
+Each rule module declares its own parameters beside its code (``PARAMS``); the schema in
+:mod:`abm.config` gathers them by section. A parameter knows how to check a value, so
+every config file, ``--set`` override and experiment is validated the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+_KINDS = ("float", "int", "bool", "str", "list[float]", "list[int]", "list[str]")
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter: its default, unit, allowed range or choices, and where it comes from.
+
+    ``source`` names a seed fact (``seed 002``), a public figure, or says ``assumption``.
+    """
+
+    default: Any
+    unit: str
+    doc: str
+    source: str
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] | None = None
+    kind: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.kind:
+            object.__setattr__(self, "kind", _infer_kind(self.default))
+        if self.kind not in _KINDS:
+            raise ValueError(f"unknown parameter kind {self.kind!r}")
+        problem = self.problem(self.default)
+        if problem:
+            raise ValueError(f"default {self.default!r} is invalid: {problem}")
+
+    def allowed(self) -> str:
+        """The allowed values, in words, for error messages and docs."""
+        if self.choices is not None:
+            base = "one of " + ", ".join(repr(c) for c in self.choices)
+        elif self.kind == "bool":
+            base = "true or false"
+        elif self.kind in ("str", "list[str]"):
+            base = "a string"
+        else:
+            number = "a whole number" if "int" in self.kind else "a number"
+            lo = "" if self.low is None else f" >= {self.low:g}"
+            hi = "" if self.high is None else f" <= {self.high:g}"
+            base = number + (lo + (" and" if lo and hi else "") + hi)
+        return f"a list of {base.replace('one of', 'values from')}" if self.kind.startswith("list") else base
+
+    def problem(self, value: Any) -> str | None:
+        """Why ``value`` is not allowed, or ``None`` if it is."""
+        if self.kind.startswith("list"):
+            if not isinstance(value, list):
+                return f"expected {self.allowed()}"
+            element = self.kind[5:-1]
+            for item in value:
+                if self._scalar_problem(item, element):
+                    return f"element {item!r} is not allowed; expected {self.allowed()}"
+            return None
+        return self._scalar_problem(value, self.kind)
+
+    def _scalar_problem(self, value: Any, kind: str) -> str | None:
+        if kind == "bool":
+            return None if isinstance(value, bool) else f"expected {self.allowed()}"
+        if kind == "str":
+            if not isinstance(value, str):
+                return f"expected {self.allowed()}"
+            if self.choices is not None and value not in self.choices:
+                return f"expected {self.allowed()}"
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return f"expected {self.allowed()}"
+        if kind == "int" and not (isinstance(value, int) or float(value).is_integer()):
+            return f"expected {self.allowed()}"
+        if value != value:  # NaN
+            return f"expected {self.allowed()}"
+        if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
+            return f"out of range; allowed: {self.allowed()}"
+        return None
+
+    def coerce(self, value: Any) -> Any:
+        """The value in its canonical Python type (ints stay ints, floats become floats)."""
+        if self.kind == "float":
+            return float(value)
+        if self.kind == "int":
+            return int(value)
+        if self.kind == "list[float]":
+            return [float(v) for v in value]
+        if self.kind == "list[int]":
+            return [int(v) for v in value]
+        return value
+
+
+def _infer_kind(default: Any) -> str:
+    if isinstance(default, bool):
+        return "bool"
+    if isinstance(default, int):
+        return "int"
+    if isinstance(default, float):
+        return "float"
+    if isinstance(default, str):
+        return "str"
+    raise ValueError(f"cannot infer the kind of {default!r}; give kind=")

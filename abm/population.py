@@ -1,0 +1,128 @@
+"""Who is simulated: municipality sizes and the attributes of citizens entering a jobcenter.
+
+Target groups are coded 0 = job-ready, 1 = activity-ready, 2 = resource programme
+(``GROUPS``). All draws take an explicit ``numpy.random.Generator``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import ndtri
+
+from abm.parameters import Param
+
+GROUPS = ("job_ready", "activity_ready", "resource")
+
+# Denmark's four largest municipalities and four small island municipalities, inhabitants
+# (Statistics Denmark, order of magnitude 2023); the rest follow a lognormal fitted to the
+# median (~43,000) and total (~5.9 million) of Danish municipalities.
+_LARGEST = (653_000, 367_000, 222_000, 207_000)
+_SMALLEST = (1_800, 2_700, 3_300, 3_700)
+DENMARK_MUNICIPALITIES = 98
+
+MUNICIPALITY_PARAMS = {
+    "count": Param(
+        12, "municipalities",
+        "How many municipalities; taken evenly across the Danish size distribution (98 = all).",
+        "98 municipalities since 2007", low=1, high=DENMARK_MUNICIPALITIES,
+    ),
+    "sizes": Param(
+        [], "inhabitants",
+        "Explicit inhabitants per municipality; when given, overrides count.",
+        "assumption", low=1, high=10_000_000, kind="list[int]",
+    ),
+    "population_scale": Param(
+        1.0, "x", "Scales every municipality's inhabitants (0.1 = a tenth of Denmark).", "assumption",
+        low=0.0001, high=10.0,
+    ),
+}
+
+PARAMS = {
+    "client_share": Param(
+        0.051, "share of inhabitants",
+        "Citizens in contact with the jobcenter at the start (about 300,000 of 5.9 million).",
+        "public figures: ~121k cash benefit, ~77k sickness benefit FTE, ~100k not ready (2019-23)",
+        low=0.0, high=0.5,
+    ),
+    "stock_shares": Param(
+        [0.40, 0.42, 0.18], "shares",
+        "Initial clients by target group: job-ready, activity-ready, resource programme.",
+        "assumption from ~100k 'not ready for the labour market' of ~300k clients",
+        low=0.0, high=1.0, kind="list[float]",
+    ),
+    "health_mean": Param(
+        [0.85, 0.50, 0.35], "0-1", "Mean health (1 = well) by target group.",
+        "assumption: activity-ready 'often with health problems' (MODEL.md)", low=0.0, high=1.0, kind="list[float]",
+    ),
+    "distance_mean": Param(
+        [0.20, 0.60, 0.80], "0-1", "Mean distance from the labour market by target group.",
+        "assumption", low=0.0, high=1.0, kind="list[float]",
+    ),
+    "concentration": Param(
+        8.0, "", "Beta concentration of health, distance and trust draws (higher = less spread).", "assumption",
+        low=0.5, high=1000.0,
+    ),
+    "trust_initial": Param(0.5, "0-1", "Mean trust in the jobcenter of a new client.", "assumption", low=0.0, high=1.0),
+    "long_history_share": Param(
+        [0.10, 0.63, 0.80], "shares",
+        "Share per group who spent at least 80% of the last 5 years on benefits.",
+        "public figure: 63% of activity-ready clients", low=0.0, high=1.0, kind="list[float]",
+    ),
+    "protest_threshold_mean": Param(
+        0.60, "grievance", "Mean personal protest threshold (Granovetter).", "assumption", low=0.0, high=10.0
+    ),
+    "protest_threshold_sd": Param(
+        0.12, "grievance", "Spread of personal protest thresholds.", "assumption", low=0.0, high=5.0
+    ),
+}
+
+
+def municipality_sizes(p_muni) -> np.ndarray:
+    """Inhabitants per municipality (after scaling), Denmark-like unless sizes are given."""
+    if p_muni.sizes:
+        base = np.asarray(p_muni.sizes, dtype=float)
+    else:
+        base = denmark_sizes()
+        if p_muni.count < DENMARK_MUNICIPALITIES:
+            picks = np.round(np.linspace(0, DENMARK_MUNICIPALITIES - 1, p_muni.count)).astype(int)
+            base = base[picks] if p_muni.count > 1 else np.array([float(np.median(base))])
+    return np.maximum(np.round(base * p_muni.population_scale), 1).astype(np.int64)
+
+
+def denmark_sizes() -> np.ndarray:
+    """98 municipality sizes, smallest first; deterministic (no random draw)."""
+    quantiles = (np.arange(DENMARK_MUNICIPALITIES) + 0.5) / DENMARK_MUNICIPALITIES
+    sizes = np.exp(np.log(43_000) + 0.8 * ndtri(quantiles))
+    sizes[: len(_SMALLEST)] = _SMALLEST
+    sizes[-len(_LARGEST):] = _LARGEST[::-1]
+    return np.round(sizes)
+
+
+def beta_draw(rng: np.random.Generator, mean: np.ndarray, concentration: float) -> np.ndarray:
+    """Beta draws with the given means (clipped away from 0 and 1) and concentration."""
+    mean = np.clip(mean, 0.01, 0.99)
+    return rng.beta(mean * concentration, (1 - mean) * concentration)
+
+
+def draw_groups(rng: np.random.Generator, shares: list[float], n: int) -> np.ndarray:
+    weights = np.asarray(shares, dtype=float)
+    total = weights.sum()
+    cumulative = np.cumsum(weights / total) if total > 0 else np.array([1.0, 1.0, 1.0])
+    return np.searchsorted(cumulative, rng.random(n), side="right").clip(0, 2).astype(np.int8)
+
+
+def new_citizen_attributes(rng: np.random.Generator, p, groups: np.ndarray) -> dict[str, np.ndarray]:
+    """Attributes of citizens starting a spell (``p`` is the ``population`` section)."""
+    n = len(groups)
+    health = beta_draw(rng, np.asarray(p.health_mean)[groups], p.concentration)
+    long_history = rng.random(n) < np.asarray(p.long_history_share)[groups]
+    history = np.where(long_history, rng.uniform(208, 260, n), rng.uniform(0, 208, n) * rng.random(n))
+    return {
+        "group": groups,
+        "health": health,
+        "health_base": health.copy(),
+        "distance": beta_draw(rng, np.asarray(p.distance_mean)[groups], p.concentration),
+        "trust": beta_draw(rng, np.full(n, p.trust_initial), p.concentration),
+        "threshold": np.maximum(rng.normal(p.protest_threshold_mean, p.protest_threshold_sd, n), 0.0),
+        "benefit_weeks": np.round(history).astype(np.int32),
+    }

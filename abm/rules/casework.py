@@ -1,0 +1,59 @@
+"""Casework: a caseworker's hours are shared over the caseload; time buys meeting quality.
+
+Minutes per citizen per week = casework hours x productivity / caseload. Quality is a
+saturating function of those minutes, lowered by stress; trainees are less productive.
+A citizen waiting for a caseworker gets no casework (quality 0).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from abm.parameters import Param
+
+PARAMS = {
+    "hours_per_week": Param(37.0, "hours", "A caseworker's working week.", "Danish standard full-time week", low=0.0, high=80.0),
+    "casework_share": Param(
+        0.6, "share", "Share of the week left for casework (meetings, preparation, follow-up).", "assumption",
+        low=0.0, high=1.0,
+    ),
+    "half_quality_minutes": Param(
+        15.0, "minutes / citizen / week",
+        "Time per citizen at which meeting quality is half its maximum.",
+        "assumption, so 220 cases leave ~6 min/week (seed 000: 25 min for a whole conversation)",
+        low=0.01, high=1000.0,
+    ),
+    "reference_caseload": Param(
+        100.0, "cases / caseworker", "Caseload at which exit hazards take their base values.",
+        "seeds 001, 003: ordinary department ~100 cases", low=1.0, high=1000.0,
+    ),
+    "trainee_weeks": Param(26, "weeks", "Training period of a new hire.", "public figure: union advises ~6 months reduced caseload", low=0, high=520),
+    "trainee_productivity": Param(0.5, "share", "Productivity of a new hire at the start of training.", "assumption", low=0.01, high=1.0),
+    "stress_quality_penalty": Param(0.3, "share", "Quality lost at full stress.", "assumption", low=0.0, high=1.0),
+}
+
+
+def quality_of_minutes(minutes: np.ndarray | float, p) -> np.ndarray | float:
+    return minutes / (minutes + p.half_quality_minutes)
+
+
+def reference_quality(p) -> float:
+    """Quality an experienced, unstressed caseworker gives at the reference caseload."""
+    return float(quality_of_minutes(p.hours_per_week * p.casework_share * 60 / p.reference_caseload, p))
+
+
+def caseworker_quality(model) -> np.ndarray:
+    """Meeting quality each caseworker gives this week (0 for empty rows)."""
+    p = model.params.casework
+    staff = model.caseworkers
+    ramp = np.minimum(staff.experience / max(p.trainee_weeks, 1), 1.0) if p.trainee_weeks else 1.0
+    productivity = p.trainee_productivity + (1 - p.trainee_productivity) * ramp
+    minutes = p.hours_per_week * p.casework_share * 60 * productivity / np.maximum(staff.caseload, 1)
+    quality = quality_of_minutes(minutes, p) * (1 - p.stress_quality_penalty * staff.stress)
+    return np.where(staff.active, quality, 0.0)
+
+
+def apply(model) -> None:
+    citizens = model.citizens
+    by_caseworker = np.append(caseworker_quality(model), 0.0)  # NO_CASEWORKER (-1) gets 0
+    citizens.quality = np.where(citizens.active, by_caseworker[citizens.caseworker], 0.0)

@@ -1,0 +1,34 @@
+"""Costs: benefits paid for every citizen on benefits plus the staff the council pays for.
+
+Counted every week, per municipality, in DKK. Benefits follow the target group's usual
+benefit; staff cost counts every caseworker employed (trainees included).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from abm.parameters import Param
+
+PARAMS = {
+    "benefit_per_week": Param(
+        [4553.0, 2757.0, 2757.0], "DKK / week",
+        "Benefit per client by group: job-ready (unemployment insurance), activity-ready and resource (cash-benefit level).",
+        "public figures 2023: dagpenge 19,728 and kontanthjælp 11,944 DKK / month", low=0.0, high=1e6, kind="list[float]",
+    ),
+    "caseworker_cost_per_year": Param(
+        483_000.0, "DKK / year", "A caseworker's yearly cost including pension.",
+        "public figure 2022: ~483,000 DKK (seed 002 implies ~437,500)", low=0.0, high=1e8,
+    ),
+}
+
+
+def week_cost(model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(benefit cost, staff cost, net cost) per municipality this week."""
+    p = model.params.costs
+    citizens, staff = model.citizens, model.caseworkers
+    benefit = np.asarray(p.benefit_per_week)[citizens.group]
+    benefits = np.bincount(citizens.slot_municipality, weights=np.where(citizens.active, benefit, 0.0), minlength=model.n_municipalities)
+    employed = np.bincount(staff.municipality[staff.active], minlength=model.n_municipalities)
+    staffing = employed * p.caseworker_cost_per_year / 52.0
+    return benefits, staffing, benefits + staffing

@@ -1,0 +1,246 @@
+"""Councils: the budget cycle's headcount decision under each strategy.
+
+Every strategy is data (``council.strategy`` or ``council.strategy_mix``) read by one
+decision rule; councils set the number of positions per department (``headcount``) and
+the jobcenter fills or cuts to it. Decisions come every ``budget_cycle_weeks`` from
+``first_decision_week``; media pressure and the councils' scores are updated weekly.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from abm import jobcenter
+from abm.parameters import Param
+
+STRATEGIES = ("status_quo", "invest", "austerity", "pilot_then_scale", "responsive", "imitate")
+OBJECTIVES = ("net_cost", "trust", "protests", "unemployment")
+ORDINARY, PILOT = 0, 1
+PILOT_NOT_STARTED, PILOT_RUNNING, PILOT_SCALED, PILOT_STOPPED = 0, 1, 2, 3
+
+PARAMS = {
+    "strategy": Param("status_quo", "", "Strategy of every council (unless strategy_mix is given).", "MODEL.md", choices=STRATEGIES),
+    "strategy_mix": Param(
+        [], "", "Strategies given to the municipalities in turn (first to the first, ...); empty = all follow strategy.",
+        "assumption", choices=STRATEGIES, kind="list[str]",
+    ),
+    "initial_caseload": Param(
+        100.0, "cases / caseworker", "Caseload councils start from (mean over municipalities).",
+        "seeds 000-003: Copenhagen ~90 overall, ordinary departments 100-120", low=1.0, high=1_000_000.0,
+    ),
+    "initial_caseload_spread": Param(
+        0.15, "share", "Municipalities start within +/- this share of the initial caseload.",
+        "seed 001: caseloads differ between municipalities", low=0.0, high=0.9,
+    ),
+    "budget_cycle_weeks": Param(52, "weeks", "Weeks between headcount decisions.", "yearly municipal budget", low=1, high=5200),
+    "first_decision_week": Param(0, "week", "Week of the first decision (strategies act from here).", "assumption", low=0, high=5200),
+    "caseload_target": Param(
+        55.0, "cases / caseworker", "Caseload the invest strategy hires to.",
+        "seed 000: union's recommended maximum for activity-ready clients", low=1.0, high=1000.0,
+    ),
+    "austerity_rate": Param(
+        0.10, "share / year", "Share of positions the austerity strategy cuts each budget cycle.",
+        "seeds 001, 004: resources taken as savings", low=0.0, high=1.0,
+    ),
+    "max_headcount_factor": Param(
+        3.0, "x", "A council never pays for more than this multiple of its initial positions.", "assumption", low=0.0, high=100.0,
+    ),
+    "pilot_share": Param(
+        0.2, "share", "Share of clients placed in the pilot unit.", "seed 002: Høje-Taastrup pilot for part of the citizens", low=0.0, high=1.0,
+    ),
+    "pilot_caseload": Param(60.0, "cases / caseworker", "Caseload of the pilot unit (and after scaling).", "seed 002: max 60 cases", low=1.0, high=1000.0),
+    "pilot_evaluation_weeks": Param(78, "weeks", "Pilot length before it is evaluated.", "seed 002: result after 1.5 years", low=1, high=5200),
+    "pilot_win_margin": Param(
+        0.1, "share", "Pilot is scaled up if its exit rate beats the rest by this share.", "assumption", low=-1.0, high=10.0,
+    ),
+    "responsive_threshold": Param(0.3, "media pressure", "Media pressure at which a responsive council hires.", "assumption", low=0.0, high=1.0),
+    "responsive_step": Param(0.15, "share", "Share of positions a responsive council adds under pressure.", "assumption", low=0.0, high=10.0),
+    "responsive_budget_factor": Param(
+        1.1, "x", "A responsive council's staff budget relative to its initial staff cost; it cuts when over.", "assumption",
+        low=0.0, high=100.0,
+    ),
+    "imitate_objective": Param(
+        "net_cost", "", "What imitating councils compare peers on (per inhabitant, over the last cycle).",
+        "seed 001: policy diffusion (two thirds cut caseloads)", choices=OBJECTIVES,
+    ),
+}
+
+
+class CouncilState:
+    """One row per municipality: the council's strategy, positions, pressure and scores."""
+
+    def __init__(self, strategy: np.ndarray, headcount: np.ndarray):
+        n = len(strategy)
+        self.strategy = strategy.astype(np.int8)  # index into STRATEGIES
+        self.initial_headcount = headcount.astype(np.int64)
+        self.headcount = np.zeros((n, 2), dtype=np.int64)  # positions: ordinary, pilot unit
+        self.headcount[:, ORDINARY] = headcount
+        self.media_pressure = np.zeros(n)
+        self.pilot_phase = np.zeros(n, dtype=np.int8)
+        self.pilot_exits = np.zeros((n, 2))
+        self.pilot_client_weeks = np.zeros((n, 2))
+        self.score = np.zeros(n)  # the imitation objective, summed over the current cycle
+        self.cycle_weeks = 0
+
+    def strategy_names(self) -> list[str]:
+        return [STRATEGIES[s] for s in self.strategy]
+
+
+def strategy_codes(p, n_municipalities: int) -> np.ndarray:
+    names = p.strategy_mix or [p.strategy]
+    return np.array([STRATEGIES.index(names[m % len(names)]) for m in range(n_municipalities)], dtype=np.int8)
+
+
+def is_decision_week(model) -> bool:
+    p = model.params.council
+    return model.week >= p.first_decision_week and (model.week - p.first_decision_week) % p.budget_cycle_weeks == 0
+
+
+def apply(model) -> None:
+    """Weekly bookkeeping; at the budget cycle, each council sets its headcount."""
+    councils = model.councils
+    _track(model)
+    if not is_decision_week(model):
+        return
+    p = model.params.council
+    clients = model.clients_by_department()
+    ordinary = councils.headcount[:, ORDINARY].astype(float)
+    cap = np.floor(p.max_headcount_factor * councils.initial_headcount)
+    total_clients = clients.sum(axis=1)
+    strategy = councils.strategy
+    target = ordinary.copy()
+
+    invest = strategy == STRATEGIES.index("invest")
+    target[invest] = np.ceil(clients[invest, ORDINARY] / p.caseload_target)
+
+    austerity = strategy == STRATEGIES.index("austerity")
+    target[austerity] = np.floor(ordinary[austerity] * (1 - p.austerity_rate))
+
+    responsive = strategy == STRATEGIES.index("responsive")
+    budget = np.floor(councils.initial_headcount * p.responsive_budget_factor)
+    pressed = responsive & (councils.media_pressure > p.responsive_threshold)
+    target[pressed] = np.ceil(ordinary[pressed] * (1 + p.responsive_step))
+    over_budget = responsive & ~pressed & (ordinary > budget)
+    target[over_budget] = budget[over_budget]
+
+    imitate = strategy == STRATEGIES.index("imitate")
+    if imitate.any():
+        target[imitate] = _imitated_headcount(model, total_clients)[imitate]
+
+    pilot = strategy == STRATEGIES.index("pilot_then_scale")
+    if pilot.any():
+        target = _pilot_decisions(model, pilot, target, clients)
+
+    councils.headcount[:, ORDINARY] = np.clip(np.where(invest | pressed | imitate | pilot, np.minimum(target, cap), target), 0, None)
+    councils.score[:] = 0.0
+    councils.cycle_weeks = 0
+    _enforce_headcount(model)
+
+
+def _track(model) -> None:
+    """Weekly: the score imitating councils compare, and the pilot's exits by unit."""
+    councils, tally = model.councils, model.tally
+    objective = model.params.council.imitate_objective
+    per_inhabitant = 1.0 / model.inhabitants
+    if objective == "net_cost":
+        councils.score += model.week_cost()[2] * per_inhabitant
+    elif objective == "trust":
+        councils.score -= model.mean_trust()
+    elif objective == "protests":
+        councils.score += tally.values["protest_event"]
+    else:
+        councils.score += model.clients_by_department().sum(axis=1) * per_inhabitant
+    councils.cycle_weeks += 1
+    running = councils.pilot_phase == PILOT_RUNNING
+    councils.pilot_client_weeks[running] += model.clients_by_department()[running]
+    councils.pilot_exits[running] += tally.exits_by_department.reshape(-1, 2)[running]
+
+
+def _imitated_headcount(model, clients: np.ndarray) -> np.ndarray:
+    """Headcount giving each council the caseload of its best-scoring peer (itself included)."""
+    councils = model.councils
+    staff = np.maximum(councils.headcount.sum(axis=1), 1)
+    caseload = np.maximum(clients, 1) / staff
+    target = councils.headcount[:, ORDINARY].astype(float)
+    for m, peers in enumerate(model.council_peers):
+        group = np.append(peers, m)
+        best = group[np.argmin(councils.score[group])]
+        if best != m:
+            target[m] = np.ceil(clients[m] / caseload[best])
+    return target
+
+
+def _pilot_decisions(model, pilot: np.ndarray, target: np.ndarray, clients: np.ndarray) -> np.ndarray:
+    """Start pilots, keep them staffed, evaluate them, then scale them up or stop them."""
+    p = model.params.council
+    councils = model.councils
+    phase = councils.pilot_phase
+    starting = pilot & (phase == PILOT_NOT_STARTED)
+    if starting.any():
+        _start_pilots(model, np.flatnonzero(starting))
+        clients = model.clients_by_department()
+    running = pilot & (phase == PILOT_RUNNING)
+    councils.headcount[running, PILOT] = np.ceil(clients[running, PILOT] / p.pilot_caseload)
+    elapsed = model.week - p.first_decision_week
+    if elapsed >= p.pilot_evaluation_weeks and running.any():
+        rate = councils.pilot_exits / np.maximum(councils.pilot_client_weeks, 1)
+        wins = running & (rate[:, PILOT] > rate[:, ORDINARY] * (1 + p.pilot_win_margin))
+        phase[wins] = PILOT_SCALED
+        phase[running & ~wins] = PILOT_STOPPED
+        _merge_pilot_units(model, np.flatnonzero(running))
+        clients = model.clients_by_department()
+    scaled = pilot & (phase == PILOT_SCALED)
+    target[scaled] = np.ceil(clients[scaled].sum(axis=1) / p.pilot_caseload)
+    return target
+
+
+def _start_pilots(model, municipalities: np.ndarray) -> None:
+    """Move a share of clients into a pilot unit staffed at once at the pilot caseload."""
+    p = model.params.council
+    citizens = model.citizens
+    in_town = np.isin(citizens.slot_municipality, municipalities) & citizens.active
+    chosen = np.flatnonzero(in_town & (model.streams.council.random(citizens.size) < p.pilot_share))
+    jobcenter.detach(model, chosen)
+    citizens.unit[chosen] = PILOT
+    model.councils.pilot_phase[municipalities] = PILOT_RUNNING
+    pilot_clients = np.bincount(citizens.slot_municipality[chosen], minlength=model.n_municipalities)
+    model.councils.headcount[municipalities, PILOT] = np.ceil(pilot_clients[municipalities] / p.pilot_caseload)
+    positions = model.councils.headcount[municipalities, PILOT]
+    jobcenter.hire(model, np.repeat(municipalities, positions), np.full(positions.sum(), PILOT))
+
+
+def _merge_pilot_units(model, municipalities: np.ndarray) -> None:
+    """End the pilot units: their clients and caseworkers join the ordinary department."""
+    citizens, staff, councils = model.citizens, model.caseworkers, model.councils
+    citizens.unit[np.isin(citizens.slot_municipality, municipalities)] = ORDINARY
+    staff.unit[np.isin(staff.municipality, municipalities)] = ORDINARY
+    councils.headcount[municipalities, ORDINARY] += councils.headcount[municipalities, PILOT]
+    councils.headcount[municipalities, PILOT] = 0
+    keep = ~np.isin(model.recruitment.municipality, municipalities) | (model.recruitment.unit == ORDINARY)
+    model.recruitment.take(keep)
+    jobcenter.rebalance(model, municipalities * 2 + ORDINARY)
+    jobcenter.assign_waiting(model)
+
+
+def _enforce_headcount(model) -> None:
+    """Cut to the new positions: cancel hires under way first, then lay off at random."""
+    n_departments = jobcenter.department_count(model)
+    positions = model.councils.headcount.ravel()
+    staff, recruitment = model.caseworkers, model.recruitment
+    filled = np.bincount(staff.department()[staff.active], minlength=n_departments)
+    pending = recruitment.count(n_departments)
+    excess = filled + pending - positions
+    if not np.any(excess > 0):
+        return
+    department = recruitment.municipality * 2 + recruitment.unit
+    order = np.argsort(department, kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order)) - np.searchsorted(department[order], department[order])
+    recruitment.take(keep=rank >= np.maximum(excess, 0)[department])
+    excess = np.maximum(excess - pending, 0)
+    rows = np.flatnonzero(staff.active)
+    row_department = staff.department()[rows]
+    order = np.lexsort((model.streams.council.random(len(rows)), row_department))
+    rows, row_department = rows[order], row_department[order]
+    rank = np.arange(len(rows)) - np.searchsorted(row_department, row_department)
+    jobcenter.remove_caseworkers(model, rows[rank < excess[row_department]], "layoffs")

@@ -1,0 +1,69 @@
+"""Turnover: caseworker stress, quits, recruitment delays and trainees.
+
+Stress moves toward a level set by the caseload above what the hours allow and by media
+pressure from protests. Quits have a weekly hazard rising with stress; a quit hands the
+cases to colleagues. Open positions (the council's headcount minus staff and hires under
+way) are advertised and filled after a recruitment delay; new hires start as trainees.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from abm import jobcenter
+from abm.parameters import Param
+
+PARAMS = {
+    "sustainable_caseload": Param(
+        60.0, "cases / caseworker", "Caseload the hours allow without strain.",
+        "seed 000: union recommends at most 55 (activity-ready) and 45 (resource programmes)", low=1.0, high=1000.0,
+    ),
+    "stress_base": Param(0.1, "0-1", "Stress of a caseworker at a sustainable caseload and no protests.", "assumption", low=0.0, high=1.0),
+    "stress_load": Param(
+        0.3, "stress", "Stress added per unit of caseload above sustainable (relative).",
+        "calibrated: ~24% of social workers often stressed (2023)", low=0.0, high=10.0,
+    ),
+    "stress_media": Param(0.3, "stress", "Stress added at full media pressure.", "seed 004: protests weigh on staff", low=0.0, high=10.0),
+    "stress_adjust": Param(0.05, "per week", "Speed at which stress follows its level.", "assumption", low=0.0, high=1.0),
+    "quit_base": Param(
+        0.0017, "per week", "Weekly quit hazard at zero stress.",
+        "calibrated: 14-15% yearly turnover in ordinary years", low=0.0, high=1.0,
+    ),
+    "quit_stress": Param(
+        1.6, "log-hazard / stress", "Rise of the log quit hazard with stress.",
+        "calibrated: 25-35% yearly turnover in overloaded units", low=0.0, high=20.0,
+    ),
+    "recruitment_weeks": Param(12, "weeks", "Time from an opening to the new hire starting.", "assumption", low=0, high=520),
+}
+
+
+def apply(model) -> None:
+    p = model.params.turnover
+    staff = model.caseworkers
+    rows = np.flatnonzero(staff.active)
+    load = staff.caseload[rows] / p.sustainable_caseload
+    media = model.councils.media_pressure[staff.municipality[rows]]
+    level = np.clip(p.stress_base + p.stress_load * np.maximum(load - 1, 0) + p.stress_media * media, 0.0, 1.0)
+    staff.stress[rows] += p.stress_adjust * (level - staff.stress[rows])
+    staff.experience[rows] += 1
+
+    hazard = p.quit_base * np.exp(p.quit_stress * staff.stress[rows])
+    jobcenter.remove_caseworkers(model, rows[model.streams.turnover.random(len(rows)) < hazard], "quits")
+
+    recruitment = model.recruitment
+    municipality, unit = recruitment.take(keep=recruitment.due_week > model.week)
+    jobcenter.hire(model, municipality, unit)
+    advertise_openings(model)
+
+
+def advertise_openings(model) -> None:
+    """Open a recruitment for every position not filled nor being filled."""
+    n_departments = jobcenter.department_count(model)
+    staff = model.caseworkers
+    filled = np.bincount(staff.department()[staff.active], minlength=n_departments)
+    openings = np.maximum(model.councils.headcount.ravel() - filled - model.recruitment.count(n_departments), 0)
+    if openings.sum() == 0:
+        return
+    department = np.repeat(np.arange(n_departments), openings)
+    due = np.full(len(department), model.week + model.params.turnover.recruitment_weeks)
+    model.recruitment.add(department // 2, department % 2, due)

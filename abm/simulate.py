@@ -1,0 +1,98 @@
+"""One simulation run from a config and a seed, and its one-row summary.
+
+This is the single entry point every front end uses: ``abm run``, ``abm compare``, the
+Ray sweeps and the tests. It needs no Ray.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+from tqdm import tqdm
+
+from abm import __version__
+from abm.config import Config
+from abm.model import JobcenterModel
+
+FINAL_YEAR = 52
+
+
+@dataclass
+class RunResult:
+    weekly: pl.DataFrame   # one row per municipality and week
+    summary: dict          # one row: outcomes, seed and the resolved config
+    seed: int
+
+
+def run_simulation(config: Config, seed: int | None = None, progress: bool = False, label: str = "") -> RunResult:
+    """Build the model, run ``config.run.weeks`` weeks, and summarise."""
+    seed = config.run.seed if seed is None else int(seed)
+    model = JobcenterModel(config, seed)
+    with tqdm(total=config.run.weeks, desc=label or "weeks", unit="wk", disable=not progress, leave=False) as bar:
+        model.run(progress_bar=bar)
+    weekly = model.weekly()
+    return RunResult(weekly, summarize(weekly, config, seed), seed)
+
+
+def summarize(weekly: pl.DataFrame, config: Config, seed: int) -> dict:
+    """National outcomes of one run: the figures the strategies are compared on."""
+    weeks = int(weekly["week"].max()) + 1
+    years = weeks / 52
+    national = weekly.group_by("week").agg(
+        pl.col("clients", "caseworkers", "protesters", "protest_event", "quits", "net_cost").sum(),
+        (pl.col("trust_mean").fill_null(0) * pl.col("clients")).sum().alias("trust_weighted"),
+        (pl.col("spell_mean").fill_null(0) * pl.col("clients")).sum().alias("spell_weighted"),
+    ).sort("week")
+    final = national.filter(pl.col("week") >= weeks - FINAL_YEAR)
+    total = weekly.select(pl.all().exclude("strategy").sum())
+    client_weeks = float(total["clients"][0])
+    exits = {kind: int(total[f"exits_{kind}"][0]) for kind in ("job", "education", "flexjob", "disability")}
+    exit_spell_weeks = float(weekly.select((pl.col("exit_spell_mean").fill_null(0) * sum(
+        pl.col(f"exits_{kind}") for kind in exits)).sum()).item())
+    decision_weeks = float(weekly.select((pl.col("decision_weeks_mean").fill_null(0) * pl.col("decisions")).sum()).item())
+    caseworker_weeks = float(total["caseworkers"][0])
+    final_clients = float(final["clients"].sum())
+    strategies = weekly["strategy"].unique(maintain_order=True).to_list()
+    return {
+        "seed": seed,
+        "strategy": strategies[0] if len(strategies) == 1 else "mixed",
+        "weeks": weeks,
+        "municipalities": int(weekly["municipality"].n_unique()),
+        "inhabitants": int(weekly.filter(pl.col("week") == 0)["inhabitants"].sum()),
+        "full_year_unemployed": final_clients / len(final),
+        "spell_mean_weeks": float(final["spell_weighted"].sum()) / max(final_clients, 1),
+        "completed_spell_mean_weeks": exit_spell_weeks / max(sum(exits.values()), 1),
+        **{f"exits_{kind}": count for kind, count in exits.items()},
+        "job_education_exits_per_client_year": (exits["job"] + exits["education"]) * 52 / max(client_weeks, 1),
+        "decision_weeks_mean": decision_weeks / max(int(total["decisions"][0]), 1),
+        "trust_mean": float(final["trust_weighted"].sum()) / max(final_clients, 1),
+        "protesters_mean": float(final["protesters"].mean()),
+        "protest_events_per_year": float(total["protest_event"][0]) / years,
+        "turnover_annual": float(total["quits"][0]) * 52 / max(caseworker_weeks, 1),
+        "caseworkers_final": float(final["caseworkers"].mean()),
+        "caseload_mean": (client_weeks - float(total["waiting_for_caseworker"][0])) / max(caseworker_weeks, 1),
+        "caseworker_changes_per_client_year": float(total["caseworker_changes"][0]) * 52 / max(client_weeks, 1),
+        "sick_pressed_share": float(total["sick_pressed"][0]) / max(float(total["sick"][0]), 1),
+        "migrations": int(total["moved_out"][0]),
+        "benefit_cost_mdkk": float(total["benefit_cost"][0]) / 1e6,
+        "staff_cost_mdkk": float(total["staff_cost"][0]) / 1e6,
+        "net_cost_mdkk": float(total["net_cost"][0]) / 1e6,
+        "net_cost_final_year_mdkk": float(final["net_cost"].sum()) / 1e6,
+        "abm_version": __version__,
+        "config": config.to_json(),
+    }
+
+
+def summary_frame(summaries: list[dict]) -> pl.DataFrame:
+    return pl.DataFrame(summaries)
+
+
+OUTCOMES = (
+    "full_year_unemployed", "spell_mean_weeks", "job_education_exits_per_client_year", "decision_weeks_mean",
+    "trust_mean", "protesters_mean", "protest_events_per_year", "turnover_annual", "caseload_mean",
+    "caseworker_changes_per_client_year", "sick_pressed_share", "net_cost_mdkk",
+)
+"""The summary figures shown in tables (all are columns of the summary row)."""
+
+__all__ = ["RunResult", "run_simulation", "summarize", "summary_frame", "OUTCOMES"]

@@ -1,0 +1,163 @@
+"""Columnar agent state: one numpy array per attribute (struct of arrays).
+
+The weekly rules act on whole columns at once. A *slot* is one row; people leave and
+arrive every week, so slots are reused (``active`` tells whether a slot holds someone).
+Citizens' slots are grouped in contiguous blocks per municipality, which keeps finding
+free places and the social network's within-municipality ties cheap.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+NO_CASEWORKER = -1
+
+
+class Columns:
+    """A table of equally long numpy columns; subclasses list them in ``FIELDS``."""
+
+    FIELDS: dict[str, tuple[type, object]] = {}
+
+    def __init__(self, size: int):
+        for name, (dtype, fill) in self.FIELDS.items():
+            setattr(self, name, np.full(size, fill, dtype=dtype))
+
+    @property
+    def size(self) -> int:
+        return len(self.active)
+
+    def assign(self, rows: np.ndarray, values: dict[str, np.ndarray]) -> None:
+        for name, column in values.items():
+            getattr(self, name)[rows] = column
+
+    def reset(self, rows: np.ndarray) -> None:
+        """Empty these slots (back to each column's fill value)."""
+        for name, (_, fill) in self.FIELDS.items():
+            getattr(self, name)[rows] = fill
+
+    def _resized(self, size: int, old_to_new: np.ndarray) -> None:
+        for name, (dtype, fill) in self.FIELDS.items():
+            column = np.full(size, fill, dtype=dtype)
+            column[old_to_new] = getattr(self, name)
+            setattr(self, name, column)
+
+
+class CitizenState(Columns):
+    """Everyone in contact with a jobcenter (see docs/ODD.md for each variable)."""
+
+    FIELDS = {
+        "active": (bool, False),
+        "person": (np.int64, -1),          # unique person id, stable across migration
+        "group": (np.int8, 0),             # 0 job-ready, 1 activity-ready, 2 resource programme
+        "unit": (np.int8, 0),              # 0 ordinary department, 1 pilot unit
+        "health": (np.float64, 1.0),
+        "health_base": (np.float64, 1.0),  # health the citizen recovers toward
+        "distance": (np.float64, 0.0),     # distance from the labour market
+        "trust": (np.float64, 0.5),
+        "grievance": (np.float64, 0.0),
+        "comparison": (np.float64, 0.0),   # grievance from ties treated better elsewhere
+        "threshold": (np.float64, 1.0),    # personal protest threshold
+        "spell": (np.int32, 0),            # weeks in the current spell
+        "benefit_weeks": (np.int32, 0),    # weeks on benefits in the last years, incl. this spell
+        "caseworker": (np.int32, NO_CASEWORKER),
+        "changes": (np.int16, 0),          # caseworker changes in this spell
+        "changed": (bool, False),          # caseworker changed this week
+        "protesting": (bool, False),
+        "clarification": (np.float64, 0.0),       # progress toward a flexjob / pension decision
+        "clarification_need": (np.float64, 0.0),  # progress that decision requires
+        "quality": (np.float64, 0.0),      # meeting quality this week
+        "pressed": (bool, False),          # sick and pressed to activation this week
+        "pressed_recent": (np.float64, 0.0),
+    }
+
+    def __init__(self, slots_per_municipality: np.ndarray):
+        super().__init__(int(slots_per_municipality.sum()))
+        self.n_municipalities = len(slots_per_municipality)
+        self.slot_municipality = np.repeat(
+            np.arange(self.n_municipalities, dtype=np.int32), slots_per_municipality
+        )
+        self._next_person = 0
+
+    def new_person_ids(self, n: int) -> np.ndarray:
+        ids = np.arange(self._next_person, self._next_person + n, dtype=np.int64)
+        self._next_person += n
+        return ids
+
+    def free_slots(self, wanted: np.ndarray) -> np.ndarray | None:
+        """``wanted[m]`` free slots of each municipality m, ordered by municipality.
+
+        ``None`` if some municipality has too few; the caller grows the table first.
+        """
+        free = np.flatnonzero(~self.active)
+        free_muni = self.slot_municipality[free]
+        available = np.bincount(free_muni, minlength=self.n_municipalities)
+        if np.any(available < wanted):
+            return None
+        starts = np.concatenate(([0], np.cumsum(available)[:-1]))
+        rank = np.arange(len(free)) - starts[free_muni]
+        return free[rank < wanted[free_muni]]
+
+    def shortfall(self, wanted: np.ndarray) -> np.ndarray:
+        free_muni = self.slot_municipality[~self.active]
+        return np.maximum(wanted - np.bincount(free_muni, minlength=self.n_municipalities), 0)
+
+    def grow(self, extra: np.ndarray) -> np.ndarray:
+        """Add ``extra[m]`` empty slots to municipality m's block; returns old->new slot map."""
+        old_counts = np.bincount(self.slot_municipality, minlength=self.n_municipalities)
+        new_counts = old_counts + extra
+        old_starts = np.concatenate(([0], np.cumsum(old_counts)[:-1]))
+        new_starts = np.concatenate(([0], np.cumsum(new_counts)[:-1]))
+        muni = self.slot_municipality
+        old_to_new = new_starts[muni] + (np.arange(self.size) - old_starts[muni])
+        self._resized(int(new_counts.sum()), old_to_new)
+        self.slot_municipality = np.repeat(np.arange(self.n_municipalities, dtype=np.int32), new_counts)
+        return old_to_new
+
+
+class CaseworkerState(Columns):
+    """Caseworkers in the municipalities' jobcenter departments."""
+
+    FIELDS = {
+        "active": (bool, False),
+        "municipality": (np.int32, -1),
+        "unit": (np.int8, 0),          # 0 ordinary department, 1 pilot unit
+        "experience": (np.int32, 0),   # weeks since hired
+        "stress": (np.float64, 0.0),
+        "caseload": (np.int32, 0),     # refreshed by the jobcenter after every reassignment
+    }
+
+    def free_slots(self, n: int) -> np.ndarray:
+        """``n`` empty rows, growing the table (doubling) when it is full."""
+        free = np.flatnonzero(~self.active)
+        if len(free) < n:
+            old = self.size
+            new_size = max(2 * old, old + n - len(free), 16)
+            self._resized(new_size, np.arange(old))
+            free = np.flatnonzero(~self.active)
+        return free[:n]
+
+    def department(self) -> np.ndarray:
+        return self.municipality * 2 + self.unit
+
+
+class Recruitment:
+    """Open positions being filled: each arrives as a new caseworker when due."""
+
+    def __init__(self) -> None:
+        self.municipality = np.empty(0, dtype=np.int32)
+        self.unit = np.empty(0, dtype=np.int8)
+        self.due_week = np.empty(0, dtype=np.int32)
+
+    def add(self, municipality: np.ndarray, unit: np.ndarray, due_week: np.ndarray) -> None:
+        self.municipality = np.concatenate((self.municipality, municipality.astype(np.int32)))
+        self.unit = np.concatenate((self.unit, unit.astype(np.int8)))
+        self.due_week = np.concatenate((self.due_week, due_week.astype(np.int32)))
+
+    def take(self, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Remove the entries where ``keep`` is False; returns their municipality and unit."""
+        taken = (self.municipality[~keep], self.unit[~keep])
+        self.municipality, self.unit, self.due_week = self.municipality[keep], self.unit[keep], self.due_week[keep]
+        return taken
+
+    def count(self, n_departments: int) -> np.ndarray:
+        return np.bincount(self.municipality * 2 + self.unit, minlength=n_departments)

@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import time
+
 import mesa
 import numpy as np
 import polars as pl
@@ -53,24 +55,22 @@ class JobcenterModel(mesa.Model):
         self.tally = Tally(self.n_municipalities)
         self.record = WeeklyRecord(config.run.weeks, self.n_municipalities)
         self.latest: dict[str, np.ndarray] = {}
+        self.rule_seconds: dict[str, float] | None = None  # set to {} to time each rule
         self._populate()
         self.datacollector = mesa.DataCollector(model_reporters=NATIONAL_REPORTERS)
 
     # -- the week ---------------------------------------------------------------------
 
     def step(self) -> None:
-        """One week, in the order of MODEL.md's schedule."""
+        """One week, in the order of MODEL.md's schedule (see ``SCHEDULE``)."""
         self.tally.reset()
-        inflow.apply(self)
-        self.friend = self.network.random_tie(self.streams.network)
-        casework.apply(self)
-        progress.apply(self)
-        trust.apply(self)
-        protest.apply(self)
-        turnover.apply(self)
-        migration.apply(self)
-        council.apply(self)
-        self._end_week()
+        for name, rule in SCHEDULE:
+            if self.rule_seconds is None:
+                rule(self)
+            else:
+                started = time.perf_counter()
+                rule(self)
+                self.rule_seconds[name] = self.rule_seconds.get(name, 0.0) + time.perf_counter() - started
 
     def run(self, weeks: int | None = None, progress_bar=None) -> "JobcenterModel":
         """Step ``weeks`` (default: the config's ``run.weeks``) weeks."""
@@ -80,7 +80,12 @@ class JobcenterModel(mesa.Model):
                 progress_bar.update(1)
         return self
 
-    def _end_week(self) -> None:
+    def meet_friends(self) -> None:
+        """Each citizen talks to one random tie this week (used by trust and migration)."""
+        self.friend = self.network.random_tie(self.streams.network)
+
+    def end_week(self) -> None:
+        """Spells age, the week is measured and recorded."""
         citizens = self.citizens
         citizens.spell += citizens.active
         citizens.benefit_weeks += citizens.active
@@ -247,6 +252,20 @@ class JobcenterModel(mesa.Model):
         for row in range(len(self.caseworker_agents), self.caseworkers.size):
             self.caseworker_agents.append(Caseworker(self, row))
 
+
+SCHEDULE = (
+    ("inflow", inflow.apply),
+    ("network", JobcenterModel.meet_friends),
+    ("casework", casework.apply),
+    ("progress", progress.apply),
+    ("trust", trust.apply),
+    ("protest", protest.apply),
+    ("turnover", turnover.apply),
+    ("migration", migration.apply),
+    ("council", council.apply),
+    ("data collection", JobcenterModel.end_week),
+)
+"""The week, in order: each rule is a function of the model (``abm/rules/<name>.py``)."""
 
 NATIONAL_REPORTERS = {
     "Clients": lambda m: m.national("clients"),

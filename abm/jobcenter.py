@@ -93,7 +93,7 @@ def hire(model, municipality: np.ndarray, unit: np.ndarray) -> None:
 
 
 def rebalance(model, departments: np.ndarray) -> None:
-    """Move cases above an even share in these departments to their least-loaded colleagues."""
+    """Move cases well above an even share in these departments to their least-loaded colleagues."""
     citizens, staff = model.citizens, model.caseworkers
     n_departments = department_count(model)
     flagged = np.zeros(n_departments, dtype=bool)
@@ -109,4 +109,5 @@ def rebalance(model, departments: np.ndarray) -> None:
     order = np.argsort(owner, kind="stable")
     cases, owner = cases[order], owner[order]
     rank = np.arange(len(cases)) - np.searchsorted(owner, owner)
-    detach(model, cases[rank >= even_share[staff_department[owner]]])
+    keep = np.ceil(even_share * (1 + model.params.turnover.rebalance_tolerance))
+    detach(model, cases[rank >= keep[staff_department[owner]]])

@@ -49,7 +49,7 @@ class JobcenterModel(mesa.Model):
         self.config = self.params = config
         self.seed = seed
         self.streams = RandomStreams(seed)
-        self.week = 0
+        self.week = 0  # weeks before 0 are the burn-in
         self.inhabitants = municipality_sizes(config.municipalities)
         self.n_municipalities = len(self.inhabitants)
         self.tally = Tally(self.n_municipalities)
@@ -58,6 +58,9 @@ class JobcenterModel(mesa.Model):
         self.rule_seconds: dict[str, float] | None = None  # set to {} to time each rule
         self._populate()
         self.datacollector = mesa.DataCollector(model_reporters=NATIONAL_REPORTERS)
+        self.week = -config.run.burn_in_weeks
+        while self.week < 0:
+            self.step()
 
     # -- the week ---------------------------------------------------------------------
 
@@ -90,8 +93,9 @@ class JobcenterModel(mesa.Model):
         citizens.spell += citizens.active
         citizens.benefit_weeks += citizens.active
         citizens.changed[:] = False
-        self.latest = self.record.record(self)
-        self.datacollector.collect(self)
+        if self.week >= 0:
+            self.latest = self.record.record(self)
+            self.datacollector.collect(self)
         self.week += 1
 
     # -- results ------------------------------------------------------------------------
@@ -208,8 +212,9 @@ class JobcenterModel(mesa.Model):
         self.recruitment = Recruitment()
 
         spread = rng.uniform(1 - p.council.initial_caseload_spread, 1 + p.council.initial_caseload_spread, n)
-        headcount = np.ceil(clients / (p.council.initial_caseload * spread)).astype(np.int64)
-        self.councils = CouncilState(strategy_codes(p.council, n), headcount)
+        starting_caseload = p.council.initial_caseload * spread
+        headcount = np.ceil(clients / starting_caseload).astype(np.int64)
+        self.councils = CouncilState(strategy_codes(p.council, n), headcount, starting_caseload)
 
         slots = self.citizens.free_slots(clients)
         groups = draw_groups(rng, p.population.stock_shares, len(slots))

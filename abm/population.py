@@ -45,9 +45,9 @@ PARAMS = {
         low=0.0, high=0.5,
     ),
     "stock_shares": Param(
-        [0.40, 0.42, 0.18], "shares",
+        [0.57, 0.29, 0.14], "shares",
         "Initial clients by target group: job-ready, activity-ready, resource programme.",
-        "assumption from ~100k 'not ready for the labour market' of ~300k clients",
+        "calibrated: the stock the default flows keep at ~100 cases per caseworker (~43% not job-ready)",
         low=0.0, high=1.0, kind="list[float]",
     ),
     "health_mean": Param(
@@ -69,10 +69,10 @@ PARAMS = {
         "public figure: 63% of activity-ready clients", low=0.0, high=1.0, kind="list[float]",
     ),
     "protest_threshold_mean": Param(
-        0.60, "grievance", "Mean personal protest threshold (Granovetter).", "assumption", low=0.0, high=10.0
+        1.1, "grievance", "Mean personal protest threshold (Granovetter).", "assumption", low=0.0, high=10.0
     ),
     "protest_threshold_sd": Param(
-        0.12, "grievance", "Spread of personal protest thresholds.", "assumption", low=0.0, high=5.0
+        0.15, "grievance", "Spread of personal protest thresholds.", "assumption", low=0.0, high=5.0
     ),
 }
 

@@ -69,8 +69,9 @@ PARAMS = {
 class CouncilState:
     """One row per municipality: the council's strategy, positions, pressure and scores."""
 
-    def __init__(self, strategy: np.ndarray, headcount: np.ndarray):
+    def __init__(self, strategy: np.ndarray, headcount: np.ndarray, starting_caseload: np.ndarray):
         n = len(strategy)
+        self.starting_caseload = starting_caseload
         self.strategy = strategy.astype(np.int8)  # index into STRATEGIES
         self.initial_headcount = headcount.astype(np.int64)
         self.headcount = np.zeros((n, 2), dtype=np.int64)  # positions: ordinary, pilot unit
@@ -99,6 +100,9 @@ def is_decision_week(model) -> bool:
 def apply(model) -> None:
     """Weekly bookkeeping; at the budget cycle, each council sets its headcount."""
     councils = model.councils
+    if model.week < 0:
+        _hold_starting_caseload(model)
+        return
     _track(model)
     if not is_decision_week(model):
         return
@@ -134,6 +138,14 @@ def apply(model) -> None:
     councils.headcount[:, ORDINARY] = np.clip(np.where(invest | pressed | imitate | pilot, np.minimum(target, cap), target), 0, None)
     councils.score[:] = 0.0
     councils.cycle_weeks = 0
+    _enforce_headcount(model)
+
+
+def _hold_starting_caseload(model) -> None:
+    """Burn-in: positions follow the clients so each council keeps its starting caseload."""
+    councils = model.councils
+    councils.headcount[:, ORDINARY] = np.ceil(model.clients_by_department().sum(axis=1) / councils.starting_caseload)
+    councils.initial_headcount = councils.headcount[:, ORDINARY].copy()
     _enforce_headcount(model)
 
 

@@ -17,7 +17,7 @@ SCENARIOS = ("baseline", "boom", "recession")
 PARAMS = {
     "scenario": Param("baseline", "", "Labour-market scenario (moves inflow and job chances).", "assumption", choices=SCENARIOS),
     "inflow_per_1000": Param(
-        1.05, "citizens / 1,000 inhabitants / week",
+        1.15, "citizens / 1,000 inhabitants / week",
         "New clients per week; with the default spells it keeps about 5% of inhabitants in the jobcenter.",
         "calibrated to ~300,000 clients in 5.9 million inhabitants", low=0.0, high=50.0,
     ),

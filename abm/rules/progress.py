@@ -35,7 +35,7 @@ PARAMS = {
         "calibrated to seed 002: pilot at 60 vs ~120 cases shortened spells by ~1.3 years", low=0.0, high=10.0,
     ),
     "self_help_share": Param(
-        0.25, "share", "Share of the base exit chances that does not depend on casework at all.", "assumption",
+        0.3, "share", "Share of the base exit chances that does not depend on casework at all.", "assumption",
         low=0.0, high=1.0,
     ),
     "distance_effect": Param(1.5, "", "Log-hazard change per unit distance from the labour market.", "assumption", low=0.0, high=20.0),
@@ -63,6 +63,9 @@ PARAMS = {
     "press_probability": Param(
         0.35, "per week", "Chance a sick citizen is pressed to activation in a week, at the reference caseload.",
         "calibrated to seed 004: >1/3 of staff say sick citizens are pressed too much", low=0.0, high=1.0,
+    ),
+    "press_quality_exponent": Param(
+        2.0, "", "Pressing scales as (1 - quality) / (1 - reference quality) to this power.", "assumption", low=0.0, high=10.0,
     ),
     "press_health_damage": Param(0.01, "health / week", "Health lost in a week of being pressed.", "assumption", low=0.0, high=1.0),
     "health_recovery": Param(0.02, "share / week", "Share of the gap to one's usual health recovered per week.", "assumption", low=0.0, high=1.0),
@@ -125,7 +128,7 @@ def _press_sick(model, p, rng) -> None:
     """Sick citizens pressed to activation lose health; the others recover toward their usual health."""
     citizens = model.citizens
     q_ref = casework.reference_quality(model.params.casework)
-    shortfall = np.clip((1 - citizens.quality) / (1 - q_ref), 0, 3)
+    shortfall = np.clip((1 - citizens.quality) / (1 - q_ref), 0, 3) ** p.press_quality_exponent
     handling = 1 - p.protest_handling_effect * model.councils.media_pressure[citizens.slot_municipality]
     chance = p.press_probability * shortfall * handling
     sick = citizens.active & (citizens.health < p.sick_threshold)

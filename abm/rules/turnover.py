@@ -33,6 +33,10 @@ PARAMS = {
         1.6, "log-hazard / stress", "Rise of the log quit hazard with stress.",
         "calibrated: 25-35% yearly turnover in overloaded units", low=0.0, high=20.0,
     ),
+    "rebalance_tolerance": Param(
+        0.2, "share", "When staff arrive, cases move only from colleagues above an even share by more than this.",
+        "assumption: new hires build their caseload mostly from new cases", low=0.0, high=10.0,
+    ),
     "recruitment_weeks": Param(12, "weeks", "Time from an opening to the new hire starting.", "assumption", low=0, high=520),
 }
 

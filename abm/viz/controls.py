@@ -1,0 +1,106 @@
+"""The browser app's model controls, generated from the config schema.
+
+Each control is a config key; its widget (slider or dropdown) takes its range, choices
+and unit from the key's :class:`~abm.parameters.Param` and starts at the value of the
+config given to ``abm viz``. :class:`VizModel` is the model SolaraViz rebuilds on Reset:
+the starting config with the controls' values laid over it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mesa.visualization import Slider
+
+from abm.config import SCHEMA, Config
+from abm.model import JobcenterModel
+
+CONTROLLED = (
+    "council.strategy",
+    "council.strategy_mix",
+    "council.caseload_target",
+    "council.austerity_rate",
+    "labour_market.scenario",
+    "municipalities.count",
+    "municipalities.population_scale",
+    "run.seed",
+)
+"""The config keys a researcher turns in the browser, in the order they are shown."""
+
+SLIDER_WINDOWS = {
+    "council.caseload_target": (10.0, 200.0, 1.0),
+    "council.austerity_rate": (0.0, 0.5, 0.01),
+    "municipalities.population_scale": (0.01, 1.0, 0.01),
+}
+"""(min, max, step) for sliders whose schema range is too wide to pick a value on.
+
+The window always widens to include the starting value and never leaves the schema range.
+"""
+
+NO_MIX = "none: every council follows the strategy"
+EVERY_STRATEGY = "every strategy in turn"
+
+
+def _param(key: str):
+    section, name = key.split(".")
+    return SCHEMA[section][name]
+
+
+def _label(key: str) -> str:
+    param = _param(key)
+    name = key.split(".")[1].replace("_", " ").capitalize()
+    return f"{name} ({param.unit})" if param.unit else name
+
+
+def _mix_options(config: Config) -> dict[str, list[str]]:
+    """Dropdown labels for ``council.strategy_mix`` (a list) and the list each stands for."""
+    options = {NO_MIX: [], EVERY_STRATEGY: list(_param("council.strategy_mix").choices)}
+    mix = config.get("council.strategy_mix")
+    if mix not in options.values():
+        options["config: " + ", ".join(mix)] = mix
+    return options
+
+
+def _widget(key: str, config: Config) -> Slider | dict[str, Any]:
+    """The Mesa user parameter for one key: a dropdown for choices, else a slider or text box."""
+    param, value, label = _param(key), config.get(key), _label(key)
+    if param.kind == "list[str]":
+        options = _mix_options(config)
+        current = next(name for name, mix in options.items() if mix == value)
+        return {"type": "Select", "value": current, "values": list(options), "label": label}
+    if param.choices is not None:
+        return {"type": "Select", "value": value, "values": list(param.choices), "label": label}
+    if key == "run.seed":  # any of 2**63 seeds: typed, not slid
+        return {"type": "InputText", "value": str(value), "label": label}
+    low, high, step = SLIDER_WINDOWS.get(key, (param.low, param.high, 1))
+    low, high = max(min(low, value), param.low), min(max(high, value), param.high)
+    number = float if param.kind == "float" else int
+    return Slider(label, value=number(value), min=number(low), max=number(high), step=number(step), dtype=number)
+
+
+def user_params(config: Config) -> dict[str, Any]:
+    """SolaraViz ``model_params``: the starting config (fixed) and one control per key."""
+    return {"base": config, **{key: _widget(key, config) for key in CONTROLLED}}
+
+
+def configured(base: Config, values: dict[str, Any]) -> Config:
+    """``base`` with the controls' values, validated by the schema like any ``--set``."""
+    overrides = dict(values)
+    if "council.strategy_mix" in overrides:
+        overrides["council.strategy_mix"] = _mix_options(base)[overrides["council.strategy_mix"]]
+    if "run.seed" in overrides:
+        text = str(overrides["run.seed"]).strip()
+        overrides["run.seed"] = int(text) if text.isdigit() else text
+    return base.with_overrides(overrides, origin="browser controls")
+
+
+class VizModel(JobcenterModel):
+    """The model as the browser builds it; Play stops when the config's run ends."""
+
+    def __init__(self, base: Config, **kwargs):  # Mesa's checker requires the name ``kwargs``
+        config = configured(base, kwargs)
+        super().__init__(config)
+
+    def step(self) -> None:
+        super().step()
+        self.running = self.week < self.config.run.weeks

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from abm.errors import UserError
 
-DEFAULT_CONFIG = "configs/baseline.toml"
+DEFAULT_CONFIG = "configs/compare.toml"
 
 
 def add_config_arguments(parser: argparse.ArgumentParser, config_required: bool = True) -> None:

@@ -186,7 +186,7 @@ def _split_key(dotted: str, origin: str) -> tuple[str, str]:
 
 def _suggest(word: str, options: Iterable[str], prefix: str = "") -> str:
     close = difflib.get_close_matches(word, list(options), n=1)
-    return f" (did you mean {prefix}{close[0]!r}?)" if close else ""
+    return f" (did you mean {prefix + close[0]!r}?)" if close else ""
 
 
 def _checked(param: Param, value: Any, origin: str, dotted: str) -> Any:

@@ -1,0 +1,112 @@
+"""Configs: layering, overrides, and a clear error for every kind of bad input."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from abm.config import SCHEMA, defaults, load_config, parse_overrides
+from abm.errors import ConfigError
+
+
+def write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_shipped_configs_validate():
+    for name in ("baseline", "compare", "overloaded", "denmark"):
+        config = load_config(f"configs/{name}.toml")
+        assert config.run.weeks == 520
+
+
+def test_extends_layers_and_overrides_win(tmp_path):
+    write(tmp_path, "base.toml", "[council]\ncaseload_target = 70.0\ninitial_caseload = 90.0\n")
+    child = write(tmp_path, "child.toml", 'extends = "base.toml"\n[council]\ncaseload_target = 60.0\n')
+    config = load_config(child, ["council.strategy=invest", "run.weeks=10"])
+    assert config.council.caseload_target == 60.0
+    assert config.council.initial_caseload == 90.0
+    assert config.council.strategy == "invest"
+    assert config.run.weeks == 10
+
+
+@pytest.mark.parametrize(
+    "text, fragments",
+    [
+        ("[council\nstrategy = 1", ["bad.toml", "not valid TOML"]),
+        ("[council]\nstrategy = \"invset\"\n", ["bad.toml", "council.strategy", '"invset"', "'invest'"]),
+        ("[council]\ncaseload_tagret = 55.0\n", ["bad.toml", "council.caseload_tagret", "did you mean 'council.caseload_target'"]),
+        ("[councl]\nstrategy = \"invest\"\n", ["bad.toml", "[councl]", "did you mean 'council'"]),
+        ("[trust]\nsocial_rate = 1.7\n", ["bad.toml", "trust.social_rate", "1.7", "<= 1"]),
+        ("[run]\nweeks = \"ten\"\n", ["bad.toml", "run.weeks", '"ten"', "whole number"]),
+        ("[run]\nweeks = 10.5\n", ["bad.toml", "run.weeks", "10.5", "whole number"]),
+        ("[labour_market]\ninflow_shares = [0.5, \"x\"]\n", ["bad.toml", "labour_market.inflow_shares", "list"]),
+        ('extends = "missing.toml"\n', ["bad.toml", "extends", "missing.toml", "no such file"]),
+        ("[council]\nstrategy = true\n", ["bad.toml", "council.strategy", "true"]),
+    ],
+)
+def test_bad_config_names_file_key_value_and_allowed(tmp_path, text, fragments):
+    path = write(tmp_path, "bad.toml", text)
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    for fragment in fragments:
+        assert fragment in str(error.value)
+
+
+def test_extends_cycle_is_an_error(tmp_path):
+    write(tmp_path, "a.toml", 'extends = "b.toml"\n')
+    write(tmp_path, "b.toml", 'extends = "a.toml"\n')
+    with pytest.raises(ConfigError, match="cycle"):
+        load_config(tmp_path / "a.toml")
+
+
+def test_missing_file_is_an_error(tmp_path):
+    with pytest.raises(ConfigError, match="no such config file"):
+        load_config(tmp_path / "nope.toml")
+
+
+@pytest.mark.parametrize(
+    "override, fragment",
+    [
+        ("council.strategy", "section.key=value"),
+        ("nosuch.key=1", "unknown section 'nosuch'"),
+        ("run.wekes=3", "did you mean 'run.weeks'"),
+        ("run.weeks=-3", "out of range"),
+        ("council.strategy=bogus", '"bogus"'),
+    ],
+)
+def test_bad_override_is_an_error(override, fragment):
+    with pytest.raises(ConfigError, match=fragment):
+        load_config("configs/baseline.toml", [override])
+
+
+def test_every_parameter_documents_unit_and_source():
+    for section, params in SCHEMA.items():
+        for key, param in params.items():
+            assert param.doc and param.source, f"{section}.{key} lacks a doc or source"
+            assert param.problem(param.default) is None
+
+
+NUMERIC = [(s, k, p) for s, params in SCHEMA.items() for k, p in params.items() if p.kind in ("float", "int")]
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_numeric_overrides_are_accepted_exactly_when_in_range(data):
+    section, key, param = data.draw(st.sampled_from(NUMERIC))
+    value = data.draw(st.one_of(st.integers(-10**7, 10**7), st.floats(allow_nan=False, allow_infinity=False, width=32)))
+    if param.kind == "int" and isinstance(value, float):
+        value = round(value)
+    in_range = (param.low is None or value >= param.low) and (param.high is None or value <= param.high)
+    dotted = f"{section}.{key}"
+    if in_range:
+        config = defaults().with_overrides(parse_overrides([f"{dotted}={value!r}"]))
+        assert math.isclose(config.get(dotted), value, rel_tol=1e-6)
+    else:
+        with pytest.raises(ConfigError) as error:
+            defaults().with_overrides(parse_overrides([f"{dotted}={value!r}"]))
+        assert dotted in str(error.value)

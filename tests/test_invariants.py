@@ -1,0 +1,100 @@
+"""Bookkeeping invariants, checked every week over long runs and odd configs."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+
+from abm.model import JobcenterModel
+from abm.state import NO_CASEWORKER
+from conftest import small_config
+
+ODD_CONFIGS = {
+    "default small": {},
+    "long run, mixed strategies": {"run.weeks": 520, "council.strategy_mix": ["invest", "austerity", "pilot_then_scale", "responsive", "imitate", "status_quo"], "municipalities.count": 6},
+    "tiny municipalities": {"municipalities.population_scale": 0.001, "municipalities.count": 5},
+    "one huge municipality": {"municipalities.sizes": [1_500_000], "run.weeks": 30, "run.burn_in_weeks": 10},
+    "zero caseworkers": {"council.strategy": "austerity", "council.austerity_rate": 1.0},
+    "zero inflow": {"labour_market.inflow_per_1000": 0.0},
+    "recession cycle, fast protests": {"labour_market.scenario": "recession", "labour_market.cycle_amplitude": 0.5,
+                                       "population.protest_threshold_mean": 0.3, "council.initial_caseload": 250.0},
+}
+
+
+def check_state(model: JobcenterModel) -> None:
+    citizens, staff = model.citizens, model.caseworkers
+    active = citizens.active
+    persons = citizens.person[active]
+    assert len(np.unique(persons)) == len(persons), "a person is counted twice"
+    assert np.all(citizens.person[~active] == -1)
+    assigned = citizens.caseworker[active & (citizens.caseworker != NO_CASEWORKER)]
+    assert np.all(staff.active[assigned]), "a citizen is assigned to an empty caseworker row"
+    assert np.array_equal(staff.caseload, np.bincount(assigned, minlength=staff.size)), "caseloads do not add up"
+    assert np.all(staff.municipality[assigned] == citizens.slot_municipality[active & (citizens.caseworker >= 0)])
+    for column in (citizens.trust, citizens.health, citizens.grievance, citizens.quality, staff.stress):
+        assert np.all(np.isfinite(column)) and column.min() >= 0
+    assert citizens.trust.max() <= 1 and citizens.health.max() <= 1
+    assert np.all(model.councils.headcount >= 0)
+
+
+def check_weekly(weekly: pl.DataFrame) -> None:
+    numeric = weekly.select(pl.exclude("strategy"))
+    for column in numeric.columns:
+        values = numeric[column].drop_nulls().to_numpy().astype(float)
+        assert np.all(np.isfinite(values)), f"{column} has NaN or inf"
+        assert values.min(initial=0) >= 0, f"{column} is negative"
+    flows = weekly.sort("municipality", "week").with_columns(
+        pl.col("clients").shift(1).over("municipality").alias("previous")
+    ).drop_nulls("previous")
+    expected = (flows["previous"] + flows["inflow"] + flows["moved_in"] - flows["moved_out"]
+                - flows["exits_job"] - flows["exits_education"] - flows["exits_flexjob"] - flows["exits_disability"])
+    assert (expected == flows["clients"]).all(), "citizens lost or created between weeks"
+    moves = weekly.group_by("week").agg(pl.col("moved_in").sum(), pl.col("moved_out").sum())
+    assert (moves["moved_in"] == moves["moved_out"]).all(), "a move lost or created a citizen"
+    assert np.allclose(weekly["net_cost"], weekly["benefit_cost"] + weekly["staff_cost"]), "costs do not add up"
+    assert (weekly["clients"] == weekly["clients_job_ready"] + weekly["clients_activity_ready"] + weekly["clients_resource"]).all()
+    assert (weekly["sick_pressed"] <= weekly["sick"]).all()
+
+
+@pytest.mark.parametrize("name", ODD_CONFIGS)
+def test_invariants_hold_every_week(name):
+    config = small_config(**{k.replace(".", "__"): v for k, v in ODD_CONFIGS[name].items()})
+    model = JobcenterModel(config, seed=11)
+    check_state(model)
+    for _ in range(config.run.weeks):
+        model.step()
+        check_state(model)
+    check_weekly(model.weekly())
+
+
+def test_zero_caseworkers_leaves_everyone_waiting():
+    model = JobcenterModel(small_config(council__strategy="austerity", council__austerity_rate=1.0), seed=2)
+    model.run()
+    weekly = model.weekly()
+    last = weekly.filter(pl.col("week") == weekly["week"].max())
+    assert last["caseworkers"].sum() == 0
+    assert (last["waiting_for_caseworker"] == last["clients"]).all()
+
+
+def test_zero_inflow_drains_the_jobcenters():
+    model = JobcenterModel(small_config(labour_market__inflow_per_1000=0.0, run__weeks=300), seed=2)
+    model.run()
+    weekly = model.weekly()
+    assert weekly["inflow"].sum() == 0
+    first, last = (weekly.filter(pl.col("week") == w)["clients"].sum() for w in (0, 299))
+    assert last < 0.5 * first
+
+
+def test_growing_past_the_reserved_slots_keeps_everyone():
+    """A recession with no caseworkers overflows the slots reserved at the start."""
+    config = small_config(council__strategy="austerity", council__austerity_rate=1.0,
+                          labour_market__scenario="recession", run__weeks=200)
+    model = JobcenterModel(config, seed=5)
+    start_slots = model.citizens.size
+    model.run()
+    assert model.citizens.size > start_slots
+    check_state(model)
+    check_weekly(model.weekly())
+    assert len(model.citizen_agents) == model.citizens.size
+    assert all(agent.row == row for row, agent in enumerate(model.citizen_agents))

@@ -40,7 +40,7 @@ def summarize(weekly: pl.DataFrame, config: Config, seed: int) -> dict:
     weeks = int(weekly["week"].max()) + 1
     years = weeks / 52
     national = weekly.group_by("week").agg(
-        pl.col("clients", "caseworkers", "protesters", "protest_event", "quits", "net_cost").sum(),
+        pl.col("clients", "caseworkers", "protesters", "protest_event", "quits", "caseworker_changes", "net_cost").sum(),
         (pl.col("trust_mean").fill_null(0) * pl.col("clients")).sum().alias("trust_weighted"),
         (pl.col("spell_mean").fill_null(0) * pl.col("clients")).sum().alias("spell_weighted"),
     ).sort("week")
@@ -73,6 +73,7 @@ def summarize(weekly: pl.DataFrame, config: Config, seed: int) -> dict:
         "caseworkers_final": float(final["caseworkers"].mean()),
         "caseload_mean": (client_weeks - float(total["waiting_for_caseworker"][0])) / max(caseworker_weeks, 1),
         "caseworker_changes_per_client_year": float(total["caseworker_changes"][0]) * 52 / max(client_weeks, 1),
+        "caseworker_changes_per_client_year_final": float(final["caseworker_changes"].sum()) * 52 / max(final_clients, 1),
         "sick_pressed_share": float(total["sick_pressed"][0]) / max(float(total["sick"][0]), 1),
         "migrations": int(total["moved_out"][0]),
         "benefit_cost_mdkk": float(total["benefit_cost"][0]) / 1e6,
@@ -91,7 +92,7 @@ def summary_frame(summaries: list[dict]) -> pl.DataFrame:
 OUTCOMES = (
     "full_year_unemployed", "spell_mean_weeks", "job_education_exits_per_client_year", "decision_weeks_mean",
     "trust_mean", "protesters_mean", "protest_events_per_year", "turnover_annual", "caseload_mean",
-    "caseworker_changes_per_client_year", "sick_pressed_share", "net_cost_mdkk",
+    "caseworker_changes_per_client_year_final", "sick_pressed_share", "net_cost_mdkk",
 )
 """The summary figures shown in tables (all are columns of the summary row)."""
 

@@ -25,7 +25,7 @@ PARAMS = {
     "grievance_memory": Param(0.8, "per week", "Weekly persistence of grievance.", "assumption", low=0.0, high=0.999),
     "network_weight": Param(0.3, "grievance", "Pull toward protest when all of one's ties protest (Granovetter).", "assumption", low=0.0, high=10.0),
     "event_min_protesters": Param(
-        5, "citizens", "Fewest protesters that make a protest event.", "seed 000: groups of sick citizens demonstrating", low=1, high=100_000,
+        10, "citizens", "Fewest protesters that make a protest event.", "seed 000: groups of sick citizens demonstrating", low=1, high=100_000,
     ),
     "event_share": Param(0.001, "share of clients", "Share of clients protesting that makes an event (if more than the minimum).", "assumption", low=0.0, high=1.0),
     "media_memory": Param(0.85, "per week", "Weekly persistence of media pressure after protest events.", "assumption", low=0.0, high=0.999),

@@ -23,10 +23,10 @@ PARAMS = {
         0.3, "stress", "Stress added per unit of caseload above sustainable (relative).",
         "calibrated: ~24% of social workers often stressed (2023)", low=0.0, high=10.0,
     ),
-    "stress_media": Param(0.3, "stress", "Stress added at full media pressure.", "seed 004: protests weigh on staff", low=0.0, high=10.0),
+    "stress_media": Param(0.2, "stress", "Stress added at full media pressure.", "seed 004: protests weigh on staff", low=0.0, high=10.0),
     "stress_adjust": Param(0.05, "per week", "Speed at which stress follows its level.", "assumption", low=0.0, high=1.0),
     "quit_base": Param(
-        0.0017, "per week", "Weekly quit hazard at zero stress.",
+        0.0015, "per week", "Weekly quit hazard at zero stress.",
         "calibrated: 14-15% yearly turnover in ordinary years", low=0.0, high=1.0,
     ),
     "quit_stress": Param(

@@ -1,0 +1,37 @@
+"""``abm sweep EXPERIMENT``: many runs from an experiment file, in parallel on Ray.
+
+Local by default (an embedded Ray with ``--workers`` CPUs; ``--workers 1`` runs in this
+process without Ray), or on a running cluster with ``--address HOST:PORT``. Results go to
+``results/<experiment>/`` (see :mod:`abm.sweep.store`); ``--resume`` continues an
+interrupted sweep there.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from abm.sweep import load_experiment, run_sweep
+from abm.sweep.analysis import analyse
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser("sweep", help="a batch of runs from an experiment file, on Ray; resumable")
+    parser.add_argument("experiment", type=Path, help="experiment file (TOML), e.g. experiments/caseload_sweep.toml")
+    parser.add_argument("--address", default=None, metavar="HOST:PORT",
+                        help="join a running Ray cluster (its head's address) instead of starting Ray here")
+    parser.add_argument("--resume", action="store_true", help="continue the sweep in the results folder: run only what is missing")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="CPUs of the local Ray (default: all); 1 runs in this process without Ray")
+    parser.add_argument("--out", type=Path, default=None, help="results folder (default results/<experiment name>)")
+    parser.set_defaults(handler=handle)
+
+
+def handle(args) -> int:
+    experiment = load_experiment(args.experiment)
+    store, summary, failures = run_sweep(experiment, args.out, args.resume, args.workers, args.address)
+    print(analyse(experiment, summary, store.folder))
+    print(f"\nresults: {store.folder}/ (summary.parquet: {summary.height} runs; weekly/*.parquet; table.txt; plots/)")
+    if failures.height:
+        print(f"{failures.height} runs failed (errors in {store.folder}/failures.parquet); run again with --resume to retry them")
+        return 1
+    return 0

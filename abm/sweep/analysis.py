@@ -1,0 +1,186 @@
+"""What a sweep found: outcome tables with 95% intervals, Sobol indices, curves.
+
+Written beside the runs in the results folder: ``table.parquet`` and ``table.txt`` (each
+outcome's mean and 95% interval across replications, by strategy and design point; for
+sampled designs by strategy over the whole sample), ``sobol.parquet``, ``sobol.txt`` and
+``plots/sobol_<strategy>.png`` for Sobol designs, and ``plots/curves.png`` (outcomes
+against the varied parameter, one line per strategy) when a grid or list varies one
+parameter.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from abm.compare import _number, interval
+from abm.plots import _save  # also selects matplotlib's Agg backend, for machines without a screen
+from abm.results import write_parquet, write_text
+from abm.simulate import OUTCOMES
+from abm.sweep.experiment import Experiment
+
+import matplotlib.pyplot as plt  # noqa: E402  (after abm.plots chose the backend)
+
+KEY_OUTCOMES = {
+    "trust_mean": "trust (0-1)",
+    "turnover_annual": "caseworker quits per year",
+    "protest_events_per_year": "protest events per year",
+    "full_year_unemployed": "full-year unemployed",
+    "net_cost_mdkk": "net cost (M DKK)",
+}
+"""The outcomes printed, plotted and Sobol-analysed: trust, turnover, protests, unemployment, cost."""
+
+TABLE_OUTCOMES = tuple(dict.fromkeys((*OUTCOMES, *KEY_OUTCOMES)))
+
+
+def analyse(experiment: Experiment, summary: pl.DataFrame, folder: Path) -> str:
+    """Write the tables and plots for a finished sweep; return the text to print."""
+    if summary.is_empty():
+        return "no finished runs to analyse"
+    plots = folder / "plots"
+    plots.mkdir(exist_ok=True)
+    parameters = list(experiment.parameters) if experiment.kind in ("grid", "list") else []  # sampled: per strategy only
+    keys = ["strategy", *parameters]
+    table = outcome_table(summary, experiment.strategies, parameters)
+    write_parquet(table, folder / "table.parquet")
+    text = format_outcome_table(table, keys)
+    write_text(text + "\n", folder / "table.txt")
+    if len(keys) == 2:
+        outcome_curves(table, keys[1], experiment.strategies, plots / "curves.png")
+    if experiment.kind == "sobol":
+        indices = sobol_indices(experiment, summary)
+        write_parquet(indices, folder / "sobol.parquet")
+        sobol_text = format_sobol(indices)
+        write_text(sobol_text + "\n", folder / "sobol.txt")
+        for strategy in experiment.strategies:
+            sobol_plot(indices.filter(pl.col("strategy") == strategy), experiment.parameters, plots / f"sobol_{strategy}.png")
+        text += "\n\n" + sobol_text
+    return text
+
+
+def outcome_table(summary: pl.DataFrame, strategies: tuple[str, ...], parameters: list[str]) -> pl.DataFrame:
+    """Per strategy (in the experiment's order) and design point (if ``parameters``): the
+    number of runs, and each outcome's mean and 95% half-width across them."""
+    rows = []
+    for strategy in strategies:
+        own = summary.filter(pl.col("strategy") == strategy)
+        if own.is_empty():  # every run of this strategy failed
+            continue
+        groups = own.group_by(parameters, maintain_order=True) if parameters else [((), own)]
+        rows += [_interval_row({"strategy": strategy, **dict(zip(parameters, values))}, group) for values, group in groups]
+    return pl.DataFrame(rows)
+
+
+def _interval_row(row: dict, group: pl.DataFrame) -> dict:
+    row["runs"] = group.height
+    for outcome in (o for o in TABLE_OUTCOMES if o in group.columns):  # results of older versions may lack new outcomes
+        row[outcome], row[f"{outcome}_ci95"] = interval(group[outcome].to_numpy())
+    return row
+
+
+def format_outcome_table(table: pl.DataFrame, keys: list[str]) -> str:
+    cells = [[_label(row[k]) for k in keys] + [str(row["runs"])] +
+             [f"{_number(row[o])} ±{_number(row[o + '_ci95'])}" for o in KEY_OUTCOMES] for row in table.iter_rows(named=True)]
+    header = [*keys, "runs", *KEY_OUTCOMES]
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(header)]
+    lines = ["  ".join(h.rjust(w) for h, w in zip(header, widths)), "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(c.rjust(w) for c, w in zip(cell, widths)) for cell in cells]
+    lines.append("\n± is the 95% interval across the runs in each row (replications); every outcome is in table.parquet.")
+    return "\n".join(lines)
+
+
+def sobol_indices(experiment: Experiment, summary: pl.DataFrame) -> pl.DataFrame:
+    """First-order and total Sobol indices per strategy, outcome and parameter.
+
+    Each design point's output is its mean over replications. Needs every point: with
+    failed runs the indices are skipped (rows with null indices) rather than biased.
+    """
+    from SALib.analyze import sobol
+
+    problem = experiment.salib_problem()
+    rows = []
+    for strategy in experiment.strategies:
+        means = summary.filter(pl.col("strategy") == strategy).group_by("point").agg(
+            [pl.col(o).mean() for o in KEY_OUTCOMES]).sort("point")
+        complete = means["point"].to_list() == list(range(len(experiment.points)))
+        for outcome in KEY_OUTCOMES:
+            values = means[outcome].to_numpy()
+            if complete and np.ptp(values) > 0:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    result = sobol.analyze(problem, values, calc_second_order=False, seed=experiment.seed)
+                indices = {key: result[key] for key in ("S1", "S1_conf", "ST", "ST_conf")}
+            else:  # a point is missing, or the outcome never varies: no share of variance to attribute
+                indices = {key: [None] * len(experiment.parameters) for key in ("S1", "S1_conf", "ST", "ST_conf")}
+            for i, parameter in enumerate(experiment.parameters):
+                rows.append({"strategy": strategy, "outcome": outcome, "parameter": parameter,
+                             **{key: _finite(values[i]) for key, values in indices.items()}})
+    return pl.DataFrame(rows, schema={"strategy": pl.String, "outcome": pl.String, "parameter": pl.String,
+                                      "S1": pl.Float64, "S1_conf": pl.Float64, "ST": pl.Float64, "ST_conf": pl.Float64})
+
+
+def format_sobol(indices: pl.DataFrame) -> str:
+    lines = ["Sobol indices: S1 first-order, ST total (± 95% bootstrap interval)"]
+    for (strategy, outcome), group in indices.group_by("strategy", "outcome", maintain_order=True):
+        lines.append(f"\n{strategy} / {outcome}")
+        for row in group.iter_rows(named=True):
+            if row["S1"] is None:
+                lines.append(f"  {row['parameter']:<32} not computed (a point failed, or the outcome did not vary)")
+            else:
+                lines.append(f"  {row['parameter']:<32} S1 {row['S1']:6.3f} ±{row['S1_conf']:.3f}   "
+                             f"ST {row['ST']:6.3f} ±{row['ST_conf']:.3f}")
+    return "\n".join(lines)
+
+
+def sobol_plot(indices: pl.DataFrame, parameters: tuple[str, ...], path: Path) -> Path:
+    """One panel per outcome: S1 and ST per parameter, with their 95% intervals."""
+    figure, axes = plt.subplots(1, len(KEY_OUTCOMES), figsize=(4 * len(KEY_OUTCOMES), 4.5), sharey=True, constrained_layout=True)
+    positions = np.arange(len(parameters))
+    for ax, (outcome, title) in zip(axes, KEY_OUTCOMES.items()):
+        rows = indices.filter(pl.col("outcome") == outcome).fill_null(float("nan"))
+        for offset, key, label in ((-0.2, "S1", "first-order S1"), (0.2, "ST", "total ST")):
+            ax.barh(positions + offset, rows[key].to_numpy(), height=0.4, xerr=rows[f"{key}_conf"].to_numpy(), label=label)
+        ax.set_title(title)
+        ax.set_xlim(0, 1.05)
+        ax.grid(alpha=0.3, axis="x")
+    axes[0].set_yticks(positions, parameters)
+    axes[0].invert_yaxis()
+    axes[0].legend(fontsize=8)
+    figure.suptitle(f"Sobol sensitivity ({indices['strategy'][0] if indices.height else ''})")
+    return _save(figure, path)
+
+
+def outcome_curves(table: pl.DataFrame, parameter: str, strategies: tuple[str, ...], path: Path) -> Path:
+    """Each key outcome against the varied parameter: a line per strategy, a 95% band."""
+    figure, axes = plt.subplots(1, len(KEY_OUTCOMES), figsize=(4 * len(KEY_OUTCOMES), 4), constrained_layout=True)
+    values = table[parameter].to_list()
+    numeric = all(isinstance(v, (int, float)) for v in values)
+    labels = list(dict.fromkeys(_label(v) for v in values))
+    for ax, (outcome, title) in zip(axes, KEY_OUTCOMES.items()):
+        for strategy in strategies:
+            rows = table.filter(pl.col("strategy") == strategy)
+            x = rows[parameter].to_numpy() if numeric else np.array([labels.index(_label(v)) for v in rows[parameter].to_list()])
+            mean, half = rows[outcome].to_numpy(), rows[f"{outcome}_ci95"].to_numpy()
+            line, = ax.plot(x, mean, marker="o", label=strategy)
+            ax.fill_between(x, mean - half, mean + half, color=line.get_color(), alpha=0.15)
+        if not numeric:
+            ax.set_xticks(range(len(labels)), labels, rotation=30, fontsize=8)
+        ax.set_title(title)
+        ax.set_xlabel(parameter)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    figure.suptitle("Outcomes along the sweep: mean over replications, band: 95% interval")
+    return _save(figure, path)
+
+
+def _label(value) -> str:
+    return json.dumps(value) if isinstance(value, list) else (_number(value) if isinstance(value, float) else str(value))
+
+
+def _finite(value) -> float | None:
+    return None if value is None or not math.isfinite(value) else float(value)

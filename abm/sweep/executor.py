@@ -1,0 +1,106 @@
+"""Where a sweep's runs execute: one after another in this process, or as Ray tasks.
+
+This is the only module that imports Ray, and only when a sweep runs on it: the model and
+every other command work without Ray. Seeds are fixed in the tasks before anything is
+scheduled, so the outcomes are the same whichever path, worker or order ran them.
+
+On Ray, consecutive runs are grouped into batches, one Ray task each, so that runs of a
+fraction of a second are not dominated by scheduling; there are still several batches per
+CPU so the load stays balanced and an interruption loses little. Results come back to the
+driver, which writes them: cluster nodes need no shared file system. A run that raises is
+caught in the task and reported; a worker process (or node) that dies is retried by Ray up
+to ``MAX_RETRIES`` times, after which its runs are reported as failed.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import traceback
+from typing import Callable, Iterator
+
+from abm.config import Config
+from abm.errors import UserError
+from abm.execution import Task
+from abm.simulate import RunResult
+
+Runner = Callable[[Config, int], RunResult]
+Outcome = tuple[str, RunResult | None, str | None]  # run_id, result, or the traceback of a run that raised
+
+MAX_RETRIES = 3
+BATCHES_PER_CPU = 8
+MAX_BATCH = 16
+EMBEDDED_OBJECT_STORE_BYTES = 1 << 30  # results pass through quickly; Ray's default claims 30% of RAM in /dev/shm
+CONNECT_TIMEOUT_S = 3.0
+
+
+def run_batch(tasks: list[Task], runner: Runner) -> list[Outcome]:
+    """Run tasks one after another; a run that raises becomes an outcome with its traceback."""
+    outcomes = []
+    for task in tasks:
+        try:
+            outcomes.append((task.labels["run_id"], runner(task.config, task.seed), None))
+        except Exception:
+            outcomes.append((task.labels["run_id"], None, traceback.format_exc()))
+    return outcomes
+
+
+def execute(tasks: list[Task], runner: Runner, workers: int, address: str | None) -> Iterator[list[Outcome]]:
+    """Outcomes batch by batch as they finish: in this process when ``workers == 1`` and
+    no ``address`` is given, else on Ray (embedded with ``workers`` CPUs, or the cluster)."""
+    if address is None and workers == 1:
+        for task in tasks:
+            yield run_batch([task], runner)
+    else:
+        yield from _on_ray(tasks, runner, workers, address)
+
+
+def check_reachable(address: str) -> None:
+    """Fail fast, before anything is written, if nothing listens at ``host:port``."""
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise UserError(f"--address {address!r}: expected HOST:PORT of a Ray head, e.g. --address 10.0.0.5:6379")
+    try:
+        socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as error:
+        raise UserError(f"--address {address}: cannot reach a Ray head there ({error.strerror or error}); "
+                        f"start one with `ray start --head --port={port}` or check the address") from None
+
+
+def batch_size(runs: int, cpus: int) -> int:
+    return max(1, min(MAX_BATCH, runs // (cpus * BATCHES_PER_CPU)))
+
+
+def _on_ray(tasks: list[Task], runner: Runner, workers: int, address: str | None) -> Iterator[list[Outcome]]:
+    import ray
+
+    started_here = not ray.is_initialized()  # a Python caller may have connected already
+    if started_here:
+        _connect(ray, workers, address)
+    try:
+        cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        size = batch_size(len(tasks), cpus)
+        remote = ray.remote(run_batch).options(num_cpus=1, max_retries=MAX_RETRIES, retry_exceptions=False)
+        pending = {remote.remote(tasks[i:i + size], runner): tasks[i:i + size] for i in range(0, len(tasks), size)}
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            batch = pending.pop(ready[0])
+            try:
+                yield ray.get(ready[0])
+            except ray.exceptions.RayError as error:  # retries used up: the worker or its node kept dying
+                yield [(task.labels["run_id"], None, f"{type(error).__name__} after {MAX_RETRIES} retries: {error}")
+                       for task in batch]
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def _connect(ray, workers: int, address: str | None) -> None:
+    if address is None:
+        ray.init(address="local", num_cpus=workers, object_store_memory=EMBEDDED_OBJECT_STORE_BYTES,
+                 include_dashboard=False, logging_level=logging.WARNING)
+        return
+    try:
+        ray.init(address=address, logging_level=logging.WARNING)
+    except (ConnectionError, ray.exceptions.AuthenticationError) as error:
+        raise UserError(f"--address {address}: cannot join the Ray cluster: {error}") from None

@@ -1,0 +1,320 @@
+"""Experiment files: which runs a sweep makes, checked before any run starts.
+
+An experiment (TOML, in ``experiments/``) names a base config, overrides on it, the
+strategies, the replications, the seed, and a design of the parameters that vary::
+
+    description = "Caseload target from 40 to 220: invest against status quo"
+    base = "../configs/baseline.toml"        # relative to this file
+    strategies = ["status_quo", "invest"]    # default: the base config's council.strategy
+    replications = 3                         # default 1
+    seed = 7                                 # default: the base config's run.seed
+
+    [set]                                    # overrides on the base config
+    "run.weeks" = 104
+
+    [design]
+    kind = "grid"                            # grid | list | random | sobol
+    [design.parameters]                      # grid: every combination of these lists
+    "council.caseload_target" = [40, 100, 160, 220]
+
+``list`` takes ``[[design.points]]`` tables (explicit points, all naming the same
+parameters); ``random`` and ``sobol`` take ``n`` and ``[design.bounds]`` (``name = [low,
+high]``, numbers only). ``sobol`` uses SALib's Saltelli scheme without second-order terms,
+so it makes ``n * (parameters + 2)`` points; ``n`` must be a power of two. Sampled values
+of whole-number parameters are rounded.
+
+Parameter names are the config's dotted keys and every generated value is checked by its
+:class:`~abm.parameters.Param`, so a mistake fails here with the file, the key, the value
+and what is allowed, as configs do.
+
+Every run is one :class:`~abm.execution.Task` with a fixed seed. Replication ``r`` has the
+same seed in every strategy and design point (common random numbers, as in ``abm
+compare``): differences between strategies and along a parameter are not blurred by
+different random draws, and a Sobol design sees the parameters' effect, not the noise.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import itertools
+import json
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from abm.config import SCHEMA, Config, _split_key, load_config
+from abm.errors import ConfigError
+from abm.execution import Task, replication_seeds
+from abm.parameters import Param
+
+KINDS = ("grid", "list", "random", "sobol")
+TOP_LEVEL_KEYS = ("description", "base", "set", "strategies", "replications", "seed", "design")
+DESIGN_KEYS = {"grid": ("kind", "parameters"), "list": ("kind", "points"), "random": ("kind", "n", "bounds"), "sobol": ("kind", "n", "bounds")}
+NUMERIC_KINDS = ("int", "float")
+RANDOM_STREAM = 0x5EED  # keeps the random design's draws apart from any run's seed tree
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A validated experiment: the base config, the design points and how each is run."""
+
+    name: str                        # file stem; results go to results/<name>/
+    path: Path
+    description: str
+    base: Config                     # the base config with ``set`` applied
+    kind: str                        # grid | list | random | sobol
+    parameters: tuple[str, ...]      # the varied dotted keys, in column order
+    points: tuple[dict, ...]         # one {name: value} per design point, every value checked
+    bounds: dict                     # random/sobol: {name: (low, high)}; empty otherwise
+    n: int | None                    # random: samples; sobol: base samples
+    strategies: tuple[str, ...]
+    replications: int
+    seed: int
+
+    def tasks(self) -> list[Task]:
+        """Every run, in run-id order: point, then replication, then strategy."""
+        seeds = replication_seeds(self.seed, self.replications)
+        width = max(4, len(str(len(self.points) - 1)))
+        tasks = []
+        for index, point in enumerate(self.points):
+            for replication, seed in enumerate(seeds):
+                for strategy in self.strategies:
+                    overrides = {**point, "council.strategy": strategy, "council.strategy_mix": []}
+                    tasks.append(Task(
+                        self.base.with_overrides(overrides, origin=str(self.path)),
+                        seed,
+                        {"run_id": f"p{index:0{width}d}-r{replication:02d}-{strategy}", "point": index,
+                         "replication": replication, "strategy": strategy, "parameters": point},
+                    ))
+        return tasks
+
+    def resolved(self) -> dict:
+        """The experiment as plain data: what the manifest records and the identity hashes."""
+        return {
+            "name": self.name, "kind": self.kind, "parameters": list(self.parameters),
+            "bounds": {name: list(b) for name, b in self.bounds.items()}, "n": self.n,
+            "strategies": list(self.strategies), "replications": self.replications, "seed": self.seed,
+            "base": json.loads(self.base.to_json()), "points": list(self.points),
+        }
+
+    def identity(self) -> str:
+        """Hash of every run's id, seed and resolved config: equal only for the same runs."""
+        digest = hashlib.sha256()
+        for task in self.tasks():
+            digest.update(json.dumps([task.labels["run_id"], task.seed, task.config.to_json()]).encode())
+        return digest.hexdigest()[:16]
+
+    def salib_problem(self) -> dict:
+        return {"num_vars": len(self.parameters), "names": list(self.parameters),
+                "bounds": [list(self.bounds[name]) for name in self.parameters]}
+
+
+def load_experiment(path: str | Path) -> Experiment:
+    """Read and validate an experiment file; raise ConfigError naming what is wrong."""
+    path = Path(path)
+    document = _read(path)
+    origin = str(path)
+    _check_keys(document, TOP_LEVEL_KEYS, origin, "")
+
+    base_name = document.get("base")
+    if not isinstance(base_name, str):
+        raise ConfigError(f"{origin}: base = {_show(base_name)} is not allowed: expected the base config's path "
+                          f"(relative to the experiment), e.g. base = \"../configs/baseline.toml\"")
+    if not (path.parent / base_name).is_file():
+        raise ConfigError(f"{origin}: base = {base_name!r}: no such config file ({path.parent / base_name})")
+    base = load_config(path.parent / base_name)
+    overrides = _flatten(_table(document, "set", origin), origin, "set")
+    for name in ("council.strategy", "council.strategy_mix"):
+        if name in overrides:
+            raise ConfigError(f"{origin}: set.{name}: strategies are given by strategies = [...], not in [set]")
+    base = base.with_overrides(overrides, origin=f"{origin}: set")
+
+    strategies = document.get("strategies", [base.council.strategy])
+    problem = SCHEMA["compare"]["strategies"].problem(strategies)
+    if problem or not strategies or len(set(strategies)) != len(strategies):
+        raise ConfigError(f"{origin}: strategies = {_show(strategies)} is not allowed: "
+                          f"{problem or 'expected a non-empty list without repeats'}")
+    replications = _whole(document.get("replications", 1), origin, "replications", 1, 10_000)
+    seed = _whole(document.get("seed", base.run.seed), origin, "seed", 0, 2**63 - 1)
+
+    design = _table(document, "design", origin)
+    if not design:
+        raise ConfigError(f"{origin}: no [design]: add one with kind = one of {', '.join(KINDS)}")
+    kind = design.get("kind")
+    if kind not in KINDS:
+        raise ConfigError(f"{origin}: design.kind = {_show(kind)} is not allowed: expected one of "
+                          f"{', '.join(KINDS)}{_suggest(kind, KINDS)}")
+    _check_keys(design, DESIGN_KEYS[kind], origin, "design.")
+    n, bounds = None, {}
+    if kind == "grid":
+        parameters, points = _grid(design, origin)
+    elif kind == "list":
+        parameters, points = _list(design, origin)
+    else:
+        n = _whole(design.get("n"), origin, "design.n", 1, 1_000_000)
+        if kind == "sobol" and n & (n - 1):
+            raise ConfigError(f"{origin}: design.n = {n} is not allowed: Sobol sampling needs a power of two, e.g. "
+                              f"{1 << (n.bit_length() - 1)} or {1 << n.bit_length()}")
+        bounds = _bounds(design, origin)
+        parameters = tuple(bounds)
+        samples = _sobol_samples(bounds, n, seed) if kind == "sobol" else _random_samples(bounds, n, seed)
+        points = [{name: _rounded(_param(name), value) for name, value in zip(parameters, row)} for row in samples.tolist()]
+    for name in parameters:
+        if name in ("council.strategy", "council.strategy_mix"):
+            raise ConfigError(f"{origin}: design varies {name}: give strategies = [...] instead")
+
+    checked = []
+    for number, point in enumerate(points):
+        base.with_overrides(point, origin=f"{origin}: design point {number}")  # checks every value
+        checked.append({name: _param(name).coerce(value) for name, value in point.items()})
+    return Experiment(
+        name=path.stem, path=path, description=str(document.get("description", "")), base=base, kind=kind,
+        parameters=parameters, points=tuple(checked), bounds=bounds, n=n, strategies=tuple(strategies),
+        replications=replications, seed=seed,
+    )
+
+
+# -- designs ---------------------------------------------------------------------------
+
+
+def _grid(design: dict, origin: str) -> tuple[tuple[str, ...], list[dict]]:
+    values = _flatten(_table(design, "parameters", origin), origin, "design.parameters")
+    if not values:
+        raise ConfigError(f"{origin}: design.parameters is empty: a grid needs name = [values, ...] for at least one parameter")
+    for name, options in values.items():
+        if not isinstance(options, list) or not options:
+            raise ConfigError(f"{origin}: design.parameters.{name} = {_show(options)} is not allowed: "
+                              f"expected a non-empty list of values ({_param(name).allowed()})")
+    names = tuple(values)
+    return names, [dict(zip(names, combination)) for combination in itertools.product(*values.values())]
+
+
+def _list(design: dict, origin: str) -> tuple[tuple[str, ...], list[dict]]:
+    raw = design.get("points")
+    if not isinstance(raw, list) or not raw or not all(isinstance(p, dict) for p in raw):
+        raise ConfigError(f"{origin}: design.points = {_show(raw)} is not allowed: expected one or more "
+                          f"[[design.points]] tables of name = value")
+    points = [_flatten(point, origin, f"design.points[{i}]") for i, point in enumerate(raw)]
+    names = tuple(points[0])
+    if not names:
+        raise ConfigError(f"{origin}: design.points[0] is empty: each point sets at least one parameter")
+    for i, point in enumerate(points):
+        if set(point) != set(names):
+            raise ConfigError(f"{origin}: design.points[{i}] sets {sorted(point)}, but points[0] sets {sorted(names)}: "
+                              f"every point must set the same parameters")
+    return names, [{name: point[name] for name in names} for point in points]
+
+
+def _bounds(design: dict, origin: str) -> dict[str, tuple[float, float]]:
+    raw = _flatten(_table(design, "bounds", origin), origin, "design.bounds")
+    if not raw:
+        raise ConfigError(f"{origin}: design.bounds is empty: give name = [low, high] for at least one parameter")
+    bounds = {}
+    for name, pair in raw.items():
+        param = _param(name)
+        where = f"{origin}: design.bounds.{name} = {_show(pair)} is not allowed"
+        if param.kind not in NUMERIC_KINDS:
+            raise ConfigError(f"{where}: only numeric parameters can be sampled ({name} is {param.kind}); use a grid or list design")
+        if not (isinstance(pair, list) and len(pair) == 2 and all(_is_number(v) for v in pair)):
+            raise ConfigError(f"{where}: expected [low, high], two numbers")
+        low, high = float(pair[0]), float(pair[1])
+        if not low < high:
+            raise ConfigError(f"{where}: low must be below high (reversed or empty bounds)")
+        for value in (low, high):
+            problem = param.problem(value)
+            if problem:
+                raise ConfigError(f"{where}: {value:g} is {problem}")
+        bounds[name] = (low, high)
+    return bounds
+
+
+def _random_samples(bounds: dict, n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng([seed, RANDOM_STREAM])
+    lows, highs = np.array(list(bounds.values())).T
+    return lows + rng.random((n, len(bounds))) * (highs - lows)
+
+
+def _sobol_samples(bounds: dict, n: int, seed: int) -> np.ndarray:
+    from SALib.sample import sobol
+
+    problem = {"num_vars": len(bounds), "names": list(bounds), "bounds": [list(b) for b in bounds.values()]}
+    return sobol.sample(problem, n, calc_second_order=False, seed=seed)
+
+
+# -- helpers ---------------------------------------------------------------------------
+
+
+def _read(path: Path) -> dict:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such experiment file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, expected an experiment .toml file") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not valid TOML: the file is not UTF-8 text") from None
+
+
+def _param(name: str) -> Param:
+    section, key = name.split(".")
+    return SCHEMA[section][key]
+
+
+def _flatten(table: dict, origin: str, where: str) -> dict[str, Any]:
+    """``{"council": {"caseload_target": x}}`` and ``{"council.caseload_target": x}`` alike
+    become ``{"council.caseload_target": x}``; every name is checked against the schema."""
+    flat = {}
+    for key, value in table.items():
+        if isinstance(value, dict):
+            for inner, inner_value in value.items():
+                flat[f"{key}.{inner}"] = inner_value
+        else:
+            flat[key] = value
+    for name in flat:
+        _split_key(name, f"{origin}: {where}")
+    return flat
+
+
+def _table(document: dict, key: str, origin: str) -> dict:
+    value = document.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"{origin}: {key} = {_show(value)} is not allowed: expected a table [{key}]")
+    return value
+
+
+def _check_keys(table: dict, allowed: tuple[str, ...], origin: str, prefix: str) -> None:
+    for key in table:
+        if key not in allowed:
+            raise ConfigError(f"{origin}: unknown key {prefix}{key}{_suggest(key, allowed)}; allowed here: "
+                              f"{', '.join(prefix + a for a in allowed)}")
+
+
+def _whole(value: Any, origin: str, key: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ConfigError(f"{origin}: {key} = {_show(value)} is not allowed: expected a whole number >= {low} and <= {high}")
+    return value
+
+
+def _rounded(param: Param, value: float) -> float | int:
+    """A sampled value; whole-number parameters are rounded to the nearest whole number."""
+    return int(round(value)) if param.kind == "int" else value
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _suggest(word: Any, options: tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(str(word), options, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _show(value: Any) -> str:
+    return "nothing" if value is None else json.dumps(value)

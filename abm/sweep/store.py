@@ -1,0 +1,120 @@
+"""The results folder of a sweep: what is done, what failed, and the final dataset.
+
+Layout of ``results/<experiment>/``::
+
+    manifest.json          the experiment's identity hash and resolved runs (written first)
+    runs/<run_id>.parquet    one summary row per finished run (written the moment it finishes)
+    weekly/<run_id>.parquet  that run's weekly rows, with a run_id column
+    failed/<run_id>.json     a run that raised: error, traceback, parameters, seed
+    summary.parquet        the final table: one row per finished run, sorted by run_id
+    failures.parquet       the failed runs, if any
+
+A run counts as done when its ``runs/`` file exists; that file is written after the weekly
+one and every write is atomic (:func:`abm.results.write_parquet`), so a driver killed at
+any moment leaves each run either done or missing, never half written. ``--resume`` runs
+the missing and failed runs again; the manifest's identity hash makes sure they belong to
+the same experiment. The weekly series of all runs read as one dataset:
+``pl.scan_parquet("results/<experiment>/weekly/*.parquet")``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+
+from abm import __version__
+from abm.errors import UserError
+from abm.execution import Task
+from abm.results import prepare_output_dir, write_parquet, write_text
+from abm.simulate import RunResult
+from abm.sweep.experiment import Experiment
+
+MANIFEST = "manifest.json"
+
+
+class SweepStore:
+    """One sweep's results folder; create it with :meth:`open`."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.runs = folder / "runs"
+        self.weekly = folder / "weekly"
+        self.failed = folder / "failed"
+
+    @classmethod
+    def open(cls, folder: str | Path, experiment: Experiment, resume: bool) -> "SweepStore":
+        """Check the folder may be used for this experiment, then write the manifest.
+
+        Without ``resume`` the folder must be new or empty (nothing is ever overwritten);
+        with it, the folder must hold this same experiment (or nothing yet).
+        """
+        folder = Path(folder)
+        identity = experiment.identity()
+        used = folder.is_dir() and any(folder.iterdir())
+        if used and not resume:
+            raise UserError(f"results folder {folder} is not empty: add --resume to continue that sweep, "
+                            f"or choose another folder with --out")
+        if used:
+            manifest = folder / MANIFEST
+            if not manifest.is_file():
+                raise UserError(f"--resume: {folder} is not a sweep results folder (no {MANIFEST})")
+            recorded = json.loads(manifest.read_text(encoding="utf-8"))
+            if recorded.get("identity") != identity:
+                raise UserError(
+                    f"--resume: {folder} holds experiment {recorded.get('experiment')!r} with identity "
+                    f"{recorded.get('identity')}, but {experiment.path} resolves to identity {identity}: "
+                    f"a different set of runs; use another --out folder"
+                )
+        store = cls(prepare_output_dir(folder))
+        for sub in (store.runs, store.weekly, store.failed):
+            sub.mkdir(exist_ok=True)
+        if not used:
+            write_text(json.dumps({
+                "experiment": experiment.name, "file": str(experiment.path), "description": experiment.description,
+                "identity": identity, "abm_version": __version__, "runs": len(experiment.tasks()),
+                "resolved": experiment.resolved(),
+            }, indent=1) + "\n", folder / MANIFEST)
+        return store
+
+    def done(self) -> set[str]:
+        return {path.stem for path in self.runs.glob("*.parquet")}
+
+    def record_success(self, task: Task, result: RunResult) -> None:
+        run_id = task.labels["run_id"]
+        write_parquet(result.weekly.select(pl.lit(run_id).alias("run_id"), pl.all()), self.weekly / f"{run_id}.parquet")
+        write_parquet(pl.DataFrame([summary_row(task, result.summary)]), self.runs / f"{run_id}.parquet")
+        (self.failed / f"{run_id}.json").unlink(missing_ok=True)
+
+    def record_failure(self, task: Task, error: str) -> None:
+        """Keep a run that raised: its error (last line of ``error``, the traceback), parameters and seed."""
+        run_id = task.labels["run_id"]
+        (self.weekly / f"{run_id}.parquet").unlink(missing_ok=True)
+        record = {**{key: task.labels[key] for key in ("run_id", "point", "replication", "strategy")},
+                  "seed": task.seed, "parameters": json.dumps(task.labels["parameters"]),
+                  "error": error.strip().splitlines()[-1], "traceback": error, "config": task.config.to_json()}
+        write_text(json.dumps(record, indent=1) + "\n", self.failed / f"{run_id}.json")
+
+    def finish(self) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """Write summary.parquet (and failures.parquet if any run failed); return both."""
+        files = sorted(self.runs.glob("*.parquet"))
+        summary = pl.concat([pl.read_parquet(f) for f in files], how="vertical_relaxed").sort("run_id") if files else pl.DataFrame()
+        if files:
+            write_parquet(summary, self.folder / "summary.parquet")
+        records = [json.loads(f.read_text(encoding="utf-8")) for f in sorted(self.failed.glob("*.json"))]
+        failures = pl.DataFrame(records) if records else pl.DataFrame()
+        if records:
+            write_parquet(failures, self.folder / "failures.parquet")
+        else:
+            (self.folder / "failures.parquet").unlink(missing_ok=True)
+        return summary, failures
+
+
+def summary_row(task: Task, summary: dict) -> dict:
+    """A run's summary with its identity first and its varied parameters as columns."""
+    labels = task.labels
+    row = {"run_id": labels["run_id"], "point": labels["point"], "replication": labels["replication"],
+           "strategy": labels["strategy"], "seed": task.seed}
+    row |= labels["parameters"]
+    return row | {key: value for key, value in summary.items() if key not in row}

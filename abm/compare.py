@@ -42,7 +42,7 @@ def national_weekly(weekly: pl.DataFrame) -> pl.DataFrame:
         ((pl.col("trust_mean").fill_null(0) * pl.col("clients")).sum() / pl.col("clients").sum()).alias("trust_mean"),
         ((pl.col("clients") - pl.col("waiting_for_caseworker")).sum() / pl.col("caseworkers").sum()).alias("caseload_mean"),
     ).sort("week").with_columns(
-        (pl.col("quits").rolling_sum(13, min_samples=1) * 52 / 13 / pl.col("caseworkers")).alias("turnover_annualised"),
+        (pl.col("quits").rolling_mean(52, min_samples=1) * 52 / pl.col("caseworkers").rolling_mean(52, min_samples=1)).alias("turnover_annualised"),
     )
 
 
@@ -98,8 +98,8 @@ def format_table(table: pl.DataFrame, baseline: str) -> str:
         cells = "".join(f"{_number(m):>12} ±{_number(h):<9}" for m, h in zip(table[outcome], table[f"{outcome}_ci95"]))
         lines.append(f"{outcome:<{width}}{cells}")
     paybacks = []
-    for years, share in zip(table["payback_years_median"], table["payback_share"]):
-        paybacks.append("never" if years is None else f"{years:.1f} ({share:.0%})")
+    for strategy, years, share in zip(strategies, table["payback_years_median"], table["payback_share"]):
+        paybacks.append("baseline" if strategy == baseline else "never" if years is None else f"{years:.1f} ({share:.0%})")
     lines.append(f"{'payback year (median)':<{width}}" + "".join(f"{p:>22}" for p in paybacks))
     lines.append(f"\n± is the 95% interval across replications; payback is against {baseline} "
                  f"(share of replications that paid back).")

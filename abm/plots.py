@@ -16,7 +16,7 @@ import polars as pl  # noqa: E402
 
 PANELS = {
     "trust_mean": ("Trust in the jobcenter", "mean trust (0-1)"),
-    "turnover_annualised": ("Caseworker turnover", "quits per caseworker-year (13-week window)"),
+    "turnover_annualised": ("Caseworker turnover", "quits per caseworker-year (past 52 weeks)"),
     "protesters": ("Protests", "citizens protesting"),
     "clients": ("Unemployment", "citizens on benefits"),
     "net_cost": ("Net cost", "M DKK per week"),

@@ -19,7 +19,7 @@ def html_report(title: str, description: str, table: pl.DataFrame, baseline: str
             f"<small>Δ {_fmt(record[f'{o}_vs_{baseline}'])} ± {_fmt(record[f'{o}_vs_{baseline}_ci95'])}</small></td>"
             for o in OUTCOMES
         )
-        payback = "never" if record["payback_years_median"] is None else f"{record['payback_years_median']:.1f} y ({record['payback_share']:.0%})"
+        payback = "baseline" if record["strategy"] == baseline else "never" if record["payback_years_median"] is None else f"{record['payback_years_median']:.1f} y ({record['payback_share']:.0%})"
         rows.append(f"<tr><th>{html.escape(record['strategy'])}</th>{cells}<td>{payback}</td></tr>")
     header = "".join(f"<th>{html.escape(o)}</th>" for o in OUTCOMES)
     images = "".join(

@@ -38,6 +38,10 @@ PARAMS = {
         55.0, "cases / caseworker", "Caseload the invest strategy hires to.",
         "seed 000: union's recommended maximum for activity-ready clients", low=1.0, high=1000.0,
     ),
+    "min_caseload": Param(
+        40.0, "cases / caseworker", "No council hires below this caseload, whatever its strategy.",
+        "seed 000: lowest recommended maximum is 45 (resource programmes)", low=1.0, high=1000.0,
+    ),
     "austerity_rate": Param(
         0.10, "share / year", "Share of positions the austerity strategy cuts each budget cycle.",
         "seeds 001, 004: resources taken as savings", low=0.0, high=1.0,
@@ -108,9 +112,9 @@ def apply(model) -> None:
         return
     p = model.params.council
     clients = model.clients_by_department()
-    ordinary = councils.headcount[:, ORDINARY].astype(float)
-    cap = np.floor(p.max_headcount_factor * councils.initial_headcount)
     total_clients = clients.sum(axis=1)
+    ordinary = councils.headcount[:, ORDINARY].astype(float)
+    cap = np.minimum(np.floor(p.max_headcount_factor * councils.initial_headcount), np.ceil(total_clients / p.min_caseload))
     strategy = councils.strategy
     target = ordinary.copy()
 

@@ -1,0 +1,72 @@
+"""The command line as a user runs it: real processes, real files, clear errors."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+TINY = ["--set", "municipalities.count=3", "--set", "municipalities.population_scale=0.02",
+        "--set", "run.weeks=20", "--set", "run.burn_in_weeks=4"]
+
+
+def abm(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "abm.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=600)
+
+
+def test_run_writes_parquet_and_prints_a_summary(tmp_path):
+    out = tmp_path / "run"
+    done = abm("run", "configs/baseline.toml", *TINY, "--seed", "5", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "trust_mean" in done.stdout
+    weekly = pl.read_parquet(out / "weekly.parquet")
+    summary = pl.read_parquet(out / "summary.parquet")
+    assert weekly.height == 20 * 3 and summary["seed"][0] == 5
+
+
+def test_compare_writes_table_plots_and_report(tmp_path):
+    out = tmp_path / "cmp"
+    done = abm("compare", "configs/compare.toml", *TINY, "--set", "compare.replications=2",
+               "--set", 'compare.strategies=["status_quo", "invest"]', "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    runs = pl.read_parquet(out / "runs.parquet")
+    assert sorted(runs["strategy"].unique()) == ["invest", "status_quo"] and runs.height == 4
+    assert (out / "plots" / "overview.png").stat().st_size > 10_000
+    report = (out / "report.html").read_text()
+    assert report.count("data:image/png;base64,") >= 6 and "invest" in report
+    assert "payback" in (out / "comparison.txt").read_text()
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["validate", "configs/nope.toml"], "no such config file"),
+        (["run", "configs/baseline.toml", "--set", "council.strategy=bogus"], "council.strategy"),
+        (["run", "configs/baseline.toml", "--set", "trust.social_rate=7"], "trust.social_rate = 7"),
+    ],
+)
+def test_user_mistakes_exit_2_with_one_clear_line(args, fragment):
+    done = abm(*args)
+    assert done.returncode == 2
+    assert fragment in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_unwritable_output_folder_is_a_clear_error_and_leaves_nothing(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    if os.access(locked, os.W_OK):  # root ignores permissions; use a path under a file instead
+        target = tmp_path / "a-file"
+        target.write_text("")
+        out = target / "results"
+    else:
+        out = locked / "results"
+    done = abm("run", "configs/baseline.toml", *TINY, "--out", str(out))
+    assert done.returncode == 2
+    assert "cannot be written" in done.stderr and "Traceback" not in done.stderr
+    assert not out.exists()

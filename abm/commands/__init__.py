@@ -1,5 +1,5 @@
 """One module per ``abm`` command, each with ``add_parser(subparsers)``."""
 
-from abm.commands import compare, run, sweep, validate
+from abm.commands import compare, run, sweep, validate, viz
 
-COMMANDS = [run, compare, sweep, validate]
+COMMANDS = [run, compare, sweep, validate, viz]

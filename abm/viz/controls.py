@@ -15,17 +15,17 @@ from mesa.visualization import Slider
 from abm.config import SCHEMA, Config
 from abm.model import JobcenterModel
 
-CONTROLLED = (
-    "council.strategy",
-    "council.strategy_mix",
-    "council.caseload_target",
-    "council.austerity_rate",
-    "labour_market.scenario",
-    "municipalities.count",
-    "municipalities.population_scale",
-    "run.seed",
-)
-"""The config keys a researcher turns in the browser, in the order they are shown."""
+CONTROLLED = {
+    "council.strategy": "Strategy of every council",
+    "council.strategy_mix": "Strategy mix (overrides it)",
+    "council.caseload_target": "Invest caseload target",
+    "council.austerity_rate": "Austerity cut",
+    "labour_market.scenario": "Labour market",
+    "municipalities.count": "Municipalities",
+    "municipalities.population_scale": "Population scale",
+    "run.seed": "Seed",
+}
+"""The config keys a researcher turns in the browser (in the order shown) and their labels."""
 
 SLIDER_WINDOWS = {
     "council.caseload_target": (10.0, 200.0, 1.0),
@@ -46,12 +46,6 @@ def _param(key: str):
     return SCHEMA[section][name]
 
 
-def _label(key: str) -> str:
-    param = _param(key)
-    name = key.split(".")[1].replace("_", " ").capitalize()
-    return f"{name} ({param.unit})" if param.unit else name
-
-
 def _mix_options(config: Config) -> dict[str, list[str]]:
     """Dropdown labels for ``council.strategy_mix`` (a list) and the list each stands for."""
     options = {NO_MIX: [], EVERY_STRATEGY: list(_param("council.strategy_mix").choices)}
@@ -63,7 +57,7 @@ def _mix_options(config: Config) -> dict[str, list[str]]:
 
 def _widget(key: str, config: Config) -> Slider | dict[str, Any]:
     """The Mesa user parameter for one key: a dropdown for choices, else a slider or text box."""
-    param, value, label = _param(key), config.get(key), _label(key)
+    param, value, label = _param(key), config.get(key), CONTROLLED[key]
     if param.kind == "list[str]":
         options = _mix_options(config)
         current = next(name for name, mix in options.items() if mix == value)
@@ -76,6 +70,23 @@ def _widget(key: str, config: Config) -> Slider | dict[str, Any]:
     low, high = max(min(low, value), param.low), min(max(high, value), param.high)
     number = float if param.kind == "float" else int
     return Slider(label, value=number(value), min=number(low), max=number(high), step=number(step), dtype=number)
+
+
+def settings_summary(config: Config) -> list[tuple[str, str]]:
+    """(label, value with unit) of each controlled key: the settings a model was built with.
+
+    Shown beside the views, since Solara's sliders do not show their value.
+    """
+    summary = []
+    for key, label in CONTROLLED.items():
+        value, unit = config.get(key), _param(key).unit
+        if isinstance(value, list):
+            text = ", ".join(value) or "none"
+        else:
+            text = f"{value:g}" if isinstance(value, float) else str(value)
+            text += f" {unit}" if unit and unit != label.lower() else ""
+        summary.append((label, text))
+    return summary
 
 
 def user_params(config: Config) -> dict[str, Any]:

@@ -1,0 +1,256 @@
+"""The browser app's views: time series, caseloads, one municipality's network, key figures.
+
+Every view reads the model's live columns (``model.record``, ``model.citizens``,
+``model.caseworkers``) and draws with matplotlib, whose figures Solara sends as PNGs.
+Views of citizens draw a sample, so a Denmark-size model (hundreds of thousands of
+citizens) renders as fast as a small one. Colours stand for strategies throughout.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+
+import matplotlib
+import networkx as nx
+import numpy as np
+import solara
+from matplotlib.collections import LineCollection
+from matplotlib.figure import Figure
+
+from abm.rules.council import STRATEGIES
+from abm.viz.controls import settings_summary
+
+NETWORK_NODES = 300
+"""At most this many citizens are drawn in the network view."""
+
+STRATEGY_COLOURS = dict(zip(STRATEGIES, matplotlib.colormaps["tab10"].colors))
+TRUST_COLOURS = matplotlib.colormaps["RdYlGn"]
+FIGURE_SIZE = (5.6, 3.4)
+
+
+@dataclass(frozen=True)
+class Series:
+    """An outcome over time as a ratio of weekly sums, so municipalities add up to strategies.
+
+    ``numerator`` (multiplied together) and ``denominator`` (none: 1) name columns of the
+    weekly record or ``inhabitants``; ``window`` > 1 sums both over that many weeks first, smoothing
+    rare events such as quits.
+    """
+
+    title: str
+    unit: str
+    numerator: tuple[str, ...]
+    denominator: str | None = None
+    scale: float = 1.0
+    window: int = 1
+
+
+SERIES = (
+    Series("Trust in the jobcenter", "mean trust of clients (0-1)", ("trust_mean", "clients"), "clients"),
+    Series("Caseworker turnover", "quits per caseworker-year (13 weeks)", ("quits",), "caseworkers", 52.0, 13),
+    Series("Protests", "protesters per 1,000 clients", ("protesters",), "clients", 1000.0),
+    Series("Unemployment", "clients per 1,000 inhabitants", ("clients",), "inhabitants", 1000.0),
+    Series("Net cost", "DKK per inhabitant per week", ("net_cost",), "inhabitants"),
+)
+
+
+def _weekly(model, name: str | None) -> np.ndarray:
+    """A recorded column so far, shape (weeks, municipalities), NaN (no clients) as 0."""
+    shape = (model.record.rows, model.n_municipalities)
+    if name is None:
+        return np.ones(shape)
+    if name == "inhabitants":
+        return np.broadcast_to(model.inhabitants.astype(float), shape)
+    column = model.record.columns.get(name)  # absent until the first week is recorded
+    return np.zeros(shape) if column is None else np.nan_to_num(column[: model.record.rows])
+
+
+def _rolling_sum(values: np.ndarray, window: int) -> np.ndarray:
+    if window <= 1:
+        return values
+    total = np.cumsum(values, axis=0)
+    total[window:] = total[window:] - total[:-window]
+    return total
+
+
+def series_values(model, series: Series) -> tuple[np.ndarray, np.ndarray]:
+    """(numerator, denominator) per week and municipality, before any grouping."""
+    numerator = np.prod([_weekly(model, name) for name in series.numerator], axis=0) * series.scale
+    return _rolling_sum(numerator, series.window), _rolling_sum(_weekly(model, series.denominator), series.window)
+
+
+def by_strategy(model, values: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """Sum a (..., municipalities) array over the municipalities of each strategy present."""
+    codes = model.councils.strategy
+    present = np.unique(codes)
+    return [STRATEGIES[c] for c in present], np.stack([values[..., codes == c].sum(axis=-1) for c in present], axis=-1)
+
+
+def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    return np.divide(numerator, denominator, out=np.full(numerator.shape, np.nan), where=denominator > 0)
+
+
+def _figure() -> tuple[Figure, matplotlib.axes.Axes]:
+    figure = Figure(figsize=FIGURE_SIZE, dpi=100, layout="constrained")
+    return figure, figure.subplots()
+
+
+def _show(figure: Figure) -> None:
+    solara.FigureMatplotlib(figure, format="png")
+
+
+def time_series_view(series: Series):
+    """A view of one outcome: a thin line per municipality, a thick one per strategy."""
+
+    def view(model):
+        figure, ax = _figure()
+        numerator, denominator = series_values(model, series)
+        weeks = np.arange(len(numerator))
+        names = model.councils.strategy_names()
+        per_municipality = _ratio(numerator, denominator)
+        lines = [np.column_stack([weeks, per_municipality[:, m]]) for m in range(model.n_municipalities)]
+        ax.add_collection(LineCollection(lines, colors=[STRATEGY_COLOURS[s] for s in names], linewidths=0.6, alpha=0.35))
+        strategies, sums = by_strategy(model, np.stack([numerator, denominator]))
+        for i, strategy in enumerate(strategies):
+            ax.plot(weeks, _ratio(sums[0][:, i], sums[1][:, i]), color=STRATEGY_COLOURS[strategy], linewidth=2.2, label=strategy)
+        ax.autoscale_view()
+        ax.set_xlim(0, max(len(weeks) - 1, 1))
+        ax.set_title(series.title, fontsize=11, loc="left")
+        ax.set_ylabel(series.unit, fontsize=9)
+        ax.set_xlabel("week", fontsize=9)
+        ax.tick_params(labelsize=8)
+        ax.grid(alpha=0.3)
+        if len(weeks):
+            ax.legend(fontsize=8, loc="upper left", title="thin: municipalities", title_fontsize=7)
+        _show(figure)
+
+    view.__name__ = series.title.replace(" ", "")
+    return view
+
+
+def caseload_view(model):
+    """How many clients each caseworker has now, stacked by the council's strategy."""
+    figure, ax = _figure()
+    staff = model.caseworkers
+    rows = np.flatnonzero(staff.active)
+    caseload, strategy = staff.caseload[rows], model.councils.strategy[staff.municipality[rows]]
+    present = [c for c in np.unique(strategy)]
+    bins = np.linspace(0, max(int(caseload.max(initial=0)) + 1, 10), 40)
+    ax.hist([caseload[strategy == c] for c in present], bins=bins, stacked=True,
+            color=[STRATEGY_COLOURS[STRATEGIES[c]] for c in present], label=[STRATEGIES[c] for c in present])
+    target = model.config.council.caseload_target
+    ax.axvline(target, color="black", linestyle="--", linewidth=1, label=f"caseload target {target:g}")
+    ax.set_title(f"Caseload of {len(rows):,} caseworkers, week {model.week}", fontsize=11, loc="left")
+    ax.set_xlabel("clients per caseworker", fontsize=9)
+    ax.set_ylabel("caseworkers", fontsize=9)
+    ax.tick_params(labelsize=8)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    _show(figure)
+
+
+def network_sample(model, municipality: int) -> np.ndarray:
+    """The municipality's first slots, at most ``NETWORK_NODES``: a contiguous window.
+
+    Ties run mostly between neighbouring slots (a small world on a ring), so a window
+    keeps the structure that a random sample of a large municipality would lose; slots
+    are stable, so the same people stay in view from week to week.
+    """
+    block = np.flatnonzero(model.citizens.slot_municipality == municipality)
+    return block[:NETWORK_NODES]
+
+
+def _municipality_label(model, m: int) -> str:
+    return f"{m}: {model.inhabitants[m]:,} inhabitants, {model.councils.strategy_names()[m]}"
+
+
+@solara.component
+def NetworkView(model):
+    """One chosen municipality's citizens and their ties, coloured by trust."""
+    chosen, set_chosen = solara.use_state(model.n_municipalities // 2)
+    municipality = min(chosen, model.n_municipalities - 1)
+    slots = network_sample(model, municipality)
+    ties = model.network.ties
+    layout = solara.use_memo(
+        lambda: nx.spring_layout(model.network.to_networkx(slots), seed=1, iterations=40),
+        dependencies=[id(model), municipality, id(ties)],
+    )
+    citizens = model.citizens
+    present = slots[citizens.active[slots]]
+    graph = model.network.to_networkx(present)
+    figure, ax = _figure()
+    xy = np.array([layout[int(s)] for s in present]).reshape(-1, 2)
+    edges = [(layout[a], layout[b]) for a, b in graph.edges()]
+    ax.add_collection(LineCollection(edges, colors="0.6", linewidths=0.4, alpha=0.6))
+    dots = ax.scatter(xy[:, 0], xy[:, 1], c=citizens.trust[present], cmap=TRUST_COLOURS, vmin=0, vmax=1, s=22,
+                      edgecolors="0.3", linewidths=0.3, zorder=2)
+    protesting = citizens.protesting[present]
+    ax.scatter(xy[protesting, 0], xy[protesting, 1], s=70, facecolors="none", edgecolors="black", linewidths=1.4,
+               zorder=3, label=f"protesting ({protesting.sum()})")
+    figure.colorbar(dots, ax=ax, label="trust", shrink=0.8)
+    clients = int((citizens.active & (citizens.slot_municipality == municipality)).sum())
+    ax.set_title(f"Municipality {municipality}: {len(present)} of {clients:,} clients", fontsize=11, loc="left")
+    ax.legend(fontsize=8, loc="lower left")
+    ax.set_axis_off()
+    with solara.Column(gap="0px"):
+        solara.Select(
+            "Municipality shown",
+            value=_municipality_label(model, municipality),
+            values=[_municipality_label(model, m) for m in range(model.n_municipalities)],
+            on_value=lambda label: set_chosen(int(label.split(":")[0])),
+        )
+        _show(figure)
+
+
+FIGURES = (
+    (Series("Clients", "", ("clients",)), "{:,.0f}"),
+    (Series("Trust", "", ("trust_mean", "clients"), "clients"), "{:.3f}"),
+    (Series("Protesters", "", ("protesters",)), "{:,.0f}"),
+    (Series("Caseworkers", "", ("caseworkers",)), "{:,.0f}"),
+    (Series("Caseload", "", ("caseload_mean", "caseworkers"), "caseworkers"), "{:.1f}"),
+    (Series("Turnover / yr", "", ("quits",), "caseworkers", 52.0, 13), "{:.1%}"),
+    (Series("Net cost (M DKK / week)", "", ("net_cost",), scale=1e-6), "{:,.2f}"),
+)
+"""The key figures of the week (with their format), totalled like the time series."""
+
+
+def key_figures_view(model):
+    """This week's figures per strategy (and all together), under the settings of the run."""
+    settings = " · ".join(f"{label}: <b>{html.escape(value)}</b>" for label, value in settings_summary(model.config))
+    parts = [f"<h3 style='margin:0'>Week {model.week} of {model.config.run.weeks}</h3>",
+             f"<p style='font-size:12px;color:#555'>{settings}</p>"]
+    if model.record.rows == 0:
+        parts.append("<p>No week simulated yet: press <b>Step</b> or <b>▶</b>.</p>")
+    else:
+        latest = [[values[-1] for values in series_values(model, series)] for series, _ in FIGURES]
+        strategies, sums = by_strategy(model, np.array(latest))  # (figure, numerator/denominator, strategy)
+        counts = by_strategy(model, np.ones(model.n_municipalities))[1]
+        columns = [*strategies, "all"] if len(strategies) > 1 else strategies
+        counts = np.append(counts, counts.sum())
+        sums = np.concatenate([sums, sums.sum(axis=-1, keepdims=True)], axis=-1)
+        values = _ratio(sums[:, 0], sums[:, 1])
+        rows = [["Municipalities", *(f"{c:.0f}" for c in counts[: len(columns)])]]
+        rows += [[series.title, *(form.format(v) for v in values[i, : len(columns)])] for i, (series, form) in enumerate(FIGURES)]
+        parts.append(_html_table(["", *columns], rows))
+    solara.HTML(tag="div", unsafe_innerHTML="".join(parts), style="padding: 4px 8px; font-size: 14px")
+
+
+def _html_table(header: list[str], rows: list[list[str]]) -> str:
+    """A plain HTML table (Solara's Markdown would fetch KaTeX from the internet)."""
+    cell = "padding:3px 10px;border-bottom:1px solid #ddd;text-align:right"
+    head = "".join(f"<th style='{cell}'>{html.escape(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td style='{cell}{';text-align:left' if i == 0 else ''}'>{html.escape(c)}</td>" for i, c in enumerate(row)) + "</tr>"
+        for row in rows
+    )
+    return f"<table style='border-collapse:collapse'><tr>{head}</tr>{body}</table>"
+
+
+def network_view(model):
+    return NetworkView(model)
+
+
+def views() -> list:
+    """The SolaraViz components, in the order they are laid out (two per row)."""
+    return [key_figures_view, *(time_series_view(s) for s in SERIES), caseload_view, network_view]

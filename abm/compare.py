@@ -18,7 +18,6 @@ from abm.config import Config
 from abm.execution import Task, replication_seeds
 from abm.simulate import OUTCOMES
 
-TIME_SERIES = ("clients", "trust_mean", "turnover_annualised", "protesters", "protest_event", "caseload_mean", "net_cost")
 
 
 def comparison_tasks(config: Config) -> list[Task]:

@@ -159,8 +159,16 @@ def parse_value(text: str) -> Any:
 
 
 def describe_schema() -> str:
-    """All parameters as a Markdown table (used by docs and ``abm validate --schema``)."""
-    lines = ["| key | default | unit | allowed | source | meaning |", "| --- | --- | --- | --- | --- | --- |"]
+    """docs/parameters.md: every parameter as a Markdown table (``abm validate --schema``)."""
+    lines = [
+        "# Parameters",
+        "",
+        "Every parameter with its default, unit, allowed values and source, generated from the schema",
+        "(the `PARAMS` beside each rule) by `abm validate --schema > docs/parameters.md`.",
+        "",
+        "| key | default | unit | allowed | source | meaning |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
     for section, params in SCHEMA.items():
         for key, p in params.items():
             lines.append(f"| `{section}.{key}` | `{json.dumps(p.default)}` | {p.unit} | {p.allowed()} | {p.source} | {p.doc} |")

@@ -110,3 +110,12 @@ def test_numeric_overrides_are_accepted_exactly_when_in_range(data):
         with pytest.raises(ConfigError) as error:
             defaults().with_overrides(parse_overrides([f"{dotted}={value!r}"]))
         assert dotted in str(error.value)
+
+
+def test_parameter_docs_match_the_schema():
+    """docs/parameters.md is generated from the code; regenerate it when a parameter changes."""
+    from pathlib import Path
+
+    from abm.config import describe_schema
+
+    assert Path("docs/parameters.md").read_text() == describe_schema() + "\n", "run: abm validate --schema > docs/parameters.md"

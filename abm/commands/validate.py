@@ -4,20 +4,24 @@ from __future__ import annotations
 
 from abm.cli import add_config_arguments
 from abm.config import describe_schema, load_config
+from abm.errors import UserError
 
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("validate", help="check a config and say what is wrong")
-    add_config_arguments(parser)
+    add_config_arguments(parser, config_required=False)
     parser.add_argument("--show", action="store_true", help="print every resolved parameter")
-    parser.add_argument("--schema", action="store_true", help="print every parameter with unit, range and source")
+    parser.add_argument("--schema", action="store_true", help="print every parameter with unit, range and source (Markdown)")
     parser.set_defaults(handler=handle)
 
 
 def handle(args) -> int:
-    config = load_config(args.config, args.overrides)
     if args.schema:
         print(describe_schema())
+        return 0
+    if args.config is None:
+        raise UserError("give a config file to check, e.g. abm validate configs/baseline.toml")
+    config = load_config(args.config, args.overrides)
     if args.show:
         for section, values in config.to_dict().items():
             for key, value in values.items():

@@ -93,6 +93,7 @@ class JobcenterModel(mesa.Model):
         citizens.spell += citizens.active
         citizens.benefit_weeks += citizens.active
         citizens.changed[:] = False
+        self._sync_caseworker_agents()
         if self.week >= 0:
             self.latest = self.record.record(self)
             self.datacollector.collect(self)
@@ -252,8 +253,8 @@ class JobcenterModel(mesa.Model):
         self.citizen_agents = [agent or Citizen(self, row) for row, agent in enumerate(agents)]
         return old_to_new
 
-    def sync_caseworker_agents(self) -> None:
-        """Create agents for caseworker rows added since the last call (the table grows)."""
+    def _sync_caseworker_agents(self) -> None:
+        """Agents for caseworker rows added this week (the table doubles when full)."""
         for row in range(len(self.caseworker_agents), self.caseworkers.size):
             self.caseworker_agents.append(Caseworker(self, row))
 

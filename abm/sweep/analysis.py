@@ -146,7 +146,8 @@ def sobol_plot(indices: pl.DataFrame, parameters: tuple[str, ...], path: Path) -
         for offset, key, label in ((-0.2, "S1", "first-order S1"), (0.2, "ST", "total ST")):
             ax.barh(positions + offset, rows[key].to_numpy(), height=0.4, xerr=rows[f"{key}_conf"].to_numpy(), label=label)
         ax.set_title(title)
-        ax.set_xlim(0, 1.05)
+        ax.set_xlim(-0.2, 1.05)  # small negative estimates are sampling noise around 0; show them
+        ax.axvline(0, color="black", linewidth=0.8)
         ax.grid(alpha=0.3, axis="x")
     axes[0].set_yticks(positions, parameters)
     axes[0].invert_yaxis()

@@ -55,7 +55,8 @@ PARAMS = {
     "pilot_caseload": Param(60.0, "cases / caseworker", "Caseload of the pilot unit (and after scaling).", "seed 002: max 60 cases", low=1.0, high=1000.0),
     "pilot_evaluation_weeks": Param(78, "weeks", "Pilot length before it is evaluated.", "seed 002: result after 1.5 years", low=1, high=5200),
     "pilot_win_margin": Param(
-        0.1, "share", "Pilot is scaled up if its exit rate beats the rest by this share.", "assumption", low=-1.0, high=10.0,
+        0.0, "share", "Pilot is scaled up if its exit rate beats the rest by more than this share (0 = if it wins).",
+        "MODEL.md: scaled to everyone if it wins", low=-1.0, high=10.0,
     ),
     "responsive_threshold": Param(0.3, "media pressure", "Media pressure at which a responsive council hires.", "assumption", low=0.0, high=1.0),
     "responsive_step": Param(0.15, "share", "Share of positions a responsive council adds under pressure.", "assumption", low=0.0, high=10.0),

@@ -58,30 +58,30 @@ class WeeklyRecord:
         citizens, staff, councils, tally = model.citizens, model.caseworkers, model.councils, model.tally
         counts = tally.values
         n = self.n
-        active = citizens.active
-        muni = citizens.slot_municipality[active]
-        by_group = np.bincount(muni * 3 + citizens.group[active], minlength=3 * n).reshape(n, 3)
+        rows = citizens.occupied()
+        muni = citizens.slot_municipality[rows]
+        by_group = np.bincount(muni * 3 + citizens.group[rows], minlength=3 * n).reshape(n, 3)
         clients = by_group.sum(axis=1)
-        spell = citizens.spell[active]
+        spell = citizens.spell[rows]
         spell_sum = np.bincount(muni, weights=spell, minlength=n)
         staff_rows = np.flatnonzero(staff.active)
         staff_muni = staff.municipality[staff_rows]
         caseworkers = np.bincount(staff_muni, minlength=n)
-        benefit, staffing, net = model.week_cost()
+        benefit, staffing, net = model.week_cost(rows)
         exits = sum(counts[f"exits_{kind}"] for kind in ("job", "education", "flexjob", "disability"))
         row = {
             "clients": clients,
             "clients_job_ready": by_group[:, 0],
             "clients_activity_ready": by_group[:, 1],
             "clients_resource": by_group[:, 2],
-            "clients_pilot": np.bincount(muni, weights=citizens.unit[active], minlength=n),
+            "clients_pilot": np.bincount(muni, weights=citizens.unit[rows], minlength=n),
             **{name: counts[name] for name in ("inflow", "exits_job", "exits_education", "exits_flexjob",
                                                "exits_disability", "moved_in", "moved_out", "decisions")},
             "spell_mean": _ratio(spell_sum, clients),
             "spell_median": _median_spell(muni, spell, clients, n),
             "exit_spell_mean": _ratio(counts["exit_spell_weeks"], exits),
             "decision_weeks_mean": _ratio(counts["decision_weeks"], counts["decisions"]),
-            "trust_mean": _ratio(np.bincount(muni, weights=citizens.trust[active], minlength=n), clients),
+            "trust_mean": _ratio(np.bincount(muni, weights=citizens.trust[rows], minlength=n), clients),
             "protesters": counts["protesters"],
             "protest_event": counts["protest_event"],
             "media_pressure": councils.media_pressure.copy(),
@@ -97,8 +97,8 @@ class WeeklyRecord:
             "layoffs": counts["layoffs"],
             "turnover_annualised": _ratio(counts["quits"] * 52, caseworkers),
             "caseworker_changes": counts["caseworker_changes"],
-            "changes_per_client": _ratio(np.bincount(muni, weights=citizens.changes[active], minlength=n), clients),
-            "waiting_for_caseworker": np.bincount(muni, weights=citizens.caseworker[active] < 0, minlength=n),
+            "changes_per_client": _ratio(np.bincount(muni, weights=citizens.changes[rows], minlength=n), clients),
+            "waiting_for_caseworker": np.bincount(muni, weights=citizens.caseworker[rows] < 0, minlength=n),
             "sick": counts["sick"],
             "sick_pressed": counts["sick_pressed"],
             "sick_pressed_share": _ratio(counts["sick_pressed"], counts["sick"]),

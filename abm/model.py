@@ -124,17 +124,19 @@ class JobcenterModel(mesa.Model):
     def clients_by_department(self) -> np.ndarray:
         """Active citizens per municipality and unit, shape (municipalities, 2)."""
         citizens = self.citizens
-        department = citizens.slot_municipality[citizens.active] * 2 + citizens.unit[citizens.active]
+        rows = citizens.occupied()
+        department = citizens.slot_municipality[rows] * 2 + citizens.unit[rows]
         return np.bincount(department, minlength=2 * self.n_municipalities).reshape(-1, 2)
 
     def mean_trust(self) -> np.ndarray:
         citizens = self.citizens
-        muni = citizens.slot_municipality[citizens.active]
-        total = np.bincount(muni, weights=citizens.trust[citizens.active], minlength=self.n_municipalities)
+        rows = citizens.occupied()
+        muni = citizens.slot_municipality[rows]
+        total = np.bincount(muni, weights=citizens.trust[rows], minlength=self.n_municipalities)
         return total / np.maximum(np.bincount(muni, minlength=self.n_municipalities), 1)
 
-    def week_cost(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return costs.week_cost(self)
+    def week_cost(self, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return costs.week_cost(self, rows)
 
     def make_room(self, wanted: np.ndarray, carry: np.ndarray | None = None):
         """Free citizen slots, ``wanted[m]`` in municipality m (ordered by municipality).

@@ -78,6 +78,10 @@ class CitizenState(Columns):
         )
         self._next_person = 0
 
+    def occupied(self) -> np.ndarray:
+        """The slots that hold someone now, ascending (rules work on these rows only)."""
+        return np.flatnonzero(self.active)
+
     def new_person_ids(self, n: int) -> np.ndarray:
         ids = np.arange(self._next_person, self._next_person + n, dtype=np.int64)
         self._next_person += n

@@ -56,4 +56,7 @@ def caseworker_quality(model) -> np.ndarray:
 def apply(model) -> None:
     citizens = model.citizens
     by_caseworker = np.append(caseworker_quality(model), 0.0)  # NO_CASEWORKER (-1) gets 0
-    citizens.quality = np.where(citizens.active, by_caseworker[citizens.caseworker], 0.0)
+    rows = citizens.occupied()
+    quality = np.zeros(citizens.size)  # empty slots: 0
+    quality[rows] = by_caseworker[citizens.caseworker[rows]]
+    citizens.quality = quality

@@ -23,12 +23,16 @@ PARAMS = {
 }
 
 
-def week_cost(model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(benefit cost, staff cost, net cost) per municipality this week."""
+def week_cost(model, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(benefit cost, staff cost, net cost) per municipality this week.
+
+    ``rows`` are the occupied citizen slots, when the caller has them at hand.
+    """
     p = model.params.costs
     citizens, staff = model.citizens, model.caseworkers
-    benefit = np.asarray(p.benefit_per_week)[citizens.group]
-    benefits = np.bincount(citizens.slot_municipality, weights=np.where(citizens.active, benefit, 0.0), minlength=model.n_municipalities)
+    rows = citizens.occupied() if rows is None else rows
+    benefit = np.asarray(p.benefit_per_week)[citizens.group[rows]]
+    benefits = np.bincount(citizens.slot_municipality[rows], weights=benefit, minlength=model.n_municipalities)
     employed = np.bincount(staff.municipality[staff.active], minlength=model.n_municipalities)
     staffing = employed * p.caseworker_cost_per_year / 52.0
     return benefits, staffing, benefits + staffing

@@ -22,15 +22,15 @@ PARAMS = {
 def apply(model) -> None:
     p = model.params.migration
     citizens = model.citizens
-    friend = model.friend
     muni = citizens.slot_municipality
-    eligible = (
-        citizens.active
-        & (citizens.trust < p.trust_threshold)
-        & citizens.active[friend]
-        & (muni[friend] != muni)
-        & (citizens.trust[friend] > citizens.trust + p.trust_margin)
-    )
-    movers = np.flatnonzero(eligible & (model.streams.migration.random(citizens.size) < p.weekly_chance))
+    draw = model.streams.migration.random(citizens.size)  # one draw per slot, occupied or not
+    low_trust = np.flatnonzero(citizens.active & (citizens.trust < p.trust_threshold))
+    friend = model.friend[low_trust]
+    eligible = low_trust[
+        citizens.active[friend]
+        & (muni[friend] != muni[low_trust])
+        & (citizens.trust[friend] > citizens.trust[low_trust] + p.trust_margin)
+    ]
+    movers = eligible[draw[eligible] < p.weekly_chance]
     if len(movers):
-        model.move(movers, muni[friend[movers]])
+        model.move(movers, muni[model.friend[movers]])

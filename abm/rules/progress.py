@@ -88,57 +88,69 @@ def apply(model) -> None:
     p = model.params.progress
     citizens = model.citizens
     rng = model.streams.progress
-    active = citizens.active
-    group = citizens.group
-    boost = quality_boost(citizens.quality, model)
-    _press_sick(model, p, rng)
+    rows = citizens.occupied()  # everything below is per occupied slot, in slot order
+    group = citizens.group[rows]
+    boost = quality_boost(citizens.quality[rows], model)
+    _press_sick(model, p, rng, rows)
+    health = citizens.health[rows]
 
     health_mean = np.asarray(model.params.population.health_mean)[group]
     distance_mean = np.asarray(model.params.population.distance_mean)[group]
-    personal = np.exp(-p.distance_effect * (citizens.distance - distance_mean)) * (
-        np.maximum(citizens.health, 1e-6) / health_mean
+    personal = np.exp(-p.distance_effect * (citizens.distance[rows] - distance_mean)) * (
+        np.maximum(health, 1e-6) / health_mean
     ) ** p.health_effect
     _, job_factor = scenario_factors(model.params.labour_market)
-    churn = (1 - p.change_penalty) ** np.minimum(citizens.changes, p.change_penalty_cap)
+    churn_by_changes = (1 - p.change_penalty) ** np.arange(p.change_penalty_cap + 1.0)
+    churn = churn_by_changes[np.minimum(citizens.changes[rows], p.change_penalty_cap)]
     job = np.asarray(p.job_hazard)[group] * boost * personal * churn * job_factor
     education = np.asarray(p.education_hazard)[group] * boost * personal
-    draw = rng.random(citizens.size)
-    to_job = active & (draw < job)
-    to_education = active & ~to_job & (draw < job + education)
+    draw = rng.random(citizens.size)[rows]  # one draw per slot, occupied or not
+    to_job = draw < job
+    to_education = ~to_job & (draw < job + education)
 
-    on_track = active & ~to_job & ~to_education & (citizens.clarification_need > 0)
-    citizens.clarification += np.where(on_track, boost, 0.0)
-    decided = on_track & (citizens.clarification >= citizens.clarification_need)
-    outcome = rng.random(citizens.size)
-    disability_chance = np.asarray(p.disability_share)[group] * np.clip((1 - citizens.health) / (1 - health_mean), 0, 2)
-    to_disability = decided & (outcome < disability_chance)
-    to_flexjob = decided & ~to_disability & (outcome < disability_chance + np.asarray(p.flexjob_share)[group])
-    back_to_job_track = np.flatnonzero(decided & ~to_disability & ~to_flexjob)
+    # The clarification track: ``on_track`` and ``decided`` are positions in ``rows``.
+    need = citizens.clarification_need[rows]
+    on_track = np.flatnonzero(~to_job & ~to_education & (need > 0))
+    citizens.clarification[rows[on_track]] += boost[on_track]
+    decided = on_track[citizens.clarification[rows[on_track]] >= need[on_track]]
+    outcome = rng.random(citizens.size)[rows[decided]]
+    decided_group = group[decided]
+    disability_chance = np.asarray(p.disability_share)[decided_group] * np.clip(
+        (1 - health[decided]) / (1 - health_mean[decided]), 0, 2
+    )
+    to_disability = outcome < disability_chance
+    to_flexjob = ~to_disability & (outcome < disability_chance + np.asarray(p.flexjob_share)[decided_group])
+    decided = rows[decided]
+    back_to_job_track = decided[~to_disability & ~to_flexjob]
 
     model.tally.add("decisions", citizens.slot_municipality[decided])
     model.tally.add("decision_weeks", citizens.slot_municipality[decided], citizens.spell[decided])
-    for name, leaving in zip(EXITS, (to_job, to_education, to_flexjob, to_disability)):
-        model.leave(np.flatnonzero(leaving), f"exits_{name}")
+    for name, leaving in zip(EXITS, (rows[to_job], rows[to_education], decided[to_flexjob], decided[to_disability])):
+        model.leave(leaving, f"exits_{name}")
     citizens.group[back_to_job_track] = 0
     citizens.clarification[back_to_job_track] = 0.0
     citizens.clarification_need[back_to_job_track] = 0.0
 
 
-def _press_sick(model, p, rng) -> None:
+def _press_sick(model, p, rng, rows: np.ndarray) -> None:
     """Sick citizens pressed to activation lose health; the others recover toward their usual health."""
     citizens = model.citizens
+    draw = rng.random(citizens.size)  # one draw per slot, occupied or not
+    health = citizens.health[rows]
+    sick = rows[health < p.sick_threshold]
     q_ref = casework.reference_quality(model.params.casework)
-    shortfall = np.clip((1 - citizens.quality) / (1 - q_ref), 0, 3) ** p.press_quality_exponent
-    handling = 1 - p.protest_handling_effect * model.councils.media_pressure[citizens.slot_municipality]
+    shortfall = np.clip((1 - citizens.quality[sick]) / (1 - q_ref), 0, 3) ** p.press_quality_exponent
+    handling = 1 - p.protest_handling_effect * model.councils.media_pressure[citizens.slot_municipality[sick]]
     chance = p.press_probability * shortfall * handling
-    sick = citizens.active & (citizens.health < p.sick_threshold)
-    pressed = sick & (rng.random(citizens.size) < chance)
-    citizens.pressed = pressed
-    citizens.health = np.clip(
-        np.where(pressed, citizens.health - p.press_health_damage,
-                 citizens.health + p.health_recovery * (citizens.health_base - citizens.health)),
+    pressed = sick[draw[sick] < chance]
+    citizens.pressed = np.zeros(citizens.size, dtype=bool)
+    citizens.pressed[pressed] = True
+    is_pressed = citizens.pressed[rows]
+    citizens.health[rows] = np.clip(
+        np.where(is_pressed, health - p.press_health_damage,
+                 health + p.health_recovery * (citizens.health_base[rows] - health)),
         0.0, 1.0,
     )
-    citizens.pressed_recent = p.pressed_memory * citizens.pressed_recent + (1 - p.pressed_memory) * pressed
+    citizens.pressed_recent[rows] = p.pressed_memory * citizens.pressed_recent[rows] + (1 - p.pressed_memory) * is_pressed
     model.tally.add("sick", citizens.slot_municipality[sick])
     model.tally.add("sick_pressed", citizens.slot_municipality[pressed])

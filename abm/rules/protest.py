@@ -35,27 +35,28 @@ PARAMS = {
 def apply(model) -> None:
     p = model.params.protest
     citizens = model.citizens
-    active = citizens.active
-    long_spell = np.minimum(citizens.spell / p.spell_hardship_weeks, 1.0)
+    rows = citizens.occupied()
+    long_spell = np.minimum(citizens.spell[rows] / p.spell_hardship_weeks, 1.0)
     hardship = (
-        np.asarray(p.hardship_base)[citizens.group]
-        + p.sickness_hardship * (1 - citizens.health)
-        + p.pressed_hardship * citizens.pressed_recent
+        np.asarray(p.hardship_base)[citizens.group[rows]]
+        + p.sickness_hardship * (1 - citizens.health[rows])
+        + p.pressed_hardship * citizens.pressed_recent[rows]
         + p.spell_hardship * long_spell
-        + citizens.comparison
+        + citizens.comparison[rows]
     )
-    citizens.grievance = p.grievance_memory * citizens.grievance + (1 - p.grievance_memory) * hardship * (1 - citizens.trust)
+    grievance = p.grievance_memory * citizens.grievance[rows] + (1 - p.grievance_memory) * hardship * (1 - citizens.trust[rows])
+    citizens.grievance[rows] = grievance
 
     # Only citizens whom even a fully protesting network could tip need their ties' share.
-    could = np.flatnonzero(active & (citizens.grievance + p.network_weight > citizens.threshold))
-    share = model.network.share_active(could, citizens.protesting, active)
+    could = rows[grievance + p.network_weight > citizens.threshold[rows]]
+    share = model.network.share_active(could, citizens.protesting, citizens.active)
     protesting = np.zeros(citizens.size, dtype=bool)
     protesting[could] = citizens.grievance[could] + p.network_weight * share > citizens.threshold[could]
     citizens.protesting = protesting
 
     muni = citizens.slot_municipality
     protesters = np.bincount(muni[protesting], minlength=model.n_municipalities)
-    clients = np.bincount(muni[active], minlength=model.n_municipalities)
+    clients = np.bincount(muni[rows], minlength=model.n_municipalities)
     events = protesters >= np.maximum(p.event_min_protesters, p.event_share * clients)
     model.tally.add("protesters", muni[protesting])
     model.tally.set("protest_event", events.astype(float))

@@ -30,20 +30,21 @@ PARAMS = {
 def apply(model) -> None:
     p = model.params.trust
     citizens = model.citizens
-    friend = model.friend
-    active = citizens.active
-    friend_here = active & active[friend]
-    before = citizens.trust.copy()
-    experienced = citizens.quality * (1 - p.pressed_penalty * citizens.pressed)
+    rows = citizens.occupied()  # occupied slots; ``friend`` is each one's tie this week
+    friend = model.friend[rows]
+    friend_here = citizens.active[friend]
+    before = citizens.trust[rows]
+    quality = citizens.quality[rows]
+    experienced = quality * (1 - p.pressed_penalty * citizens.pressed[rows])
     anchor = np.minimum(experienced / p.full_trust_quality, 1.0)
     trust = before + p.experience_rate * (anchor - before)
-    trust += np.where(friend_here, p.social_rate * (before[friend] - before), 0.0)
-    trust -= p.change_shock * citizens.changed
-    citizens.trust = np.clip(trust, 0.0, 1.0)
+    trust += np.where(friend_here, p.social_rate * (citizens.trust[friend] - before), 0.0)
+    trust -= p.change_shock * citizens.changed[rows]
+    citizens.trust[rows] = np.clip(trust, 0.0, 1.0)
 
-    elsewhere = friend_here & (citizens.slot_municipality[friend] != citizens.slot_municipality)
-    gap = citizens.quality[friend] - citizens.quality
+    elsewhere = friend_here & (citizens.slot_municipality[friend] != citizens.slot_municipality[rows])
+    gap = citizens.quality[friend] - quality
     better = elsewhere & (gap > p.comparison_margin)
-    citizens.comparison = p.comparison_memory * citizens.comparison + (1 - p.comparison_memory) * np.where(
+    citizens.comparison[rows] = p.comparison_memory * citizens.comparison[rows] + (1 - p.comparison_memory) * np.where(
         better, p.comparison_weight * gap, 0.0
     )

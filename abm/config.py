@@ -214,7 +214,7 @@ def _read_layered(path: Path, chain: tuple[Path, ...]) -> tuple[dict[str, dict[s
     if resolved in chain:
         cycle = " -> ".join(str(p) for p in (*chain, resolved))
         raise ConfigError(f"{path}: extends = ... forms a cycle: {cycle}")
-    document = _read_toml(path)
+    document = read_toml(path)
     description = document.pop("description", "")
     if not isinstance(description, str):
         raise ConfigError(f"{path}: description = {_show(description)} is not allowed: expected a string")
@@ -242,14 +242,15 @@ def _read_layered(path: Path, chain: tuple[Path, ...]) -> tuple[dict[str, dict[s
     return merged, description
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def read_toml(path: Path, what: str = "config") -> dict[str, Any]:
+    """A TOML document, or a ConfigError saying why the ``what`` file cannot be read."""
     try:
         with path.open("rb") as handle:
             return tomllib.load(handle)
     except FileNotFoundError:
-        raise ConfigError(f"{path}: no such config file") from None
+        raise ConfigError(f"{path}: no such {what} file") from None
     except IsADirectoryError:
-        raise ConfigError(f"{path}: is a folder, expected a .toml config file") from None
+        raise ConfigError(f"{path}: is a folder, expected a {what} .toml file") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: not valid TOML: {error}") from None
     except UnicodeDecodeError:

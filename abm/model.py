@@ -239,8 +239,40 @@ class JobcenterModel(mesa.Model):
 
         self.municipality_agents = [Municipality(self, m, int(self.inhabitants[m])) for m in range(n)]
         self.council_agents = [Council(self, m) for m in range(n)]
-        self.citizen_agents = [Citizen(self, row) for row in range(self.citizens.size)]
+        self._citizen_agents: list[Citizen] | None = None  # made when first asked for (see citizen_agents)
         self.caseworker_agents = [Caseworker(self, row) for row in range(self.caseworkers.size)]
+
+    # -- Mesa's view of the citizens ----------------------------------------------------------
+
+    @property
+    def citizen_agents(self) -> list[Citizen]:
+        """One ``Citizen`` agent per slot (``citizen_agents[row].row == row``).
+
+        Made the first time they are asked for, here or through Mesa's ``agents`` and
+        ``agents_by_type``: the weekly rules never need them, and creating hundreds of
+        thousands of Mesa agents would take a third of a Denmark-size build.
+        """
+        return self._make_citizen_agents()
+
+    def _make_citizen_agents(self) -> list[Citizen]:
+        if self._citizen_agents is None:
+            self._citizen_agents = [Citizen(self, row) for row in range(self.citizens.size)]
+        return self._citizen_agents
+
+    @property
+    def agents(self) -> mesa.agent.AgentSet:
+        self._make_citizen_agents()
+        return super().agents
+
+    @property
+    def agents_by_type(self) -> dict[type[mesa.Agent], mesa.agent.AgentSet]:
+        self._make_citizen_agents()
+        return super().agents_by_type
+
+    @property
+    def agent_types(self) -> list[type]:
+        self._make_citizen_agents()
+        return super().agent_types
 
     def _grow(self, extra: np.ndarray) -> np.ndarray:
         """More citizen slots for full municipalities; the network and agents follow."""
@@ -248,11 +280,12 @@ class JobcenterModel(mesa.Model):
         self.network.grow(self.streams.network, old_to_new, self.citizens.slot_municipality)
         if hasattr(self, "friend"):
             self.friend = old_to_new[self.friend]
-        agents = [None] * self.citizens.size
-        for agent, row in zip(self.citizen_agents, old_to_new.tolist()):
-            agent.row = row
-            agents[row] = agent
-        self.citizen_agents = [agent or Citizen(self, row) for row, agent in enumerate(agents)]
+        if self._citizen_agents is not None:
+            agents = [None] * self.citizens.size
+            for agent, row in zip(self._citizen_agents, old_to_new.tolist()):
+                agent.row = row
+                agents[row] = agent
+            self._citizen_agents = [agent or Citizen(self, row) for row, agent in enumerate(agents)]
         return old_to_new
 
     def _sync_caseworker_agents(self) -> None:

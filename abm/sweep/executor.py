@@ -76,7 +76,7 @@ def _on_ray(tasks: list[Task], runner: Runner, workers: int, address: str | None
 
     started_here = not ray.is_initialized()  # a Python caller may have connected already
     if started_here:
-        _connect(ray, workers, address)
+        connect(workers, address)
     try:
         cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
         size = batch_size(len(tasks), cpus)
@@ -95,10 +95,18 @@ def _on_ray(tasks: list[Task], runner: Runner, workers: int, address: str | None
             ray.shutdown()
 
 
-def _connect(ray, workers: int, address: str | None) -> None:
+def connect(workers: int, address: str | None) -> None:
+    """Start an embedded Ray with ``workers`` CPUs, or join the cluster at ``address``.
+
+    Ray runs its workers at niceness 15 by default, so on a busy machine any other process
+    starves the sweep; the embedded Ray's workers run at normal priority, like a serial
+    run. (Cluster nodes keep what ``ray start`` gave them: ``RAY_worker_niceness=0``.)
+    """
+    import ray
+
     if address is None:
         ray.init(address="local", num_cpus=workers, object_store_memory=EMBEDDED_OBJECT_STORE_BYTES,
-                 include_dashboard=False, logging_level=logging.WARNING)
+                 include_dashboard=False, logging_level=logging.WARNING, _system_config={"worker_niceness": 0})
         return
     try:
         ray.init(address=address, logging_level=logging.WARNING)

@@ -46,6 +46,10 @@ def assert_complete(out: Path, experiment) -> pl.DataFrame:
     return summary
 
 
+def modified_times(out: Path) -> dict[str, int]:
+    return {path.name: path.stat().st_mtime_ns for path in (out / "runs").glob("*.parquet")}
+
+
 def test_serial_and_ray_give_the_same_bytes(tmp_path):
     path = write_experiment(tmp_path)
     assert main(["sweep", str(path), "--workers", "1", "--out", str(tmp_path / "serial")]) == 0
@@ -76,9 +80,11 @@ def test_a_run_that_raises_is_recorded_and_the_rest_finish(tmp_path):
     assert '"council.caseload_target": 160.0' in failures["parameters"][0] and "Traceback" in failures["traceback"][0]
     assert not (out / "weekly" / "p0001-r00-invest.parquet").exists()
 
+    written = modified_times(out)
     _, summary, failures = run_sweep(experiment, out, resume=True, workers=1)  # the failed runs again, now without the fault
     assert failures.height == 0 and not (out / "failures.parquet").exists()
     assert_complete(out, experiment)
+    assert {name: t for name, t in modified_times(out).items() if name in written} == written  # done runs not redone
 
 
 def test_a_worker_killed_mid_task_is_retried(tmp_path):
@@ -115,8 +121,10 @@ def test_a_killed_driver_resumes_without_losing_or_repeating_runs(tmp_path):
     finished = len(list((out / "runs").glob("*.parquet")))
     assert 4 <= finished < len(experiment.tasks()) and not (out / "summary.parquet").exists()
 
+    written = modified_times(out)
     assert main(["sweep", str(path), "--workers", "2", "--out", str(out), "--resume"]) == 0
     resumed = assert_complete(out, experiment)
+    assert {name: t for name, t in modified_times(out).items() if name in written} == written  # done runs not redone
     _, reference, _ = run_sweep(experiment, tmp_path / "reference", workers=1)
     assert resumed.equals(reference)
 

@@ -48,6 +48,8 @@ def run_batch(tasks: list[Task], runner: Runner) -> list[Outcome]:
 def execute(tasks: list[Task], runner: Runner, workers: int, address: str | None) -> Iterator[list[Outcome]]:
     """Outcomes batch by batch as they finish: in this process when ``workers == 1`` and
     no ``address`` is given, else on Ray (embedded with ``workers`` CPUs, or the cluster)."""
+    if not tasks:  # a resumed sweep that is already complete: no need to start Ray
+        return
     if address is None and workers == 1:
         for task in tasks:
             yield run_batch([task], runner)
@@ -86,10 +88,11 @@ def _on_ray(tasks: list[Task], runner: Runner, workers: int, address: str | None
             ready, _ = ray.wait(list(pending), num_returns=1)
             batch = pending.pop(ready[0])
             try:
-                yield ray.get(ready[0])
+                outcomes = ray.get(ready[0])
             except ray.exceptions.RayError as error:  # retries used up: the worker or its node kept dying
-                yield [(task.labels["run_id"], None, f"{type(error).__name__} after {MAX_RETRIES} retries: {error}")
-                       for task in batch]
+                outcomes = [(task.labels["run_id"], None, f"{type(error).__name__} after {MAX_RETRIES} retries: {error}")
+                            for task in batch]
+            yield outcomes
     finally:
         if started_here:
             ray.shutdown()

@@ -60,7 +60,10 @@ class SweepStore:
             manifest = folder / MANIFEST
             if not manifest.is_file():
                 raise UserError(f"--resume: {folder} is not a sweep results folder (no {MANIFEST})")
-            recorded = json.loads(manifest.read_text(encoding="utf-8"))
+            try:
+                recorded = json.loads(manifest.read_text(encoding="utf-8"))
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                raise UserError(f"--resume: {manifest} is damaged (not JSON); use another --out folder") from None
             if recorded.get("identity") != identity:
                 raise UserError(
                     f"--resume: {folder} holds experiment {recorded.get('experiment')!r} with identity "
@@ -73,7 +76,8 @@ class SweepStore:
         if not used:
             write_text(json.dumps({
                 "experiment": experiment.name, "file": str(experiment.path), "description": experiment.description,
-                "identity": identity, "abm_version": __version__, "runs": len(experiment.tasks()),
+                "identity": identity, "abm_version": __version__,
+                "runs": len(experiment.points) * experiment.replications * len(experiment.strategies),
                 "resolved": experiment.resolved(),
             }, indent=1) + "\n", folder / MANIFEST)
         return store

@@ -27,6 +27,7 @@ NETWORK_NODES = 300
 STRATEGY_COLOURS = dict(zip(STRATEGIES, matplotlib.colormaps["tab10"].colors))
 TRUST_COLOURS = matplotlib.colormaps["RdYlGn"]
 FIGURE_SIZE = (5.6, 3.4)
+"""Inches at 100 dpi: fits one cell of SolaraViz's grid (half the width, about 390 px high)."""
 
 
 @dataclass(frozen=True)
@@ -91,8 +92,8 @@ def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     return np.divide(numerator, denominator, out=np.full(numerator.shape, np.nan), where=denominator > 0)
 
 
-def _figure() -> tuple[Figure, matplotlib.axes.Axes]:
-    figure = Figure(figsize=FIGURE_SIZE, dpi=100, layout="constrained")
+def _figure(size: tuple[float, float] = FIGURE_SIZE) -> tuple[Figure, matplotlib.axes.Axes]:
+    figure = Figure(figsize=size, dpi=100, layout="constrained")
     return figure, figure.subplots()
 
 
@@ -121,8 +122,6 @@ def time_series_view(series: Series):
         ax.set_xlabel("week", fontsize=9)
         ax.tick_params(labelsize=8)
         ax.grid(alpha=0.3)
-        if len(weeks):
-            ax.legend(fontsize=8, loc="upper left", title="thin: municipalities", title_fontsize=7)
         _show(figure)
 
     view.__name__ = series.title.replace(" ", "")
@@ -138,7 +137,7 @@ def caseload_view(model):
     present = [c for c in np.unique(strategy)]
     bins = np.linspace(0, max(int(caseload.max(initial=0)) + 1, 10), 40)
     ax.hist([caseload[strategy == c] for c in present], bins=bins, stacked=True,
-            color=[STRATEGY_COLOURS[STRATEGIES[c]] for c in present], label=[STRATEGIES[c] for c in present])
+            color=[STRATEGY_COLOURS[STRATEGIES[c]] for c in present])
     target = model.config.council.caseload_target
     ax.axvline(target, color="black", linestyle="--", linewidth=1, label=f"caseload target {target:g}")
     ax.set_title(f"Caseload of {len(rows):,} caseworkers, week {model.week}", fontsize=11, loc="left")
@@ -179,7 +178,7 @@ def NetworkView(model):
     citizens = model.citizens
     present = slots[citizens.active[slots]]
     graph = model.network.to_networkx(present)
-    figure, ax = _figure()
+    figure, ax = _figure((FIGURE_SIZE[0], FIGURE_SIZE[1] - 0.6))  # room for the municipality menu
     xy = np.array([layout[int(s)] for s in present]).reshape(-1, 2)
     edges = [(layout[a], layout[b]) for a, b in graph.edges()]
     ax.add_collection(LineCollection(edges, colors="0.6", linewidths=0.4, alpha=0.6))
@@ -219,27 +218,36 @@ def key_figures_view(model):
     """This week's figures per strategy (and all together), under the settings of the run."""
     settings = " · ".join(f"{label}: <b>{html.escape(value)}</b>" for label, value in settings_summary(model.config))
     parts = [f"<h3 style='margin:0'>Week {model.week} of {model.config.run.weeks}</h3>",
-             f"<p style='font-size:12px;color:#555'>{settings}</p>"]
+             f"<p style='font-size:11px;color:#555;margin:2px 0'>{settings}</p>",
+             "<p style='font-size:11px;color:#555;margin:2px 0'>Colours: strategies. Plots: a thin line per "
+             "municipality, a thick line per strategy (its municipalities together).</p>"]
     if model.record.rows == 0:
         parts.append("<p>No week simulated yet: press <b>Step</b> or <b>▶</b>.</p>")
     else:
         latest = [[values[-1] for values in series_values(model, series)] for series, _ in FIGURES]
         strategies, sums = by_strategy(model, np.array(latest))  # (figure, numerator/denominator, strategy)
         counts = by_strategy(model, np.ones(model.n_municipalities))[1]
-        columns = [*strategies, "all"] if len(strategies) > 1 else strategies
+        columns = [*strategies, "all"] if len(strategies) > 1 else list(strategies)
         counts = np.append(counts, counts.sum())
         sums = np.concatenate([sums, sums.sum(axis=-1, keepdims=True)], axis=-1)
         values = _ratio(sums[:, 0], sums[:, 1])
         rows = [["Municipalities", *(f"{c:.0f}" for c in counts[: len(columns)])]]
         rows += [[series.title, *(form.format(v) for v in values[i, : len(columns)])] for i, (series, form) in enumerate(FIGURES)]
         parts.append(_html_table(["", *columns], rows))
-    solara.HTML(tag="div", unsafe_innerHTML="".join(parts), style="padding: 4px 8px; font-size: 14px")
+    solara.HTML(tag="div", unsafe_innerHTML="".join(parts), style="padding: 2px 8px; font-size: 12px; overflow-x: auto")
 
 
 def _html_table(header: list[str], rows: list[list[str]]) -> str:
-    """A plain HTML table (Solara's Markdown would fetch KaTeX from the internet)."""
-    cell = "padding:3px 10px;border-bottom:1px solid #ddd;text-align:right"
-    head = "".join(f"<th style='{cell}'>{html.escape(h)}</th>" for h in header)
+    """A plain HTML table (Solara's Markdown would fetch KaTeX from the internet).
+
+    Strategy columns are headed in their colour; underscores become spaces so they wrap.
+    """
+    cell = "padding:1px 6px;border-bottom:1px solid #ddd;text-align:right"
+    head = "".join(
+        f"<th style='{cell};vertical-align:bottom;color:{matplotlib.colors.to_hex(STRATEGY_COLOURS.get(h, 'black'))}'>"
+        f"{html.escape(h.replace('_', ' '))}</th>"
+        for h in header
+    )
     body = "".join(
         "<tr>" + "".join(f"<td style='{cell}{';text-align:left' if i == 0 else ''}'>{html.escape(c)}</td>" for i, c in enumerate(row)) + "</tr>"
         for row in rows

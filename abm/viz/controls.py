@@ -109,8 +109,8 @@ class VizModel(JobcenterModel):
     """The model as the browser builds it; Play stops when the config's run ends."""
 
     def __init__(self, base: Config, **kwargs):  # Mesa's checker requires the name ``kwargs``
-        config = configured(base, kwargs)
-        super().__init__(config)
+        super().__init__(configured(base, kwargs))
+        self.steps = self.week  # SolaraViz shows Mesa's step count: count weeks, not the burn-in too
 
     def step(self) -> None:
         super().step()

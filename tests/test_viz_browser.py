@@ -1,0 +1,193 @@
+"""``abm viz`` as a researcher uses it: the real server, driven by a real headless Chromium.
+
+The browser is Debian's ``chromium`` (installed by ``.ci/run``), driven in real time by
+Playwright, because Solara renders the page over a websocket. The last test saves the
+screenshot that the README shows (docs/img/viz.png).
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SMALL = ["--set", "municipalities.count=6", "--set", "municipalities.population_scale=0.2"]
+SCREENSHOT = ROOT / "docs" / "img" / "viz.png"
+VIEWS = 7  # five time series, the caseload histogram, the network
+
+
+def abm(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "abm.cli", *args], capture_output=True, text=True, cwd=ROOT, timeout=120)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def read_line(process: subprocess.Popen, seconds: float) -> str:
+    """The first line the process prints within ``seconds`` ('' if none)."""
+    ready, _, _ = select.select([process.stdout], [], [], seconds)
+    return process.stdout.readline() if ready else ""
+
+
+@pytest.fixture(scope="module")
+def server():
+    """``abm viz`` on a free loopback port; yields its address, stops it at the end."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "abm.cli", "viz", "configs/baseline.toml", "--port", str(port), *SMALL],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        line = read_line(process, 90)
+        address = f"http://127.0.0.1:{port}/"
+        assert address in line, f"abm viz did not print its address; stdout {line!r}, stderr:\n{_stderr(process)}"
+        yield address
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        process.stdout.close()
+        process.stderr.close()
+
+
+def _stderr(process: subprocess.Popen) -> str:
+    process.terminate()
+    return process.communicate(timeout=20)[1]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium package")
+        pytest.skip(f"no {CHROMIUM} (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def page(server, browser):
+    """One page on the app, shared by the tests below in order; records console errors."""
+    page = browser.new_page(viewport={"width": 1500, "height": 950})
+    page.errors = []
+    page.on("console", lambda message: page.errors.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    page.goto(server)
+    page.get_by_text("Week 0 of").wait_for(timeout=60_000)
+    yield page
+    page.close()
+
+
+def plots(page):
+    return page.locator(".vue-grid-item img")
+
+
+def wait_for_week(page, week: int) -> None:
+    page.get_by_text(f"Week {week} of").wait_for(timeout=30_000)
+
+
+def step(page, week_after: int) -> None:
+    page.get_by_role("button", name="Step").click()
+    wait_for_week(page, week_after)
+
+
+def test_page_loads_with_its_plots_and_no_console_errors(page):
+    drawn = f"Array.from(document.querySelectorAll('.vue-grid-item img')).filter(i => i.naturalWidth > 300).length >= {VIEWS}"
+    page.wait_for_function(drawn, timeout=30_000)
+    assert page.get_by_text("Strategy of every council").first.is_visible()
+    time.sleep(1)  # late resource errors would arrive now
+    assert page.errors == []
+
+
+def test_step_advances_the_week_and_changes_the_plots(page):
+    step(page, 1)
+    step(page, 2)
+    trust = plots(page).first
+    before = trust.screenshot()
+    step(page, 3)
+    page.wait_for_timeout(500)  # the new PNG replaces the old one just after the text
+    assert trust.screenshot() != before
+    assert page.errors == []
+
+
+def test_changing_a_control_and_reset_rebuilds_the_model(page):
+    mix = page.locator(".v-select", has_text="Strategy mix (overrides it)")
+    mix.locator(".v-select__selections").click()
+    page.get_by_role("option", name="every strategy in turn").click()
+    expect(mix).to_contain_text("every strategy in turn")
+    municipalities = page.locator(".v-input", has_text="Municipalities").get_by_role("slider")
+    expect(municipalities).to_have_attribute("aria-valuenow", "6")
+    municipalities.focus()
+    for _ in range(6):
+        municipalities.press("ArrowRight")
+    expect(municipalities).to_have_attribute("aria-valuenow", "12")
+    page.get_by_role("button", name="Reset").click()
+    settings = page.get_by_text("Municipalities: 12")  # the settings the shown model was built with
+    settings.wait_for(timeout=60_000)
+    assert "Strategy mix (overrides it): status_quo, invest, austerity" in settings.inner_text()
+    wait_for_week(page, 0)
+    step(page, 1)
+    table = page.locator("table").first.inner_text()
+    for strategy in ("status_quo", "invest", "austerity", "pilot_then_scale", "responsive", "imitate"):
+        assert strategy.replace("_", " ") in table
+    assert page.errors == []
+
+
+def test_play_runs_weeks_and_the_screenshot_is_saved(page):
+    render_interval = page.locator(".v-input", has_text="Render Interval").get_by_role("slider")
+    render_interval.focus()
+    render_interval.press("ArrowRight")
+    render_interval.press("ArrowRight")
+    expect(render_interval).to_have_attribute("aria-valuenow", "5")  # plots redrawn every 5 weeks
+    page.get_by_role("button", name="▶").click()
+    page.wait_for_function(
+        "() => { const shown = document.body.innerText.match(/Week (\\d+) of/); return shown && +shown[1] >= 40 }",
+        timeout=60_000,
+    )
+    page.get_by_role("button", name="❚❚").click()
+    page.set_viewport_size({"width": 1500, "height": 1780})  # every view; the app scrolls inside its frame
+    page.wait_for_timeout(2_000)
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOT)
+    assert SCREENSHOT.stat().st_size > 50_000
+    assert page.errors == []
+
+
+def test_a_bad_config_fails_before_the_server_starts_like_validate(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[council]\ncaseload_target = -3\n")
+    viz, validate = abm("viz", str(bad), "--port", str(free_port())), abm("validate", str(bad))
+    assert viz.returncode == validate.returncode == 2
+    assert viz.stderr.removeprefix("abm viz: ") == validate.stderr.removeprefix("abm validate: ")
+    assert "caseload_target" in viz.stderr and viz.stdout == ""
+
+
+def test_a_port_in_use_gives_a_clear_message():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = abm("viz", "configs/baseline.toml", "--port", str(port))
+    assert done.returncode == 2
+    assert done.stderr.strip() == f"abm viz: error: port {port} on 127.0.0.1 is in use; choose another with --port"

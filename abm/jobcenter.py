@@ -74,7 +74,8 @@ def remove_caseworkers(model, rows: np.ndarray, reason: str) -> None:
     leaving = np.zeros(staff.size + 1, dtype=bool)  # last entry answers for NO_CASEWORKER (-1)
     leaving[rows] = True
     citizens = model.citizens
-    detach(model, np.flatnonzero(citizens.active & leaving[citizens.caseworker]))
+    slots = citizens.slots_of(staff.municipality[rows])  # a caseworker's cases live in its municipality
+    detach(model, slots[citizens.active[slots] & leaving[citizens.caseworker[slots]]])
     staff.reset(rows)
     assign_waiting(model)
 
@@ -99,11 +100,13 @@ def rebalance(model, departments: np.ndarray) -> None:
     flagged = np.zeros(n_departments, dtype=bool)
     flagged[departments] = True
     staff_department = np.append(staff.department(), -1)  # NO_CASEWORKER maps to -1
-    case_department = staff_department[citizens.caseworker]
-    cases = np.flatnonzero(citizens.active & (case_department >= 0) & flagged[np.maximum(case_department, 0)])
+    slots = citizens.slots_of(departments // 2)  # a department's cases live in its municipality
+    case_department = staff_department[citizens.caseworker[slots]]
+    in_flagged = citizens.active[slots] & (case_department >= 0) & flagged[np.maximum(case_department, 0)]
+    cases, case_department = slots[in_flagged], case_department[in_flagged]
     rows = np.flatnonzero(staff.active & flagged[np.maximum(staff.department(), 0)])
     headcount = np.bincount(staff.department()[rows], minlength=n_departments)
-    total = np.bincount(case_department[cases], minlength=n_departments)
+    total = np.bincount(case_department, minlength=n_departments)
     even_share = np.ceil(total / np.maximum(headcount, 1)).astype(np.int64)
     owner = citizens.caseworker[cases]
     order = np.argsort(owner, kind="stable")

@@ -59,11 +59,16 @@ class WeeklyRecord:
         counts = tally.values
         n = self.n
         rows = citizens.occupied()
+
+        def per_municipality(values: np.ndarray) -> np.ndarray:
+            return citizens.per_municipality(rows, values)
+
         muni = citizens.slot_municipality[rows]
-        by_group = np.bincount(muni * 3 + citizens.group[rows], minlength=3 * n).reshape(n, 3)
+        group = citizens.group[rows]
+        by_group = np.stack([per_municipality(group == g) for g in range(3)], axis=1)
         clients = by_group.sum(axis=1)
         spell = citizens.spell[rows]
-        spell_sum = np.bincount(muni, weights=spell, minlength=n)
+        spell_sum = per_municipality(spell)
         staff_rows = np.flatnonzero(staff.active)
         staff_muni = staff.municipality[staff_rows]
         caseworkers = np.bincount(staff_muni, minlength=n)
@@ -74,14 +79,14 @@ class WeeklyRecord:
             "clients_job_ready": by_group[:, 0],
             "clients_activity_ready": by_group[:, 1],
             "clients_resource": by_group[:, 2],
-            "clients_pilot": np.bincount(muni, weights=citizens.unit[rows], minlength=n),
+            "clients_pilot": per_municipality(citizens.unit[rows]),
             **{name: counts[name] for name in ("inflow", "exits_job", "exits_education", "exits_flexjob",
                                                "exits_disability", "moved_in", "moved_out", "decisions")},
             "spell_mean": _ratio(spell_sum, clients),
             "spell_median": _median_spell(muni, spell, clients, n),
             "exit_spell_mean": _ratio(counts["exit_spell_weeks"], exits),
             "decision_weeks_mean": _ratio(counts["decision_weeks"], counts["decisions"]),
-            "trust_mean": _ratio(np.bincount(muni, weights=citizens.trust[rows], minlength=n), clients),
+            "trust_mean": _ratio(per_municipality(citizens.trust[rows]), clients),
             "protesters": counts["protesters"],
             "protest_event": counts["protest_event"],
             "media_pressure": councils.media_pressure.copy(),
@@ -97,8 +102,8 @@ class WeeklyRecord:
             "layoffs": counts["layoffs"],
             "turnover_annualised": _ratio(counts["quits"] * 52, caseworkers),
             "caseworker_changes": counts["caseworker_changes"],
-            "changes_per_client": _ratio(np.bincount(muni, weights=citizens.changes[rows], minlength=n), clients),
-            "waiting_for_caseworker": np.bincount(muni, weights=citizens.caseworker[rows] < 0, minlength=n),
+            "changes_per_client": _ratio(per_municipality(citizens.changes[rows]), clients),
+            "waiting_for_caseworker": per_municipality(citizens.caseworker[rows] < 0),
             "sick": counts["sick"],
             "sick_pressed": counts["sick_pressed"],
             "sick_pressed_share": _ratio(counts["sick_pressed"], counts["sick"]),

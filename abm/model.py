@@ -125,15 +125,14 @@ class JobcenterModel(mesa.Model):
         """Active citizens per municipality and unit, shape (municipalities, 2)."""
         citizens = self.citizens
         rows = citizens.occupied()
-        department = citizens.slot_municipality[rows] * 2 + citizens.unit[rows]
-        return np.bincount(department, minlength=2 * self.n_municipalities).reshape(-1, 2)
+        pilot = citizens.per_municipality(rows, citizens.unit[rows])  # unit is 0 (ordinary) or 1 (pilot)
+        return np.stack((citizens.per_municipality(rows) - pilot, pilot), axis=1)
 
     def mean_trust(self) -> np.ndarray:
         citizens = self.citizens
         rows = citizens.occupied()
-        muni = citizens.slot_municipality[rows]
-        total = np.bincount(muni, weights=citizens.trust[rows], minlength=self.n_municipalities)
-        return total / np.maximum(np.bincount(muni, minlength=self.n_municipalities), 1)
+        total = citizens.per_municipality(rows, citizens.trust[rows])
+        return total / np.maximum(citizens.per_municipality(rows), 1)
 
     def week_cost(self, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return costs.week_cost(self, rows)

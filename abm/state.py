@@ -82,6 +82,34 @@ class CitizenState(Columns):
         """The slots that hold someone now, ascending (rules work on these rows only)."""
         return np.flatnonzero(self.active)
 
+    def block_starts(self) -> np.ndarray:
+        """The first slot of each municipality's block."""
+        return np.searchsorted(self.slot_municipality, np.arange(self.n_municipalities))
+
+    def slots_of(self, municipalities: np.ndarray) -> np.ndarray:
+        """Every slot (occupied or not) of these municipalities, ascending."""
+        chosen = np.unique(municipalities)
+        starts = self.block_starts()
+        lengths = np.diff(starts, append=self.size)[chosen]
+        shift = np.repeat(starts[chosen] - (np.cumsum(lengths) - lengths), lengths)
+        return shift + np.arange(lengths.sum())
+
+    def per_municipality(self, rows: np.ndarray, values: np.ndarray | None = None) -> np.ndarray:
+        """How many of ``rows`` each municipality holds, or the sum of ``values`` over them.
+
+        ``rows`` are slots in ascending order (e.g. ``occupied()``) and ``values`` has one
+        entry per row. Each municipality's slots form one block, so its rows are one
+        stretch of ``rows``: a sum per stretch, far cheaper than a weighted bincount.
+        Counts and sums of whole numbers come back as integers, other sums as floats.
+        """
+        bounds = np.searchsorted(rows, self.block_starts())
+        counts = np.diff(bounds, append=len(rows))
+        if values is None:
+            return counts
+        total = np.float64 if values.dtype.kind == "f" else np.int64
+        padded = np.concatenate((values, np.zeros(1, dtype=values.dtype)))  # so every bound is a valid index
+        return np.where(counts > 0, np.add.reduceat(padded, bounds, dtype=total), 0)
+
     def new_person_ids(self, n: int) -> np.ndarray:
         ids = np.arange(self._next_person, self._next_person + n, dtype=np.int64)
         self._next_person += n
@@ -93,17 +121,16 @@ class CitizenState(Columns):
         ``None`` if some municipality has too few; the caller grows the table first.
         """
         free = np.flatnonzero(~self.active)
-        free_muni = self.slot_municipality[free]
-        available = np.bincount(free_muni, minlength=self.n_municipalities)
+        first = np.searchsorted(free, self.block_starts())  # each municipality's free slots: a stretch of free
+        available = np.diff(first, append=len(free))
         if np.any(available < wanted):
             return None
-        starts = np.concatenate(([0], np.cumsum(available)[:-1]))
-        rank = np.arange(len(free)) - starts[free_muni]
-        return free[rank < wanted[free_muni]]
+        wanted = np.asarray(wanted, dtype=np.int64)
+        offset = np.arange(wanted.sum()) - np.repeat(np.cumsum(wanted) - wanted, wanted)
+        return free[np.repeat(first, wanted) + offset]
 
     def shortfall(self, wanted: np.ndarray) -> np.ndarray:
-        free_muni = self.slot_municipality[~self.active]
-        return np.maximum(wanted - np.bincount(free_muni, minlength=self.n_municipalities), 0)
+        return np.maximum(wanted - self.per_municipality(np.flatnonzero(~self.active)), 0)
 
     def grow(self, extra: np.ndarray) -> np.ndarray:
         """Add ``extra[m]`` empty slots to municipality m's block; returns old->new slot map."""

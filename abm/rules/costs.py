@@ -32,7 +32,7 @@ def week_cost(model, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.nda
     citizens, staff = model.citizens, model.caseworkers
     rows = citizens.occupied() if rows is None else rows
     benefit = np.asarray(p.benefit_per_week)[citizens.group[rows]]
-    benefits = np.bincount(citizens.slot_municipality[rows], weights=benefit, minlength=model.n_municipalities)
+    benefits = citizens.per_municipality(rows, benefit)
     employed = np.bincount(staff.municipality[staff.active], minlength=model.n_municipalities)
     staffing = employed * p.caseworker_cost_per_year / 52.0
     return benefits, staffing, benefits + staffing

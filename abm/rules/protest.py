@@ -56,7 +56,7 @@ def apply(model) -> None:
 
     muni = citizens.slot_municipality
     protesters = np.bincount(muni[protesting], minlength=model.n_municipalities)
-    clients = np.bincount(muni[rows], minlength=model.n_municipalities)
+    clients = citizens.per_municipality(rows)
     events = protesters >= np.maximum(p.event_min_protesters, p.event_share * clients)
     model.tally.add("protesters", muni[protesting])
     model.tally.set("protest_event", events.astype(float))

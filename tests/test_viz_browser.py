@@ -151,6 +151,10 @@ def test_changing_a_control_and_reset_rebuilds_the_model(page):
     table = page.locator("table").first.inner_text()
     for strategy in ("status_quo", "invest", "austerity", "pilot_then_scale", "responsive", "imitate"):
         assert strategy.replace("_", " ") in table
+    rows = {cells[0]: cells[1:] for cells in (line.split("\t") for line in table.splitlines()[1:])}
+    rows = {name: [float(cell.replace(",", "")) for cell in cells] for name, cells in rows.items() if name in ("Municipalities", "Clients")}
+    assert rows["Municipalities"] == [2, 2, 2, 2, 2, 2, 12]
+    assert rows["Clients"][-1] == sum(rows["Clients"][:-1]) > 0  # the "all" column totals the strategies
     assert page.errors == []
 
 

@@ -44,6 +44,6 @@ def Page():
         components=views(),
         model_params=PARAMS,
         name=f"Jobcenters: {os.path.basename(CONFIG.origin)}",
-        render_interval=1 if model.citizens.size < LARGE_MODEL else 4,
+        render_interval=1 if model.citizens.size < LARGE_MODEL else 5,  # Mesa's slider takes odd values
         play_interval=50,
     )

@@ -81,11 +81,16 @@ def series_values(model, series: Series) -> tuple[np.ndarray, np.ndarray]:
     return _rolling_sum(numerator, series.window), _rolling_sum(_weekly(model, series.denominator), series.window)
 
 
-def by_strategy(model, values: np.ndarray) -> tuple[list[str], np.ndarray]:
-    """Sum a (..., municipalities) array over the municipalities of each strategy present."""
+def strategy_groups(model) -> list[tuple[str, np.ndarray]]:
+    """(strategy, which municipalities follow it) for each strategy present."""
     codes = model.councils.strategy
-    present = np.unique(codes)
-    return [STRATEGIES[c] for c in present], np.stack([values[..., codes == c].sum(axis=-1) for c in present], axis=-1)
+    return [(STRATEGIES[c], codes == c) for c in np.unique(codes)]
+
+
+def combined(series: Series, numerator: np.ndarray, denominator: np.ndarray, members: np.ndarray) -> np.ndarray:
+    """The series for a group of municipalities: sums divided (or just summed, for counts)."""
+    total = numerator[..., members].sum(axis=-1)
+    return total if series.denominator is None else _ratio(total, denominator[..., members].sum(axis=-1))
 
 
 def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
@@ -112,9 +117,8 @@ def time_series_view(series: Series):
         per_municipality = _ratio(numerator, denominator)
         lines = [np.column_stack([weeks, per_municipality[:, m]]) for m in range(model.n_municipalities)]
         ax.add_collection(LineCollection(lines, colors=[STRATEGY_COLOURS[s] for s in names], linewidths=0.6, alpha=0.35))
-        strategies, sums = by_strategy(model, np.stack([numerator, denominator]))
-        for i, strategy in enumerate(strategies):
-            ax.plot(weeks, _ratio(sums[0][:, i], sums[1][:, i]), color=STRATEGY_COLOURS[strategy], linewidth=2.2, label=strategy)
+        for strategy, members in strategy_groups(model):
+            ax.plot(weeks, combined(series, numerator, denominator, members), color=STRATEGY_COLOURS[strategy], linewidth=2.2)
         ax.autoscale_view()
         ax.set_xlim(0, max(len(weeks) - 1, 1))
         ax.set_title(series.title, fontsize=11, loc="left")
@@ -224,15 +228,14 @@ def key_figures_view(model):
     if model.record.rows == 0:
         parts.append("<p>No week simulated yet: press <b>Step</b> or <b>▶</b>.</p>")
     else:
-        latest = [[values[-1] for values in series_values(model, series)] for series, _ in FIGURES]
-        strategies, sums = by_strategy(model, np.array(latest))  # (figure, numerator/denominator, strategy)
-        counts = by_strategy(model, np.ones(model.n_municipalities))[1]
-        columns = [*strategies, "all"] if len(strategies) > 1 else list(strategies)
-        counts = np.append(counts, counts.sum())
-        sums = np.concatenate([sums, sums.sum(axis=-1, keepdims=True)], axis=-1)
-        values = _ratio(sums[:, 0], sums[:, 1])
-        rows = [["Municipalities", *(f"{c:.0f}" for c in counts[: len(columns)])]]
-        rows += [[series.title, *(form.format(v) for v in values[i, : len(columns)])] for i, (series, form) in enumerate(FIGURES)]
+        groups = strategy_groups(model)
+        if len(groups) > 1:
+            groups.append(("all", np.ones(model.n_municipalities, dtype=bool)))
+        rows = [["Municipalities", *(str(members.sum()) for _, members in groups)]]
+        for series, form in FIGURES:
+            numerator, denominator = (values[-1] for values in series_values(model, series))
+            rows.append([series.title, *(form.format(combined(series, numerator, denominator, members)) for _, members in groups)])
+        columns = [name for name, _ in groups]
         parts.append(_html_table(["", *columns], rows))
     solara.HTML(tag="div", unsafe_innerHTML="".join(parts), style="padding: 2px 8px; font-size: 12px; overflow-x: auto")
 

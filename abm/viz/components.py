@@ -128,7 +128,6 @@ def time_series_view(series: Series):
         ax.grid(alpha=0.3)
         _show(figure)
 
-    view.__name__ = series.title.replace(" ", "")
     return view
 
 

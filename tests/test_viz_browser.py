@@ -158,6 +158,21 @@ def test_changing_a_control_and_reset_rebuilds_the_model(page):
     assert page.errors == []
 
 
+def test_a_bad_seed_is_reported_on_the_page_and_a_good_one_used(page):
+    seed = page.get_by_label("Seed")
+    seed.fill("abc")
+    seed.press("Enter")
+    page.get_by_role("button", name="Reset").click()
+    page.get_by_text('Not applied: browser: run.seed = "abc" is not allowed').wait_for(timeout=30_000)
+    seed.fill("7")
+    seed.press("Enter")
+    page.get_by_role("button", name="Reset").click()
+    page.get_by_text("Seed: 7").wait_for(timeout=30_000)
+    assert page.get_by_text("Not applied").count() == 0
+    assert page.get_by_text("Municipalities: 12").count() == 1  # the other controls are kept
+    assert page.errors == []
+
+
 def test_play_runs_weeks_and_the_screenshot_is_saved(page):
     render_interval = page.locator(".v-input", has_text="Render Interval").get_by_role("slider")
     render_interval.focus()

@@ -224,6 +224,7 @@ def key_figures_view(model):
              f"<p style='font-size:11px;color:#555;margin:2px 0'>{settings}</p>",
              "<p style='font-size:11px;color:#555;margin:2px 0'>Colours: strategies. Plots: a thin line per "
              "municipality, a thick line per strategy (its municipalities together).</p>"]
+    parts += [f"<p style='color:#b00020;margin:2px 0'>Not applied: {html.escape(problem)}</p>" for problem in model.control_problems]
     if model.record.rows == 0:
         parts.append("<p>No week simulated yet: press <b>Step</b> or <b>▶</b>.</p>")
     else:

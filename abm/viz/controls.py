@@ -12,7 +12,8 @@ from typing import Any
 
 from mesa.visualization import Slider
 
-from abm.config import SCHEMA, Config
+from abm.config import SCHEMA, Config, parse_value
+from abm.errors import ConfigError
 from abm.model import JobcenterModel
 
 CONTROLLED = {
@@ -94,22 +95,31 @@ def user_params(config: Config) -> dict[str, Any]:
     return {"base": config, **{key: _widget(key, config) for key in CONTROLLED}}
 
 
-def configured(base: Config, values: dict[str, Any]) -> Config:
-    """``base`` with the controls' values, validated by the schema like any ``--set``."""
-    overrides = dict(values)
-    if "council.strategy_mix" in overrides:
-        overrides["council.strategy_mix"] = _mix_options(base)[overrides["council.strategy_mix"]]
-    if "run.seed" in overrides:
-        text = str(overrides["run.seed"]).strip()
-        overrides["run.seed"] = int(text) if text.isdigit() else text
-    return base.with_overrides(overrides, origin="browser controls")
+def configured(base: Config, values: dict[str, Any]) -> tuple[Config, list[str]]:
+    """``base`` with the controls' values, each validated like a ``--set``.
+
+    A value the schema refuses (only the typed seed can be one) is left out and its error
+    returned, so the page can say so instead of failing.
+    """
+    config, problems = base, []
+    for key, value in values.items():
+        if key == "council.strategy_mix":
+            value = _mix_options(base)[value]
+        elif key == "run.seed":
+            value = parse_value(str(value))
+        try:
+            config = config.with_overrides({key: value}, origin="browser")
+        except ConfigError as error:
+            problems.append(str(error))
+    return config, problems
 
 
 class VizModel(JobcenterModel):
     """The model as the browser builds it; Play stops when the config's run ends."""
 
     def __init__(self, base: Config, **kwargs):  # Mesa's checker requires the name ``kwargs``
-        super().__init__(configured(base, kwargs))
+        config, self.control_problems = configured(base, kwargs)
+        super().__init__(config)
         self.steps = self.week  # SolaraViz shows Mesa's step count: count weeks, not the burn-in too
 
     def step(self) -> None:

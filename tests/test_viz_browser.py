@@ -123,11 +123,13 @@ def test_page_loads_with_its_plots_and_no_console_errors(page):
 def test_step_advances_the_week_and_changes_the_plots(page):
     step(page, 1)
     step(page, 2)
-    trust = plots(page).first
-    before = trust.screenshot()
+    before = [plot.get_attribute("src") for plot in plots(page).all()]
     step(page, 3)
-    page.wait_for_timeout(500)  # the new PNG replaces the old one just after the text
-    assert trust.screenshot() != before
+    page.wait_for_timeout(1_000)  # the new PNGs replace the old ones just after the text
+    after = [plot.get_attribute("src") for plot in plots(page).all()]
+    assert len(before) == len(after) == VIEWS
+    unchanged = [i for i, (new, old) in enumerate(zip(after, before)) if new == old]
+    assert unchanged == [], "every plot is redrawn with the new week's data"
     assert page.errors == []
 
 

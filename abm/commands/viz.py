@@ -52,6 +52,9 @@ def handle(args) -> int:
         wait_until_serving(server, args.host, args.port)
         print(f"abm viz: serving {path} at http://{args.host}:{args.port}/ (Ctrl+C stops)", flush=True)
         return server.wait()
+    except KeyboardInterrupt:
+        print("abm viz: stopped")
+        return 0
     finally:
         if server.poll() is None:
             server.terminate()

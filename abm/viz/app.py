@@ -23,6 +23,7 @@ LARGE_MODEL = 50_000
 
 
 def starting_config():
+    """The config ``abm viz`` checked (its path and overrides from the environment)."""
     path = os.environ.get(CONFIG_ENV)
     overrides = json.loads(os.environ.get(OVERRIDES_ENV, "[]"))
     return load_config(path, overrides) if path else defaults()
@@ -33,6 +34,7 @@ PARAMS = user_params(CONFIG)
 
 
 def _new_model() -> VizModel:
+    """The model at the controls' starting values, as SolaraViz's Reset would build it."""
     return VizModel(CONFIG, **{key: widget.get("value") for key, widget in PARAMS.items() if key != "base"})
 
 

@@ -17,6 +17,7 @@ import numpy as np
 import solara
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
+from mesa.visualization.utils import update_counter
 
 from abm.rules.council import STRATEGIES
 from abm.viz.controls import settings_summary
@@ -34,9 +35,10 @@ FIGURE_SIZE = (5.6, 3.4)
 class Series:
     """An outcome over time as a ratio of weekly sums, so municipalities add up to strategies.
 
-    ``numerator`` (multiplied together) and ``denominator`` (none: 1) name columns of the
-    weekly record or ``inhabitants``; ``window`` > 1 sums both over that many weeks first, smoothing
-    rare events such as quits.
+    ``numerator`` (multiplied together) and ``denominator`` name columns of the weekly
+    record or ``inhabitants``; without a denominator the series is a count, summed over
+    municipalities. ``window`` > 1 sums both over that many weeks first, smoothing rare
+    events such as quits.
     """
 
     title: str
@@ -136,11 +138,11 @@ def caseload_view(model):
     figure, ax = _figure()
     staff = model.caseworkers
     rows = np.flatnonzero(staff.active)
-    caseload, strategy = staff.caseload[rows], model.councils.strategy[staff.municipality[rows]]
-    present = [c for c in np.unique(strategy)]
+    caseload, municipality = staff.caseload[rows], staff.municipality[rows]
+    groups = strategy_groups(model)
     bins = np.linspace(0, max(int(caseload.max(initial=0)) + 1, 10), 40)
-    ax.hist([caseload[strategy == c] for c in present], bins=bins, stacked=True,
-            color=[STRATEGY_COLOURS[STRATEGIES[c]] for c in present])
+    ax.hist([caseload[members[municipality]] for _, members in groups], bins=bins, stacked=True,
+            color=[STRATEGY_COLOURS[name] for name, _ in groups])
     target = model.config.council.caseload_target
     ax.axvline(target, color="black", linestyle="--", linewidth=1, label=f"caseload target {target:g}")
     ax.set_title(f"Caseload of {len(rows):,} caseworkers, week {model.week}", fontsize=11, loc="left")
@@ -170,6 +172,7 @@ def _municipality_label(model, m: int) -> str:
 @solara.component
 def NetworkView(model):
     """One chosen municipality's citizens and their ties, coloured by trust."""
+    update_counter.get()  # redraw after every step, like the views SolaraViz wraps itself
     chosen, set_chosen = solara.use_state(model.n_municipalities // 2)
     municipality = min(chosen, model.n_municipalities - 1)
     slots = network_sample(model, municipality)
@@ -192,7 +195,8 @@ def NetworkView(model):
                zorder=3, label=f"protesting ({protesting.sum()})")
     figure.colorbar(dots, ax=ax, label="trust", shrink=0.8)
     clients = int((citizens.active & (citizens.slot_municipality == municipality)).sum())
-    ax.set_title(f"Municipality {municipality}: {len(present)} of {clients:,} clients", fontsize=11, loc="left")
+    ax.set_title(f"Municipality {municipality}, week {model.week}: {len(present)} of {clients:,} clients",
+                 fontsize=11, loc="left")
     ax.legend(fontsize=8, loc="lower left")
     ax.set_axis_off()
     with solara.Column(gap="0px"):
@@ -258,10 +262,6 @@ def _html_table(header: list[str], rows: list[list[str]]) -> str:
     return f"<table style='border-collapse:collapse'><tr>{head}</tr>{body}</table>"
 
 
-def network_view(model):
-    return NetworkView(model)
-
-
 def views() -> list:
     """The SolaraViz components, in the order they are laid out (two per row)."""
-    return [key_figures_view, *(time_series_view(s) for s in SERIES), caseload_view, network_view]
+    return [key_figures_view, *(time_series_view(s) for s in SERIES), caseload_view, NetworkView]

@@ -38,6 +38,9 @@ SLIDER_WINDOWS = {
 The window always widens to include the starting value and never leaves the schema range.
 """
 
+TYPED = ("run.seed",)
+"""Keys typed into a text box (no slider reaches any of 2**63 seeds), read like ``--set`` values."""
+
 NO_MIX = "none: every council follows the strategy"
 EVERY_STRATEGY = "every strategy in turn"
 
@@ -65,7 +68,7 @@ def _widget(key: str, config: Config) -> Slider | dict[str, Any]:
         return {"type": "Select", "value": current, "values": list(options), "label": label}
     if param.choices is not None:
         return {"type": "Select", "value": value, "values": list(param.choices), "label": label}
-    if key == "run.seed":  # any of 2**63 seeds: typed, not slid
+    if key in TYPED:
         return {"type": "InputText", "value": str(value), "label": label}
     low, high, step = SLIDER_WINDOWS.get(key, (param.low, param.high, 1))
     low, high = max(min(low, value), param.low), min(max(high, value), param.high)
@@ -105,7 +108,7 @@ def configured(base: Config, values: dict[str, Any]) -> tuple[Config, list[str]]
     for key, value in values.items():
         if key == "council.strategy_mix":
             value = _mix_options(base)[value]
-        elif key == "run.seed":
+        elif key in TYPED:
             value = parse_value(str(value))
         try:
             config = config.with_overrides({key: value}, origin="browser")

@@ -331,6 +331,7 @@ def main() -> None:
         print(f"log-log slope of wall time against citizen-weeks: {slope:.2f} (1 = linear, below 1 = sublinear)")
     else:
         slope = float("nan")
+    args.out.mkdir(parents=True, exist_ok=True)
     plot = args.out / "scaling.png"
     plot_scaling(list(results.values()), plot)
     print(f"plot: {plot.relative_to(ROOT) if plot.is_relative_to(ROOT) else plot}")

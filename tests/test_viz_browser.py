@@ -86,15 +86,15 @@ def browser():
         browser.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def page(server, browser):
-    """One page on the app, shared by the tests below in order; records console errors."""
+    """A fresh page on the app (a new session, so a new model); records console errors."""
     page = browser.new_page(viewport={"width": 1500, "height": 950})
     page.errors = []
     page.on("console", lambda message: page.errors.append(message.text) if message.type == "error" else None)
     page.on("pageerror", lambda error: page.errors.append(str(error)))
     page.goto(server)
-    page.get_by_text("Week 0 of").wait_for(timeout=60_000)
+    wait_for_week(page, 0, seconds=60)
     yield page
     page.close()
 
@@ -103,13 +103,40 @@ def plots(page):
     return page.locator(".vue-grid-item img")
 
 
-def wait_for_week(page, week: int) -> None:
-    page.get_by_text(f"Week {week} of").wait_for(timeout=30_000)
+def wait_for_week(page, week: int, seconds: float = 30) -> None:
+    page.get_by_text(f"Week {week} of").wait_for(timeout=seconds * 1000)
 
 
 def step(page, week_after: int) -> None:
     page.get_by_role("button", name="Step").click()
     wait_for_week(page, week_after)
+
+
+def choose(page, label: str, option: str) -> None:
+    """Pick ``option`` in the dropdown labelled ``label``."""
+    menu = page.locator(".v-select", has_text=label)
+    menu.locator(".v-select__selections").click()
+    page.get_by_role("option", name=option).click()
+    expect(menu).to_contain_text(option)
+
+
+def slide(page, label: str, start: int, end: int, presses: int) -> None:
+    """Move the slider labelled ``label`` from ``start`` to ``end`` with the arrow keys."""
+    slider = page.locator(".v-input", has_text=label).get_by_role("slider")
+    expect(slider).to_have_attribute("aria-valuenow", str(start))
+    slider.focus()
+    for _ in range(presses):
+        slider.press("ArrowRight")
+        page.wait_for_timeout(250)  # let each value reach the server: quick presses can be lost
+    expect(slider).to_have_attribute("aria-valuenow", str(end))
+
+
+def every_strategy_in_twelve_municipalities(page) -> None:
+    choose(page, "Strategy mix (overrides it)", "every strategy in turn")
+    slide(page, "Municipalities", 6, 12, presses=6)
+    page.get_by_role("button", name="Reset").click()
+    page.get_by_text("Municipalities: 12").wait_for(timeout=60_000)  # the settings the model was built with
+    wait_for_week(page, 0)
 
 
 def test_page_loads_with_its_plots_and_no_console_errors(page):
@@ -133,22 +160,9 @@ def test_step_advances_the_week_and_changes_the_plots(page):
     assert page.errors == []
 
 
-def test_changing_a_control_and_reset_rebuilds_the_model(page):
-    mix = page.locator(".v-select", has_text="Strategy mix (overrides it)")
-    mix.locator(".v-select__selections").click()
-    page.get_by_role("option", name="every strategy in turn").click()
-    expect(mix).to_contain_text("every strategy in turn")
-    municipalities = page.locator(".v-input", has_text="Municipalities").get_by_role("slider")
-    expect(municipalities).to_have_attribute("aria-valuenow", "6")
-    municipalities.focus()
-    for _ in range(6):
-        municipalities.press("ArrowRight")
-    expect(municipalities).to_have_attribute("aria-valuenow", "12")
-    page.get_by_role("button", name="Reset").click()
-    settings = page.get_by_text("Municipalities: 12")  # the settings the shown model was built with
-    settings.wait_for(timeout=60_000)
-    assert "Strategy mix (overrides it): status_quo, invest, austerity" in settings.inner_text()
-    wait_for_week(page, 0)
+def test_changing_controls_and_reset_rebuilds_the_model(page):
+    every_strategy_in_twelve_municipalities(page)
+    assert "Strategy mix (overrides it): status_quo, invest, austerity" in page.get_by_text("Municipalities: 12").inner_text()
     step(page, 1)
     table = page.locator("table").first.inner_text()
     for strategy in ("status_quo", "invest", "austerity", "pilot_then_scale", "responsive", "imitate"):
@@ -161,26 +175,24 @@ def test_changing_a_control_and_reset_rebuilds_the_model(page):
 
 
 def test_a_bad_seed_is_reported_on_the_page_and_a_good_one_used(page):
+    choose(page, "Labour market", "recession")
     seed = page.get_by_label("Seed")
     seed.fill("abc")
     seed.press("Enter")
     page.get_by_role("button", name="Reset").click()
     page.get_by_text('Not applied: browser: run.seed = "abc" is not allowed').wait_for(timeout=30_000)
+    assert page.get_by_text("Labour market: recession").count() == 1  # the other controls are applied
     seed.fill("7")
     seed.press("Enter")
     page.get_by_role("button", name="Reset").click()
     page.get_by_text("Seed: 7").wait_for(timeout=30_000)
     assert page.get_by_text("Not applied").count() == 0
-    assert page.get_by_text("Municipalities: 12").count() == 1  # the other controls are kept
     assert page.errors == []
 
 
 def test_play_runs_weeks_and_the_screenshot_is_saved(page):
-    render_interval = page.locator(".v-input", has_text="Render Interval").get_by_role("slider")
-    render_interval.focus()
-    render_interval.press("ArrowRight")
-    render_interval.press("ArrowRight")
-    expect(render_interval).to_have_attribute("aria-valuenow", "5")  # plots redrawn every 5 weeks
+    every_strategy_in_twelve_municipalities(page)
+    slide(page, "Render Interval", 1, 5, presses=2)  # plots redrawn every 5 weeks
     page.get_by_role("button", name="▶").click()
     page.wait_for_function(
         "() => { const shown = document.body.innerText.match(/Week (\\d+) of/); return shown && +shown[1] >= 40 }",

@@ -8,6 +8,7 @@ screenshot that the README shows (docs/img/viz.png).
 from __future__ import annotations
 
 import os
+import re
 import select
 import socket
 import subprocess
@@ -112,8 +113,8 @@ def step(page, week_after: int) -> None:
     wait_for_week(page, week_after)
 
 
-def choose(page, label: str, option: str) -> None:
-    """Pick ``option`` in the dropdown labelled ``label``."""
+def choose(page, label: str, option: str | re.Pattern) -> None:
+    """Pick ``option`` (its text, or a pattern of it) in the dropdown labelled ``label``."""
     menu = page.locator(".v-select", has_text=label)
     menu.locator(".v-select__selections").click()
     page.get_by_role("option", name=option).click()
@@ -199,6 +200,7 @@ def test_play_runs_weeks_and_the_screenshot_is_saved(page):
         timeout=60_000,
     )
     page.get_by_role("button", name="❚❚").click()
+    choose(page, "Municipality shown", re.compile(r"8: [0-9,]+ inhabitants, austerity"))  # where protests grow
     page.set_viewport_size({"width": 1500, "height": 1780})  # every view; the app scrolls inside its frame
     page.wait_for_timeout(2_000)
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)

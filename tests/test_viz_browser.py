@@ -1,8 +1,9 @@
 """``abm viz`` as a researcher uses it: the real server, driven by a real headless Chromium.
 
 The browser is Debian's ``chromium`` (installed by ``.ci/run``), driven in real time by
-Playwright, because Solara renders the page over a websocket. The last test saves the
-screenshot that the README shows (docs/img/viz.png).
+Playwright, because Solara renders the page over a websocket. The play test saves the
+screenshot that the README shows (docs/img/viz.png). The last two tests are fast: bad
+input fails before any server starts.
 """
 
 from __future__ import annotations
@@ -18,8 +19,6 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
-
-pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -47,17 +46,22 @@ def read_line(process: subprocess.Popen, seconds: float) -> str:
 
 
 @pytest.fixture(scope="module")
-def server():
-    """``abm viz`` on a free loopback port; yields its address, stops it at the end."""
+def server(tmp_path_factory):
+    """``abm viz`` on a free loopback port; yields its address, stops it at the end.
+
+    Its stderr goes to a file (a pipe nobody reads could fill up and stall the server).
+    """
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "abm.cli", "viz", "configs/baseline.toml", "--port", str(port), *SMALL],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
+    log = tmp_path_factory.mktemp("viz") / "stderr.txt"
+    with log.open("w") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "abm.cli", "viz", "configs/baseline.toml", "--port", str(port), *SMALL],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr, text=True,
+        )
     try:
         line = read_line(process, 90)
         address = f"http://127.0.0.1:{port}/"
-        assert address in line, f"abm viz did not print its address; stdout {line!r}, stderr:\n{_stderr(process)}"
+        assert address in line, f"abm viz did not print its address; stdout {line!r}, stderr:\n{log.read_text()}"
         yield address
     finally:
         process.terminate()
@@ -67,12 +71,6 @@ def server():
             process.kill()
             process.wait()
         process.stdout.close()
-        process.stderr.close()
-
-
-def _stderr(process: subprocess.Popen) -> str:
-    process.terminate()
-    return process.communicate(timeout=20)[1]
 
 
 @pytest.fixture(scope="module")
@@ -140,6 +138,7 @@ def every_strategy_in_twelve_municipalities(page) -> None:
     wait_for_week(page, 0)
 
 
+@pytest.mark.slow
 def test_page_loads_with_its_plots_and_no_console_errors(page):
     drawn = f"Array.from(document.querySelectorAll('.vue-grid-item img')).filter(i => i.naturalWidth > 300).length >= {VIEWS}"
     page.wait_for_function(drawn, timeout=30_000)
@@ -148,6 +147,7 @@ def test_page_loads_with_its_plots_and_no_console_errors(page):
     assert page.errors == []
 
 
+@pytest.mark.slow
 def test_step_advances_the_week_and_changes_the_plots(page):
     step(page, 1)
     step(page, 2)
@@ -161,6 +161,7 @@ def test_step_advances_the_week_and_changes_the_plots(page):
     assert page.errors == []
 
 
+@pytest.mark.slow
 def test_changing_controls_and_reset_rebuilds_the_model(page):
     every_strategy_in_twelve_municipalities(page)
     assert "Strategy mix (overrides it): status_quo, invest, austerity" in page.get_by_text("Municipalities: 12").inner_text()
@@ -175,6 +176,7 @@ def test_changing_controls_and_reset_rebuilds_the_model(page):
     assert page.errors == []
 
 
+@pytest.mark.slow
 def test_a_bad_seed_is_reported_on_the_page_and_a_good_one_used(page):
     choose(page, "Labour market", "recession")
     seed = page.get_by_label("Seed")
@@ -191,6 +193,7 @@ def test_a_bad_seed_is_reported_on_the_page_and_a_good_one_used(page):
     assert page.errors == []
 
 
+@pytest.mark.slow
 def test_play_runs_weeks_and_the_screenshot_is_saved(page):
     every_strategy_in_twelve_municipalities(page)
     slide(page, "Render Interval", 1, 5, presses=2)  # plots redrawn every 5 weeks

@@ -61,6 +61,7 @@ class JobcenterModel(mesa.Model):
         self.week = -config.run.burn_in_weeks
         while self.week < 0:
             self.step()
+        self.steps = 0  # Mesa counts steps; the recorded run starts after the burn-in
 
     # -- the week ---------------------------------------------------------------------
 

@@ -123,7 +123,6 @@ class VizModel(JobcenterModel):
     def __init__(self, base: Config, **kwargs):  # Mesa's checker requires the name ``kwargs``
         config, self.control_problems = configured(base, kwargs)
         super().__init__(config)
-        self.steps = self.week  # SolaraViz shows Mesa's step count: count weeks, not the burn-in too
 
     def step(self) -> None:
         super().step()

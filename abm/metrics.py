@@ -116,6 +116,11 @@ class WeeklyRecord:
         self.rows += 1
         return row
 
+    def so_far(self, name: str) -> np.ndarray:
+        """A recorded column for the weeks recorded so far, shape (weeks, municipalities)."""
+        column = self.columns.get(name)  # absent until the first week is recorded
+        return np.full((self.rows, self.n), np.nan) if column is None else column[: self.rows]
+
     def frame(self, model) -> pl.DataFrame:
         """The weekly table: one row per municipality and week, in week then municipality order."""
         weeks = self.rows

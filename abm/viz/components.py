@@ -65,8 +65,7 @@ def _weekly(model, name: str | None) -> np.ndarray:
         return np.ones(shape)
     if name == "inhabitants":
         return np.broadcast_to(model.inhabitants.astype(float), shape)
-    column = model.record.columns.get(name)  # absent until the first week is recorded
-    return np.zeros(shape) if column is None else np.nan_to_num(column[: model.record.rows])
+    return np.nan_to_num(model.record.so_far(name))
 
 
 def _rolling_sum(values: np.ndarray, window: int) -> np.ndarray:

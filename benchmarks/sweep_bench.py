@@ -2,13 +2,14 @@
 
     .venv/bin/python benchmarks/sweep_bench.py [--repeats 3] [--weeks 520]
 
-Runs a grid of 48 short runs (8 caseload targets x 2 strategies x 3 replications; 10 years
-of 12 municipalities at 1/20 scale, about a second each) through ``abm.sweep.run_sweep``,
+Runs a grid of 64 short runs (8 caseload targets x 2 strategies x 4 replications; 10 years
+of the baseline: 12 municipalities at 1/10 scale, about a second each) through ``abm.sweep.run_sweep``,
 writes and bookkeeping included: serially (``workers=1``, no Ray), then on an embedded Ray
 with 2 CPUs, ``--repeats`` times each, and prints the medians: wall times, speed-up, runs
 per minute, and Ray's overhead per run two ways: (Ray time x workers - serial time) / runs,
 which includes each worker importing the model once, and the round trip of an empty Ray
-task. Ray's start-up (once per sweep) is timed apart. The machine's load is printed too:
+task. Each Ray sweep starts and stops its own Ray, as ``abm sweep`` does; Ray's start-up
+is also timed apart. Serial and Ray sweeps alternate, and the machine's load is printed:
 other processes on the same CPUs lower the speed-up.
 """
 
@@ -31,12 +32,12 @@ WORKERS = 2
 EXPERIMENT = """
 base = "{base}"
 strategies = ["status_quo", "invest"]
-replications = 3
+replications = 4
 seed = 1
 [set]
 "run.weeks" = {weeks}
 "municipalities.count" = 12
-"municipalities.population_scale" = 0.05
+"municipalities.population_scale" = 0.1
 [design]
 kind = "grid"
 [design.parameters]
@@ -77,28 +78,36 @@ def main() -> None:
     path.write_text(EXPERIMENT.format(base=base, weeks=args.weeks), encoding="utf-8")
     experiment = load_experiment(path)
     runs = len(experiment.tasks())
-    load_before = os.getloadavg()[0]
 
-    serial = [timed_sweep(experiment, work / "serial", 1) for _ in range(args.repeats)]
     start = time.perf_counter()
     connect(WORKERS, None)  # the embedded Ray exactly as `abm sweep` starts it
     startup = time.perf_counter() - start
-    parallel = [timed_sweep(experiment, work / "ray", WORKERS) for _ in range(args.repeats)]
     round_trip = empty_task_round_trip()
     ray.shutdown()
+    serial, parallel, loads = [], [], []
+    for _ in range(args.repeats):  # alternated, so a change in the machine's load hits both alike
+        loads.append(os.getloadavg()[0])
+        serial.append(timed_sweep(experiment, work / "serial", 1))
+        parallel.append(timed_sweep(experiment, work / "ray", WORKERS))  # starts and stops its own Ray, as `abm sweep`
     shutil.rmtree(work, ignore_errors=True)
 
     s, p = statistics.median(serial), statistics.median(parallel)
-    print(f"sweep of {runs} runs ({args.weeks} weeks, 12 municipalities at 1/20 scale), median of {args.repeats}")
-    print(f"  serial (no Ray)          {s:8.2f} s   ({s / runs:.3f} s per run; all: {', '.join(f'{t:.1f}' for t in serial)})")
-    print(f"  Ray, {WORKERS} workers           {p:8.2f} s   (all: {', '.join(f'{t:.1f}' for t in parallel)})")
-    print(f"  speed-up                 {s / p:8.2f} x   (with Ray's start-up: {s / (p + startup):.2f} x)")
+    sweep = p - startup  # the runs themselves, workers importing the model included
+    print(f"sweep of {runs} runs ({args.weeks} weeks, 12 municipalities at 1/10 scale), median of {args.repeats} (best)")
+    print(f"  serial (no Ray)          {s:8.2f} s   ({s / runs:.3f} s per run; all: {_list(serial)})")
+    print(f"  Ray, {WORKERS} workers           {p:8.2f} s   (start-up included; all: {_list(parallel)})")
+    print(f"  speed-up                 {s / p:8.2f} x   (best: {min(serial) / min(parallel):.2f} x; "
+          f"without Ray's start-up: {s / sweep:.2f} x)")
     print(f"  runs per minute          {runs / p * 60:8.1f}     (serial: {runs / s * 60:.1f})")
-    print(f"  Ray overhead per run     {(p * WORKERS - s) / runs * 1000:8.1f} ms  ((Ray time x {WORKERS} - serial) / runs)")
+    print(f"  Ray overhead per run     {(sweep * WORKERS - s) / runs * 1000:8.1f} ms  "
+          f"((Ray time without start-up x {WORKERS} - serial) / runs)")
     print(f"  empty Ray task           {round_trip * 1000:8.2f} ms  (round trip, tasks submitted together)")
     print(f"  Ray start-up             {startup:8.2f} s   (once per sweep)")
-    print(f"  machine load (1 min)     {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} CPUs "
-          f"(other processes share them)")
+    print(f"  machine load (1 min)     {_list(loads)} at each repeat, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} CPUs")
+
+
+def _list(values: list[float]) -> str:
+    return ", ".join(f"{v:.1f}" for v in values)
 
 
 if __name__ == "__main__":

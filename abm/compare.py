@@ -94,7 +94,7 @@ def format_table(table: pl.DataFrame, baseline: str) -> str:
     header = f"{'outcome':<{width}}" + "".join(f"{s:>22}" for s in strategies)
     lines = [header, "-" * len(header)]
     for outcome in OUTCOMES:
-        cells = "".join(f"{_number(m):>12} ±{_number(h):<9}" for m, h in zip(table[outcome], table[f"{outcome}_ci95"]))
+        cells = "".join(f"{format_number(m):>12} ±{format_number(h):<9}" for m, h in zip(table[outcome], table[f"{outcome}_ci95"]))
         lines.append(f"{outcome:<{width}}{cells}")
     paybacks = []
     for strategy, years, share in zip(strategies, table["payback_years_median"], table["payback_share"]):
@@ -105,7 +105,8 @@ def format_table(table: pl.DataFrame, baseline: str) -> str:
     return "\n".join(lines)
 
 
-def _number(value: float) -> str:
+def format_number(value: float | None) -> str:
+    """A figure for tables: thousands separated, small values with three decimals."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     magnitude = abs(value)

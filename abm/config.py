@@ -91,7 +91,7 @@ class Config:
             setattr(self, name, Section(name, section))
 
     def get(self, dotted: str) -> Any:
-        section, key = _split_key(dotted, self.origin)
+        section, key = split_key(dotted, self.origin)
         return self._values[section][key]
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
@@ -104,7 +104,7 @@ class Config:
     def with_overrides(self, overrides: Mapping[str, Any], origin: str = "override") -> "Config":
         values = self.to_dict()
         for dotted, raw in overrides.items():
-            section, key = _split_key(dotted, origin)
+            section, key = split_key(dotted, origin)
             values[section][key] = _checked(SCHEMA[section][key], raw, origin, dotted)
         return Config(values, self.origin, self.description)
 
@@ -145,7 +145,7 @@ def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
             raise ConfigError(f"--set {item!r}: expected section.key=value, e.g. --set council.strategy=invest")
         key, text = item.split("=", 1)
         key = key.strip()
-        _split_key(key, "--set")
+        split_key(key, "--set")
         parsed[key] = parse_value(text.strip())
     return parsed
 
@@ -178,7 +178,7 @@ def describe_schema() -> str:
 # -- internals -------------------------------------------------------------------------
 
 
-def _split_key(dotted: str, origin: str) -> tuple[str, str]:
+def split_key(dotted: str, origin: str) -> tuple[str, str]:
     if dotted.count(".") != 1:
         raise ConfigError(f"{origin}: key {dotted!r} must be section.key, e.g. council.strategy")
     section, key = dotted.split(".")
@@ -237,7 +237,7 @@ def _read_layered(path: Path, chain: tuple[Path, ...]) -> tuple[dict[str, dict[s
         if not isinstance(keys, dict):
             raise ConfigError(f"{path}: {section} = {_show(keys)} is not allowed: [{section}] must be a table of keys")
         for key in keys:
-            _split_key(f"{section}.{key}", str(path))
+            split_key(f"{section}.{key}", str(path))
         merged.setdefault(section, {}).update(keys)
     return merged, description
 

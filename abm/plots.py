@@ -56,10 +56,10 @@ def comparison_plots(national: pl.DataFrame, strategies: list[str], baseline: st
         strategy_lines(single, national, column, strategies)
         _decorate(single, title, unit)
         single.legend(fontsize=8)
-        written.append(_save(figure, folder / f"{column}.png"))
+        written.append(save_figure(figure, folder / f"{column}.png"))
     axes[0, 0].legend(fontsize=8)
     overview.suptitle("Strategies compared: mean over replications (band: min-max)")
-    written.insert(0, _save(overview, folder / "overview.png"))
+    written.insert(0, save_figure(overview, folder / "overview.png"))
     return written
 
 
@@ -72,7 +72,7 @@ def _decorate(ax, title: str, unit: str) -> None:
         ax.axhline(0, color="black", linewidth=0.8)
 
 
-def _save(figure, path: Path) -> Path:
+def save_figure(figure, path: Path) -> Path:
     figure.savefig(path, dpi=110)
     plt.close(figure)
     return path

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import polars as pl
 
+from abm.compare import format_number
 from abm.simulate import OUTCOMES
 
 
@@ -15,8 +16,8 @@ def html_report(title: str, description: str, table: pl.DataFrame, baseline: str
     rows = []
     for record in table.iter_rows(named=True):
         cells = "".join(
-            f"<td>{_fmt(record[o])} <small>± {_fmt(record[o + '_ci95'])}</small><br>"
-            f"<small>Δ {_fmt(record[f'{o}_vs_{baseline}'])} ± {_fmt(record[f'{o}_vs_{baseline}_ci95'])}</small></td>"
+            f"<td>{format_number(record[o])} <small>± {format_number(record[o + '_ci95'])}</small><br>"
+            f"<small>Δ {format_number(record[f'{o}_vs_{baseline}'])} ± {format_number(record[f'{o}_vs_{baseline}_ci95'])}</small></td>"
             for o in OUTCOMES
         )
         payback = "baseline" if record["strategy"] == baseline else "never" if record["payback_years_median"] is None else f"{record['payback_years_median']:.1f} y ({record['payback_share']:.0%})"
@@ -48,10 +49,3 @@ figure {{ margin: 1em 0; }}
 {images}
 </body></html>
 """
-
-
-def _fmt(value) -> str:
-    if value is None:
-        return "-"
-    magnitude = abs(value)
-    return f"{value:,.0f}" if magnitude >= 1000 else f"{value:.1f}" if magnitude >= 10 else f"{value:.3f}"

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from abm.compare import _number, interval
-from abm.plots import _save  # also selects matplotlib's Agg backend, for machines without a screen
+from abm.compare import format_number, interval
+from abm.plots import save_figure  # also selects matplotlib's Agg backend, for machines without a screen
 from abm.results import write_parquet, write_text
 from abm.simulate import OUTCOMES
 from abm.sweep.experiment import Experiment
@@ -85,7 +85,7 @@ def _interval_row(row: dict, group: pl.DataFrame) -> dict:
 
 def format_outcome_table(table: pl.DataFrame, keys: list[str]) -> str:
     cells = [[_label(row[k]) for k in keys] + [str(row["runs"])] +
-             [f"{_number(row[o])} ±{_number(row[o + '_ci95'])}" for o in KEY_OUTCOMES] for row in table.iter_rows(named=True)]
+             [f"{format_number(row[o])} ±{format_number(row[o + '_ci95'])}" for o in KEY_OUTCOMES] for row in table.iter_rows(named=True)]
     header = [*keys, "runs", *KEY_OUTCOMES]
     widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(header)]
     lines = ["  ".join(h.rjust(w) for h, w in zip(header, widths)), "  ".join("-" * w for w in widths)]
@@ -153,7 +153,7 @@ def sobol_plot(indices: pl.DataFrame, parameters: tuple[str, ...], path: Path) -
     axes[0].invert_yaxis()
     axes[0].legend(fontsize=8)
     figure.suptitle(f"Sobol sensitivity ({indices['strategy'][0] if indices.height else ''})")
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def outcome_curves(table: pl.DataFrame, parameter: str, strategies: tuple[str, ...], path: Path) -> Path:
@@ -176,11 +176,11 @@ def outcome_curves(table: pl.DataFrame, parameter: str, strategies: tuple[str, .
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
     figure.suptitle("Outcomes along the sweep: mean over replications, band: 95% interval")
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def _label(value) -> str:
-    return json.dumps(value) if isinstance(value, list) else (_number(value) if isinstance(value, float) else str(value))
+    return json.dumps(value) if isinstance(value, list) else (format_number(value) if isinstance(value, float) else str(value))
 
 
 def _finite(value) -> float | None:

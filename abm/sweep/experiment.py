@@ -39,14 +39,13 @@ import difflib
 import hashlib
 import itertools
 import json
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from abm.config import SCHEMA, Config, _split_key, load_config
+from abm.config import SCHEMA, Config, load_config, read_toml, split_key
 from abm.errors import ConfigError
 from abm.execution import Task, replication_seeds
 from abm.parameters import Param
@@ -116,7 +115,7 @@ class Experiment:
 def load_experiment(path: str | Path) -> Experiment:
     """Read and validate an experiment file; raise ConfigError naming what is wrong."""
     path = Path(path)
-    document = _read(path)
+    document = read_toml(path, "experiment")
     origin = str(path)
     _check_keys(document, TOP_LEVEL_KEYS, origin, "")
 
@@ -248,20 +247,6 @@ def _sobol_samples(bounds: dict, n: int, seed: int) -> np.ndarray:
 # -- helpers ---------------------------------------------------------------------------
 
 
-def _read(path: Path) -> dict:
-    try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such experiment file") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path}: is a folder, expected an experiment .toml file") from None
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{path}: not valid TOML: {error}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not valid TOML: the file is not UTF-8 text") from None
-
-
 def _param(name: str) -> Param:
     section, key = name.split(".")
     return SCHEMA[section][key]
@@ -278,7 +263,7 @@ def _flatten(table: dict, origin: str, where: str) -> dict[str, Any]:
         else:
             flat[key] = value
     for name in flat:
-        _split_key(name, f"{origin}: {where}")
+        split_key(name, f"{origin}: {where}")
     return flat
 
 

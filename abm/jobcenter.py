@@ -18,12 +18,6 @@ def department_count(model) -> int:
     return model.n_municipalities * 2
 
 
-def refresh_caseloads(model) -> None:
-    citizens, staff = model.citizens, model.caseworkers
-    assigned = citizens.caseworker[citizens.active & (citizens.caseworker != NO_CASEWORKER)]
-    staff.caseload[:] = np.bincount(assigned, minlength=staff.size)
-
-
 def assign_waiting(model) -> None:
     """Give waiting citizens caseworkers, least-loaded first, up to an even share each."""
     citizens, staff = model.citizens, model.caseworkers

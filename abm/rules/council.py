@@ -86,7 +86,6 @@ class CouncilState:
         self.pilot_exits = np.zeros((n, 2))
         self.pilot_client_weeks = np.zeros((n, 2))
         self.score = np.zeros(n)  # the imitation objective, summed over the current cycle
-        self.cycle_weeks = 0
 
     def strategy_names(self) -> list[str]:
         return [STRATEGIES[s] for s in self.strategy]
@@ -142,7 +141,6 @@ def apply(model) -> None:
 
     councils.headcount[:, ORDINARY] = np.clip(np.where(invest | pressed | imitate | pilot, np.minimum(target, cap), target), 0, None)
     councils.score[:] = 0.0
-    councils.cycle_weeks = 0
     _enforce_headcount(model)
 
 
@@ -167,7 +165,6 @@ def _track(model) -> None:
         councils.score += tally.values["protest_event"]
     else:
         councils.score += model.clients_by_department().sum(axis=1) * per_inhabitant
-    councils.cycle_weeks += 1
     running = councils.pilot_phase == PILOT_RUNNING
     councils.pilot_client_weeks[running] += model.clients_by_department()[running]
     councils.pilot_exits[running] += tally.exits_by_department.reshape(-1, 2)[running]

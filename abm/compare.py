@@ -34,17 +34,6 @@ def comparison_tasks(config: Config) -> list[Task]:
     ]
 
 
-def national_weekly(weekly: pl.DataFrame) -> pl.DataFrame:
-    """Country totals per week from a run's municipal rows (client-weighted means)."""
-    return weekly.group_by("week").agg(
-        pl.col("clients", "caseworkers", "protesters", "protest_event", "quits", "net_cost", "benefit_cost", "staff_cost").sum(),
-        ((pl.col("trust_mean").fill_null(0) * pl.col("clients")).sum() / pl.col("clients").sum()).alias("trust_mean"),
-        ((pl.col("clients") - pl.col("waiting_for_caseworker")).sum() / pl.col("caseworkers").sum()).alias("caseload_mean"),
-    ).sort("week").with_columns(
-        (pl.col("quits").rolling_mean(52, min_samples=1) * 52 / pl.col("caseworkers").rolling_mean(52, min_samples=1)).alias("turnover_annualised"),
-    )
-
-
 def interval(values: np.ndarray) -> tuple[float, float]:
     """Mean and half-width of its 95% t-interval (0 for a single value)."""
     values = np.asarray(values, dtype=float)

@@ -39,12 +39,7 @@ def summarize(weekly: pl.DataFrame, config: Config, seed: int) -> dict:
     """National outcomes of one run: the figures the strategies are compared on."""
     weeks = int(weekly["week"].max()) + 1
     years = weeks / 52
-    national = weekly.group_by("week").agg(
-        pl.col("clients", "caseworkers", "protesters", "protest_event", "quits", "caseworker_changes", "net_cost").sum(),
-        (pl.col("trust_mean").fill_null(0) * pl.col("clients")).sum().alias("trust_weighted"),
-        (pl.col("spell_mean").fill_null(0) * pl.col("clients")).sum().alias("spell_weighted"),
-    ).sort("week")
-    final = national.filter(pl.col("week") >= weeks - FINAL_YEAR)
+    final = national_weekly(weekly).filter(pl.col("week") >= weeks - FINAL_YEAR)
     total = weekly.select(pl.all().exclude("strategy").sum())
     client_weeks = float(total["clients"][0])
     exits = {kind: int(total[f"exits_{kind}"][0]) for kind in ("job", "education", "flexjob", "disability")}
@@ -61,12 +56,12 @@ def summarize(weekly: pl.DataFrame, config: Config, seed: int) -> dict:
         "municipalities": int(weekly["municipality"].n_unique()),
         "inhabitants": int(weekly.filter(pl.col("week") == 0)["inhabitants"].sum()),
         "full_year_unemployed": final_clients / len(final),
-        "spell_mean_weeks": float(final["spell_weighted"].sum()) / max(final_clients, 1),
+        "spell_mean_weeks": _client_weighted(final, "spell_mean"),
         "completed_spell_mean_weeks": exit_spell_weeks / max(sum(exits.values()), 1),
         **{f"exits_{kind}": count for kind, count in exits.items()},
         "job_education_exits_per_client_year": (exits["job"] + exits["education"]) * 52 / max(client_weeks, 1),
         "decision_weeks_mean": decision_weeks / max(int(total["decisions"][0]), 1),
-        "trust_mean": float(final["trust_weighted"].sum()) / max(final_clients, 1),
+        "trust_mean": _client_weighted(final, "trust_mean"),
         "protesters_mean": float(final["protesters"].mean()),
         "protest_events_per_year": float(total["protest_event"][0]) / years,
         "turnover_annual": float(total["quits"][0]) * 52 / max(caseworker_weeks, 1),
@@ -85,8 +80,22 @@ def summarize(weekly: pl.DataFrame, config: Config, seed: int) -> dict:
     }
 
 
-def summary_frame(summaries: list[dict]) -> pl.DataFrame:
-    return pl.DataFrame(summaries)
+def national_weekly(weekly: pl.DataFrame) -> pl.DataFrame:
+    """Country totals per week from a run's municipal rows (client-weighted means)."""
+    return weekly.group_by("week").agg(
+        pl.col("clients", "caseworkers", "protesters", "protest_event", "quits", "caseworker_changes",
+               "net_cost", "benefit_cost", "staff_cost").sum(),
+        ((pl.col("trust_mean").fill_null(0) * pl.col("clients")).sum() / pl.col("clients").sum()).alias("trust_mean"),
+        ((pl.col("spell_mean").fill_null(0) * pl.col("clients")).sum() / pl.col("clients").sum()).alias("spell_mean"),
+        ((pl.col("clients") - pl.col("waiting_for_caseworker")).sum() / pl.col("caseworkers").sum()).alias("caseload_mean"),
+    ).sort("week").with_columns(
+        (pl.col("quits").rolling_mean(52, min_samples=1) * 52 / pl.col("caseworkers").rolling_mean(52, min_samples=1)).alias("turnover_annualised"),
+    )
+
+
+def _client_weighted(national: pl.DataFrame, column: str) -> float:
+    """A client-weighted mean over weeks of a national client-weighted column."""
+    return float((national[column].fill_null(0) * national["clients"]).sum()) / max(float(national["clients"].sum()), 1)
 
 
 OUTCOMES = (
@@ -96,4 +105,4 @@ OUTCOMES = (
 )
 """The summary figures shown in tables (all are columns of the summary row)."""
 
-__all__ = ["RunResult", "run_simulation", "summarize", "summary_frame", "OUTCOMES"]
+__all__ = ["RunResult", "run_simulation", "summarize", "national_weekly", "OUTCOMES"]

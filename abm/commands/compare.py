@@ -10,12 +10,13 @@ from __future__ import annotations
 import polars as pl
 
 from abm.cli import DEFAULT_CONFIG, add_config_arguments
-from abm.compare import comparison_table, comparison_tasks, format_table, national_weekly, payback_weeks
+from abm.compare import comparison_table, comparison_tasks, format_table, payback_weeks
 from abm.config import load_config
 from abm.execution import run_tasks
 from abm.plots import comparison_plots
 from abm.report import html_report
 from abm.results import prepare_output_dir, write_parquet, write_text
+from abm.simulate import national_weekly
 
 
 def add_parser(subparsers) -> None:

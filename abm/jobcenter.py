@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from abm.compiled import kernel
 from abm.state import NO_CASEWORKER
 
 
@@ -68,8 +69,8 @@ def remove_caseworkers(model, rows: np.ndarray, reason: str) -> None:
     leaving = np.zeros(staff.size + 1, dtype=bool)  # last entry answers for NO_CASEWORKER (-1)
     leaving[rows] = True
     citizens = model.citizens
-    slots = citizens.slots_of(staff.municipality[rows])  # a caseworker's cases live in its municipality
-    detach(model, slots[citizens.active[slots] & leaving[citizens.caseworker[slots]]])
+    clients = citizens.occupied()
+    detach(model, clients[leaving[citizens.caseworker[clients]]])
     staff.reset(rows)
     assign_waiting(model)
 
@@ -88,23 +89,35 @@ def hire(model, municipality: np.ndarray, unit: np.ndarray) -> None:
 
 
 def rebalance(model, departments: np.ndarray) -> None:
-    """Move cases well above an even share in these departments to their least-loaded colleagues."""
+    """Move cases well above an even share in these departments to their least-loaded colleagues.
+
+    A caseworker keeps their first cases (in slot order) up to the even share plus the
+    tolerance; the rest wait for a caseworker.
+    """
     citizens, staff = model.citizens, model.caseworkers
     n_departments = department_count(model)
-    flagged = np.zeros(n_departments, dtype=bool)
-    flagged[departments] = True
-    staff_department = np.append(staff.department(), -1)  # NO_CASEWORKER maps to -1
-    slots = citizens.slots_of(departments // 2)  # a department's cases live in its municipality
-    case_department = staff_department[citizens.caseworker[slots]]
-    in_flagged = citizens.active[slots] & (case_department >= 0) & flagged[np.maximum(case_department, 0)]
-    cases, case_department = slots[in_flagged], case_department[in_flagged]
-    rows = np.flatnonzero(staff.active & flagged[np.maximum(staff.department(), 0)])
-    headcount = np.bincount(staff.department()[rows], minlength=n_departments)
-    total = np.bincount(case_department, minlength=n_departments)
-    even_share = np.ceil(total / np.maximum(headcount, 1)).astype(np.int64)
-    owner = citizens.caseworker[cases]
-    order = np.argsort(owner, kind="stable")
-    cases, owner = cases[order], owner[order]
-    rank = np.arange(len(cases)) - np.searchsorted(owner, owner)
-    keep = np.ceil(even_share * (1 + model.params.turnover.rebalance_tolerance))
-    detach(model, cases[rank >= keep[staff_department[owner]]])
+    staff_department = staff.department()
+    rows = np.flatnonzero(staff.active)
+    headcount = np.bincount(staff_department[rows], minlength=n_departments)
+    total = np.bincount(staff_department[rows], weights=staff.caseload[rows], minlength=n_departments)
+    even_share = np.ceil(total / np.maximum(headcount, 1))
+    keep = np.full(n_departments, np.iinfo(np.int64).max)  # departments not rebalanced keep everything
+    keep[departments] = np.ceil(even_share[departments] * (1 + model.params.turnover.rebalance_tolerance))
+    detach(model, _cases_beyond(citizens.occupied(), citizens.caseworker, staff_department, keep, staff.size))
+
+
+@kernel
+def _cases_beyond(rows, caseworker, staff_department, keep, n_staff):
+    """The cases (slots) each caseworker holds beyond ``keep`` of their department, in slot order."""
+    held = np.zeros(n_staff, dtype=np.int64)
+    beyond = np.empty(len(rows), dtype=np.int64)
+    n_beyond = 0
+    for i in rows:
+        c = caseworker[i]
+        if c == NO_CASEWORKER:
+            continue
+        held[c] += 1
+        if held[c] > keep[staff_department[c]]:
+            beyond[n_beyond] = i
+            n_beyond += 1
+    return beyond[:n_beyond]

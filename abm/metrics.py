@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from abm.compiled import kernel
+from abm.rules import costs
 from abm.rules.council import STRATEGIES
 
 COUNTED = (
@@ -35,6 +37,10 @@ class Tally:
         if len(municipality):
             self.values[name] += np.bincount(municipality, weights=weights, minlength=self.n)
 
+    def add_totals(self, name: str, per_municipality: np.ndarray) -> None:
+        """Add counts a rule has already summed per municipality."""
+        self.values[name] += per_municipality
+
     def set(self, name: str, values: np.ndarray) -> None:
         self.values[name] = values
 
@@ -58,35 +64,26 @@ class WeeklyRecord:
         citizens, staff, councils, tally = model.citizens, model.caseworkers, model.councils, model.tally
         counts = tally.values
         n = self.n
-        rows = citizens.occupied()
-
-        def per_municipality(values: np.ndarray) -> np.ndarray:
-            return citizens.per_municipality(rows, values)
-
-        muni = citizens.slot_municipality[rows]
-        group = citizens.group[rows]
-        by_group = np.stack([per_municipality(group == g) for g in range(3)], axis=1)
-        clients = by_group.sum(axis=1)
-        spell = citizens.spell[rows]
-        spell_sum = per_municipality(spell)
+        census = citizens.census()
+        clients = census.clients
         staff_rows = np.flatnonzero(staff.active)
         staff_muni = staff.municipality[staff_rows]
         caseworkers = np.bincount(staff_muni, minlength=n)
-        benefit, staffing, net = model.week_cost(rows)
+        benefit, staffing, net = costs.week_cost(model, census)
         exits = sum(counts[f"exits_{kind}"] for kind in ("job", "education", "flexjob", "disability"))
         row = {
             "clients": clients,
-            "clients_job_ready": by_group[:, 0],
-            "clients_activity_ready": by_group[:, 1],
-            "clients_resource": by_group[:, 2],
-            "clients_pilot": per_municipality(citizens.unit[rows]),
+            "clients_job_ready": census.by_group[:, 0],
+            "clients_activity_ready": census.by_group[:, 1],
+            "clients_resource": census.by_group[:, 2],
+            "clients_pilot": census.pilot,
             **{name: counts[name] for name in ("inflow", "exits_job", "exits_education", "exits_flexjob",
                                                "exits_disability", "moved_in", "moved_out", "decisions")},
-            "spell_mean": _ratio(spell_sum, clients),
-            "spell_median": _median_spell(muni, spell, clients, n),
+            "spell_mean": _ratio(census.spell, clients),
+            "spell_median": _median_spell(citizens, clients),
             "exit_spell_mean": _ratio(counts["exit_spell_weeks"], exits),
             "decision_weeks_mean": _ratio(counts["decision_weeks"], counts["decisions"]),
-            "trust_mean": _ratio(per_municipality(citizens.trust[rows]), clients),
+            "trust_mean": _ratio(census.trust, clients),
             "protesters": counts["protesters"],
             "protest_event": counts["protest_event"],
             "media_pressure": councils.media_pressure.copy(),
@@ -102,8 +99,8 @@ class WeeklyRecord:
             "layoffs": counts["layoffs"],
             "turnover_annualised": _ratio(counts["quits"] * 52, caseworkers),
             "caseworker_changes": counts["caseworker_changes"],
-            "changes_per_client": _ratio(per_municipality(citizens.changes[rows]), clients),
-            "waiting_for_caseworker": per_municipality(citizens.caseworker[rows] < 0),
+            "changes_per_client": _ratio(census.changes, clients),
+            "waiting_for_caseworker": census.waiting,
             "sick": counts["sick"],
             "sick_pressed": counts["sick_pressed"],
             "sick_pressed_share": _ratio(counts["sick_pressed"], counts["sick"]),
@@ -154,11 +151,19 @@ def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     return np.divide(numerator, denominator, out=np.full(len(numerator), np.nan), where=denominator > 0)
 
 
-def _median_spell(muni: np.ndarray, spell: np.ndarray, clients: np.ndarray, n: int) -> np.ndarray:
+def _median_spell(citizens, clients: np.ndarray) -> np.ndarray:
     """Median ongoing spell per municipality from one histogram (exact below SPELL_BINS weeks)."""
-    histogram = np.bincount(muni * SPELL_BINS + np.minimum(spell, SPELL_BINS - 1), minlength=n * SPELL_BINS)
-    below = np.cumsum(histogram.reshape(n, SPELL_BINS), axis=1) < ((clients + 1) // 2)[:, None]
+    histogram = _spell_histogram(citizens.occupied(), citizens.slot_municipality, citizens.spell, len(clients))
+    below = np.cumsum(histogram, axis=1) < ((clients + 1) // 2)[:, None]
     return np.where(clients > 0, below.sum(axis=1), np.nan)
+
+
+@kernel
+def _spell_histogram(rows, municipality, spell, n):
+    histogram = np.zeros((n, SPELL_BINS), dtype=np.int64)
+    for i in rows:
+        histogram[municipality[i], min(spell[i], SPELL_BINS - 1)] += 1
+    return histogram
 
 
 def _group_quantile(group: np.ndarray, values: np.ndarray, n: int, q: float) -> np.ndarray:

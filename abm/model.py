@@ -15,11 +15,12 @@ import polars as pl
 
 from abm import jobcenter
 from abm.agents import Caseworker, Citizen, Council, Municipality
+from abm.compiled import kernel
 from abm.config import Config, defaults
 from abm.metrics import Tally, WeeklyRecord
 from abm.network import CitizenNetwork, council_network
 from abm.population import draw_groups, municipality_sizes, new_citizen_attributes
-from abm.rules import casework, costs, council, inflow, migration, progress, protest, trust, turnover
+from abm.rules import casework, council, inflow, migration, progress, protest, trust, turnover
 from abm.rules.council import CouncilState, PILOT, PILOT_RUNNING, strategy_codes
 from abm.state import CaseworkerState, CitizenState, Recruitment
 
@@ -86,14 +87,12 @@ class JobcenterModel(mesa.Model):
 
     def meet_friends(self) -> None:
         """Each citizen talks to one random tie this week (used by trust and migration)."""
-        self.friend = self.network.random_tie(self.streams.network)
+        self.friend = self.network.random_tie(self.streams.network, self.citizens.occupied())
 
     def end_week(self) -> None:
         """Spells age, the week is measured and recorded."""
         citizens = self.citizens
-        citizens.spell += citizens.active
-        citizens.benefit_weeks += citizens.active
-        citizens.changed[:] = False
+        _age_spells(citizens.occupied(), citizens.spell, citizens.benefit_weeks, citizens.changed)
         self._sync_caseworker_agents()
         if self.week >= 0:
             self.latest = self.record.record(self)
@@ -122,22 +121,6 @@ class JobcenterModel(mesa.Model):
 
     # -- bookkeeping used by the rules ----------------------------------------------------
 
-    def clients_by_department(self) -> np.ndarray:
-        """Active citizens per municipality and unit, shape (municipalities, 2)."""
-        citizens = self.citizens
-        rows = citizens.occupied()
-        pilot = citizens.per_municipality(rows, citizens.unit[rows])  # unit is 0 (ordinary) or 1 (pilot)
-        return np.stack((citizens.per_municipality(rows) - pilot, pilot), axis=1)
-
-    def mean_trust(self) -> np.ndarray:
-        citizens = self.citizens
-        rows = citizens.occupied()
-        total = citizens.per_municipality(rows, citizens.trust[rows])
-        return total / np.maximum(citizens.per_municipality(rows), 1)
-
-    def week_cost(self, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return costs.week_cost(self, rows)
-
     def make_room(self, wanted: np.ndarray, carry: np.ndarray | None = None):
         """Free citizen slots, ``wanted[m]`` in municipality m (ordered by municipality).
 
@@ -159,7 +142,7 @@ class JobcenterModel(mesa.Model):
         p = self.params
         citizens.reset(slots)
         citizens.assign(slots, attributes)
-        citizens.active[slots] = True
+        citizens.occupy(slots)
         citizens.person[slots] = citizens.new_person_ids(len(slots))
         weeks = np.asarray(p.progress.clarification_weeks)[citizens.group[slots]]
         citizens.clarification_need[slots] = np.where(
@@ -169,13 +152,12 @@ class JobcenterModel(mesa.Model):
         joins_pilot = piloting & (self.streams.inflow.random(len(slots)) < p.council.pilot_share)
         citizens.unit[slots] = np.where(joins_pilot, PILOT, 0)
 
-    def leave(self, slots: np.ndarray, exit_kind: str) -> None:
-        """Citizens end their spell (``exit_kind`` names the tally, e.g. ``exits_job``)."""
+    def leave(self, slots: np.ndarray) -> None:
+        """Citizens end their spell (the caller counts the kind of exit)."""
         if len(slots) == 0:
             return
         citizens = self.citizens
         muni = citizens.slot_municipality[slots]
-        self.tally.add(exit_kind, muni)
         self.tally.add("exit_spell_weeks", muni, citizens.spell[slots])
         self.tally.exits_by_department += np.bincount(muni * 2 + citizens.unit[slots], minlength=2 * self.n_municipalities)
         assigned = citizens.caseworker[slots]
@@ -193,11 +175,8 @@ class JobcenterModel(mesa.Model):
         jobcenter.detach(self, slots)
         self.tally.add("moved_out", citizens.slot_municipality[slots])
         self.tally.add("moved_in", citizens.slot_municipality[new_slots])
-        for name in CitizenState.FIELDS:
-            column = getattr(citizens, name)
-            column[new_slots] = column[slots]
+        citizens.relocate(slots, new_slots)
         citizens.unit[new_slots] = 0
-        citizens.reset(slots)
         jobcenter.assign_waiting(self)
 
     # -- construction -----------------------------------------------------------------------
@@ -292,6 +271,14 @@ class JobcenterModel(mesa.Model):
         """Agents for caseworker rows added this week (the table doubles when full)."""
         for row in range(len(self.caseworker_agents), self.caseworkers.size):
             self.caseworker_agents.append(Caseworker(self, row))
+
+
+@kernel
+def _age_spells(rows, spell, benefit_weeks, changed):
+    for i in rows:
+        spell[i] += 1
+        benefit_weeks[i] += 1
+        changed[i] = False
 
 
 SCHEDULE = (

@@ -15,6 +15,7 @@ from __future__ import annotations
 import networkx as nx
 import numpy as np
 
+from abm.compiled import kernel
 from abm.parameters import Param
 
 PARAMS = {
@@ -51,18 +52,12 @@ class CitizenNetwork:
         anywhere = (rng.random(ties.shape) * len(slot_municipality)).astype(np.int64)
         return np.where(abroad, anywhere, ties).astype(np.intp)
 
-    def random_tie(self, rng: np.random.Generator) -> np.ndarray:
-        """One tie per slot, drawn at random: the friend each citizen talks to this week."""
-        n = self.ties.shape[1]
-        column = rng.integers(0, self.p.degree, n)
-        return self.ties.ravel()[column * n + np.arange(n)]
+    def random_tie(self, rng: np.random.Generator, rows: np.ndarray) -> np.ndarray:
+        """The friend each citizen talks to this week: one of their ties, at random.
 
-    def share_active(self, rows: np.ndarray, flag: np.ndarray, active: np.ndarray) -> np.ndarray:
-        """For the given slots, the share of their active ties whose ``flag`` is set."""
-        ties = self.ties[:, rows]
-        present = active[ties]
-        count = present.sum(axis=0)
-        return np.divide((flag[ties] & present).sum(axis=0), count, out=np.zeros(len(rows)), where=count > 0)
+        Drawn for the occupied slots ``rows``; an empty slot's friend is itself.
+        """
+        return _pick_ties(self.ties, rows, rng.random(len(rows)))
 
     def grow(self, rng, old_to_new: np.ndarray, slot_municipality: np.ndarray) -> None:
         """Follow the citizens' table as it grows: remap old ties, tie the new slots in."""
@@ -96,6 +91,14 @@ def council_network(rng: np.random.Generator, p, n_municipalities: int) -> list[
             n_municipalities, p.council_degree, p.council_rewire, seed=int(rng.integers(2**31))
         )
     return [np.array(sorted(graph.neighbors(m)), dtype=np.intp) for m in range(n_municipalities)]
+
+
+@kernel
+def _pick_ties(ties, rows, draws):
+    friend = np.arange(ties.shape[1])
+    for r in range(len(rows)):
+        friend[rows[r]] = ties[int(draws[r] * ties.shape[0]), rows[r]]
+    return friend
 
 
 def _blocks(slot_municipality: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

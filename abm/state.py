@@ -8,7 +8,11 @@ free places and the social network's within-municipality ties cheap.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
+
+from abm.compiled import kernel
 
 NO_CASEWORKER = -1
 
@@ -77,22 +81,48 @@ class CitizenState(Columns):
             np.arange(self.n_municipalities, dtype=np.int32), slots_per_municipality
         )
         self._next_person = 0
+        self._occupied: np.ndarray | None = None
+
+    # Every change of ``active`` goes through ``occupy``, ``reset``, ``relocate`` or a
+    # resize, which forget the cached ``occupied()`` rows.
 
     def occupied(self) -> np.ndarray:
         """The slots that hold someone now, ascending (rules work on these rows only)."""
-        return np.flatnonzero(self.active)
+        if self._occupied is None:
+            self._occupied = np.flatnonzero(self.active)
+            self._occupied.flags.writeable = False
+        return self._occupied
+
+    def occupy(self, rows: np.ndarray) -> None:
+        self.active[rows] = True
+        self._occupied = None
+
+    def reset(self, rows: np.ndarray) -> None:
+        super().reset(rows)
+        self._occupied = None
+
+    def relocate(self, rows: np.ndarray, new_rows: np.ndarray) -> None:
+        """Citizens move from ``rows`` to ``new_rows`` with every attribute."""
+        for name in self.FIELDS:
+            column = getattr(self, name)
+            column[new_rows] = column[rows]
+        self.reset(rows)
+
+    def _resized(self, size: int, old_to_new: np.ndarray) -> None:
+        super()._resized(size, old_to_new)
+        self._occupied = None
+
+    def census(self) -> "Census":
+        """Everyone counted per municipality, in one pass over the slots."""
+        counts, trust = _census(
+            self.occupied(), self.slot_municipality, self.group, self.unit, self.caseworker, self.spell, self.changes,
+            self.trust, self.n_municipalities,
+        )
+        return Census(counts[:, :3], *counts[:, 3:].T, trust)
 
     def block_starts(self) -> np.ndarray:
         """The first slot of each municipality's block."""
         return np.searchsorted(self.slot_municipality, np.arange(self.n_municipalities))
-
-    def slots_of(self, municipalities: np.ndarray) -> np.ndarray:
-        """Every slot (occupied or not) of these municipalities, ascending."""
-        chosen = np.unique(municipalities)
-        starts = self.block_starts()
-        lengths = np.diff(starts, append=self.size)[chosen]
-        shift = np.repeat(starts[chosen] - (np.cumsum(lengths) - lengths), lengths)
-        return shift + np.arange(lengths.sum())
 
     def per_municipality(self, rows: np.ndarray, values: np.ndarray | None = None) -> np.ndarray:
         """How many of ``rows`` each municipality holds, or the sum of ``values`` over them.
@@ -145,6 +175,43 @@ class CitizenState(Columns):
         return old_to_new
 
 
+class Census(NamedTuple):
+    """Citizens per municipality: counts, and sums to divide by the clients for means."""
+
+    by_group: np.ndarray  # (municipalities, 3): job-ready, activity-ready, resource programme
+    pilot: np.ndarray     # in the pilot unit
+    waiting: np.ndarray   # without a caseworker
+    spell: np.ndarray     # sum of weeks in the current spell
+    changes: np.ndarray   # sum of caseworker changes in the current spell
+    trust: np.ndarray     # sum of trust
+
+    @property
+    def clients(self) -> np.ndarray:
+        return self.by_group.sum(axis=1)
+
+    def by_department(self) -> np.ndarray:
+        """Clients per municipality and unit (ordinary, pilot), shape (municipalities, 2)."""
+        return np.stack((self.clients - self.pilot, self.pilot), axis=1)
+
+    def mean_trust(self) -> np.ndarray:
+        return self.trust / np.maximum(self.clients, 1)
+
+
+@kernel
+def _census(rows, municipality, group, unit, caseworker, spell, changes, trust, n):
+    counts = np.zeros((n, 7), dtype=np.int64)  # 3 groups, pilot, waiting, spell, changes
+    trust_sum = np.zeros(n)
+    for i in rows:
+        m = municipality[i]
+        counts[m, group[i]] += 1
+        counts[m, 3] += unit[i]
+        counts[m, 4] += caseworker[i] < 0
+        counts[m, 5] += spell[i]
+        counts[m, 6] += changes[i]
+        trust_sum[m] += trust[i]
+    return counts, trust_sum
+
+
 class CaseworkerState(Columns):
     """Caseworkers in the municipalities' jobcenter departments."""
 
@@ -155,6 +222,7 @@ class CaseworkerState(Columns):
         "experience": (np.int32, 0),   # weeks since hired
         "stress": (np.float64, 0.0),
         "caseload": (np.int32, 0),     # refreshed by the jobcenter after every reassignment
+        "quality": (np.float64, 0.0),  # meeting quality this week (set by casework)
     }
 
     def free_slots(self, n: int) -> np.ndarray:

@@ -54,9 +54,7 @@ def caseworker_quality(model) -> np.ndarray:
 
 
 def apply(model) -> None:
-    citizens = model.citizens
-    by_caseworker = np.append(caseworker_quality(model), 0.0)  # NO_CASEWORKER (-1) gets 0
-    rows = citizens.occupied()
-    quality = np.zeros(citizens.size)  # empty slots: 0
-    quality[rows] = by_caseworker[citizens.caseworker[rows]]
-    citizens.quality = quality
+    """Each caseworker's quality this week, and so each citizen's (0 while waiting, and in empty slots)."""
+    model.caseworkers.quality = caseworker_quality(model)
+    by_caseworker = np.append(model.caseworkers.quality, 0.0)  # NO_CASEWORKER (-1) gets 0
+    model.citizens.quality = by_caseworker[model.citizens.caseworker]

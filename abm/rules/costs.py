@@ -23,16 +23,11 @@ PARAMS = {
 }
 
 
-def week_cost(model, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(benefit cost, staff cost, net cost) per municipality this week.
-
-    ``rows`` are the occupied citizen slots, when the caller has them at hand.
-    """
+def week_cost(model, census) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(benefit cost, staff cost, net cost) per municipality this week; ``census`` is ``citizens.census()``."""
     p = model.params.costs
-    citizens, staff = model.citizens, model.caseworkers
-    rows = citizens.occupied() if rows is None else rows
-    benefit = np.asarray(p.benefit_per_week)[citizens.group[rows]]
-    benefits = citizens.per_municipality(rows, benefit)
+    staff = model.caseworkers
+    benefits = census.by_group @ np.asarray(p.benefit_per_week, dtype=float)
     employed = np.bincount(staff.municipality[staff.active], minlength=model.n_municipalities)
     staffing = employed * p.caseworker_cost_per_year / 52.0
     return benefits, staffing, benefits + staffing

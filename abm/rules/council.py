@@ -12,6 +12,7 @@ import numpy as np
 
 from abm import jobcenter
 from abm.parameters import Param
+from abm.rules import costs
 
 STRATEGIES = ("status_quo", "invest", "austerity", "pilot_then_scale", "responsive", "imitate")
 OBJECTIVES = ("net_cost", "trust", "protests", "unemployment")
@@ -111,7 +112,7 @@ def apply(model) -> None:
     if not is_decision_week(model):
         return
     p = model.params.council
-    clients = model.clients_by_department()
+    clients = model.citizens.census().by_department()
     total_clients = clients.sum(axis=1)
     ordinary = councils.headcount[:, ORDINARY].astype(float)
     cap = np.minimum(np.floor(p.max_headcount_factor * councils.initial_headcount), np.ceil(total_clients / p.min_caseload))
@@ -147,7 +148,7 @@ def apply(model) -> None:
 def _hold_starting_caseload(model) -> None:
     """Burn-in: positions follow the clients so each council keeps its starting caseload."""
     councils = model.councils
-    councils.headcount[:, ORDINARY] = np.ceil(model.clients_by_department().sum(axis=1) / councils.starting_caseload)
+    councils.headcount[:, ORDINARY] = np.ceil(model.citizens.census().clients / councils.starting_caseload)
     councils.initial_headcount = councils.headcount[:, ORDINARY].copy()
     _enforce_headcount(model)
 
@@ -155,18 +156,19 @@ def _hold_starting_caseload(model) -> None:
 def _track(model) -> None:
     """Weekly: the score imitating councils compare, and the pilot's exits by unit."""
     councils, tally = model.councils, model.tally
+    census = model.citizens.census()
     objective = model.params.council.imitate_objective
     per_inhabitant = 1.0 / model.inhabitants
     if objective == "net_cost":
-        councils.score += model.week_cost()[2] * per_inhabitant
+        councils.score += costs.week_cost(model, census)[2] * per_inhabitant
     elif objective == "trust":
-        councils.score -= model.mean_trust()
+        councils.score -= census.mean_trust()
     elif objective == "protests":
         councils.score += tally.values["protest_event"]
     else:
-        councils.score += model.clients_by_department().sum(axis=1) * per_inhabitant
+        councils.score += census.clients * per_inhabitant
     running = councils.pilot_phase == PILOT_RUNNING
-    councils.pilot_client_weeks[running] += model.clients_by_department()[running]
+    councils.pilot_client_weeks[running] += census.by_department()[running]
     councils.pilot_exits[running] += tally.exits_by_department.reshape(-1, 2)[running]
 
 
@@ -192,7 +194,7 @@ def _pilot_decisions(model, pilot: np.ndarray, target: np.ndarray, clients: np.n
     starting = pilot & (phase == PILOT_NOT_STARTED)
     if starting.any():
         _start_pilots(model, np.flatnonzero(starting))
-        clients = model.clients_by_department()
+        clients = model.citizens.census().by_department()
     running = pilot & (phase == PILOT_RUNNING)
     councils.headcount[running, PILOT] = np.ceil(clients[running, PILOT] / p.pilot_caseload)
     elapsed = model.week - p.first_decision_week
@@ -202,7 +204,7 @@ def _pilot_decisions(model, pilot: np.ndarray, target: np.ndarray, clients: np.n
         phase[wins] = PILOT_SCALED
         phase[running & ~wins] = PILOT_STOPPED
         _merge_pilot_units(model, np.flatnonzero(running))
-        clients = model.clients_by_department()
+        clients = model.citizens.census().by_department()
     scaled = pilot & (phase == PILOT_SCALED)
     target[scaled] = np.ceil(clients[scaled].sum(axis=1) / p.pilot_caseload)
     return target

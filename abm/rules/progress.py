@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from abm.compiled import kernel
 from abm.parameters import Param
 from abm.rules import casework
 from abm.rules.inflow import scenario_factors
@@ -77,6 +78,9 @@ PARAMS = {
 }
 
 
+JOB, EDUCATION, FLEXJOB, DISABILITY = range(len(EXITS))
+
+
 def quality_boost(quality: np.ndarray, model) -> np.ndarray:
     """Multiplier of exit and clarification speed: 1 at the reference caseload."""
     p = model.params.progress
@@ -86,71 +90,104 @@ def quality_boost(quality: np.ndarray, model) -> np.ndarray:
 
 def apply(model) -> None:
     p = model.params.progress
+    population = model.params.population
     citizens = model.citizens
-    rng = model.streams.progress
-    rows = citizens.occupied()  # everything below is per occupied slot, in slot order
-    group = citizens.group[rows]
-    boost = quality_boost(citizens.quality[rows], model)
-    _press_sick(model, p, rng, rows)
-    health = citizens.health[rows]
-
-    health_mean = np.asarray(model.params.population.health_mean)[group]
-    distance_mean = np.asarray(model.params.population.distance_mean)[group]
-    personal = np.exp(-p.distance_effect * (citizens.distance[rows] - distance_mean)) * (
-        np.maximum(health, 1e-6) / health_mean
-    ) ** p.health_effect
+    n = model.n_municipalities
     _, job_factor = scenario_factors(model.params.labour_market)
     churn_by_changes = (1 - p.change_penalty) ** np.arange(p.change_penalty_cap + 1.0)
-    churn = churn_by_changes[np.minimum(citizens.changes[rows], p.change_penalty_cap)]
-    job = np.asarray(p.job_hazard)[group] * boost * personal * churn * job_factor
-    education = np.asarray(p.education_hazard)[group] * boost * personal
-    draw = rng.random(citizens.size)[rows]  # one draw per slot, occupied or not
-    to_job = draw < job
-    to_education = ~to_job & (draw < job + education)
-
-    # The clarification track: ``on_track`` and ``decided`` are positions in ``rows``.
-    need = citizens.clarification_need[rows]
-    on_track = np.flatnonzero(~to_job & ~to_education & (need > 0))
-    citizens.clarification[rows[on_track]] += boost[on_track]
-    decided = on_track[citizens.clarification[rows[on_track]] >= need[on_track]]
-    outcome = rng.random(citizens.size)[rows[decided]]
-    decided_group = group[decided]
-    disability_chance = np.asarray(p.disability_share)[decided_group] * np.clip(
-        (1 - health[decided]) / (1 - health_mean[decided]), 0, 2
+    press_by_media = p.press_probability * (1 - p.protest_handling_effect * model.councils.media_pressure)
+    # A caseworker's quality is the same for all their clients: the boost is computed per caseworker.
+    boost_by_caseworker = quality_boost(np.append(model.caseworkers.quality, 0.0), model)  # NO_CASEWORKER: last
+    counts = np.zeros((4, n), dtype=np.int64)  # sick, sick and pressed, decisions, weeks to those decisions
+    rows = citizens.occupied()
+    rng = model.streams.progress
+    leaving, kind = _week(
+        rng, rows, rng.random(len(rows)), citizens.slot_municipality, citizens.group, citizens.health,
+        citizens.health_base, citizens.distance, citizens.changes, citizens.spell, citizens.caseworker,
+        citizens.quality, citizens.clarification, citizens.clarification_need, citizens.pressed,
+        citizens.pressed_recent, boost_by_caseworker, press_by_media, counts,
+        p.sick_threshold, 1 - casework.reference_quality(model.params.casework), p.press_quality_exponent,
+        p.press_health_damage, p.health_recovery, p.pressed_memory,
+        np.asarray(population.health_mean, dtype=float), np.asarray(population.distance_mean, dtype=float),
+        p.distance_effect, p.health_effect, churn_by_changes,
+        np.asarray(p.job_hazard, dtype=float) * job_factor, np.asarray(p.education_hazard, dtype=float),
+        np.asarray(p.disability_share, dtype=float), np.asarray(p.flexjob_share, dtype=float),
     )
-    to_disability = outcome < disability_chance
-    to_flexjob = ~to_disability & (outcome < disability_chance + np.asarray(p.flexjob_share)[decided_group])
-    decided = rows[decided]
-    back_to_job_track = decided[~to_disability & ~to_flexjob]
-
-    model.tally.add("decisions", citizens.slot_municipality[decided])
-    model.tally.add("decision_weeks", citizens.slot_municipality[decided], citizens.spell[decided])
-    for name, leaving in zip(EXITS, (rows[to_job], rows[to_education], decided[to_flexjob], decided[to_disability])):
-        model.leave(leaving, f"exits_{name}")
-    citizens.group[back_to_job_track] = 0
-    citizens.clarification[back_to_job_track] = 0.0
-    citizens.clarification_need[back_to_job_track] = 0.0
+    for name, values in zip(("sick", "sick_pressed", "decisions", "decision_weeks"), counts):
+        model.tally.add_totals(name, values)
+    municipality = citizens.slot_municipality[leaving]
+    for code, name in enumerate(EXITS):
+        model.tally.add(f"exits_{name}", municipality[kind == code])
+    model.leave(leaving)
 
 
-def _press_sick(model, p, rng, rows: np.ndarray) -> None:
-    """Sick citizens pressed to activation lose health; the others recover toward their usual health."""
-    citizens = model.citizens
-    draw = rng.random(citizens.size)  # one draw per slot, occupied or not
-    health = citizens.health[rows]
-    sick = rows[health < p.sick_threshold]
-    q_ref = casework.reference_quality(model.params.casework)
-    shortfall = np.clip((1 - citizens.quality[sick]) / (1 - q_ref), 0, 3) ** p.press_quality_exponent
-    handling = 1 - p.protest_handling_effect * model.councils.media_pressure[citizens.slot_municipality[sick]]
-    chance = p.press_probability * shortfall * handling
-    pressed = sick[draw[sick] < chance]
-    citizens.pressed = np.zeros(citizens.size, dtype=bool)
-    citizens.pressed[pressed] = True
-    is_pressed = citizens.pressed[rows]
-    citizens.health[rows] = np.clip(
-        np.where(is_pressed, health - p.press_health_damage,
-                 health + p.health_recovery * (citizens.health_base[rows] - health)),
-        0.0, 1.0,
-    )
-    citizens.pressed_recent[rows] = p.pressed_memory * citizens.pressed_recent[rows] + (1 - p.pressed_memory) * is_pressed
-    model.tally.add("sick", citizens.slot_municipality[sick])
-    model.tally.add("sick_pressed", citizens.slot_municipality[pressed])
+@kernel
+def _week(rng, rows, exit_draws, municipality, group, health, health_base, distance, changes, spell, caseworker, quality,
+          clarification, clarification_need, pressed, pressed_recent, boost_by_caseworker, press_by_media, counts,
+          sick_threshold, quality_gap_ref, press_quality_exponent, press_health_damage, health_recovery,
+          pressed_memory, health_mean, distance_mean, distance_effect, health_effect, churn_by_changes,
+          job_hazard, education_hazard, disability_share, flexjob_share):
+    """One week of each citizen in ``rows``: pressing the sick, health, exits, clarification.
+
+    ``exit_draws`` has one uniform number per row (drawn in bulk: cheaper); the rarer
+    draws (pressing, decisions) come from ``rng`` as needed. Updates the columns in place,
+    adds to ``counts`` and returns the leavers' slots and exit kinds.
+    """
+    leaving = np.empty(len(rows), dtype=np.int64)
+    kind = np.empty(len(rows), dtype=np.int8)
+    n_leaving = 0
+    cap = len(churn_by_changes) - 1
+    for r in range(len(rows)):
+        i = rows[r]
+        g, m = group[i], municipality[i]
+        # Sick citizens may be pressed to activation (losing health); the others recover.
+        is_pressed = False
+        if health[i] < sick_threshold:
+            counts[0, m] += 1
+            shortfall = min(max((1 - quality[i]) / quality_gap_ref, 0.0), 3.0) ** press_quality_exponent
+            if rng.random() < press_by_media[m] * shortfall:
+                is_pressed = True
+                counts[1, m] += 1
+        pressed[i] = is_pressed
+        if is_pressed:
+            h = health[i] - press_health_damage
+        else:
+            h = health[i] + health_recovery * (health_base[i] - health[i])
+        h = min(max(h, 0.0), 1.0)
+        health[i] = h
+        pressed_recent[i] = pressed_memory * pressed_recent[i] + (1 - pressed_memory) * is_pressed
+
+        # Exit hazards: base rate x casework x the citizen's distance and health x churn.
+        boost = boost_by_caseworker[caseworker[i]]
+        health_ratio = max(h, 1e-6) / health_mean[g]
+        if health_effect != 1.0:
+            health_ratio = health_ratio**health_effect
+        personal = np.exp(-distance_effect * (distance[i] - distance_mean[g])) * health_ratio
+        job = job_hazard[g] * boost * personal * churn_by_changes[min(changes[i], cap)]
+        education = education_hazard[g] * boost * personal
+        draw = exit_draws[r]
+        if draw < job:
+            leaving[n_leaving], kind[n_leaving] = i, JOB
+            n_leaving += 1
+        elif draw < job + education:
+            leaving[n_leaving], kind[n_leaving] = i, EDUCATION
+            n_leaving += 1
+        elif clarification_need[i] > 0:
+            # The clarification track ends in a decision: disability pension, flexjob or back to job-ready.
+            clarification[i] += boost
+            if clarification[i] >= clarification_need[i]:
+                counts[2, m] += 1
+                counts[3, m] += spell[i]
+                disability = disability_share[g] * min(max((1 - h) / (1 - health_mean[g]), 0.0), 2.0)
+                outcome = rng.random()
+                if outcome < disability:
+                    leaving[n_leaving], kind[n_leaving] = i, DISABILITY
+                    n_leaving += 1
+                elif outcome < disability + flexjob_share[g]:
+                    leaving[n_leaving], kind[n_leaving] = i, FLEXJOB
+                    n_leaving += 1
+                else:
+                    group[i] = 0
+                    clarification[i] = 0.0
+                    clarification_need[i] = 0.0
+    return leaving[:n_leaving], kind[:n_leaving]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from abm.compiled import kernel
 from abm.parameters import Param
 
 PARAMS = {
@@ -35,30 +36,50 @@ PARAMS = {
 def apply(model) -> None:
     p = model.params.protest
     citizens = model.citizens
-    rows = citizens.occupied()
-    long_spell = np.minimum(citizens.spell[rows] / p.spell_hardship_weeks, 1.0)
-    hardship = (
-        np.asarray(p.hardship_base)[citizens.group[rows]]
-        + p.sickness_hardship * (1 - citizens.health[rows])
-        + p.pressed_hardship * citizens.pressed_recent[rows]
-        + p.spell_hardship * long_spell
-        + citizens.comparison[rows]
+    protesters = np.zeros(model.n_municipalities, dtype=np.int64)
+    clients = np.zeros(model.n_municipalities, dtype=np.int64)
+    citizens.protesting = _week(
+        citizens.occupied(), citizens.active, citizens.slot_municipality, citizens.group, citizens.health, citizens.pressed_recent,
+        citizens.spell, citizens.comparison, citizens.trust, citizens.grievance, citizens.threshold,
+        citizens.protesting, model.network.ties, protesters, clients,
+        np.asarray(p.hardship_base, dtype=float), p.sickness_hardship, p.pressed_hardship, p.spell_hardship,
+        p.spell_hardship_weeks, p.grievance_memory, p.network_weight,
     )
-    grievance = p.grievance_memory * citizens.grievance[rows] + (1 - p.grievance_memory) * hardship * (1 - citizens.trust[rows])
-    citizens.grievance[rows] = grievance
-
-    # Only citizens whom even a fully protesting network could tip need their ties' share.
-    could = rows[grievance + p.network_weight > citizens.threshold[rows]]
-    share = model.network.share_active(could, citizens.protesting, citizens.active)
-    protesting = np.zeros(citizens.size, dtype=bool)
-    protesting[could] = citizens.grievance[could] + p.network_weight * share > citizens.threshold[could]
-    citizens.protesting = protesting
-
-    muni = citizens.slot_municipality
-    protesters = np.bincount(muni[protesting], minlength=model.n_municipalities)
-    clients = citizens.per_municipality(rows)
     events = protesters >= np.maximum(p.event_min_protesters, p.event_share * clients)
-    model.tally.add("protesters", muni[protesting])
+    model.tally.add_totals("protesters", protesters)
     model.tally.set("protest_event", events.astype(float))
     councils = model.councils
     councils.media_pressure = p.media_memory * councils.media_pressure + (1 - p.media_memory) * events
+
+
+@kernel
+def _week(rows, active, municipality, group, health, pressed_recent, spell, comparison, trust, grievance, threshold,
+          protesting, ties, protesters, clients, hardship_base, sickness_hardship, pressed_hardship,
+          spell_hardship, spell_hardship_weeks, grievance_memory, network_weight):
+    """Grievance of each citizen in ``rows``; who protests this week (from who protested last week)."""
+    now_protesting = np.zeros(len(active), dtype=np.bool_)
+    for i in rows:
+        m = municipality[i]
+        clients[m] += 1
+        hardship = (
+            hardship_base[group[i]]
+            + sickness_hardship * (1 - health[i])
+            + pressed_hardship * pressed_recent[i]
+            + spell_hardship * min(spell[i] / spell_hardship_weeks, 1.0)
+            + comparison[i]
+        )
+        g = grievance_memory * grievance[i] + (1 - grievance_memory) * hardship * (1 - trust[i])
+        grievance[i] = g
+        if g + network_weight <= threshold[i]:
+            continue  # not even a fully protesting network could tip this citizen
+        present = protesting_ties = 0
+        for j in range(ties.shape[0]):
+            tie = ties[j, i]
+            if active[tie]:
+                present += 1
+                protesting_ties += protesting[tie]
+        share = protesting_ties / present if present > 0 else 0.0
+        if g + network_weight * share > threshold[i]:
+            now_protesting[i] = True
+            protesters[m] += 1
+    return now_protesting

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from abm.compiled import kernel
 from abm.parameters import Param
 
 PARAMS = {
@@ -30,21 +31,36 @@ PARAMS = {
 def apply(model) -> None:
     p = model.params.trust
     citizens = model.citizens
-    rows = citizens.occupied()  # occupied slots; ``friend`` is each one's tie this week
-    friend = model.friend[rows]
-    friend_here = citizens.active[friend]
-    before = citizens.trust[rows]
-    quality = citizens.quality[rows]
-    experienced = quality * (1 - p.pressed_penalty * citizens.pressed[rows])
-    anchor = np.minimum(experienced / p.full_trust_quality, 1.0)
-    trust = before + p.experience_rate * (anchor - before)
-    trust += np.where(friend_here, p.social_rate * (citizens.trust[friend] - before), 0.0)
-    trust -= p.change_shock * citizens.changed[rows]
-    citizens.trust[rows] = np.clip(trust, 0.0, 1.0)
-
-    elsewhere = friend_here & (citizens.slot_municipality[friend] != citizens.slot_municipality[rows])
-    gap = citizens.quality[friend] - quality
-    better = elsewhere & (gap > p.comparison_margin)
-    citizens.comparison[rows] = p.comparison_memory * citizens.comparison[rows] + (1 - p.comparison_memory) * np.where(
-        better, p.comparison_weight * gap, 0.0
+    citizens.trust = _week(
+        citizens.occupied(), citizens.active, citizens.slot_municipality, model.friend, citizens.trust, citizens.quality,
+        citizens.pressed, citizens.changed, citizens.comparison, p.experience_rate, p.full_trust_quality,
+        p.social_rate, p.change_shock, p.pressed_penalty, p.comparison_margin, p.comparison_weight,
+        p.comparison_memory,
     )
+
+
+@kernel
+def _week(rows, active, municipality, friend, trust, quality, pressed, changed, comparison, experience_rate,
+          full_trust_quality, social_rate, change_shock, pressed_penalty, comparison_margin, comparison_weight,
+          comparison_memory):
+    """The new trust of each citizen in ``rows`` (from everyone's trust last week), and comparison grievance."""
+    new_trust = trust.copy()
+    for i in rows:
+        f = friend[i]
+        friend_here = active[f]
+        before = trust[i]
+        experienced = quality[i] * (1 - pressed_penalty * pressed[i])
+        updated = before + experience_rate * (min(experienced / full_trust_quality, 1.0) - before)
+        if friend_here:
+            updated += social_rate * (trust[f] - before)
+        if changed[i]:
+            updated -= change_shock
+        new_trust[i] = min(max(updated, 0.0), 1.0)
+
+        seen = 0.0  # grievance from a friend elsewhere who is treated clearly better
+        if friend_here and municipality[f] != municipality[i]:
+            gap = quality[f] - quality[i]
+            if gap > comparison_margin:
+                seen = comparison_weight * gap
+        comparison[i] = comparison_memory * comparison[i] + (1 - comparison_memory) * seen
+    return new_trust

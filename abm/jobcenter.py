@@ -22,7 +22,9 @@ def department_count(model) -> int:
 def assign_waiting(model) -> None:
     """Give waiting citizens caseworkers, least-loaded first, up to an even share each."""
     citizens, staff = model.citizens, model.caseworkers
-    waiting = np.flatnonzero(citizens.active & (citizens.caseworker == NO_CASEWORKER))
+    waiting_flag = np.zeros(staff.size + 1, dtype=bool)
+    waiting_flag[NO_CASEWORKER] = True
+    waiting = _clients_of(citizens.occupied(), citizens.caseworker, waiting_flag)
     if len(waiting) == 0:
         return
     n_departments = department_count(model)
@@ -69,8 +71,7 @@ def remove_caseworkers(model, rows: np.ndarray, reason: str) -> None:
     leaving = np.zeros(staff.size + 1, dtype=bool)  # last entry answers for NO_CASEWORKER (-1)
     leaving[rows] = True
     citizens = model.citizens
-    clients = citizens.occupied()
-    detach(model, clients[leaving[citizens.caseworker[clients]]])
+    detach(model, _clients_of(citizens.occupied(), citizens.caseworker, leaving))
     staff.reset(rows)
     assign_waiting(model)
 
@@ -104,6 +105,18 @@ def rebalance(model, departments: np.ndarray) -> None:
     keep = np.full(n_departments, np.iinfo(np.int64).max)  # departments not rebalanced keep everything
     keep[departments] = np.ceil(even_share[departments] * (1 + model.params.turnover.rebalance_tolerance))
     detach(model, _cases_beyond(citizens.occupied(), citizens.caseworker, staff_department, keep, staff.size))
+
+
+@kernel
+def _clients_of(rows, caseworker, chosen):
+    """The citizens (slots) among ``rows`` whose caseworker is ``chosen`` (``chosen[-1]``: waiting)."""
+    clients = np.empty(len(rows), dtype=np.int64)
+    n_clients = 0
+    for i in rows:
+        if chosen[caseworker[i]]:
+            clients[n_clients] = i
+            n_clients += 1
+    return clients[:n_clients]
 
 
 @kernel

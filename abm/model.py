@@ -129,18 +129,20 @@ class JobcenterModel(mesa.Model):
         """
         slots = self.citizens.free_slots(wanted)
         if slots is None:
-            shortfall = self.citizens.shortfall(wanted)
-            block = np.bincount(self.citizens.slot_municipality, minlength=self.n_municipalities)
-            old_to_new = self._grow(np.where(shortfall > 0, np.maximum(shortfall, block // 4 + 16), 0))
+            # Growing copies every column and the network, so every municipality that is short
+            # or low on room grows at once, by a quarter of its block: grows stay rare.
+            free = self.citizens.free_count()
+            block = np.diff(self.citizens.block_starts(), append=self.citizens.size)
+            low = (free < wanted) | (free - wanted < block // 8)
+            old_to_new = self._grow(np.where(low, np.maximum(wanted - free, 0) + block // 4 + 16, 0))
             carry = None if carry is None else old_to_new[carry]
             slots = self.citizens.free_slots(wanted)
         return slots if carry is None else (slots, carry)
 
     def enter(self, slots: np.ndarray, attributes: dict[str, np.ndarray]) -> None:
-        """New citizens take these slots and start a spell."""
+        """New citizens take these free slots (free slots hold every column's fill value) and start a spell."""
         citizens = self.citizens
         p = self.params
-        citizens.reset(slots)
         citizens.assign(slots, attributes)
         citizens.occupy(slots)
         citizens.person[slots] = citizens.new_person_ids(len(slots))

@@ -61,8 +61,7 @@ class CitizenNetwork:
 
     def grow(self, rng, old_to_new: np.ndarray, slot_municipality: np.ndarray) -> None:
         """Follow the citizens' table as it grows: remap old ties, tie the new slots in."""
-        ties = np.empty((self.p.degree, len(slot_municipality)), dtype=np.intp)
-        ties[:, old_to_new] = old_to_new[self.ties]
+        ties = _remapped(self.ties, old_to_new, len(slot_municipality))
         is_new = np.ones(len(slot_municipality), dtype=bool)
         is_new[old_to_new] = False
         new_rows = np.flatnonzero(is_new)
@@ -99,6 +98,16 @@ def _pick_ties(ties, rows, draws):
     for r in range(len(rows)):
         friend[rows[r]] = ties[int(draws[r] * ties.shape[0]), rows[r]]
     return friend
+
+
+@kernel
+def _remapped(ties, old_to_new, size):
+    """The ties in a table of ``size`` slots where old slot i is now ``old_to_new[i]`` (new slots unset)."""
+    remapped = np.empty((ties.shape[0], size), dtype=ties.dtype)
+    for j in range(ties.shape[0]):
+        for i in range(ties.shape[1]):
+            remapped[j, old_to_new[i]] = old_to_new[ties[j, i]]
+    return remapped
 
 
 def _blocks(slot_municipality: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

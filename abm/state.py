@@ -146,21 +146,17 @@ class CitizenState(Columns):
         return ids
 
     def free_slots(self, wanted: np.ndarray) -> np.ndarray | None:
-        """``wanted[m]`` free slots of each municipality m, ordered by municipality.
+        """``wanted[m]`` free slots of each municipality m (its first ones), ordered by municipality.
 
         ``None`` if some municipality has too few; the caller grows the table first.
         """
-        free = np.flatnonzero(~self.active)
-        first = np.searchsorted(free, self.block_starts())  # each municipality's free slots: a stretch of free
-        available = np.diff(first, append=len(free))
-        if np.any(available < wanted):
-            return None
-        wanted = np.asarray(wanted, dtype=np.int64)
-        offset = np.arange(wanted.sum()) - np.repeat(np.cumsum(wanted) - wanted, wanted)
-        return free[np.repeat(first, wanted) + offset]
+        starts = self.block_starts()
+        slots, enough = _first_free(self.active, starts, np.append(starts[1:], self.size), np.asarray(wanted, dtype=np.int64))
+        return slots if enough else None
 
-    def shortfall(self, wanted: np.ndarray) -> np.ndarray:
-        return np.maximum(wanted - self.per_municipality(np.flatnonzero(~self.active)), 0)
+    def free_count(self) -> np.ndarray:
+        """Free slots per municipality."""
+        return np.diff(self.block_starts(), append=self.size) - self.per_municipality(self.occupied())
 
     def grow(self, extra: np.ndarray) -> np.ndarray:
         """Add ``extra[m]`` empty slots to municipality m's block; returns old->new slot map."""
@@ -173,6 +169,24 @@ class CitizenState(Columns):
         self._resized(int(new_counts.sum()), old_to_new)
         self.slot_municipality = np.repeat(np.arange(self.n_municipalities, dtype=np.int32), new_counts)
         return old_to_new
+
+
+@kernel
+def _first_free(active, starts, ends, wanted):
+    slots = np.empty(wanted.sum(), dtype=np.int64)
+    taken = 0
+    for m in range(len(wanted)):
+        needed = wanted[m]
+        i = starts[m]
+        while needed > 0 and i < ends[m]:
+            if not active[i]:
+                slots[taken] = i
+                taken += 1
+                needed -= 1
+            i += 1
+        if needed > 0:
+            return slots[:0], False
+    return slots, True
 
 
 class Census(NamedTuple):

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from abm.compiled import kernel
 from abm.parameters import Param
+from abm.state import NO_CASEWORKER
 
 PARAMS = {
     "hours_per_week": Param(37.0, "hours", "A caseworker's working week.", "Danish standard full-time week", low=0.0, high=80.0),
@@ -54,7 +56,13 @@ def caseworker_quality(model) -> np.ndarray:
 
 
 def apply(model) -> None:
-    """Each caseworker's quality this week, and so each citizen's (0 while waiting, and in empty slots)."""
+    """Each caseworker's quality this week, and so each client's (0 while waiting; empty slots keep 0)."""
     model.caseworkers.quality = caseworker_quality(model)
-    by_caseworker = np.append(model.caseworkers.quality, 0.0)  # NO_CASEWORKER (-1) gets 0
-    model.citizens.quality = by_caseworker[model.citizens.caseworker]
+    citizens = model.citizens
+    _citizen_quality(citizens.occupied(), citizens.caseworker, model.caseworkers.quality, citizens.quality)
+
+
+@kernel
+def _citizen_quality(rows, caseworker, by_caseworker, quality):
+    for i in rows:
+        quality[i] = by_caseworker[caseworker[i]] if caseworker[i] != NO_CASEWORKER else 0.0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from abm.compiled import kernel
 from abm.parameters import Param
 
 PARAMS = {
@@ -22,15 +23,25 @@ PARAMS = {
 def apply(model) -> None:
     p = model.params.migration
     citizens = model.citizens
-    muni = citizens.slot_municipality
-    draw = model.streams.migration.random(citizens.size)  # one draw per slot, occupied or not
-    low_trust = np.flatnonzero(citizens.active & (citizens.trust < p.trust_threshold))
-    friend = model.friend[low_trust]
-    eligible = low_trust[
-        citizens.active[friend]
-        & (muni[friend] != muni[low_trust])
-        & (citizens.trust[friend] > citizens.trust[low_trust] + p.trust_margin)
-    ]
-    movers = eligible[draw[eligible] < p.weekly_chance]
+    eligible = _eligible(
+        citizens.occupied(), citizens.active, citizens.slot_municipality, citizens.trust, model.friend,
+        p.trust_threshold, p.trust_margin,
+    )
+    movers = eligible[model.streams.migration.random(len(eligible)) < p.weekly_chance]
     if len(movers):
-        model.move(movers, muni[model.friend[movers]])
+        model.move(movers, citizens.slot_municipality[model.friend[movers]])
+
+
+@kernel
+def _eligible(rows, active, municipality, trust, friend, trust_threshold, trust_margin):
+    """Citizens with low trust whose friend this week lives elsewhere and trusts clearly more."""
+    eligible = np.empty(len(rows), dtype=np.int64)
+    n_eligible = 0
+    for i in rows:
+        if trust[i] >= trust_threshold:
+            continue
+        f = friend[i]
+        if active[f] and municipality[f] != municipality[i] and trust[f] > trust[i] + trust_margin:
+            eligible[n_eligible] = i
+            n_eligible += 1
+    return eligible[:n_eligible]

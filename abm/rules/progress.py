@@ -95,19 +95,22 @@ def apply(model) -> None:
     n = model.n_municipalities
     _, job_factor = scenario_factors(model.params.labour_market)
     churn_by_changes = (1 - p.change_penalty) ** np.arange(p.change_penalty_cap + 1.0)
-    press_by_media = p.press_probability * (1 - p.protest_handling_effect * model.councils.media_pressure)
-    # A caseworker's quality is the same for all their clients: the boost is computed per caseworker.
-    boost_by_caseworker = quality_boost(np.append(model.caseworkers.quality, 0.0), model)  # NO_CASEWORKER: last
+    # Quality is the caseworker's, the same for all their clients: what follows from it is
+    # computed per caseworker (the last entry answers for NO_CASEWORKER, -1: quality 0).
+    quality = np.append(model.caseworkers.quality, 0.0)
+    boost_by_caseworker = quality_boost(quality, model)
+    q_ref = casework.reference_quality(model.params.casework)
+    press_by_caseworker = p.press_probability * np.clip((1 - quality) / (1 - q_ref), 0, 3) ** p.press_quality_exponent
+    press_handling = 1 - p.protest_handling_effect * model.councils.media_pressure  # protests change case handling
     counts = np.zeros((4, n), dtype=np.int64)  # sick, sick and pressed, decisions, weeks to those decisions
     rows = citizens.occupied()
     rng = model.streams.progress
     leaving, kind = _week(
         rng, rows, rng.random(len(rows)), citizens.slot_municipality, citizens.group, citizens.health,
         citizens.health_base, citizens.distance, citizens.changes, citizens.spell, citizens.caseworker,
-        citizens.quality, citizens.clarification, citizens.clarification_need, citizens.pressed,
-        citizens.pressed_recent, boost_by_caseworker, press_by_media, counts,
-        p.sick_threshold, 1 - casework.reference_quality(model.params.casework), p.press_quality_exponent,
-        p.press_health_damage, p.health_recovery, p.pressed_memory,
+        citizens.clarification, citizens.clarification_need, citizens.pressed, citizens.pressed_recent,
+        boost_by_caseworker, press_by_caseworker, press_handling, counts,
+        p.sick_threshold, p.press_health_damage, p.health_recovery, p.pressed_memory,
         np.asarray(population.health_mean, dtype=float), np.asarray(population.distance_mean, dtype=float),
         p.distance_effect, p.health_effect, churn_by_changes,
         np.asarray(p.job_hazard, dtype=float) * job_factor, np.asarray(p.education_hazard, dtype=float),
@@ -122,11 +125,11 @@ def apply(model) -> None:
 
 
 @kernel
-def _week(rng, rows, exit_draws, municipality, group, health, health_base, distance, changes, spell, caseworker, quality,
-          clarification, clarification_need, pressed, pressed_recent, boost_by_caseworker, press_by_media, counts,
-          sick_threshold, quality_gap_ref, press_quality_exponent, press_health_damage, health_recovery,
-          pressed_memory, health_mean, distance_mean, distance_effect, health_effect, churn_by_changes,
-          job_hazard, education_hazard, disability_share, flexjob_share):
+def _week(rng, rows, exit_draws, municipality, group, health, health_base, distance, changes, spell, caseworker,
+          clarification, clarification_need, pressed, pressed_recent, boost_by_caseworker, press_by_caseworker,
+          press_handling, counts, sick_threshold, press_health_damage, health_recovery, pressed_memory, health_mean,
+          distance_mean, distance_effect, health_effect, churn_by_changes, job_hazard,
+          education_hazard, disability_share, flexjob_share):
     """One week of each citizen in ``rows``: pressing the sick, health, exits, clarification.
 
     ``exit_draws`` has one uniform number per row (drawn in bulk: cheaper); the rarer
@@ -144,8 +147,7 @@ def _week(rng, rows, exit_draws, municipality, group, health, health_base, dista
         is_pressed = False
         if health[i] < sick_threshold:
             counts[0, m] += 1
-            shortfall = min(max((1 - quality[i]) / quality_gap_ref, 0.0), 3.0) ** press_quality_exponent
-            if rng.random() < press_by_media[m] * shortfall:
+            if rng.random() < press_by_caseworker[caseworker[i]] * press_handling[m]:
                 is_pressed = True
                 counts[1, m] += 1
         pressed[i] = is_pressed
@@ -166,11 +168,8 @@ def _week(rng, rows, exit_draws, municipality, group, health, health_base, dista
         job = job_hazard[g] * boost * personal * churn_by_changes[min(changes[i], cap)]
         education = education_hazard[g] * boost * personal
         draw = exit_draws[r]
-        if draw < job:
-            leaving[n_leaving], kind[n_leaving] = i, JOB
-            n_leaving += 1
-        elif draw < job + education:
-            leaving[n_leaving], kind[n_leaving] = i, EDUCATION
+        if draw < job + education:
+            leaving[n_leaving], kind[n_leaving] = i, JOB if draw < job else EDUCATION
             n_leaving += 1
         elif clarification_need[i] > 0:
             # The clarification track ends in a decision: disability pension, flexjob or back to job-ready.

@@ -14,6 +14,7 @@ import pytest
 from abm.cli import main
 from abm.errors import ConfigError
 from abm.sweep import load_experiment, run_sweep
+from abm.sweep.executor import MAX_BATCH, batches
 
 REPO = Path(__file__).resolve().parents[1]
 BASE = REPO / "configs" / "baseline.toml"
@@ -194,3 +195,11 @@ def test_resume_refuses_a_folder_of_another_experiment(tmp_path, capsys):
     # the same experiment resumes: nothing is missing, so nothing runs and the dataset stays whole
     assert main(["sweep", str(first), "--workers", "1", "--out", str(out), "--resume"]) == 0
     assert pl.read_parquet(out / "summary.parquet").equals(summary)
+
+
+@pytest.mark.parametrize("runs, cpus", [(1, 2), (64, 2), (1000, 2), (5000, 64)])
+def test_ray_batches_keep_the_order_and_shrink_to_single_runs(runs, cpus):
+    sizes = [len(batch) for batch in batches(list(range(runs)), cpus)]
+    assert [run for batch in batches(list(range(runs)), cpus) for run in batch] == list(range(runs))
+    assert sizes == sorted(sizes, reverse=True) and max(sizes) <= MAX_BATCH
+    assert sizes[-cpus:] == [1] * min(cpus, runs)  # the last CPUs to finish wait for one run at most

@@ -5,11 +5,13 @@ every other command work without Ray. Seeds are fixed in the tasks before anythi
 scheduled, so the outcomes are the same whichever path, worker or order ran them.
 
 On Ray, consecutive runs are grouped into batches, one Ray task each, so that runs of a
-fraction of a second are not dominated by scheduling; there are still several batches per
-CPU so the load stays balanced and an interruption loses little. Results come back to the
-driver, which writes them: cluster nodes need no shared file system. A run that raises is
-caught in the task and reported; a worker process (or node) that dies is retried by Ray up
-to ``MAX_RETRIES`` times, after which its runs are reported as failed.
+fraction of a second are not dominated by scheduling. Batches shrink towards the end of
+the sweep (each holds at most 1/``BATCHES_PER_CPU`` of a CPU's share of the runs not yet
+batched), down to single runs: the load stays balanced, the CPU that finishes last does
+not keep the others waiting for a whole batch, and an interruption loses little. Results
+come back to the driver, which writes them: cluster nodes need no shared file system. A
+run that raises is caught in the task and reported; a worker process (or node) that dies
+is retried by Ray up to ``MAX_RETRIES`` times, after which its runs are reported as failed.
 """
 
 from __future__ import annotations
@@ -69,8 +71,13 @@ def check_reachable(address: str) -> None:
                         f"start one with `ray start --head --port={port}` or check the address") from None
 
 
-def batch_size(runs: int, cpus: int) -> int:
-    return max(1, min(MAX_BATCH, runs // (cpus * BATCHES_PER_CPU)))
+def batches(tasks: list[Task], cpus: int) -> Iterator[list[Task]]:
+    """Consecutive runs in batches that shrink as fewer runs are left, down to one run."""
+    start = 0
+    while start < len(tasks):
+        size = max(1, min(MAX_BATCH, (len(tasks) - start) // (cpus * BATCHES_PER_CPU)))
+        yield tasks[start:start + size]
+        start += size
 
 
 def _on_ray(tasks: list[Task], runner: Runner, workers: int, address: str | None) -> Iterator[list[Outcome]]:
@@ -81,9 +88,9 @@ def _on_ray(tasks: list[Task], runner: Runner, workers: int, address: str | None
         connect(workers, address)
     try:
         cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
-        size = batch_size(len(tasks), cpus)
         remote = ray.remote(run_batch).options(num_cpus=1, max_retries=MAX_RETRIES, retry_exceptions=False)
-        pending = {remote.remote(tasks[i:i + size], runner): tasks[i:i + size] for i in range(0, len(tasks), size)}
+        # submitted largest first; Ray starts a caller's tasks in the order they were submitted
+        pending = {remote.remote(batch, runner): batch for batch in batches(tasks, cpus)}
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1)
             batch = pending.pop(ready[0])

@@ -1,7 +1,8 @@
 """Columnar agent state: one numpy array per attribute (struct of arrays).
 
-The weekly rules act on whole columns at once. A *slot* is one row; people leave and
-arrive every week, so slots are reused (``active`` tells whether a slot holds someone).
+The weekly rules act on whole columns at once, in compiled loops over the occupied rows
+(``abm.compiled``). A *slot* is one row; people leave and arrive every week, so slots
+are reused (``active`` tells whether a slot holds someone).
 Citizens' slots are grouped in contiguous blocks per municipality, which keeps finding
 free places and the social network's within-municipality ties cheap.
 """

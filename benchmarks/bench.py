@@ -203,6 +203,7 @@ def median_run(runs: list[dict]) -> dict:
 
 def machine() -> dict:
     import mesa
+    import numba
     import numpy
 
     cpu = "unknown"
@@ -219,6 +220,7 @@ def machine() -> dict:
         "python": platform.python_version(),
         "numpy": numpy.__version__,
         "mesa": mesa.__version__,
+        "numba": numba.__version__,
         "platform": platform.platform(),
         "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", ""),
     }
@@ -284,7 +286,7 @@ def main() -> None:
     print(f"abm benchmark: {weeks} weeks, median of {repeats}, seed {args.seed}; one thread per run, "
           f"{', '.join(ONE_THREAD)} = 1")
     print(f"machine: {info['nproc']} CPUs, {info['cpu']}; Python {info['python']}, numpy {info['numpy']}, "
-          f"mesa {info['mesa']}; OPENBLAS_CORETYPE={info['openblas_coretype'] or '(unset)'}")
+          f"mesa {info['mesa']}, numba {info['numba']}; OPENBLAS_CORETYPE={info['openblas_coretype'] or '(unset)'}")
     print(f"command: {' '.join(['.venv/bin/python', 'benchmarks/bench.py', *sys.argv[1:]])}")
     print()
 

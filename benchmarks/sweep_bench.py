@@ -46,7 +46,7 @@ from abm.sweep.experiment import Experiment
 
 WORKERS = 2
 CALIBRATION_STEPS = 3
-SIDE_BY_SIDE_RUNS = 4
+SIDE_BY_SIDE_RUNS = 8  # runs in each share; fewer give a noisy figure on a shared machine
 EXPERIMENT = """
 base = "{base}"
 strategies = ["status_quo", "invest"]

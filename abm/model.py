@@ -132,7 +132,7 @@ class JobcenterModel(mesa.Model):
             # Growing copies every column and the network, so every municipality that is short
             # or low on room grows at once, by a quarter of its block: grows stay rare.
             free = self.citizens.free_count()
-            block = np.diff(self.citizens.block_starts(), append=self.citizens.size)
+            block = self.citizens.block_sizes()
             low = (free < wanted) | (free - wanted < block // 8)
             old_to_new = self._grow(np.where(low, np.maximum(wanted - free, 0) + block // 4 + 16, 0))
             carry = None if carry is None else old_to_new[carry]

@@ -125,21 +125,9 @@ class CitizenState(Columns):
         """The first slot of each municipality's block."""
         return np.searchsorted(self.slot_municipality, np.arange(self.n_municipalities))
 
-    def per_municipality(self, rows: np.ndarray, values: np.ndarray | None = None) -> np.ndarray:
-        """How many of ``rows`` each municipality holds, or the sum of ``values`` over them.
-
-        ``rows`` are slots in ascending order (e.g. ``occupied()``) and ``values`` has one
-        entry per row. Each municipality's slots form one block, so its rows are one
-        stretch of ``rows``: a sum per stretch, far cheaper than a weighted bincount.
-        Counts and sums of whole numbers come back as integers, other sums as floats.
-        """
-        bounds = np.searchsorted(rows, self.block_starts())
-        counts = np.diff(bounds, append=len(rows))
-        if values is None:
-            return counts
-        total = np.float64 if values.dtype.kind == "f" else np.int64
-        padded = np.concatenate((values, np.zeros(1, dtype=values.dtype)))  # so every bound is a valid index
-        return np.where(counts > 0, np.add.reduceat(padded, bounds, dtype=total), 0)
+    def block_sizes(self) -> np.ndarray:
+        """Slots (occupied or free) of each municipality."""
+        return np.diff(self.block_starts(), append=self.size)
 
     def new_person_ids(self, n: int) -> np.ndarray:
         ids = np.arange(self._next_person, self._next_person + n, dtype=np.int64)
@@ -156,8 +144,9 @@ class CitizenState(Columns):
         return slots if enough else None
 
     def free_count(self) -> np.ndarray:
-        """Free slots per municipality."""
-        return np.diff(self.block_starts(), append=self.size) - self.per_municipality(self.occupied())
+        """Free slots per municipality (each municipality's occupied slots are one stretch of ``occupied()``)."""
+        occupied = np.diff(np.searchsorted(self.occupied(), self.block_starts()), append=len(self.occupied()))
+        return self.block_sizes() - occupied
 
     def grow(self, extra: np.ndarray) -> np.ndarray:
         """Add ``extra[m]`` empty slots to municipality m's block; returns old->new slot map."""

@@ -31,7 +31,11 @@ PARAMS = {
 
 
 class CitizenNetwork:
-    """Ties as a ``(degree, slots)`` array: ``ties[j, i]`` is citizen slot i's j-th tie."""
+    """Ties as a ``(slots, degree)`` int32 array: ``ties[i, j]`` is citizen slot i's j-th tie.
+
+    A citizen's ties sit side by side (one cache line), which is what the weekly friend
+    draw and the protest rule read.
+    """
 
     def __init__(self, rng: np.random.Generator, p, slot_municipality: np.ndarray):
         self.p = p
@@ -50,7 +54,7 @@ class CitizenNetwork:
         ties = np.where(rewired, start + (rng.random(ties.shape) * size).astype(np.int64), ties)
         abroad = rng.random(ties.shape) < self.p.cross_share
         anywhere = (rng.random(ties.shape) * len(slot_municipality)).astype(np.int64)
-        return np.where(abroad, anywhere, ties).astype(np.intp)
+        return np.where(abroad, anywhere, ties).T.astype(np.int32, order="C")
 
     def random_tie(self, rng: np.random.Generator, rows: np.ndarray) -> np.ndarray:
         """The friend each citizen talks to this week: one of their ties, at random.
@@ -65,17 +69,17 @@ class CitizenNetwork:
         is_new = np.ones(len(slot_municipality), dtype=bool)
         is_new[old_to_new] = False
         new_rows = np.flatnonzero(is_new)
-        ties[:, new_rows] = self._new_ties(rng, slot_municipality, new_rows)
+        ties[new_rows] = self._new_ties(rng, slot_municipality, new_rows)
         self.ties = ties
 
     def to_networkx(self, slots: np.ndarray) -> nx.Graph:
         """An undirected networkx graph of the ties among ``slots`` (nodes are slot numbers)."""
-        chosen = np.zeros(self.ties.shape[1], dtype=bool)
+        chosen = np.zeros(len(self.ties), dtype=bool)
         chosen[slots] = True
         graph = nx.Graph()
         graph.add_nodes_from(int(s) for s in slots)
-        sources = np.broadcast_to(np.arange(self.ties.shape[1]), self.ties.shape)[:, slots].ravel()
-        targets = self.ties[:, slots].ravel()
+        sources = np.repeat(slots, self.ties.shape[1])
+        targets = self.ties[slots].ravel()
         keep = chosen[targets] & (sources != targets)
         graph.add_edges_from(zip(sources[keep].tolist(), targets[keep].tolist()))
         return graph
@@ -94,19 +98,19 @@ def council_network(rng: np.random.Generator, p, n_municipalities: int) -> list[
 
 @kernel
 def _pick_ties(ties, rows, draws):
-    friend = np.arange(ties.shape[1])
+    friend = np.arange(len(ties))
     for r in range(len(rows)):
-        friend[rows[r]] = ties[int(draws[r] * ties.shape[0]), rows[r]]
+        friend[rows[r]] = ties[rows[r], int(draws[r] * ties.shape[1])]
     return friend
 
 
 @kernel
 def _remapped(ties, old_to_new, size):
     """The ties in a table of ``size`` slots where old slot i is now ``old_to_new[i]`` (new slots unset)."""
-    remapped = np.empty((ties.shape[0], size), dtype=ties.dtype)
-    for j in range(ties.shape[0]):
-        for i in range(ties.shape[1]):
-            remapped[j, old_to_new[i]] = old_to_new[ties[j, i]]
+    remapped = np.empty((size, ties.shape[1]), dtype=ties.dtype)
+    for i in range(len(ties)):
+        for j in range(ties.shape[1]):
+            remapped[old_to_new[i], j] = old_to_new[ties[i, j]]
     return remapped
 
 

@@ -73,8 +73,7 @@ def _week(rows, active, municipality, group, health, pressed_recent, spell, comp
         if g + network_weight <= threshold[i]:
             continue  # not even a fully protesting network could tip this citizen
         present = protesting_ties = 0
-        for j in range(ties.shape[0]):
-            tie = ties[j, i]
+        for tie in ties[i]:
             if active[tie]:
                 present += 1
                 protesting_ties += protesting[tie]

@@ -25,7 +25,8 @@ from abm.rules.council import CouncilState, PILOT, PILOT_RUNNING, strategy_codes
 from abm.state import CaseworkerState, CitizenState, Recruitment
 
 STREAMS = ("build", "network", "inflow", "progress", "turnover", "migration", "council")
-SLOT_HEADROOM = 1.3  # free slots kept per municipality at the start, as a share of its clients
+SLOT_HEADROOM = 1.3  # slots per municipality at the start (and when packed), as a multiple of its clients
+PACK_SAVING = 0.2  # the table is packed when that would drop at least this share of its slots
 
 
 class RandomStreams:
@@ -97,6 +98,7 @@ class JobcenterModel(mesa.Model):
         if self.week >= 0:
             self.latest = self.record.record(self)
             self.datacollector.collect(self)
+        self._pack_when_sparse()
         self.week += 1
 
     # -- results ------------------------------------------------------------------------
@@ -134,7 +136,7 @@ class JobcenterModel(mesa.Model):
             free = self.citizens.free_count()
             block = self.citizens.block_sizes()
             low = (free < wanted) | (free - wanted < block // 8)
-            old_to_new = self._grow(np.where(low, np.maximum(wanted - free, 0) + block // 4 + 16, 0))
+            old_to_new = self._reblocked(self.citizens.grow(np.where(low, np.maximum(wanted - free, 0) + block // 4 + 16, 0)))
             carry = None if carry is None else old_to_new[carry]
             slots = self.citizens.free_slots(wanted)
         return slots if carry is None else (slots, carry)
@@ -194,6 +196,7 @@ class JobcenterModel(mesa.Model):
         self.council_peers = council_network(rng, p.network, n)
         self.caseworkers = CaseworkerState(0)
         self.recruitment = Recruitment()
+        self.friend = np.arange(self.citizens.size)  # the tie each citizen talks to this week (see meet_friends)
 
         spread = rng.uniform(1 - p.council.initial_caseload_spread, 1 + p.council.initial_caseload_spread, n)
         starting_caseload = p.council.initial_caseload * spread
@@ -255,17 +258,29 @@ class JobcenterModel(mesa.Model):
         self._make_citizen_agents()
         return super().agent_types
 
-    def _grow(self, extra: np.ndarray) -> np.ndarray:
-        """More citizen slots for full municipalities; the network and agents follow."""
-        old_to_new = self.citizens.grow(extra)
-        self.network.grow(self.streams.network, old_to_new, self.citizens.slot_municipality)
-        if hasattr(self, "friend"):
-            self.friend = old_to_new[self.friend]
+    def _pack_when_sparse(self) -> None:
+        """Shrink the citizens' table when that drops a good share of it (after the burn-in, say).
+
+        The rules loop over occupied slots only, but empty ones between them still cost
+        memory traffic. Packed, each municipality keeps ``SLOT_HEADROOM`` slots per client.
+        """
+        citizens = self.citizens
+        sizes = np.ceil((citizens.block_sizes() - citizens.free_count()) * SLOT_HEADROOM).astype(np.int64) + 16
+        if sizes.sum() <= (1 - PACK_SAVING) * citizens.size:
+            self._reblocked(citizens.pack(sizes))
+
+    def _reblocked(self, old_to_new: np.ndarray) -> np.ndarray:
+        """The network, this week's friends and the agents follow the citizens to their new slots."""
+        self.network.follow(self.streams.network, old_to_new, self.citizens.slot_municipality)
+        self.friend = _moved_friends(self.friend, old_to_new, self.citizens.size)
         if self._citizen_agents is not None:
             agents = [None] * self.citizens.size
             for agent, row in zip(self._citizen_agents, old_to_new.tolist()):
-                agent.row = row
-                agents[row] = agent
+                if row < 0:
+                    agent.remove()  # a dropped empty slot
+                else:
+                    agent.row = row
+                    agents[row] = agent
             self._citizen_agents = [agent or Citizen(self, row) for row, agent in enumerate(agents)]
         return old_to_new
 
@@ -273,6 +288,15 @@ class JobcenterModel(mesa.Model):
         """Agents for caseworker rows added this week (the table doubles when full)."""
         for row in range(len(self.caseworker_agents), self.caseworkers.size):
             self.caseworker_agents.append(Caseworker(self, row))
+
+
+def _moved_friends(friend: np.ndarray, old_to_new: np.ndarray, size: int) -> np.ndarray:
+    """This week's friends in the new slots; a friend's dropped slot was empty, as is talking to oneself."""
+    moved = np.arange(size)
+    kept = np.flatnonzero(old_to_new >= 0)
+    friend_now = old_to_new[friend[kept]]
+    moved[old_to_new[kept]] = np.where(friend_now >= 0, friend_now, old_to_new[kept])
+    return moved
 
 
 @kernel

@@ -63,13 +63,14 @@ class CitizenNetwork:
         """
         return _pick_ties(self.ties, rows, rng.random(len(rows)))
 
-    def grow(self, rng, old_to_new: np.ndarray, slot_municipality: np.ndarray) -> None:
-        """Follow the citizens' table as it grows: remap old ties, tie the new slots in."""
+    def follow(self, rng, old_to_new: np.ndarray, slot_municipality: np.ndarray) -> None:
+        """Follow the citizens' table when it grows or is packed (``old_to_new``, -1: slot dropped).
+
+        Ties between kept slots are kept; new slots, and ties to dropped slots, are drawn anew.
+        """
         ties = _remapped(self.ties, old_to_new, len(slot_municipality))
-        is_new = np.ones(len(slot_municipality), dtype=bool)
-        is_new[old_to_new] = False
-        new_rows = np.flatnonzero(is_new)
-        ties[new_rows] = self._new_ties(rng, slot_municipality, new_rows)
+        redrawn = np.flatnonzero((ties < 0).any(axis=1))
+        ties[redrawn] = np.where(ties[redrawn] < 0, self._new_ties(rng, slot_municipality, redrawn), ties[redrawn])
         self.ties = ties
 
     def to_networkx(self, slots: np.ndarray) -> nx.Graph:
@@ -106,11 +107,15 @@ def _pick_ties(ties, rows, draws):
 
 @kernel
 def _remapped(ties, old_to_new, size):
-    """The ties in a table of ``size`` slots where old slot i is now ``old_to_new[i]`` (new slots unset)."""
-    remapped = np.empty((size, ties.shape[1]), dtype=ties.dtype)
+    """The ties in a table of ``size`` slots where old slot i is now ``old_to_new[i]`` (-1: dropped).
+
+    New slots' ties, and ties to dropped slots, are -1.
+    """
+    remapped = np.full((size, ties.shape[1]), -1, dtype=ties.dtype)
     for i in range(len(ties)):
-        for j in range(ties.shape[1]):
-            remapped[old_to_new[i], j] = old_to_new[ties[i, j]]
+        if old_to_new[i] >= 0:
+            for j in range(ties.shape[1]):
+                remapped[old_to_new[i], j] = old_to_new[ties[i, j]]
     return remapped
 
 

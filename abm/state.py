@@ -41,9 +41,11 @@ class Columns:
             getattr(self, name)[rows] = fill
 
     def _resized(self, size: int, old_to_new: np.ndarray) -> None:
+        """Columns of ``size`` rows where old row i is now ``old_to_new[i]`` (-1: dropped)."""
+        kept = old_to_new >= 0
         for name, (dtype, fill) in self.FIELDS.items():
             column = np.full(size, fill, dtype=dtype)
-            column[old_to_new] = getattr(self, name)
+            column[old_to_new[kept]] = getattr(self, name)[kept]
             setattr(self, name, column)
 
 
@@ -149,16 +151,32 @@ class CitizenState(Columns):
         return self.block_sizes() - occupied
 
     def grow(self, extra: np.ndarray) -> np.ndarray:
-        """Add ``extra[m]`` empty slots to municipality m's block; returns old->new slot map."""
-        old_counts = np.bincount(self.slot_municipality, minlength=self.n_municipalities)
-        new_counts = old_counts + extra
-        old_starts = np.concatenate(([0], np.cumsum(old_counts)[:-1]))
-        new_starts = np.concatenate(([0], np.cumsum(new_counts)[:-1]))
+        """Add ``extra[m]`` empty slots to the end of municipality m's block; returns the old->new slot map."""
         muni = self.slot_municipality
-        old_to_new = new_starts[muni] + (np.arange(self.size) - old_starts[muni])
-        self._resized(int(new_counts.sum()), old_to_new)
-        self.slot_municipality = np.repeat(np.arange(self.n_municipalities, dtype=np.int32), new_counts)
+        old_to_new = _starts(self.block_sizes() + extra)[muni] + (np.arange(self.size) - self.block_starts()[muni])
+        return self._reblocked(self.block_sizes() + extra, old_to_new)
+
+    def pack(self, block_sizes: np.ndarray) -> np.ndarray:
+        """Blocks of ``block_sizes`` slots, each municipality's citizens at the front of theirs, in order.
+
+        Returns the old->new slot map; free slots are dropped (-1). Rules loop over occupied
+        slots, but a sparse table still costs memory traffic: this keeps it dense.
+        """
+        rows = self.occupied()
+        muni = self.slot_municipality[rows]
+        rank = np.arange(len(rows)) - np.searchsorted(rows, self.block_starts())[muni]
+        old_to_new = np.full(self.size, -1, dtype=np.int64)
+        old_to_new[rows] = _starts(block_sizes)[muni] + rank
+        return self._reblocked(block_sizes, old_to_new)
+
+    def _reblocked(self, block_sizes: np.ndarray, old_to_new: np.ndarray) -> np.ndarray:
+        self._resized(int(block_sizes.sum()), old_to_new)
+        self.slot_municipality = np.repeat(np.arange(self.n_municipalities, dtype=np.int32), block_sizes)
         return old_to_new
+
+
+def _starts(block_sizes: np.ndarray) -> np.ndarray:
+    return np.concatenate(([0], np.cumsum(block_sizes)[:-1]))
 
 
 @kernel

@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from abm.model import JobcenterModel
+from abm.model import PACK_SAVING, SLOT_HEADROOM, JobcenterModel
 from abm.state import NO_CASEWORKER
 from conftest import small_config
 
@@ -98,3 +98,51 @@ def test_growing_past_the_reserved_slots_keeps_everyone():
     check_weekly(model.weekly())
     assert len(model.citizen_agents) == model.citizens.size
     assert all(agent.row == row for row, agent in enumerate(model.citizen_agents))
+
+
+def test_draining_packs_the_table_and_keeps_everyone():
+    """As the jobcenters empty, the table of slots shrinks; state, agents and ties follow the people."""
+    model = JobcenterModel(small_config(labour_market__inflow_per_1000=0.0, run__weeks=150), seed=3)
+    agents = model.citizen_agents  # made before any pack, so they must follow
+    start_slots = model.citizens.size
+    for _ in range(model.config.run.weeks):
+        model.step()
+        check_state(model)
+    citizens = model.citizens
+    assert citizens.size < 0.5 * start_slots
+    clients = citizens.block_sizes() - citizens.free_count()
+    assert citizens.size * (1 - PACK_SAVING) < (np.ceil(clients * SLOT_HEADROOM) + 16).sum()  # nothing left to pack
+    assert len(model.citizen_agents) == citizens.size
+    assert all(agent.row == row for row, agent in enumerate(model.citizen_agents))
+    assert len(model.agents_by_type[type(agents[0])]) == citizens.size  # dropped slots' agents left Mesa
+    assert model.network.ties.min() >= 0 and model.network.ties.max() < citizens.size
+    check_weekly(model.weekly())
+
+
+def test_packing_moves_every_person_with_their_state_ties_and_friend():
+    model = JobcenterModel(small_config(), seed=4)
+    citizens = model.citizens
+    model.leave(citizens.occupied()[::2])  # half leave: the table is now mostly empty
+    model.meet_friends()
+
+    def people():
+        rows = citizens.occupied()
+        order = np.argsort(citizens.person[rows])
+        state = {name: getattr(citizens, name)[rows][order] for name in citizens.FIELDS}
+        state["municipality"] = citizens.slot_municipality[rows][order]
+        person_of = np.where(citizens.active, citizens.person, -1)
+        ties = {(a, b) for a, b in zip(np.repeat(person_of[rows], model.network.ties.shape[1]).tolist(),
+                                       person_of[model.network.ties[rows].ravel()].tolist()) if b >= 0}
+        friends = {(a, b) for a, b in zip(person_of[rows].tolist(), person_of[model.friend[rows]].tolist()) if b >= 0}
+        return state, ties, friends
+
+    size = citizens.size
+    state, ties, friends = people()
+    model._pack_when_sparse()
+    state_after, ties_after, friends_after = people()
+    assert citizens.size < 0.75 * size
+    for name, values in state.items():
+        assert np.array_equal(values, state_after[name]), name
+    assert ties <= ties_after  # ties between people stay; ties to empty slots are drawn anew
+    assert friends == {(a, b) for a, b in friends_after if a != b}  # a friend in an empty slot: talks to no one
+    check_state(model)

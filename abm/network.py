@@ -5,7 +5,8 @@ each municipality, with a share of ties to citizens of other municipalities. The
 built directly with numpy as a fixed number of ties per slot, because building a
 300,000-node graph with networkx costs more than the whole build budget; ``to_networkx``
 gives the networkx view for analysis and the browser. Ties belong to slots: a newcomer
-who takes a free slot takes over its place in the network.
+who takes a free slot takes over its place in the network; when the table is packed,
+ties to empty places are drawn anew (``CitizenNetwork.follow``).
 
 The councils' peer network is small and built with networkx.
 """

@@ -64,7 +64,7 @@ class WeeklyRecord:
         citizens, staff, councils, tally = model.citizens, model.caseworkers, model.councils, model.tally
         counts = tally.values
         n = self.n
-        census = citizens.census()
+        census = model.census
         clients = census.clients
         staff_rows = np.flatnonzero(staff.active)
         staff_muni = staff.municipality[staff_rows]

@@ -91,9 +91,10 @@ class JobcenterModel(mesa.Model):
         self.friend = self.network.random_tie(self.streams.network, self.citizens.occupied())
 
     def end_week(self) -> None:
-        """Spells age, the week is measured and recorded."""
+        """Spells age, the citizens are counted (``census``), the week is measured and recorded."""
         citizens = self.citizens
         _age_spells(citizens.occupied(), citizens.spell, citizens.benefit_weeks, citizens.changed)
+        self.census = citizens.census()
         self._sync_caseworker_agents()
         if self.week >= 0:
             self.latest = self.record.record(self)
@@ -220,6 +221,7 @@ class JobcenterModel(mesa.Model):
             "experience": rng.integers(0, 520, len(rows)), "stress": stress[municipality],
         })
         jobcenter.assign_waiting(self)
+        self.census = self.citizens.census()  # the citizens as last counted: at the end of each week
 
         self.municipality_agents = [Municipality(self, m, int(self.inhabitants[m])) for m in range(n)]
         self.council_agents = [Council(self, m) for m in range(n)]

@@ -146,17 +146,21 @@ def apply(model) -> None:
 
 
 def _hold_starting_caseload(model) -> None:
-    """Burn-in: positions follow the clients so each council keeps its starting caseload."""
+    """Burn-in: positions follow the clients (as last counted) so each council keeps its starting caseload."""
     councils = model.councils
-    councils.headcount[:, ORDINARY] = np.ceil(model.citizens.census().clients / councils.starting_caseload)
+    councils.headcount[:, ORDINARY] = np.ceil(model.census.clients / councils.starting_caseload)
     councils.initial_headcount = councils.headcount[:, ORDINARY].copy()
     _enforce_headcount(model)
 
 
 def _track(model) -> None:
-    """Weekly: the score imitating councils compare, and the pilot's exits by unit."""
+    """Weekly: the score imitating councils compare, and the pilot's exits by unit.
+
+    Councils follow the figures of the week's report: the citizens as counted at the end
+    of last week (``model.census``), this week's exits and protests.
+    """
     councils, tally = model.councils, model.tally
-    census = model.citizens.census()
+    census = model.census
     objective = model.params.council.imitate_objective
     per_inhabitant = 1.0 / model.inhabitants
     if objective == "net_cost":

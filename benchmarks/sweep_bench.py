@@ -1,8 +1,11 @@
 """Sweep benchmark: serial against Ray with 2 workers, on the same runs of a few seconds.
 
     .venv/bin/python benchmarks/sweep_bench.py [--repeats 3] [--run-seconds 2] [--weeks 520]
+                                               [--experiment experiments/caseload_sweep.toml]
 
-Runs a grid of 64 runs (8 caseload targets x 2 strategies x 4 replications; 10 years of the
+Two sweeps are timed. First the project's own caseload sweep as it comes
+(``experiments/caseload_sweep.toml``, 42 runs of well under a second: what a user runs),
+then a grid of 64 runs (8 caseload targets x 2 strategies x 4 replications; 10 years of the
 baseline's 12 municipalities) through ``abm.sweep.run_sweep``, writes and bookkeeping
 included: serially (``workers=1``, no Ray, as ``abm sweep --workers 1``), then on an
 embedded Ray with 2 CPUs, ``--repeats`` times each, and prints the medians: wall times,
@@ -21,7 +24,11 @@ benchmark sets the municipalities' population scale so that one run takes about
 scale it chose and the cost it measured.
 
 Serial and Ray sweeps alternate, and the machine's load is printed: other processes on the
-same CPUs lower the speed-up.
+same CPUs lower the speed-up. For each sweep the benchmark also prints the driver's own CPU
+time per run during the Ray sweeps (receiving results, writing Parquet, the progress bar:
+CPU taken from the workers), and splits Ray's time into what the side-by-side slowdown
+explains (serial x (1 + slowdown) / workers) and the rest (start-up, workers importing the
+model, first runs, tail, shut-down).
 """
 
 from __future__ import annotations
@@ -46,7 +53,8 @@ from abm.sweep.experiment import Experiment
 
 WORKERS = 2
 CALIBRATION_STEPS = 3
-SIDE_BY_SIDE_RUNS = 8  # runs in each share; fewer give a noisy figure on a shared machine
+SIDE_BY_SIDE_RUNS = 8  # runs in each share at least; fewer give a noisy figure on a shared machine
+SIDE_BY_SIDE_SECONDS = 16.0  # and enough of them for a share of about this long
 EXPERIMENT = """
 base = "{base}"
 strategies = ["status_quo", "invest"]
@@ -102,13 +110,14 @@ def side_by_side_slowdown(tasks: list[Task]) -> float:
     return statistics.mean(together) / alone - 1
 
 
-def timed_sweep(experiment: Experiment, folder: Path, workers: int) -> tuple[float, bytes]:
+def timed_sweep(experiment: Experiment, folder: Path, workers: int) -> tuple[float, float, bytes]:
+    """Wall seconds, this (the driver's) process's CPU seconds, and the summary's bytes."""
     shutil.rmtree(folder, ignore_errors=True)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     _, summary, failures = run_sweep(experiment, folder, workers=workers)
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     assert failures.height == 0 and summary.height == len(experiment.tasks())
-    return elapsed, (folder / "summary.parquet").read_bytes()
+    return elapsed, cpu, (folder / "summary.parquet").read_bytes()
 
 
 @ray.remote
@@ -124,39 +133,30 @@ def empty_task_round_trip(tasks: int = 2000) -> float:
     return (time.perf_counter() - start) / tasks
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--run-seconds", type=float, default=2.0, help="what one run should cost here (default 2 s)")
-    parser.add_argument("--weeks", type=int, default=520)
-    args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="sweep-bench-"))
-    scale = calibrated_scale(work, args.weeks, args.run_seconds)
-    experiment = experiment_at(work, args.weeks, scale)
+def side_by_side_tasks(tasks: list[Task], seconds: float) -> list[Task]:
+    """Runs spread over the sweep, enough for a share of about ``seconds`` (at least 8)."""
+    cost = seconds_per_run(tasks[:1])
+    count = min(len(tasks), max(SIDE_BY_SIDE_RUNS, round(seconds / cost)))
+    return tasks[::len(tasks) // count][:count]
+
+
+def compare(label: str, experiment: Experiment, work: Path, repeats: int, startup: float) -> None:
+    """Serial and Ray sweeps of ``experiment``, alternated; print the medians."""
     runs = len(experiment.tasks())
-    slowdown = side_by_side_slowdown(experiment.tasks()[::runs // SIDE_BY_SIDE_RUNS])
-
-    start = time.perf_counter()
-    connect(WORKERS, None)  # the embedded Ray exactly as `abm sweep` starts it
-    startup = time.perf_counter() - start
-    round_trip = empty_task_round_trip()
-    start = time.perf_counter()
-    ray.shutdown()
-    shutdown = time.perf_counter() - start
-    serial, parallel, loads = [], [], []
-    for _ in range(args.repeats):  # alternated, so a change in the machine's load hits both alike
+    slowdown = side_by_side_slowdown(side_by_side_tasks(experiment.tasks(), SIDE_BY_SIDE_SECONDS))
+    serial, parallel, driver, loads = [], [], [], []
+    for _ in range(repeats):  # alternated, so a change in the machine's load hits both alike
         loads.append(os.getloadavg()[0])
-        seconds, serial_bytes = timed_sweep(experiment, work / "serial", 1)
+        seconds, _, serial_bytes = timed_sweep(experiment, work / "serial", 1)
         serial.append(seconds)
-        seconds, ray_bytes = timed_sweep(experiment, work / "ray", WORKERS)  # starts and stops its own Ray
+        seconds, cpu, ray_bytes = timed_sweep(experiment, work / "ray", WORKERS)  # starts and stops its own Ray
         parallel.append(seconds)
+        driver.append(cpu)
         assert ray_bytes == serial_bytes  # the same results, byte for byte
-    shutil.rmtree(work, ignore_errors=True)
-
     s, p = statistics.median(serial), statistics.median(parallel)
     sweep = p - startup  # the runs themselves, workers importing the model and Ray's shut-down included
-    print(f"sweep of {runs} runs ({args.weeks} weeks, 12 municipalities at population scale {scale}, "
-          f"chosen for runs of about {args.run_seconds:g} s), median of {args.repeats}")
+    explained = s * (1 + slowdown) / WORKERS  # Ray's time if the side-by-side slowdown were its only cost
+    print(f"{label}: {runs} runs, median of {repeats}")
     print(f"  serial (no Ray)          {s:8.2f} s   ({s / runs:.2f} s per run; all: {_list(serial)})")
     print(f"  Ray, {WORKERS} workers           {p:8.2f} s   (start-up included; all: {_list(parallel)})")
     print(f"  speed-up                 {s / p:8.2f} x   (best: {min(serial) / min(parallel):.2f} x; "
@@ -166,9 +166,39 @@ def main() -> None:
           f"((Ray time without start-up x {WORKERS} - serial) / runs)")
     print(f"  runs side by side        {slowdown * 100:+8.1f} %   (a run's cost while {WORKERS} run at once without Ray, "
           f"against alone: the machine's limit is {WORKERS / (1 + slowdown):.2f} x)")
-    print(f"  empty Ray task           {round_trip * 1000:8.2f} ms  (round trip, tasks submitted together)")
-    print(f"  Ray start-up             {startup:8.2f} s   (once per sweep; shut-down: {shutdown:.2f} s)")
+    print(f"  Ray's time explained     {explained:8.2f} s   by the side-by-side slowdown; the other "
+          f"{p - explained:.2f} s are fixed costs (start-up, imports, first runs, tail, shut-down)")
+    print(f"  driver CPU per run       {statistics.median(driver) / runs * 1000:8.1f} ms  "
+          f"(this process during the Ray sweeps: results, Parquet writes, progress bar)")
     print(f"  machine load (1 min)     {_list(loads)} at each repeat, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} CPUs")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--run-seconds", type=float, default=2.0, help="what one run should cost here (default 2 s)")
+    parser.add_argument("--weeks", type=int, default=520)
+    parser.add_argument("--experiment", default=str(Path(__file__).resolve().parents[1] / "experiments" / "caseload_sweep.toml"),
+                        help="an experiment file timed as it comes (default: the caseload sweep; '' to skip)")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="sweep-bench-"))
+    scale = calibrated_scale(work, args.weeks, args.run_seconds)
+    grid = experiment_at(work, args.weeks, scale)
+
+    start = time.perf_counter()
+    connect(WORKERS, None)  # the embedded Ray exactly as `abm sweep` starts it
+    startup = time.perf_counter() - start
+    round_trip = empty_task_round_trip()
+    start = time.perf_counter()
+    ray.shutdown()
+    shutdown = time.perf_counter() - start
+    print(f"  Ray start-up             {startup:8.2f} s   (once per sweep; shut-down: {shutdown:.2f} s)")
+    print(f"  empty Ray task           {round_trip * 1000:8.2f} ms  (round trip, tasks submitted together)")
+    if args.experiment:
+        compare(f"{Path(args.experiment).name} as it comes", load_experiment(args.experiment), work, args.repeats, startup)
+    compare(f"grid of {args.weeks} weeks, 12 municipalities at population scale {scale} "
+            f"(chosen for runs of about {args.run_seconds:g} s)", grid, work, args.repeats, startup)
+    shutil.rmtree(work, ignore_errors=True)
 
 
 def _list(values: list[float]) -> str:

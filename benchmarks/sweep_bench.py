@@ -1,11 +1,12 @@
 """Sweep benchmark: serial against Ray with 2 workers, on the same runs of a few seconds.
 
     .venv/bin/python benchmarks/sweep_bench.py [--repeats 3] [--run-seconds 2] [--weeks 520]
-                                               [--experiment experiments/caseload_sweep.toml]
+                                               [--replications 4] [--experiment experiments/caseload_sweep.toml]
 
 Two sweeps are timed. First the project's own caseload sweep as it comes
 (``experiments/caseload_sweep.toml``, 42 runs of well under a second: what a user runs),
-then a grid of 64 runs (8 caseload targets x 2 strategies x 4 replications; 10 years of the
+then a grid of 64 runs (8 caseload targets x 2 strategies x 4 replications, ``--replications``
+to change; 10 years of the
 baseline's 12 municipalities) through ``abm.sweep.run_sweep``, writes and bookkeeping
 included: serially (``workers=1``, no Ray, as ``abm sweep --workers 1``), then on an
 embedded Ray with 2 CPUs, ``--repeats`` times each, and prints the medians: wall times,
@@ -58,7 +59,7 @@ SIDE_BY_SIDE_SECONDS = 16.0  # and enough of them for a share of about this long
 EXPERIMENT = """
 base = "{base}"
 strategies = ["status_quo", "invest"]
-replications = 4
+replications = {replications}
 seed = 1
 [set]
 "run.weeks" = {weeks}
@@ -71,10 +72,10 @@ kind = "grid"
 """
 
 
-def experiment_at(folder: Path, weeks: int, scale: float) -> Experiment:
+def experiment_at(folder: Path, weeks: int, scale: float, replications: int = 4) -> Experiment:
     path = folder / "bench.toml"
     base = Path(__file__).resolve().parents[1] / "configs" / "baseline.toml"
-    path.write_text(EXPERIMENT.format(base=base, weeks=weeks, scale=scale), encoding="utf-8")
+    path.write_text(EXPERIMENT.format(base=base, weeks=weeks, scale=scale, replications=replications), encoding="utf-8")
     return load_experiment(path)
 
 
@@ -178,12 +179,14 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--run-seconds", type=float, default=2.0, help="what one run should cost here (default 2 s)")
     parser.add_argument("--weeks", type=int, default=520)
+    parser.add_argument("--replications", type=int, default=4,
+                        help="replications in the grid (16 runs each; default 4: 64 runs): Ray's fixed costs per sweep weigh less on longer sweeps")
     parser.add_argument("--experiment", default=str(Path(__file__).resolve().parents[1] / "experiments" / "caseload_sweep.toml"),
                         help="an experiment file timed as it comes (default: the caseload sweep; '' to skip)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="sweep-bench-"))
     scale = calibrated_scale(work, args.weeks, args.run_seconds)
-    grid = experiment_at(work, args.weeks, scale)
+    grid = experiment_at(work, args.weeks, scale, args.replications)
 
     start = time.perf_counter()
     connect(WORKERS, None)  # the embedded Ray exactly as `abm sweep` starts it
@@ -196,7 +199,7 @@ def main() -> None:
     print(f"  empty Ray task           {round_trip * 1000:8.2f} ms  (round trip, tasks submitted together)")
     if args.experiment:
         compare(f"{Path(args.experiment).name} as it comes", load_experiment(args.experiment), work, args.repeats, startup)
-    compare(f"grid of {args.weeks} weeks, 12 municipalities at population scale {scale} "
+    compare(f"grid of {16 * args.replications} runs of {args.weeks} weeks, 12 municipalities at population scale {scale} "
             f"(chosen for runs of about {args.run_seconds:g} s)", grid, work, args.repeats, startup)
     shutil.rmtree(work, ignore_errors=True)
 

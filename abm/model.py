@@ -150,6 +150,7 @@ class JobcenterModel(mesa.Model):
         citizens.occupy(slots)
         citizens.person[slots] = citizens.new_person_ids(len(slots))
         weeks = np.asarray(p.progress.clarification_weeks)[citizens.group[slots]]
+        citizens.distance_factor[slots] = progress.distance_factor(self, citizens.distance[slots], citizens.group[slots])
         citizens.clarification_need[slots] = np.where(
             weeks > 0, self.streams.inflow.gamma(2.0, np.maximum(weeks, 1e-9) / 2.0), 0.0
         )

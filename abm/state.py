@@ -42,10 +42,11 @@ class Columns:
 
     def _resized(self, size: int, old_to_new: np.ndarray) -> None:
         """Columns of ``size`` rows where old row i is now ``old_to_new[i]`` (-1: dropped)."""
-        kept = old_to_new >= 0
+        kept = np.flatnonzero(old_to_new >= 0)
+        new_rows = old_to_new[kept]
         for name, (dtype, fill) in self.FIELDS.items():
             column = np.full(size, fill, dtype=dtype)
-            column[old_to_new[kept]] = getattr(self, name)[kept]
+            column[new_rows] = getattr(self, name)[kept]
             setattr(self, name, column)
 
 
@@ -60,6 +61,7 @@ class CitizenState(Columns):
         "health": (np.float64, 1.0),
         "health_base": (np.float64, 1.0),  # health the citizen recovers toward
         "distance": (np.float64, 0.0),     # distance from the labour market
+        "distance_factor": (np.float64, 1.0),  # its effect on exit hazards (progress.distance_factor)
         "trust": (np.float64, 0.5),
         "grievance": (np.float64, 0.0),
         "comparison": (np.float64, 0.0),   # grievance from ties treated better elsewhere

@@ -88,6 +88,16 @@ def quality_boost(quality: np.ndarray, model) -> np.ndarray:
     return p.self_help_share + (1 - p.self_help_share) * ratio**p.quality_elasticity
 
 
+def distance_factor(model, distance: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """The exit hazards' distance term, exp(-effect x (distance - the group's mean distance)).
+
+    Fixed while the citizen stays in their group, so it is kept as a column
+    (``citizens.distance_factor``, set on entry) rather than recomputed every week.
+    """
+    mean = np.asarray(model.params.population.distance_mean, dtype=float)[group]
+    return np.exp(-model.params.progress.distance_effect * (distance - mean))
+
+
 def apply(model) -> None:
     p = model.params.progress
     population = model.params.population
@@ -107,7 +117,7 @@ def apply(model) -> None:
     rng = model.streams.progress
     leaving, kind = _week(
         rng, rows, rng.random(len(rows)), citizens.slot_municipality, citizens.group, citizens.health,
-        citizens.health_base, citizens.distance, citizens.changes, citizens.spell, citizens.caseworker,
+        citizens.health_base, citizens.distance, citizens.distance_factor, citizens.changes, citizens.spell, citizens.caseworker,
         citizens.clarification, citizens.clarification_need, citizens.pressed, citizens.pressed_recent,
         boost_by_caseworker, press_by_caseworker, press_handling, counts,
         p.sick_threshold, p.press_health_damage, p.health_recovery, p.pressed_memory,
@@ -125,7 +135,7 @@ def apply(model) -> None:
 
 
 @kernel
-def _week(rng, rows, exit_draws, municipality, group, health, health_base, distance, changes, spell, caseworker,
+def _week(rng, rows, exit_draws, municipality, group, health, health_base, distance, distance_factor, changes, spell, caseworker,
           clarification, clarification_need, pressed, pressed_recent, boost_by_caseworker, press_by_caseworker,
           press_handling, counts, sick_threshold, press_health_damage, health_recovery, pressed_memory, health_mean,
           distance_mean, distance_effect, health_effect, churn_by_changes, job_hazard,
@@ -164,7 +174,7 @@ def _week(rng, rows, exit_draws, municipality, group, health, health_base, dista
         health_ratio = max(h, 1e-6) / health_mean[g]
         if health_effect != 1.0:
             health_ratio = health_ratio**health_effect
-        personal = np.exp(-distance_effect * (distance[i] - distance_mean[g])) * health_ratio
+        personal = distance_factor[i] * health_ratio
         job = job_hazard[g] * boost * personal * churn_by_changes[min(changes[i], cap)]
         education = education_hazard[g] * boost * personal
         draw = exit_draws[r]
@@ -187,6 +197,7 @@ def _week(rng, rows, exit_draws, municipality, group, health, health_base, dista
                     n_leaving += 1
                 else:
                     group[i] = 0
+                    distance_factor[i] = np.exp(-distance_effect * (distance[i] - distance_mean[0]))
                     clarification[i] = 0.0
                     clarification_need[i] = 0.0
     return leaving[:n_leaving], kind[:n_leaving]

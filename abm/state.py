@@ -155,8 +155,9 @@ class CitizenState(Columns):
     def grow(self, extra: np.ndarray) -> np.ndarray:
         """Add ``extra[m]`` empty slots to the end of municipality m's block; returns the old->new slot map."""
         muni = self.slot_municipality
-        old_to_new = _starts(self.block_sizes() + extra)[muni] + (np.arange(self.size) - self.block_starts()[muni])
-        return self._reblocked(self.block_sizes() + extra, old_to_new)
+        block_sizes = self.block_sizes() + extra
+        old_to_new = _starts(block_sizes)[muni] + (np.arange(self.size) - self.block_starts()[muni])
+        return self._reblocked(block_sizes, old_to_new)
 
     def pack(self, block_sizes: np.ndarray) -> np.ndarray:
         """Blocks of ``block_sizes`` slots, each municipality's citizens at the front of theirs, in order.

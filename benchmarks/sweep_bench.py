@@ -199,7 +199,7 @@ def main() -> None:
     print(f"  empty Ray task           {round_trip * 1000:8.2f} ms  (round trip, tasks submitted together)")
     if args.experiment:
         compare(f"{Path(args.experiment).name} as it comes", load_experiment(args.experiment), work, args.repeats, startup)
-    compare(f"grid of {16 * args.replications} runs of {args.weeks} weeks, 12 municipalities at population scale {scale} "
+    compare(f"grid of {len(grid.tasks())} runs of {args.weeks} weeks, 12 municipalities at population scale {scale} "
             f"(chosen for runs of about {args.run_seconds:g} s)", grid, work, args.repeats, startup)
     shutil.rmtree(work, ignore_errors=True)
 

@@ -95,7 +95,13 @@ def distance_factor(model, distance: np.ndarray, group: np.ndarray) -> np.ndarra
     (``citizens.distance_factor``, set on entry) rather than recomputed every week.
     """
     mean = np.asarray(model.params.population.distance_mean, dtype=float)[group]
-    return np.exp(-model.params.progress.distance_effect * (distance - mean))
+    return _distance_term(distance, mean, model.params.progress.distance_effect)
+
+
+@kernel
+def _distance_term(distance, group_mean, effect):
+    """exp(-effect x (distance - group_mean)), for arrays (on entry) and single citizens (in ``_week``)."""
+    return np.exp(-effect * (distance - group_mean))
 
 
 def apply(model) -> None:
@@ -197,7 +203,7 @@ def _week(rng, rows, exit_draws, municipality, group, health, health_base, dista
                     n_leaving += 1
                 else:
                     group[i] = 0
-                    distance_factor[i] = np.exp(-distance_effect * (distance[i] - distance_mean[0]))
+                    distance_factor[i] = _distance_term(distance[i], distance_mean[0], distance_effect)
                     clarification[i] = 0.0
                     clarification_need[i] = 0.0
     return leaving[:n_leaving], kind[:n_leaving]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from abm.compiled import kernel
 from abm.rules import costs
 from abm.rules.council import STRATEGIES
 
@@ -19,7 +18,6 @@ COUNTED = (
     "exit_spell_weeks", "decisions", "decision_weeks", "protesters", "protest_event", "hires", "quits", "layoffs",
     "caseworker_changes", "sick", "sick_pressed",
 )
-SPELL_BINS = 1040  # median spell lengths up to 20 years are exact
 
 
 class Tally:
@@ -61,7 +59,7 @@ class WeeklyRecord:
 
     def record(self, model) -> dict[str, np.ndarray]:
         """Measure the week just simulated; returns this week's row per municipality."""
-        citizens, staff, councils, tally = model.citizens, model.caseworkers, model.councils, model.tally
+        staff, councils, tally = model.caseworkers, model.councils, model.tally
         counts = tally.values
         n = self.n
         census = model.census
@@ -80,7 +78,7 @@ class WeeklyRecord:
             **{name: counts[name] for name in ("inflow", "exits_job", "exits_education", "exits_flexjob",
                                                "exits_disability", "moved_in", "moved_out", "decisions")},
             "spell_mean": _ratio(census.spell, clients),
-            "spell_median": _median_spell(citizens, clients),
+            "spell_median": census.median_spell(),
             "exit_spell_mean": _ratio(counts["exit_spell_weeks"], exits),
             "decision_weeks_mean": _ratio(counts["decision_weeks"], counts["decisions"]),
             "trust_mean": _ratio(census.trust, clients),
@@ -149,21 +147,6 @@ _INTEGER_COLUMNS = {
 def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     """numerator / denominator, NaN (stored as null) where the denominator is zero."""
     return np.divide(numerator, denominator, out=np.full(len(numerator), np.nan), where=denominator > 0)
-
-
-def _median_spell(citizens, clients: np.ndarray) -> np.ndarray:
-    """Median ongoing spell per municipality from one histogram (exact below SPELL_BINS weeks)."""
-    histogram = _spell_histogram(citizens.occupied(), citizens.slot_municipality, citizens.spell, len(clients))
-    below = np.cumsum(histogram, axis=1) < ((clients + 1) // 2)[:, None]
-    return np.where(clients > 0, below.sum(axis=1), np.nan)
-
-
-@kernel
-def _spell_histogram(rows, municipality, spell, n):
-    histogram = np.zeros((n, SPELL_BINS), dtype=np.int64)
-    for i in rows:
-        histogram[municipality[i], min(spell[i], SPELL_BINS - 1)] += 1
-    return histogram
 
 
 def _group_quantile(group: np.ndarray, values: np.ndarray, n: int, q: float) -> np.ndarray:

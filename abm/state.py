@@ -16,6 +16,7 @@ import numpy as np
 from abm.compiled import kernel
 
 NO_CASEWORKER = -1
+SPELL_BINS = 1040  # the census counts spells by week up to 20 years: median spells that short are exact
 
 
 class Columns:
@@ -119,11 +120,11 @@ class CitizenState(Columns):
 
     def census(self) -> "Census":
         """Everyone counted per municipality, in one pass over the slots."""
-        counts, trust = _census(
+        counts, trust, spells = _census(
             self.occupied(), self.slot_municipality, self.group, self.unit, self.caseworker, self.spell, self.changes,
-            self.trust, self.n_municipalities,
+            self.trust, self.n_municipalities, SPELL_BINS,
         )
-        return Census(counts[:, :3], *counts[:, 3:].T, trust)
+        return Census(counts[:, :3], *counts[:, 3:].T, trust, spells)
 
     def block_starts(self) -> np.ndarray:
         """The first slot of each municipality's block."""
@@ -209,6 +210,7 @@ class Census(NamedTuple):
     spell: np.ndarray     # sum of weeks in the current spell
     changes: np.ndarray   # sum of caseworker changes in the current spell
     trust: np.ndarray     # sum of trust
+    spells: np.ndarray    # (municipalities, SPELL_BINS): clients by weeks in the current spell (last bin: that or more)
 
     @property
     def clients(self) -> np.ndarray:
@@ -221,11 +223,18 @@ class Census(NamedTuple):
     def mean_trust(self) -> np.ndarray:
         return self.trust / np.maximum(self.clients, 1)
 
+    def median_spell(self) -> np.ndarray:
+        """Median weeks in the current spell (exact below ``SPELL_BINS``); NaN without clients."""
+        clients = self.clients
+        below = np.cumsum(self.spells, axis=1) < ((clients + 1) // 2)[:, None]
+        return np.where(clients > 0, below.sum(axis=1), np.nan)
+
 
 @kernel
-def _census(rows, municipality, group, unit, caseworker, spell, changes, trust, n):
+def _census(rows, municipality, group, unit, caseworker, spell, changes, trust, n, spell_bins):
     counts = np.zeros((n, 7), dtype=np.int64)  # 3 groups, pilot, waiting, spell, changes
     trust_sum = np.zeros(n)
+    spells = np.zeros((n, spell_bins), dtype=np.int64)
     for i in rows:
         m = municipality[i]
         counts[m, group[i]] += 1
@@ -234,7 +243,8 @@ def _census(rows, municipality, group, unit, caseworker, spell, changes, trust, 
         counts[m, 5] += spell[i]
         counts[m, 6] += changes[i]
         trust_sum[m] += trust[i]
-    return counts, trust_sum
+        spells[m, min(spell[i], spell_bins - 1)] += 1
+    return counts, trust_sum, spells
 
 
 class CaseworkerState(Columns):

@@ -63,7 +63,7 @@ def detach(model, rows: np.ndarray) -> None:
 
 
 def remove_caseworkers(model, rows: np.ndarray, reason: str) -> None:
-    """Caseworkers leave (``reason`` is ``quits`` or ``layoffs``); their cases wait for colleagues."""
+    """Caseworkers leave (``reason`` is ``quits`` or ``layoffs``); their cases wait (see ``assign_waiting``)."""
     if len(rows) == 0:
         return
     staff = model.caseworkers
@@ -73,11 +73,10 @@ def remove_caseworkers(model, rows: np.ndarray, reason: str) -> None:
     citizens = model.citizens
     detach(model, _clients_of(citizens.occupied(), citizens.caseworker, leaving))
     staff.reset(rows)
-    assign_waiting(model)
 
 
 def hire(model, municipality: np.ndarray, unit: np.ndarray) -> None:
-    """New caseworkers start (as trainees); their departments are rebalanced."""
+    """New caseworkers start (as trainees); their departments are rebalanced, the moved cases wait."""
     if len(municipality) == 0:
         return
     staff = model.caseworkers
@@ -86,7 +85,6 @@ def hire(model, municipality: np.ndarray, unit: np.ndarray) -> None:
                         "stress": model.params.turnover.stress_base, "caseload": 0})
     model.tally.add("hires", municipality)
     rebalance(model, np.unique(municipality * 2 + unit))
-    assign_waiting(model)
 
 
 def rebalance(model, departments: np.ndarray) -> None:

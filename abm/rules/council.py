@@ -227,6 +227,7 @@ def _start_pilots(model, municipalities: np.ndarray) -> None:
     model.councils.headcount[municipalities, PILOT] = np.ceil(pilot_clients[municipalities] / p.pilot_caseload)
     positions = model.councils.headcount[municipalities, PILOT]
     jobcenter.hire(model, np.repeat(municipalities, positions), np.full(positions.sum(), PILOT))
+    jobcenter.assign_waiting(model)
 
 
 def _merge_pilot_units(model, municipalities: np.ndarray) -> None:
@@ -264,3 +265,4 @@ def _enforce_headcount(model) -> None:
     rows, row_department = rows[order], row_department[order]
     rank = np.arange(len(rows)) - np.searchsorted(row_department, row_department)
     jobcenter.remove_caseworkers(model, rows[rank < excess[row_department]], "layoffs")
+    jobcenter.assign_waiting(model)

@@ -2,7 +2,8 @@
 
 Stress moves toward a level set by the caseload above what the hours allow and by media
 pressure from protests. Quits have a weekly hazard rising with stress; a quit hands the
-cases to colleagues. Open positions (the council's headcount minus staff and hires under
+cases to colleagues, or to the week's new hires (cases are assigned once, after both).
+Open positions (the council's headcount minus staff and hires under
 way) are advertised and filled after a recruitment delay; new hires start as trainees.
 """
 
@@ -57,6 +58,7 @@ def apply(model) -> None:
     recruitment = model.recruitment
     municipality, unit = recruitment.take(keep=recruitment.due_week > model.week)
     jobcenter.hire(model, municipality, unit)
+    jobcenter.assign_waiting(model)  # the quitters' clients and the cases rebalanced to the new hires
     advertise_openings(model)
 
 

@@ -20,7 +20,8 @@ reported: on a busy machine the CPU time is the steadier figure. Prints:
 (b) scaling at 0.1x, 0.3x, 1x and 3x the full scale (table, ``benchmarks/scaling.png``,
     time per citizen-week relative to the smallest);
 (c) plain Mesa 3.3's ``shuffle_do`` of trivial agents, per agent-step, beside ours per
-    citizen-week;
+    citizen-week, like with like: neither counts building the model (for us: agents,
+    network and burn-in); the whole run's figure, which does, is printed beside it;
 (d) where the time goes, by rule (``model.rule_seconds``).
 
 Figures are also written to ``benchmarks/results.json``.
@@ -360,20 +361,26 @@ def main() -> None:
 
     print()
     print("(c) Against plain Mesa 3.3 (same run, same one-thread setting), per agent-step at full scale")
-    ours = full["us_per_citizen_week"]
+    # Like with like: Mesa's figure leaves out building its agents and a warm-up step, so ours
+    # leaves out the build (agents, network, burn-in) and the results frame. The whole run's
+    # figure, which charges all of them to the recorded weeks, is printed beside it.
+    ours = full["step_us_per_citizen_week"]
     ratio = mesa_us / ours
+    whole_run_ratio = mesa_us / full["us_per_citizen_week"]
     _table(
         ("", "us per agent-step", "note"),
         [
             ("plain Mesa shuffle_do, trivial agent", f"{mesa_us:.3f}",
-             f"{args.mesa_agents:,} agents x {args.mesa_steps} steps; step: 3 arithmetic ops + one model.rng draw"),
-            ("abm, per citizen-week (whole model)", f"{ours:.3f}", "full scale; wall time incl. build, burn-in, results"),
-            ("abm, per citizen-week (weekly steps)", f"{full['step_us_per_citizen_week']:.3f}", f"the {weeks} recorded weekly steps only"),
-            ("ratio (Mesa / abm, whole model)", f"{ratio:.1f}x", f"target >= {TARGET_MESA_RATIO:g}x"),
-            ("ratio (Mesa / abm, weekly steps)", f"{mesa_us / full['step_us_per_citizen_week']:.1f}x", ""),
+             f"{args.mesa_agents:,} agents x {args.mesa_steps} steps after a warm-up step; build not counted"),
+            ("abm, per citizen-week (weekly steps)", f"{ours:.3f}",
+             f"the {weeks} recorded weekly steps, every rule and data collection on; build not counted"),
+            ("ratio (Mesa / abm, per step)", f"{ratio:.1f}x", f"target >= {TARGET_MESA_RATIO:g}x"),
+            ("abm, per citizen-week (whole run)", f"{full['us_per_citizen_week']:.3f}",
+             "wall time incl. build, burn-in and results frame, over the recorded weeks"),
+            ("ratio (Mesa / abm, whole run)", f"{whole_run_ratio:.1f}x", "stricter: our build and burn-in charged to the steps"),
             ("plain Mesa, CPU time per agent-step", f"{mesa_cpu_us:.3f}", "process CPU time (steadier on a busy machine)"),
-            ("abm, CPU time per citizen-week (whole model)", f"{full['cpu_us_per_citizen_week']:.3f}", ""),
-            ("ratio (CPU time, whole model)", f"{mesa_cpu_us / full['cpu_us_per_citizen_week']:.1f}x", ""),
+            ("abm, CPU time per citizen-week (whole run)", f"{full['cpu_us_per_citizen_week']:.3f}", ""),
+            ("ratio (CPU time, whole run)", f"{mesa_cpu_us / full['cpu_us_per_citizen_week']:.1f}x", ""),
         ],
     )
 
@@ -393,7 +400,8 @@ def main() -> None:
                                  f"{full['wall_s']:.1f} s < {TARGET_SECONDS:g} s (CPU time {full['cpu_s']:.1f} s)"),
         "peak memory": (full["peak_rss_mib"] / 1024 < TARGET_GIB, f"{full['peak_rss_mib'] / 1024:.2f} GiB < {TARGET_GIB:g} GiB"),
         "build": (full["build_s"] < TARGET_BUILD, f"{full['build_s']:.1f} s < {TARGET_BUILD:g} s"),
-        "against Mesa": (ratio >= TARGET_MESA_RATIO, f"{ratio:.1f}x >= {TARGET_MESA_RATIO:g}x"),
+        "against Mesa": (ratio >= TARGET_MESA_RATIO, f"{ratio:.1f}x >= {TARGET_MESA_RATIO:g}x per step "
+                                                     f"(whole run, build and burn-in included: {whole_run_ratio:.1f}x)"),
         "scaling": (slope <= 1.05, f"log-log slope {slope:.2f} <= 1.05, i.e. linear within noise (CPU time: {cpu_slope:.2f})"),
     }
     print()
@@ -407,7 +415,7 @@ def main() -> None:
         "machine": info, "weeks": weeks, "repeats": repeats, "seed": args.seed,
         "scales": {str(s): r for s, r in results.items()},
         "mesa": {"us_per_agent_step": mesa_us, "cpu_us_per_agent_step": mesa_cpu_us, "runs": mesa_runs},
-        "ratio_mesa_over_abm": ratio, "scaling_slope": slope, "scaling_slope_cpu": cpu_slope,
+        "ratio_mesa_over_abm": ratio, "ratio_mesa_over_abm_whole_run": whole_run_ratio, "scaling_slope": slope, "scaling_slope_cpu": cpu_slope,
         "verdicts": {name: ok for name, (ok, _) in verdicts.items()},
     }, indent=2))
 

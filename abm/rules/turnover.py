@@ -3,8 +3,8 @@
 Stress moves toward a level set by the caseload above what the hours allow and by media
 pressure from protests. Quits have a weekly hazard rising with stress; a quit hands the
 cases to colleagues, or to the week's new hires (cases are assigned once, after both).
-Open positions (the council's headcount minus staff and hires under
-way) are advertised and filled after a recruitment delay; new hires start as trainees.
+Open positions (the council's headcount minus staff and hires under way) are advertised
+and filled after a recruitment delay; new hires start as trainees.
 """
 
 from __future__ import annotations

@@ -6,8 +6,7 @@
 Two sweeps are timed. First the project's own caseload sweep as it comes
 (``experiments/caseload_sweep.toml``, 42 runs of well under a second: what a user runs),
 then a grid of 64 runs (8 caseload targets x 2 strategies x 4 replications, ``--replications``
-to change; 10 years of the
-baseline's 12 municipalities) through ``abm.sweep.run_sweep``, writes and bookkeeping
+to change; 10 years of the baseline's 12 municipalities) through ``abm.sweep.run_sweep``, writes and bookkeeping
 included: serially (``workers=1``, no Ray, as ``abm sweep --workers 1``), then on an
 embedded Ray with 2 CPUs, ``--repeats`` times each, and prints the medians: wall times,
 speed-up, runs per minute, and Ray's overhead per run: (Ray time without start-up x
@@ -160,7 +159,7 @@ def compare(label: str, experiment: Experiment, work: Path, repeats: int, startu
     print(f"{label}: {runs} runs, median of {repeats}")
     print(f"  serial (no Ray)          {s:8.2f} s   ({s / runs:.2f} s per run; all: {_list(serial)})")
     print(f"  Ray, {WORKERS} workers           {p:8.2f} s   (start-up included; all: {_list(parallel)})")
-    print(f"  speed-up                 {s / p:8.2f} x   (best: {min(serial) / min(parallel):.2f} x; "
+    print(f"  speed-up                 {s / p:8.2f} x   (per repeat: {_list([a / b for a, b in zip(serial, parallel)], 2)} x; "
           f"without Ray's start-up: {s / sweep:.2f} x)")
     print(f"  runs per minute          {runs / p * 60:8.1f}     (serial: {runs / s * 60:.1f})")
     print(f"  Ray overhead per run     {(sweep * WORKERS - s) / runs * 1000:8.1f} ms  "
@@ -204,8 +203,8 @@ def main() -> None:
     shutil.rmtree(work, ignore_errors=True)
 
 
-def _list(values: list[float]) -> str:
-    return ", ".join(f"{v:.1f}" for v in values)
+def _list(values: list[float], digits: int = 1) -> str:
+    return ", ".join(f"{v:.{digits}f}" for v in values)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,29 @@ says whether someone is there now and ``citizen.person`` who.
 
 from __future__ import annotations
 
+import itertools
+import weakref
+
 import mesa
+
+
+class _IdCounters(weakref.WeakKeyDictionary):
+    """Mesa's per-model ``unique_id`` counters, holding each model weakly.
+
+    Mesa 3.3 keeps them in a class-level ``defaultdict`` keyed by the model, so every model
+    ever built stays in memory (mesa#3179, fixed after 3.3): a process that runs many
+    simulations one after another (a serial sweep, a Ray worker) grew by one whole model
+    per run and slowed down as the garbage collector walked them all.
+    """
+
+    def __getitem__(self, model) -> itertools.count:
+        return self.setdefault(model, itertools.count(1))
+
+
+class JobcenterAgent(mesa.Agent):
+    """Base of this model's agents: Mesa's agent, without keeping its model alive."""
+
+    _ids = _IdCounters()
 
 
 def _column(table: str, name: str, doc: str) -> property:
@@ -19,7 +41,7 @@ def _column(table: str, name: str, doc: str) -> property:
     return property(read, doc=doc)
 
 
-class Citizen(mesa.Agent):
+class Citizen(JobcenterAgent):
     """A person in contact with the jobcenter (one slot of ``model.citizens``)."""
 
     def __init__(self, model, row: int):
@@ -44,7 +66,7 @@ class Citizen(mesa.Agent):
         return int(self.model.citizens.slot_municipality[self.row])
 
 
-class Caseworker(mesa.Agent):
+class Caseworker(JobcenterAgent):
     """A caseworker in a municipality's jobcenter (one row of ``model.caseworkers``)."""
 
     def __init__(self, model, row: int):
@@ -59,7 +81,7 @@ class Caseworker(mesa.Agent):
     stress = _column("caseworkers", "stress", "Stress, 0-1.")
 
 
-class Council(mesa.Agent):
+class Council(JobcenterAgent):
     """A municipal council: strategy, positions paid for, media pressure."""
 
     def __init__(self, model, municipality: int):
@@ -79,7 +101,7 @@ class Council(mesa.Agent):
         return float(self.model.councils.media_pressure[self.row])
 
 
-class Municipality(mesa.Agent):
+class Municipality(JobcenterAgent):
     """The container of a council, a jobcenter and its citizens."""
 
     def __init__(self, model, row: int, inhabitants: int):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 import mesa
 
 from abm.agents import Caseworker, Citizen, Council, Municipality
@@ -36,3 +39,17 @@ def test_datacollector_records_national_series():
     assert len(series) == 10
     assert {"Clients", "Trust", "Protesters", "Turnover", "Net cost (M DKK/week)"} <= set(series.columns)
     assert series["Clients"].iloc[-1] == model.weekly().filter(model.weekly()["week"] == 9)["clients"].sum()
+
+
+def test_a_finished_model_is_freed():
+    """Mesa 3.3 keeps every model alive through its agents' id counters (mesa#3179); a
+    sweep running hundreds of models in one process must not keep them all."""
+    model = JobcenterModel(small_config(), seed=4)
+    for _ in range(30):
+        model.step()
+    ids = [agent.unique_id for agent in model.agents]
+    assert sorted(ids) == list(range(1, len(ids) + 1))  # still unique per model, from 1
+    finished = weakref.ref(model)
+    del model
+    gc.collect()
+    assert finished() is None

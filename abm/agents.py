@@ -20,8 +20,8 @@ class _IdCounters(weakref.WeakKeyDictionary):
 
     Mesa 3.3 keeps them in a class-level ``defaultdict`` keyed by the model, so every model
     ever built stays in memory (mesa#3179, fixed after 3.3): a process that runs many
-    simulations one after another (a serial sweep, a Ray worker) grew by one whole model
-    per run and slowed down as the garbage collector walked them all.
+    simulations one after another (a serial sweep, a Ray worker, ``abm compare``) grew by
+    one whole model per run.
     """
 
     def __getitem__(self, model) -> itertools.count:

@@ -6,8 +6,8 @@
 Two sweeps are timed. First the project's own caseload sweep as it comes
 (``experiments/caseload_sweep.toml``, 42 runs of well under a second: what a user runs),
 then a grid of 64 runs (8 caseload targets x 2 strategies x 4 replications, ``--replications``
-to change; 10 years of the baseline's 12 municipalities) through ``abm.sweep.run_sweep``, writes and bookkeeping
-included: serially (``workers=1``, no Ray, as ``abm sweep --workers 1``), then on an
+to change; 10 years of the baseline's 12 municipalities) through ``abm.sweep.run_sweep``,
+writes and bookkeeping included: serially (``workers=1``, no Ray, as ``abm sweep --workers 1``), then on an
 embedded Ray with 2 CPUs, ``--repeats`` times each, and prints the medians: wall times,
 speed-up, runs per minute, and Ray's overhead per run: (Ray time without start-up x
 workers - serial time) / runs, which includes each worker importing the model and making

@@ -24,21 +24,28 @@ from abm.rules import casework, council, inflow, migration, progress, protest, t
 from abm.rules.council import CouncilState, PILOT, PILOT_RUNNING, strategy_codes
 from abm.state import CaseworkerState, CitizenState, Recruitment
 
-STREAMS = ("build", "network", "inflow", "progress", "turnover", "migration", "council")
 SLOT_HEADROOM = 1.3  # slots per municipality at the start (and when packed), as a multiple of its clients
 PACK_SAVING = 0.2  # the table is packed when that would drop at least this share of its slots
 
 
 class RandomStreams:
-    """One independent generator per rule, all from the run's seed (``SeedSequence`` tree).
+    """One independent generator per rule, all from the run's seed, keyed by the rule's name.
 
+    ``streams.inflow`` is the generator of ``SeedSequence(seed, spawn_key=<the bytes of
+    "inflow">)``: adding, removing or reordering rules changes no other rule's numbers.
     Runs that share a seed share every stream, so strategies are compared under common
     random numbers: a rule draws the same numbers whatever the other rules did.
     """
 
     def __init__(self, seed: int):
-        for name, child in zip(STREAMS, np.random.SeedSequence(seed).spawn(len(STREAMS))):
-            setattr(self, name, np.random.Generator(np.random.PCG64(child)))
+        self.seed = seed
+
+    def __getattr__(self, name: str) -> np.random.Generator:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        generator = np.random.Generator(np.random.PCG64(np.random.SeedSequence(self.seed, spawn_key=tuple(name.encode()))))
+        setattr(self, name, generator)  # later look-ups find the attribute and skip __getattr__
+        return generator
 
 
 class JobcenterModel(mesa.Model):

@@ -8,7 +8,7 @@ every config file, ``--set`` override and experiment is validated the same way.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable, Iterable
 
 _KINDS = ("float", "int", "bool", "str", "list[float]", "list[int]", "list[str]")
 
@@ -18,6 +18,8 @@ class Param:
     """One parameter: its default, unit, allowed range or choices, and where it comes from.
 
     ``source`` names a seed fact (``seed 002``), a public figure, or says ``assumption``.
+    ``choices`` may be a function, asked at every check, for choices that can grow after
+    import (the registered strategies); such a default is checked by the tests instead.
     """
 
     default: Any
@@ -26,7 +28,7 @@ class Param:
     source: str
     low: float | None = None
     high: float | None = None
-    choices: tuple[str, ...] | None = None
+    choices: tuple[str, ...] | Callable[[], Iterable[str]] | None = None
     kind: str = ""
 
     def __post_init__(self) -> None:
@@ -34,14 +36,18 @@ class Param:
             object.__setattr__(self, "kind", _infer_kind(self.default))
         if self.kind not in _KINDS:
             raise ValueError(f"unknown parameter kind {self.kind!r}")
-        problem = self.problem(self.default)
+        problem = None if callable(self.choices) else self.problem(self.default)
         if problem:
             raise ValueError(f"default {self.default!r} is invalid: {problem}")
+
+    def options(self) -> tuple[str, ...] | None:
+        """The allowed choices now, or None if the parameter has none."""
+        return tuple(self.choices()) if callable(self.choices) else self.choices
 
     def allowed(self) -> str:
         """The allowed values, in words, for error messages and docs."""
         if self.choices is not None:
-            base = "one of " + ", ".join(repr(c) for c in self.choices)
+            base = "one of " + ", ".join(repr(c) for c in self.options())
         elif self.kind == "bool":
             base = "true or false"
         elif self.kind in ("str", "list[str]"):
@@ -71,7 +77,7 @@ class Param:
         if kind == "str":
             if not isinstance(value, str):
                 return f"expected {self.allowed()}"
-            if self.choices is not None and value not in self.choices:
+            if self.choices is not None and value not in self.options():
                 return f"expected {self.allowed()}"
             return None
         if isinstance(value, bool) or not isinstance(value, (int, float)):

@@ -21,7 +21,7 @@ from abm.metrics import Tally, WeeklyRecord
 from abm.network import CitizenNetwork, council_network
 from abm.population import draw_groups, municipality_sizes, new_citizen_attributes
 from abm.rules import casework, council, inflow, migration, progress, protest, trust, turnover
-from abm.rules.council import CouncilState, PILOT, PILOT_RUNNING, strategy_codes
+from abm.rules.council import CouncilState, PILOT, PILOT_RUNNING, assigned_strategies
 from abm.state import CaseworkerState, CitizenState, Recruitment
 
 SLOT_HEADROOM = 1.3  # slots per municipality at the start (and when packed), as a multiple of its clients
@@ -210,7 +210,7 @@ class JobcenterModel(mesa.Model):
         spread = rng.uniform(1 - p.council.initial_caseload_spread, 1 + p.council.initial_caseload_spread, n)
         starting_caseload = p.council.initial_caseload * spread
         headcount = np.ceil(clients / starting_caseload).astype(np.int64)
-        self.councils = CouncilState(strategy_codes(p.council, n), headcount, starting_caseload)
+        self.councils = CouncilState(assigned_strategies(p.council, n), headcount, starting_caseload)
 
         slots = self.citizens.free_slots(clients)
         groups = draw_groups(rng, p.population.stock_shares, len(slots))

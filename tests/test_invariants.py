@@ -8,11 +8,12 @@ import pytest
 
 from abm.model import PACK_SAVING, SLOT_HEADROOM, JobcenterModel
 from abm.state import NO_CASEWORKER
+from abm.strategies import names
 from conftest import small_config
 
 ODD_CONFIGS = {
     "default small": {},
-    "long run, mixed strategies": {"run.weeks": 520, "council.strategy_mix": ["invest", "austerity", "pilot_then_scale", "responsive", "imitate", "status_quo"], "municipalities.count": 6},
+    "long run, mixed strategies": {"run.weeks": 520, "council.strategy_mix": list(names()), "municipalities.count": 6},
     "tiny municipalities": {"municipalities.population_scale": 0.001, "municipalities.count": 5},
     "one huge municipality": {"municipalities.sizes": [1_500_000], "run.weeks": 30, "run.burn_in_weeks": 10},
     "zero caseworkers": {"council.strategy": "austerity", "council.austerity_rate": 1.0},

@@ -32,9 +32,9 @@ RUN_PARAMS: dict[str, Param] = {
 
 COMPARE_PARAMS: dict[str, Param] = {
     "strategies": Param(
-        list(strategies.names()),
+        [],
         "",
-        "Strategies `abm compare` puts side by side; each is applied to every municipality.",
+        "Strategies `abm compare` puts side by side, each applied to every municipality; empty = every registered strategy.",
         "MODEL.md strategy table",
         choices=strategies.names,
         kind="list[str]",

@@ -40,7 +40,7 @@ computed in :mod:`abm.rules.council`)."""
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Decision:
     """What a council knows at a budget decision: the figures before any council acts.
 
@@ -87,8 +87,8 @@ class Strategy:
     that differ only in parameters none of their strategies read are identical.
     ``capped`` strategies are given the headcount cap (``Decision.capped``) and apply it
     where they hire. ``track(model, params)``, if given, runs every week before any
-    decision while some council follows the strategy. Frozen and module-level functions,
-    so cloudpickle ships it to Ray workers.
+    decision while some council follows the strategy. Frozen, so it can be shipped to Ray
+    workers as it is (:func:`for_workers`).
     """
 
     name: str
@@ -100,7 +100,11 @@ class Strategy:
 
     @property
     def parameters(self) -> tuple[str, ...]:
-        """Every ``council.*`` key this strategy's results depend on beyond the shared ones."""
+        """The ``council.*`` keys its decisions depend on: what it reads, and the cap's keys if capped.
+
+        The council keys every strategy depends on (decision timing, starting caseloads)
+        are not listed unless read by the rule itself; see :func:`settings`.
+        """
         return self.reads + (CAP_PARAMETERS if self.capped else ())
 
     def declared(self, section: Any) -> "_Declared":
@@ -131,15 +135,14 @@ def register(strategy: Strategy, replace: bool = False) -> Strategy:
     are never replaced.
     """
     _check(strategy)
-    existing = _registry.get(strategy.name)
-    if existing is not None and not _identical(existing, strategy):
-        if strategy.name in _built_in:
-            raise ConfigError(f"strategy {strategy.name!r} is built in; register yours under another name")
-        if not replace:
-            raise ConfigError(f"strategy {strategy.name!r} is already registered with another definition; pass replace=True to replace it")
+    name, existing = strategy.name, _registry.get(strategy.name)
     if existing is None or not _identical(existing, strategy):
-        _registry[strategy.name] = strategy
-    return _registry[strategy.name]
+        if existing is not None and name in _built_in:
+            raise ConfigError(f"strategy {name!r} is built in; register yours under another name")
+        if existing is not None and not replace:
+            raise ConfigError(f"strategy {name!r} is already registered with another definition; pass replace=True to replace it")
+        _registry[name] = strategy
+    return _registry[name]
 
 
 def register_built_in(strategy: Strategy) -> None:
@@ -208,6 +211,15 @@ def register_from_driver(payload: bytes) -> None:
     """
     for strategy in pickle.loads(payload).values():
         register(strategy, replace=True)
+
+
+def settings() -> frozenset[str]:
+    """The council keys that only strategies read (every key a built-in strategy depends on).
+
+    A run does not depend on a setting that none of its councils' strategies lists in
+    :attr:`Strategy.parameters`: runs differing only in such settings are identical.
+    """
+    return frozenset(key for name in _built_in for key in _registry[name].parameters)
 
 
 def names() -> tuple[str, ...]:

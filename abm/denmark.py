@@ -90,6 +90,8 @@ def check_name(name: str, known: Iterable[str], origin: str, key: str) -> None:
     known = list(known)
     if name in known:
         return
+    if name in _table()["name"]:
+        raise ConfigError(f"{origin}: {key}: {name!r} is not one of this run's municipalities ({', '.join(map(repr, known))})")
     folded = {k.casefold(): k for k in known}
     nearest = difflib.get_close_matches(name.casefold(), list(folded), n=3, cutoff=0.5)
     hint = f"nearest: {', '.join(repr(folded[n]) for n in nearest)}" if nearest else f"known: {', '.join(map(repr, known))}"

@@ -127,7 +127,8 @@ class WeeklyRecord:
         }
         for name, values in self.columns.items():
             data[name] = values[:weeks].ravel()
-        frame = pl.DataFrame(data)
+        frame = pl.DataFrame(data).insert_column(2, pl.Series("municipality_name", model.municipalities["name"].to_list() * weeks))
+        frame = frame.insert_column(3, pl.Series("region", model.municipalities["region"].to_list() * weeks, dtype=pl.String))
         integral = [c for c in frame.columns if c in _INTEGER_COLUMNS]
         return frame.with_columns(
             [pl.col(c).cast(pl.Int64) for c in integral]

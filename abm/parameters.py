@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
-_KINDS = ("float", "int", "bool", "str", "list[float]", "list[int]", "list[str]")
+_KINDS = ("float", "int", "bool", "str", "list[float]", "list[int]", "list[str]", "table[float]", "table[str]")
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,8 @@ class Param:
             lo = "" if self.low is None else f" >= {self.low:g}"
             hi = "" if self.high is None else f" <= {self.high:g}"
             base = number + (lo + (" and" if lo and hi else "") + hi)
+        if self.kind.startswith("table"):
+            return f"a table of name = {base}"
         return f"a list of {base.replace('one of', 'values from')}" if self.kind.startswith("list") else base
 
     def problem(self, value: Any) -> str | None:
@@ -68,6 +70,14 @@ class Param:
             for item in value:
                 if self._scalar_problem(item, element):
                     return f"element {item!r} is not allowed; expected {self.allowed()}"
+            return None
+        if self.kind.startswith("table"):
+            if not isinstance(value, dict) or not all(isinstance(key, str) for key in value):
+                return f"expected {self.allowed()}"
+            element = self.kind[6:-1]
+            for key, item in value.items():
+                if self._scalar_problem(item, element):
+                    return f"{key} = {item!r} is not allowed; expected {self.allowed()}"
             return None
         return self._scalar_problem(value, self.kind)
 
@@ -100,6 +110,8 @@ class Param:
             return [float(v) for v in value]
         if self.kind == "list[int]":
             return [int(v) for v in value]
+        if self.kind == "table[float]":
+            return {key: float(v) for key, v in value.items()}
         return value
 
 

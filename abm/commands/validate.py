@@ -5,6 +5,7 @@ from __future__ import annotations
 from abm import strategies
 from abm.cli import add_config_arguments
 from abm.config import describe_schema, load_config
+from abm.denmark import run_municipalities
 from abm.errors import UserError
 
 
@@ -27,6 +28,7 @@ def handle(args) -> int:
     if args.config is None:
         raise UserError("give a config file to check, e.g. abm validate configs/baseline.toml")
     config = load_config(args.config, args.overrides)
+    run_municipalities(config)  # names given to municipalities must be municipalities of the run
     if args.show:
         for section, values in config.to_dict().items():
             for key, value in values.items():

@@ -30,9 +30,17 @@ PARAMS = {
         [], "", "Strategies given to the municipalities in turn (first to the first, ...); empty = all follow strategy.",
         "assumption", choices=strategies.names, kind="list[str]",
     ),
+    "strategy_by_municipality": Param(
+        {}, "", "Strategy of named municipalities, e.g. {\"Høje-Taastrup\" = \"invest\"}; overrides strategy and strategy_mix for them.",
+        "assumption", choices=strategies.names, kind="table[str]",
+    ),
     "initial_caseload": Param(
         100.0, "cases / caseworker", "Caseload councils start from (mean over municipalities).",
         "seeds 000-003: Copenhagen ~90 overall, ordinary departments 100-120", low=1.0, high=1_000_000.0,
+    ),
+    "initial_caseload_by_municipality": Param(
+        {}, "cases / caseworker", "Starting caseload of named municipalities, e.g. {\"Høje-Taastrup\" = 120}; others start from initial_caseload.",
+        "assumption", low=1.0, high=1_000_000.0, kind="table[float]",
     ),
     "initial_caseload_spread": Param(
         0.15, "share", "Municipalities start within +/- this share of the initial caseload.",

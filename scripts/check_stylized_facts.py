@@ -4,7 +4,8 @@ The test module asserts each fact for one seed set (its SEED); a fact that holds
 that seed is a fact about the seed, not the model. This script runs the module's four arms
 for every seed set given, evaluates every fact with the module's own statistics and bounds,
 and prints one row per fact: the statistic per seed set, the worst value and whether every
-seed set passes. Heavy (seed sets x 4 arms x replications runs): run it alone, e.g.
+seed set passes. Heavy (seed sets x 4 arms x replications runs, about a minute per seed set
+on an idle machine): run it alone, e.g.
 
     PYTHONPATH=$PWD nohup .venv/bin/python scripts/check_stylized_facts.py --seed-sets 0-10 77 \
         --save /tmp/facts.json > /tmp/facts.log 2>&1 &

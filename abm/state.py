@@ -258,7 +258,18 @@ class CaseworkerState(Columns):
         "stress": (np.float64, 0.0),
         "caseload": (np.int32, 0),     # refreshed by the jobcenter after every reassignment
         "quality": (np.float64, 0.0),  # meeting quality this week (set by casework)
+        "hired_id": (np.int64, -1),    # one id per employment, so a Mesa agent can follow the caseworker
     }
+
+    def __init__(self, size: int):
+        super().__init__(size)
+        self._next_id = 0
+
+    def employ(self, rows: np.ndarray, values: dict[str, np.ndarray]) -> None:
+        """New caseworkers take these empty rows, each with an id of their own."""
+        self.assign(rows, {**values, "active": True})
+        self.hired_id[rows] = np.arange(self._next_id, self._next_id + len(rows))
+        self._next_id += len(rows)
 
     def free_slots(self, n: int) -> np.ndarray:
         """``n`` empty rows, growing the table (doubling) when it is full."""

@@ -19,6 +19,7 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from mesa.visualization.utils import update_counter
 
+from abm.metrics import TURNOVER_WINDOW
 from abm.rules.council import STRATEGIES
 from abm.viz.controls import settings_summary
 
@@ -51,7 +52,8 @@ class Series:
 
 SERIES = (
     Series("Trust in the jobcenter", "mean trust of clients (0-1)", ("trust_mean", "clients"), "clients"),
-    Series("Caseworker turnover", "quits per caseworker-year (13 weeks)", ("quits",), "caseworkers", 52.0, 13),
+    Series("Caseworker turnover", f"quits per caseworker-year (past {TURNOVER_WINDOW} weeks)", ("quits",), "caseworkers",
+           52.0, TURNOVER_WINDOW),  # metrics.annualised_turnover over the plots' window
     Series("Protests", "protesters per 1,000 clients", ("protesters",), "clients", 1000.0),
     Series("Unemployment", "clients per 1,000 inhabitants", ("clients",), "inhabitants", 1000.0),
     Series("Net cost", "DKK per inhabitant per week", ("net_cost",), "inhabitants"),

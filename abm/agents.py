@@ -284,6 +284,7 @@ class Roster:
         self._seen: np.ndarray | None = None  # the rows the index was built from
         self._ids = np.empty(0, dtype=np.int64)  # sorted ids of the people present at the last index
         self._rows = np.empty(0, dtype=np.int64)  # their rows
+        self._agent_ids = np.empty(0, dtype=np.int64)  # sorted ids of the agents (at the last sync)
 
     def _ids_column(self) -> np.ndarray:
         return getattr(getattr(self.model, self.agent_class.TABLE), self.agent_class.ID)
@@ -299,11 +300,13 @@ class Roster:
     def sync(self) -> None:
         """One agent per person present: newcomers get one, leavers' agents leave Mesa."""
         self._index()
-        known = np.fromiter(self.agents, dtype=np.int64, count=len(self.agents))
-        for person in np.setdiff1d(known, self._ids, assume_unique=True).tolist():
+        if self._agent_ids is self._ids:
+            return
+        for person in np.setdiff1d(self._agent_ids, self._ids, assume_unique=True).tolist():
             self.agents.pop(person).remove()
-        for person in np.setdiff1d(self._ids, known, assume_unique=True).tolist():
+        for person in np.setdiff1d(self._ids, self._agent_ids, assume_unique=True).tolist():
             self.agents[person] = self.agent_class(self.model, person)
+        self._agent_ids = self._ids
 
     def row_of(self, person: int, kind: str) -> int:
         self._index()

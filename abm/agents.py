@@ -74,7 +74,7 @@ class Column:
         kind = type(agent).__name__
         if not self.writable:
             raise AttributeError(f"{kind}.{self.name} cannot be set: {self.__doc__}")
-        if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
+        if not ((self.low is None or value >= self.low) and (self.high is None or value <= self.high)):  # NaN fails too
             raise ValueError(f"{kind}.{self.name} = {value!r} is out of range [{self.low}, {self.high}]")
         column, index = self._cell(agent)
         column[index] = value
@@ -93,10 +93,13 @@ class JobcenterAgent(mesa.Agent):
     _ids = _IdCounters()
 
     def __setattr__(self, name: str, value) -> None:
+        if name.startswith("_") or name in MESA_ATTRIBUTES:
+            super().__setattr__(name, value)
+            return
         declared = getattr(type(self), name, None)
-        if isinstance(declared, property) and declared.fset is None and name not in MESA_ATTRIBUTES:
+        if isinstance(declared, property) and declared.fset is None:
             raise AttributeError(f"{type(self).__name__}.{name} cannot be set: {declared.__doc__}")
-        if name.startswith("_") or name in MESA_ATTRIBUTES or hasattr(type(self), name):
+        if hasattr(type(self), name):
             super().__setattr__(name, value)
             return
         raise AttributeError(

@@ -119,7 +119,7 @@ class JobcenterModel(mesa.Model):
         while self.week < 0:
             self.step()
         self.steps = 0  # Mesa counts steps; the recorded run starts after the burn-in
-        self.latest = WeeklyRecord(1, self.n_municipalities).record(self)  # the state week 0 starts from, not kept
+        self.latest = WeeklyRecord(1, self.n_municipalities).record(self)  # week 0 starts from the last burn-in week: measured, not kept
         self.datacollector = mesa.DataCollector(model_reporters=NATIONAL_REPORTERS)
         self.datacollector.collect(self)  # Mesa's step 0; then after every week
 
@@ -293,7 +293,7 @@ class JobcenterModel(mesa.Model):
         self.council_agents = [Council(self, m) for m in range(n)]
         self.rosters = {
             "citizens": Roster(self, Citizen, lambda: self.citizens.occupied()),
-            "caseworkers": Roster(self, Caseworker, lambda: np.flatnonzero(self.caseworkers.active)),
+            "caseworkers": Roster(self, Caseworker, lambda: self.caseworkers.employed()),
         }
 
     # -- Mesa's view of the citizens ----------------------------------------------------------

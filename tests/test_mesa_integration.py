@@ -22,6 +22,7 @@ from abm.errors import ConfigError
 from abm.metrics import TURNOVER_WINDOW, annualised_turnover
 from abm.model import JobcenterModel, RunOver
 from abm.parameters import Param
+from abm.rules import progress
 from abm.simulate import national_weekly, run_simulation
 from conftest import small_config
 
@@ -107,12 +108,14 @@ def test_setting_trust_changes_what_the_rules_do():
 
 
 def test_attributes_read_and_write_their_columns_and_unknown_ones_raise():
-    model = JobcenterModel(small_config(), seed=4)
+    model, twin = (JobcenterModel(small_config(), seed=4) for _ in range(2))
     citizen = model.agents_by_type[Citizen][3]
     citizen.health = 0.25
-    citizen.distance = 0.9
     assert model.citizens.health[citizen.row] == 0.25
-    assert model.citizens.distance_factor[citizen.row] == citizen.distance_factor != 1.0  # exits follow the distance
+    before = citizen.distance_factor
+    citizen.distance = 0.9 if citizen.distance < 0.5 else 0.1
+    expected = progress.distance_factor(model, np.array([citizen.distance]), np.array([citizen.group]))[0]
+    assert citizen.distance_factor == expected != before  # the exit hazards follow the distance
     with pytest.raises(AttributeError, match="settable: .*trust"):
         citizen.wealth = 5
     with pytest.raises(AttributeError, match="person cannot be set"):
@@ -120,15 +123,19 @@ def test_attributes_read_and_write_their_columns_and_unknown_ones_raise():
     with pytest.raises(AttributeError, match="caseload cannot be set"):
         model.agents_by_type[Caseworker][0].caseload = 3
     with pytest.raises(ValueError, match="out of range"):
-        citizen.trust = 1.5
+        citizen.trust = float("nan")
     citizen.pos = (1, 2)  # Mesa's own attributes still work
-    council = model.council_agents[0]
-    council.media_pressure = 0.7
-    council.ordinary_positions = council.ordinary_positions + 5
-    assert model.councils.media_pressure[0] == 0.7 and council.positions == model.councils.headcount[0].sum()
     caseworker = model.agents_by_type[Caseworker][0]
     caseworker.stress = 0.9
     assert model.caseworkers.stress[caseworker.row] == 0.9
+    council = model.council_agents[0]
+    council.media_pressure = 0.7
+    assert model.councils.media_pressure[0] == 0.7
+    council.ordinary_positions = council.ordinary_positions + 20
+    model.step()
+    twin.step()
+    recruiting = [m.weekly().filter(pl.col("municipality") == 0)["recruiting"][0] for m in (model, twin)]
+    assert recruiting[0] >= recruiting[1] + 20  # the jobcenter recruits to the positions paid for
 
 
 def test_looking_at_agents_changes_no_result():

@@ -161,6 +161,7 @@ class Citizen(PersonAgent):
         return None if row < 0 else self.model.rosters["caseworkers"].agent_at(row)
 
     def _distance_changed(self) -> None:
+        """The exit hazards' distance term, which the rules keep rather than recompute weekly, follows a new distance."""
         rows = np.array([self.row])
         citizens = self.model.citizens
         citizens.distance_factor[rows] = progress.distance_factor(self.model, citizens.distance[rows], citizens.group[rows])

@@ -2,17 +2,32 @@
 
 They are Mesa agents so that Mesa's tools (AgentSet, DataCollector, SolaraViz) see them,
 but their state lives in the model's columns (``abm.state``) and the weekly rules act on
-those columns at once. An agent is a view of one row: reading ``citizen.trust`` reads the
-column. Citizens are bound to slots, which people enter and leave; ``citizen.active``
-says whether someone is there now and ``citizen.person`` who.
+those columns at once. An agent is a view of one person's row: ``citizen.trust`` reads
+the column, ``citizen.trust = 0.2`` writes it, and the next week's rules start from it.
+
+A ``Citizen`` is one person (``person``, stable across a move and a repacking of the
+table) and a ``Caseworker`` one employment (``hired_id``). Their agents are made when
+Mesa's views are asked for (``model.agents``, ``agents_by_type``, ``agent_types``, which
+the DataCollector uses): a ``Roster`` then adds an agent for each newcomer and removes
+the agents of those who left. The weekly rules never pay for agents.
 """
 
 from __future__ import annotations
 
 import itertools
 import weakref
+from collections.abc import Callable
 
 import mesa
+import numpy as np
+
+from abm.rules import progress
+from abm.rules.council import PILOT
+
+MESA_ATTRIBUTES = frozenset({"model", "unique_id", "pos", "cell"})
+"""Attributes Mesa itself sets on agents (``cell``: its discrete spaces)."""
+
+PILOT_PHASES = ("not started", "running", "scaled", "stopped")
 
 
 class _IdCounters(weakref.WeakKeyDictionary):
@@ -28,86 +43,222 @@ class _IdCounters(weakref.WeakKeyDictionary):
         return self.setdefault(model, itertools.count(1))
 
 
+class Column:
+    """An agent attribute that is the agent's cell of a column of the model's table.
+
+    ``writable`` columns can be set (checked against ``low``/``high``); ``after_set`` is
+    called with the agent after a write, for columns the rules keep derived values of.
+    """
+
+    def __init__(self, doc: str, writable: bool = False, low: float | None = None, high: float | None = None,
+                 column: str | None = None, part: int | None = None, after_set: Callable | None = None):
+        self.__doc__ = doc
+        self.writable, self.low, self.high = writable, low, high
+        self.column, self.part, self.after_set = column, part, after_set
+
+    def __set_name__(self, owner, name: str) -> None:
+        self.name = name
+        self.column = self.column or name
+
+    def _cell(self, agent):
+        index = agent.row if self.part is None else (agent.row, self.part)
+        return getattr(agent.table, self.column), index
+
+    def __get__(self, agent, owner=None):
+        if agent is None:
+            return self
+        column, index = self._cell(agent)
+        return column[index].item()
+
+    def __set__(self, agent, value) -> None:
+        kind = type(agent).__name__
+        if not self.writable:
+            raise AttributeError(f"{kind}.{self.name} cannot be set: {self.__doc__}")
+        if not ((self.low is None or value >= self.low) and (self.high is None or value <= self.high)):  # NaN fails too
+            raise ValueError(f"{kind}.{self.name} = {value!r} is out of range [{self.low}, {self.high}]")
+        column, index = self._cell(agent)
+        column[index] = value
+        if self.after_set is not None:
+            self.after_set(agent)
+
+
 class JobcenterAgent(mesa.Agent):
-    """Base of this model's agents: Mesa's agent, without keeping its model alive."""
+    """Base of this model's agents: Mesa's agent, without keeping its model alive.
+
+    Only Mesa's own attributes, private ones (``_name``) and attributes the class declares
+    can be set, so a misspelt ``citizen.trsut = 0.9`` raises instead of doing nothing. A
+    subclass adds an attribute of its own by declaring it (``wealth: float = 0.0``).
+    """
 
     _ids = _IdCounters()
 
+    def __setattr__(self, name: str, value) -> None:
+        if name.startswith("_") or name in MESA_ATTRIBUTES:
+            super().__setattr__(name, value)
+            return
+        declared = getattr(type(self), name, None)
+        if isinstance(declared, property) and declared.fset is None:
+            raise AttributeError(f"{type(self).__name__}.{name} cannot be set: {declared.__doc__}")
+        if hasattr(type(self), name):
+            super().__setattr__(name, value)
+            return
+        raise AttributeError(
+            f"{type(self).__name__} has no attribute {name!r} to set; settable: {', '.join(self.settable())}"
+            f" (Mesa's: {', '.join(sorted(MESA_ATTRIBUTES))})"
+        )
 
-def _column(table: str, name: str, doc: str) -> property:
-    def read(agent):
-        return getattr(getattr(agent.model, table), name)[agent.row].item()
+    @classmethod
+    def settable(cls) -> list[str]:
+        """The state attributes that can be set."""
+        return [name for name in dir(cls) if isinstance(getattr(cls, name), Column) and getattr(cls, name).writable]
 
-    return property(read, doc=doc)
 
+class PersonAgent(JobcenterAgent):
+    """An agent for one person in a table, found by their id wherever the table keeps them."""
 
-class Citizen(JobcenterAgent):
-    """A person in contact with the jobcenter (one slot of ``model.citizens``)."""
+    TABLE = ""  # the model's attribute holding the table
+    ID = ""  # the table's column of ids
 
-    def __init__(self, model, row: int):
+    def __init__(self, model, person_id: int):
         super().__init__(model)
-        self.row = row
+        self._id = person_id
+        self._row = -1
 
-    active = _column("citizens", "active", "Whether someone occupies this slot now.")
-    person = _column("citizens", "person", "Unique id of the person in this slot.")
-    group = _column("citizens", "group", "0 job-ready, 1 activity-ready, 2 resource programme.")
-    health = _column("citizens", "health", "Health, 1 = well.")
-    distance = _column("citizens", "distance", "Distance from the labour market.")
-    trust = _column("citizens", "trust", "Trust in the jobcenter.")
-    grievance = _column("citizens", "grievance", "Grievance (hardship x (1 - trust)).")
-    spell = _column("citizens", "spell", "Weeks in the current spell.")
-    benefit_weeks = _column("citizens", "benefit_weeks", "Weeks on benefits so far.")
-    caseworker = _column("citizens", "caseworker", "Row of the caseworker, -1 while waiting.")
-    changes = _column("citizens", "changes", "Caseworker changes in this spell.")
-    protesting = _column("citizens", "protesting", "Protesting this week.")
+    @property
+    def table(self):
+        """The model's table this agent is a row of."""
+        return getattr(self.model, self.TABLE)
+
+    @property
+    def row(self) -> int:
+        """The person's row now (rows change as the table is repacked)."""
+        table = self.table
+        row = self._row
+        if not 0 <= row < table.size or not table.active[row] or getattr(table, self.ID)[row] != self._id:
+            row = self._row = self.model.rosters[type(self).TABLE].row_of(self._id, type(self).__name__)
+        return row
+
+
+class Citizen(PersonAgent):
+    """A person in contact with a jobcenter, for as long as their spell lasts."""
+
+    TABLE, ID = "citizens", "person"
+
+    @property
+    def person(self) -> int:
+        """The person's id (``model.citizens.person``), kept across a move and a repacking."""
+        return self._id
 
     @property
     def municipality(self) -> int:
+        """Municipality of the person's jobcenter (changed only by migration)."""
         return int(self.model.citizens.slot_municipality[self.row])
 
+    @property
+    def caseworker(self) -> "Caseworker | None":
+        """The person's caseworker, None while waiting (assigned by the jobcenter, which keeps caseloads in step)."""
+        row = int(self.model.citizens.caseworker[self.row])
+        return None if row < 0 else self.model.rosters["caseworkers"].agent_at(row)
 
-class Caseworker(JobcenterAgent):
-    """A caseworker in a municipality's jobcenter (one row of ``model.caseworkers``)."""
+    def _distance_changed(self) -> None:
+        """The exit hazards' distance term, which the rules keep rather than recompute weekly, follows a new distance."""
+        rows = np.array([self.row])
+        citizens = self.model.citizens
+        citizens.distance_factor[rows] = progress.distance_factor(self.model, citizens.distance[rows], citizens.group[rows])
 
-    def __init__(self, model, row: int):
-        super().__init__(model)
-        self.row = row
+    group = Column("0 job-ready, 1 activity-ready, 2 resource programme (changed by the clarification track).")
+    unit = Column("0 ordinary department, 1 pilot unit (the council's pilot decides).")
+    health = Column("Health, 0-1 (1 = well).", writable=True, low=0.0, high=1.0)
+    health_base = Column("Health the person recovers toward, 0-1.", writable=True, low=0.0, high=1.0)
+    distance = Column("Distance from the labour market, 0-1 (its effect on exits follows).", writable=True, low=0.0,
+                      high=1.0, after_set=_distance_changed)
+    distance_factor = Column("The distance's term in the exit hazards (follows distance and group).")
+    trust = Column("Trust in the jobcenter, 0-1.", writable=True, low=0.0, high=1.0)
+    grievance = Column("Grievance (hardship x (1 - trust), with memory).", writable=True, low=0.0)
+    comparison = Column("Grievance from ties treated better elsewhere.", writable=True, low=0.0)
+    threshold = Column("Personal protest threshold.", writable=True, low=0.0)
+    spell = Column("Weeks in the current spell.", writable=True, low=0)
+    benefit_weeks = Column("Weeks on benefits in recent years, this spell included.", writable=True, low=0)
+    changes = Column("Caseworker changes in this spell.", writable=True, low=0)
+    changed = Column("Whether the caseworker changed this week (set by the jobcenter).")
+    protesting = Column("Protesting this week (ties see it next week).", writable=True)
+    clarification = Column("Progress toward a flexjob / pension decision.", writable=True, low=0.0)
+    clarification_need = Column("Progress that decision requires (0: no clarification track).", writable=True, low=0.0)
+    quality = Column("This week's meeting quality (set by casework).")
+    pressed = Column("Sick and pressed to activation this week (set by progress).")
+    pressed_recent = Column("Recent pressing, 0-1 (with memory).", writable=True, low=0.0, high=1.0)
 
-    active = _column("caseworkers", "active", "Whether this position is held now.")
-    municipality = _column("caseworkers", "municipality", "Municipality of the jobcenter.")
-    unit = _column("caseworkers", "unit", "0 ordinary department, 1 pilot unit.")
-    caseload = _column("caseworkers", "caseload", "Citizens assigned.")
-    experience = _column("caseworkers", "experience", "Weeks since hired.")
-    stress = _column("caseworkers", "stress", "Stress, 0-1.")
+
+class Caseworker(PersonAgent):
+    """A caseworker, from being hired until quitting or being laid off."""
+
+    TABLE, ID = "caseworkers", "hired_id"
+
+    @property
+    def hired_id(self) -> int:
+        """The employment's id (``model.caseworkers.hired_id``)."""
+        return self._id
+
+    municipality = Column("Municipality of the jobcenter.")
+    unit = Column("0 ordinary department, 1 pilot unit.")
+    caseload = Column("Citizens assigned (kept in step with them by the jobcenter).")
+    experience = Column("Weeks since hired.", writable=True, low=0)
+    stress = Column("Stress, 0-1.", writable=True, low=0.0, high=1.0)
+    quality = Column("This week's meeting quality (set by casework).")
 
 
-class Council(JobcenterAgent):
-    """A municipal council: strategy, positions paid for, media pressure."""
+class MunicipalAgent(JobcenterAgent):
+    """An agent for one municipality's row (councils and municipalities never come or go)."""
 
     def __init__(self, model, municipality: int):
         super().__init__(model)
-        self.row = municipality
+        self._row = municipality
+
+    @property
+    def row(self) -> int:
+        """The municipality's number."""
+        return self._row
+
+
+class Council(MunicipalAgent):
+    """A municipal council: strategy, positions paid for, media pressure."""
+
+    @property
+    def table(self):
+        """The councils' table (one row per municipality)."""
+        return self.model.councils
 
     @property
     def strategy(self) -> str:
+        """The council's strategy (from the config: build the model with ``council__strategy=`` to change it)."""
         return self.model.councils.strategy_names()[self.row]
 
     @property
     def positions(self) -> int:
+        """Positions paid for, both units."""
         return int(self.model.councils.headcount[self.row].sum())
 
     @property
-    def media_pressure(self) -> float:
-        return float(self.model.councils.media_pressure[self.row])
+    def pilot_phase(self) -> str:
+        """The pilot unit's phase: not started, running, scaled or stopped (the council's pilot rule)."""
+        return PILOT_PHASES[self.model.councils.pilot_phase[self.row]]
+
+    ordinary_positions = Column("Positions paid for in the ordinary department (the jobcenter hires or cuts to them).",
+                                writable=True, low=0, column="headcount", part=0)
+    pilot_positions = Column("Positions paid for in the pilot unit.", writable=True, low=0, column="headcount", part=PILOT)
+    initial_positions = Column("Positions at the start.", column="initial_headcount")
+    starting_caseload = Column("Caseload the council held during the burn-in.")
+    media_pressure = Column("Media pressure, 0-1.", writable=True, low=0.0, high=1.0)
+    score = Column("The imitation objective, summed over the current budget cycle.")
 
 
-class Municipality(JobcenterAgent):
+class Municipality(MunicipalAgent):
     """The container of a council, a jobcenter and its citizens."""
 
-    def __init__(self, model, row: int, inhabitants: int):
-        super().__init__(model)
-        self.row = row
-        self.inhabitants = inhabitants
+    @property
+    def inhabitants(self) -> int:
+        """Inhabitants (fixed for the run)."""
+        return int(self.model.inhabitants[self.row])
 
     @property
     def name(self) -> str:
@@ -121,9 +272,64 @@ class Municipality(JobcenterAgent):
 
     @property
     def council(self) -> Council:
+        """The municipality's council agent."""
         return self.model.council_agents[self.row]
 
     @property
     def clients(self) -> int:
+        """Citizens in the municipality's jobcenter now."""
         citizens = self.model.citizens
         return int((citizens.active & (citizens.slot_municipality == self.row)).sum())
+
+
+class Roster:
+    """The agents of one table's people: exactly one per person present, made when asked for.
+
+    ``sync`` (run whenever Mesa's views of the model are asked for) adds agents for the
+    people who arrived and removes those of the people who left; ``row_of`` finds a
+    person's row through an index of ids, rebuilt only when the table has changed.
+    """
+
+    def __init__(self, model, agent_class: type[PersonAgent], present_rows: Callable[[], np.ndarray]):
+        self.model = model
+        self.agent_class = agent_class
+        self.present_rows = present_rows
+        self.agents: dict[int, PersonAgent] = {}
+        self._seen: np.ndarray | None = None  # the rows the index was built from
+        self._ids = np.empty(0, dtype=np.int64)  # sorted ids of the people present at the last index
+        self._rows = np.empty(0, dtype=np.int64)  # their rows
+        self._agent_ids = np.empty(0, dtype=np.int64)  # sorted ids of the agents (at the last sync)
+
+    def _ids_column(self) -> np.ndarray:
+        return getattr(getattr(self.model, self.agent_class.TABLE), self.agent_class.ID)
+
+    def _index(self) -> None:
+        rows = self.present_rows()
+        if rows is self._seen:
+            return  # the table keeps the same array of present rows until someone arrives or leaves
+        ids = self._ids_column()[rows]
+        order = np.argsort(ids, kind="stable")
+        self._seen, self._ids, self._rows = rows, ids[order], rows[order]
+
+    def sync(self) -> None:
+        """One agent per person present: newcomers get one, leavers' agents leave Mesa."""
+        self._index()
+        if self._agent_ids is self._ids:
+            return
+        for person in np.setdiff1d(self._agent_ids, self._ids, assume_unique=True).tolist():
+            self.agents.pop(person).remove()
+        for person in np.setdiff1d(self._ids, self._agent_ids, assume_unique=True).tolist():
+            self.agents[person] = self.agent_class(self.model, person)
+        self._agent_ids = self._ids
+
+    def row_of(self, person: int, kind: str) -> int:
+        self._index()
+        i = np.searchsorted(self._ids, person)
+        if i == len(self._ids) or self._ids[i] != person:
+            raise LookupError(f"{kind} {person} is no longer in the model (the agent is left over from an earlier week)")
+        return int(self._rows[i])
+
+    def agent_at(self, row: int) -> PersonAgent:
+        """The agent of whoever holds this row now."""
+        self.sync()
+        return self.agents[int(self._ids_column()[row])]

@@ -81,7 +81,7 @@ def hire(model, municipality: np.ndarray, unit: np.ndarray) -> None:
         return
     staff = model.caseworkers
     rows = staff.free_slots(len(municipality))
-    staff.assign(rows, {"active": True, "municipality": municipality, "unit": unit, "experience": 0,
+    staff.employ(rows, {"municipality": municipality, "unit": unit, "experience": 0,
                         "stress": model.params.turnover.stress_base, "caseload": 0})
     model.tally.add("hires", municipality)
     rebalance(model, np.unique(municipality * 2 + unit))

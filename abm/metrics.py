@@ -94,7 +94,7 @@ class WeeklyRecord:
             "hires": counts["hires"],
             "quits": counts["quits"],
             "layoffs": counts["layoffs"],
-            "turnover_annualised": _ratio(counts["quits"] * 52, caseworkers),
+            "turnover_annualised": annualised_turnover(counts["quits"], caseworkers),
             "caseworker_changes": counts["caseworker_changes"],
             "changes_per_client": _ratio(census.changes, clients),
             "waiting_for_caseworker": census.waiting,
@@ -142,6 +142,25 @@ _INTEGER_COLUMNS = {
     "protesters", "protest_event", "caseworkers", "trainees", "positions", "recruiting", "hires", "quits",
     "layoffs", "caseworker_changes", "waiting_for_caseworker", "sick", "sick_pressed", "inhabitants",
 }
+
+
+TURNOVER_WINDOW = 52
+"""Weeks that plotted turnover sums quits and caseworkers over (one week is too noisy to read)."""
+
+
+def annualised_turnover(quits, caseworker_weeks):
+    """Caseworker turnover: quits per caseworker-year, ``quits x 52 / caseworker-weeks``.
+
+    The one definition of turnover: both are summed over the same window, stated where it
+    is used (one week in the weekly table and the DataCollector, ``TURNOVER_WINDOW`` weeks
+    in plots, the whole run in the summary). Numbers or numpy arrays (NaN without
+    caseworkers) or polars expressions (null without caseworkers).
+    """
+    if isinstance(caseworker_weeks, pl.Expr):
+        return pl.when(caseworker_weeks > 0).then(quits * 52 / caseworker_weeks)
+    caseworker_weeks = np.asarray(caseworker_weeks, dtype=float)
+    return np.divide(np.asarray(quits, dtype=float) * 52, caseworker_weeks, out=np.full(caseworker_weeks.shape, np.nan),
+                     where=caseworker_weeks > 0)
 
 
 def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:

@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import difflib
+import secrets
 import time
 
 import mesa
@@ -14,11 +16,12 @@ import numpy as np
 import polars as pl
 
 from abm import jobcenter
-from abm.agents import Caseworker, Citizen, Council, Municipality
+from abm.agents import Caseworker, Citizen, Council, Municipality, Roster
 from abm.compiled import kernel
-from abm.config import Config, defaults
+from abm.config import SCHEMA, Config, defaults
 from abm.denmark import named_strategies, run_municipalities
-from abm.metrics import Tally, WeeklyRecord
+from abm.errors import ConfigError
+from abm.metrics import Tally, WeeklyRecord, annualised_turnover
 from abm.network import CitizenNetwork, council_network
 from abm.population import draw_groups, new_citizen_attributes
 from abm.rules import casework, council, inflow, migration, progress, protest, trust, turnover
@@ -49,12 +52,58 @@ class RandomStreams:
         return generator
 
 
+class RunOver(RuntimeError):
+    """A step asked for after the last week of the run (``run.weeks``)."""
+
+
+def with_parameters(config: Config, seed: int | None, parameters: dict) -> tuple[Config, int]:
+    """``config`` with the constructor's keyword parameters, and the model's seed.
+
+    A keyword names a parameter as ``section__key`` or, where no other section has the key,
+    as the bare key. The seed is ``seed``, else ``run__seed``, else a fresh one from the
+    operating system's entropy (the config then records the seed that ran).
+    """
+    leaves: dict[str, list[str]] = {}
+    for section, keys in SCHEMA.items():
+        for key in keys:
+            leaves.setdefault(key, []).append(section)
+    overrides = {}
+    for name, value in parameters.items():
+        if "__" in name:
+            dotted = name.replace("__", ".", 1)
+        elif len(leaves.get(name, ())) == 1:
+            dotted = f"{leaves[name][0]}.{name}"
+        elif name in leaves:
+            options = ", ".join(f"{section}__{name}" for section in leaves[name])
+            raise ConfigError(f"JobcenterModel: parameter {name!r} is in several sections; give one of {options}")
+        else:
+            close = difflib.get_close_matches(name, list(leaves), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"JobcenterModel: unknown parameter {name!r}{hint}; give section__key "
+                              f"(e.g. council__caseload_target) or a key of docs/parameters.md found in one section only")
+        overrides[dotted] = value
+    named_seed = overrides.pop("run.seed", None)
+    if seed is not None and named_seed is not None and int(seed) != named_seed:
+        raise ConfigError(f"JobcenterModel: seed={seed} and run__seed={named_seed} disagree; give one")
+    seed = next((int(s) for s in (seed, named_seed) if s is not None), None)
+    seed = secrets.randbits(63) if seed is None else seed
+    config = config.with_overrides({**overrides, "run.seed": seed}, origin="JobcenterModel")
+    return config, config.run.seed
+
+
 class JobcenterModel(mesa.Model):
     """Danish-style municipal jobcenters under council investment strategies."""
 
-    def __init__(self, config: Config | None = None, seed: int | None = None):
-        config = config or defaults()
-        seed = config.run.seed if seed is None else int(seed)
+    def __init__(self, config: Config | None = None, seed: int | None = None, **parameters):
+        """A model of ``config`` (default: the schema's defaults) with any parameter overridden.
+
+        Parameters are keywords, ``section__key=value`` (``council__caseload_target=80``) or
+        the bare key where no other section has it (``caseload_target=80``), so that
+        ``mesa.batch_run(JobcenterModel, parameters={...})`` works. ``seed=None`` draws a
+        fresh seed (``model.seed``), as Mesa does; ``run__seed=`` is the same as ``seed=``.
+        ``run_simulation`` and the command line use the config's ``run.seed`` instead.
+        """
+        config, seed = with_parameters(config or defaults(), seed, parameters)
         super().__init__(seed=seed)
         self.config = self.params = config
         self.seed = seed
@@ -68,16 +117,25 @@ class JobcenterModel(mesa.Model):
         self.latest: dict[str, np.ndarray] = {}
         self.rule_seconds: dict[str, float] | None = None  # set to {} to time each rule
         self._populate()
-        self.datacollector = mesa.DataCollector(model_reporters=NATIONAL_REPORTERS)
         self.week = -config.run.burn_in_weeks
         while self.week < 0:
             self.step()
         self.steps = 0  # Mesa counts steps; the recorded run starts after the burn-in
+        self.latest = WeeklyRecord(1, self.n_municipalities).record(self)  # week 0 starts from the last burn-in week: measured, not kept
+        self.datacollector = mesa.DataCollector(model_reporters=NATIONAL_REPORTERS)
+        self.datacollector.collect(self)  # Mesa's step 0; then after every week
 
     # -- the week ---------------------------------------------------------------------
 
     def step(self) -> None:
-        """One week, in the order of MODEL.md's schedule (see ``SCHEDULE``)."""
+        """One week, in the order of MODEL.md's schedule (see ``SCHEDULE``).
+
+        ``running`` turns False after the config's ``run.weeks``; a step beyond is an error.
+        """
+        if self.week >= self.config.run.weeks:
+            self.steps -= 1  # Mesa counted the step before calling this
+            raise RunOver(f"the run is over: run.weeks = {self.config.run.weeks} weeks were simulated; "
+                          f"build the model with run__weeks= for a longer run")
         self.tally.reset()
         for name, rule in SCHEDULE:
             if self.rule_seconds is None:
@@ -86,10 +144,11 @@ class JobcenterModel(mesa.Model):
                 started = time.perf_counter()
                 rule(self)
                 self.rule_seconds[name] = self.rule_seconds.get(name, 0.0) + time.perf_counter() - started
+        self.running = self.week < self.config.run.weeks
 
     def run(self, weeks: int | None = None, progress_bar=None) -> "JobcenterModel":
-        """Step ``weeks`` (default: the config's ``run.weeks``) weeks."""
-        for _ in range(self.config.run.weeks if weeks is None else weeks):
+        """Step ``weeks`` weeks (default: to the end of the run, ``run.weeks``)."""
+        for _ in range(self.config.run.weeks - self.week if weeks is None else weeks):
             self.step()
             if progress_bar is not None:
                 progress_bar.update(1)
@@ -104,7 +163,6 @@ class JobcenterModel(mesa.Model):
         citizens = self.citizens
         _age_spells(citizens.occupied(), citizens.spell, citizens.benefit_weeks, citizens.changed)
         self.census = citizens.census()
-        self._sync_caseworker_agents()
         if self.week >= 0:
             self.latest = self.record.record(self)
             self.datacollector.collect(self)
@@ -128,7 +186,7 @@ class JobcenterModel(mesa.Model):
         if name == "caseload_mean":
             return float(row["clients"].sum() - row["waiting_for_caseworker"].sum()) / max(row["caseworkers"].sum(), 1)
         if name == "turnover_annualised":
-            return float(row["quits"].sum() * 52 / max(row["caseworkers"].sum(), 1))
+            return float(annualised_turnover(row["quits"].sum(), row["caseworkers"].sum()))
         return float(np.sum(row[name]))
 
     # -- bookkeeping used by the rules ----------------------------------------------------
@@ -227,48 +285,44 @@ class JobcenterModel(mesa.Model):
         load = clients / np.maximum(headcount, 1)
         stress = np.clip(p.turnover.stress_base + p.turnover.stress_load * np.maximum(load / p.turnover.sustainable_caseload - 1, 0), 0, 1)
         municipality = np.repeat(np.arange(n), headcount)
-        self.caseworkers.assign(rows, {
-            "active": True, "municipality": municipality, "unit": 0,
+        self.caseworkers.employ(rows, {
+            "municipality": municipality, "unit": 0,
             "experience": rng.integers(0, 520, len(rows)), "stress": stress[municipality],
         })
         jobcenter.assign_waiting(self)
         self.census = self.citizens.census()  # the citizens as last counted: at the end of each week
 
-        self.municipality_agents = [Municipality(self, m, int(self.inhabitants[m])) for m in range(n)]
+        self.municipality_agents = [Municipality(self, m) for m in range(n)]
         self.council_agents = [Council(self, m) for m in range(n)]
-        self._citizen_agents: list[Citizen] | None = None  # made when first asked for (see citizen_agents)
-        self.caseworker_agents = [Caseworker(self, row) for row in range(self.caseworkers.size)]
+        self.rosters = {
+            "citizens": Roster(self, Citizen, lambda: self.citizens.occupied()),
+            "caseworkers": Roster(self, Caseworker, lambda: self.caseworkers.employed()),
+        }
 
     # -- Mesa's view of the citizens ----------------------------------------------------------
 
-    @property
-    def citizen_agents(self) -> list[Citizen]:
-        """One ``Citizen`` agent per slot (``citizen_agents[row].row == row``).
+    # Citizen and Caseworker agents are the people now in the tables, brought up to date
+    # whenever Mesa's views are asked for: the weekly rules never need them, and keeping
+    # hundreds of thousands of Mesa agents in step every week would cost more than the rules.
 
-        Made the first time they are asked for, here or through Mesa's ``agents`` and
-        ``agents_by_type``: the weekly rules never need them, and creating hundreds of
-        thousands of Mesa agents would take a third of a Denmark-size build.
-        """
-        return self._make_citizen_agents()
-
-    def _make_citizen_agents(self) -> list[Citizen]:
-        if self._citizen_agents is None:
-            self._citizen_agents = [Citizen(self, row) for row in range(self.citizens.size)]
-        return self._citizen_agents
+    def sync_agents(self) -> None:
+        """One agent per citizen and caseworker present now (Mesa's views call this)."""
+        for roster in self.rosters.values():
+            roster.sync()
 
     @property
     def agents(self) -> mesa.agent.AgentSet:
-        self._make_citizen_agents()
+        self.sync_agents()
         return super().agents
 
     @property
     def agents_by_type(self) -> dict[type[mesa.Agent], mesa.agent.AgentSet]:
-        self._make_citizen_agents()
+        self.sync_agents()
         return super().agents_by_type
 
     @property
     def agent_types(self) -> list[type]:
-        self._make_citizen_agents()
+        self.sync_agents()
         return super().agent_types
 
     def _pack_when_sparse(self) -> None:
@@ -283,24 +337,10 @@ class JobcenterModel(mesa.Model):
             self._reblocked(citizens.pack(sizes))
 
     def _reblocked(self, old_to_new: np.ndarray) -> np.ndarray:
-        """The network, this week's friends and the agents follow the citizens to their new slots."""
+        """The network and this week's friends follow the citizens to their new slots."""
         self.network.follow(self.streams.network, old_to_new, self.citizens.slot_municipality)
         self.friend = _moved_friends(self.friend, old_to_new, self.citizens.size)
-        if self._citizen_agents is not None:
-            agents = [None] * self.citizens.size
-            for agent, row in zip(self._citizen_agents, old_to_new.tolist()):
-                if row < 0:
-                    agent.remove()  # a dropped empty slot
-                else:
-                    agent.row = row
-                    agents[row] = agent
-            self._citizen_agents = [agent or Citizen(self, row) for row, agent in enumerate(agents)]
         return old_to_new
-
-    def _sync_caseworker_agents(self) -> None:
-        """Agents for caseworker rows added this week (the table doubles when full)."""
-        for row in range(len(self.caseworker_agents), self.caseworkers.size):
-            self.caseworker_agents.append(Caseworker(self, row))
 
 
 def _moved_friends(friend: np.ndarray, old_to_new: np.ndarray, size: int) -> np.ndarray:

@@ -14,9 +14,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import polars as pl  # noqa: E402
 
+from abm.metrics import TURNOVER_WINDOW  # noqa: E402
+
 PANELS = {
     "trust_mean": ("Trust in the jobcenter", "mean trust (0-1)"),
-    "turnover_annualised": ("Caseworker turnover", "quits per caseworker-year (past 52 weeks)"),
+    "turnover_annualised": ("Caseworker turnover", f"quits per caseworker-year (past {TURNOVER_WINDOW} weeks)"),
     "protesters": ("Protests", "citizens protesting"),
     "clients": ("Unemployment", "citizens on benefits"),
     "net_cost": ("Net cost", "M DKK per week"),

@@ -13,6 +13,7 @@ from tqdm import tqdm
 
 from abm import __version__
 from abm.config import Config
+from abm.metrics import TURNOVER_WINDOW, annualised_turnover
 from abm.model import JobcenterModel
 
 FINAL_YEAR = 52
@@ -64,7 +65,7 @@ def summarize(weekly: pl.DataFrame, config: Config, seed: int) -> dict:
         "trust_mean": _client_weighted(final, "trust_mean"),
         "protesters_mean": float(final["protesters"].mean()),
         "protest_events_per_year": float(total["protest_event"][0]) / years,
-        "turnover_annual": float(total["quits"][0]) * 52 / max(caseworker_weeks, 1),
+        "turnover_annual": float(annualised_turnover(total["quits"][0], caseworker_weeks)),  # over the whole run
         "caseworkers_final": float(final["caseworkers"].mean()),
         "caseload_mean": (client_weeks - float(total["waiting_for_caseworker"][0])) / max(caseworker_weeks, 1),
         "caseworker_changes_per_client_year": float(total["caseworker_changes"][0]) * 52 / max(client_weeks, 1),
@@ -89,7 +90,8 @@ def national_weekly(weekly: pl.DataFrame) -> pl.DataFrame:
         ((pl.col("spell_mean").fill_null(0) * pl.col("clients")).sum() / pl.col("clients").sum()).alias("spell_mean"),
         ((pl.col("clients") - pl.col("waiting_for_caseworker")).sum() / pl.col("caseworkers").sum()).alias("caseload_mean"),
     ).sort("week").with_columns(
-        (pl.col("quits").rolling_mean(52, min_samples=1) * 52 / pl.col("caseworkers").rolling_mean(52, min_samples=1)).alias("turnover_annualised"),
+        annualised_turnover(*(pl.col(name).rolling_sum(TURNOVER_WINDOW, min_samples=1) for name in ("quits", "caseworkers")))
+        .alias("turnover_annualised"),
     )
 
 

@@ -258,7 +258,38 @@ class CaseworkerState(Columns):
         "stress": (np.float64, 0.0),
         "caseload": (np.int32, 0),     # refreshed by the jobcenter after every reassignment
         "quality": (np.float64, 0.0),  # meeting quality this week (set by casework)
+        "hired_id": (np.int64, -1),    # one id per employment, so a Mesa agent can follow the caseworker
     }
+
+    def __init__(self, size: int):
+        super().__init__(size)
+        self._next_id = 0
+        self._employed: np.ndarray | None = None
+
+    # Caseworkers come only through ``employ`` and go only through ``reset`` (or a resize),
+    # which forget the cached ``employed()`` rows.
+
+    def employed(self) -> np.ndarray:
+        """The rows that hold a caseworker now, ascending (the same array until someone comes or goes)."""
+        if self._employed is None:
+            self._employed = np.flatnonzero(self.active)
+            self._employed.flags.writeable = False
+        return self._employed
+
+    def employ(self, rows: np.ndarray, values: dict[str, np.ndarray]) -> None:
+        """New caseworkers take these empty rows, each with an id of their own."""
+        self.assign(rows, {**values, "active": True})
+        self.hired_id[rows] = np.arange(self._next_id, self._next_id + len(rows))
+        self._next_id += len(rows)
+        self._employed = None
+
+    def reset(self, rows: np.ndarray) -> None:
+        super().reset(rows)
+        self._employed = None
+
+    def _resized(self, size: int, old_to_new: np.ndarray) -> None:
+        super()._resized(size, old_to_new)
+        self._employed = None
 
     def free_slots(self, n: int) -> np.ndarray:
         """``n`` empty rows, growing the table (doubling) when it is full."""

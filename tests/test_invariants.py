@@ -6,6 +6,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from abm.agents import Citizen
 from abm.model import PACK_SAVING, SLOT_HEADROOM, JobcenterModel
 from abm.state import NO_CASEWORKER
 from abm.strategies import names
@@ -41,6 +42,14 @@ def check_state(model: JobcenterModel) -> None:
         assert np.all(np.isfinite(column)) and column.min() >= 0
     assert citizens.trust.max() <= 1 and citizens.health.max() <= 1
     assert np.all(model.councils.headcount >= 0)
+
+
+def check_agents(model: JobcenterModel) -> None:
+    """Mesa's citizens are the people in the table, each agent at its person's row."""
+    citizens = model.agents_by_type[Citizen]
+    rows = model.citizens.occupied()
+    assert sorted(citizens.get("person")) == sorted(model.citizens.person[rows].tolist())
+    assert all(model.citizens.person[agent.row] == agent.person for agent in citizens)
 
 
 def check_weekly(weekly: pl.DataFrame) -> None:
@@ -101,14 +110,13 @@ def test_growing_past_the_reserved_slots_keeps_everyone():
     assert model.citizens.size > start_slots
     check_state(model)
     check_weekly(model.weekly())
-    assert len(model.citizen_agents) == model.citizens.size
-    assert all(agent.row == row for row, agent in enumerate(model.citizen_agents))
+    check_agents(model)
 
 
 def test_draining_packs_the_table_and_keeps_everyone():
     """As the jobcenters empty, the table of slots shrinks; state, agents and ties follow the people."""
     model = JobcenterModel(small_config(labour_market__inflow_per_1000=0.0, run__weeks=150), seed=3)
-    agents = model.citizen_agents  # made before any pack, so they must follow
+    check_agents(model)  # made before any pack, so they must follow
     start_slots = model.citizens.size
     for _ in range(model.config.run.weeks):
         model.step()
@@ -117,9 +125,7 @@ def test_draining_packs_the_table_and_keeps_everyone():
     assert citizens.size < 0.5 * start_slots
     clients = citizens.block_sizes() - citizens.free_count()
     assert citizens.size * (1 - PACK_SAVING) < (np.ceil(clients * SLOT_HEADROOM) + 16).sum()  # nothing left to pack
-    assert len(model.citizen_agents) == citizens.size
-    assert all(agent.row == row for row, agent in enumerate(model.citizen_agents))
-    assert len(model.agents_by_type[type(agents[0])]) == citizens.size  # dropped slots' agents left Mesa
+    check_agents(model)
     assert model.network.ties.min() >= 0 and model.network.ties.max() < citizens.size
     check_weekly(model.weekly())
 

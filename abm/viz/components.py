@@ -9,7 +9,7 @@ citizens) renders as fast as a small one. Colours stand for strategies throughou
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import matplotlib
 import networkx as nx
@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 from mesa.visualization.utils import update_counter
 
 from abm import strategies
+from abm.metrics import TURNOVER_WINDOW
 from abm.viz.controls import settings_summary
 
 NETWORK_NODES = 300
@@ -54,9 +55,13 @@ class Series:
     window: int = 1
 
 
+TURNOVER = Series("Caseworker turnover", f"quits per caseworker-year (past {TURNOVER_WINDOW} weeks)", ("quits",),
+                  "caseworkers", 52.0, TURNOVER_WINDOW)
+"""``metrics.annualised_turnover`` (quits x 52 / caseworker-weeks) over the plots' window."""
+
 SERIES = (
     Series("Trust in the jobcenter", "mean trust of clients (0-1)", ("trust_mean", "clients"), "clients"),
-    Series("Caseworker turnover", "quits per caseworker-year (13 weeks)", ("quits",), "caseworkers", 52.0, 13),
+    TURNOVER,
     Series("Protests", "protesters per 1,000 clients", ("protesters",), "clients", 1000.0),
     Series("Unemployment", "clients per 1,000 inhabitants", ("clients",), "inhabitants", 1000.0),
     Series("Net cost", "DKK per inhabitant per week", ("net_cost",), "inhabitants"),
@@ -218,7 +223,7 @@ FIGURES = (
     (Series("Protesters", "", ("protesters",)), "{:,.0f}"),
     (Series("Caseworkers", "", ("caseworkers",)), "{:,.0f}"),
     (Series("Caseload", "", ("caseload_mean", "caseworkers"), "caseworkers"), "{:.1f}"),
-    (Series("Turnover / yr", "", ("quits",), "caseworkers", 52.0, 13), "{:.1%}"),
+    (replace(TURNOVER, title=f"Turnover / yr ({TURNOVER_WINDOW} wk)"), "{:.1%}"),
     (Series("Net cost (M DKK / week)", "", ("net_cost",), scale=1e-6), "{:,.2f}"),
 )
 """The key figures of the week (with their format), totalled like the time series."""

@@ -119,12 +119,8 @@ def configured(base: Config, values: dict[str, Any]) -> tuple[Config, list[str]]
 
 
 class VizModel(JobcenterModel):
-    """The model as the browser builds it; Play stops when the config's run ends."""
+    """The model as the browser builds it, with the seed its controls show; Play stops when the run ends."""
 
     def __init__(self, base: Config, **kwargs):  # Mesa's checker requires the name ``kwargs``
         config, self.control_problems = configured(base, kwargs)
-        super().__init__(config)
-
-    def step(self) -> None:
-        super().step()
-        self.running = self.week < self.config.run.weeks
+        super().__init__(config, seed=config.run.seed)

@@ -131,3 +131,24 @@ def test_shipped_targets_load():
     targets = load_targets(Path(__file__).parent.parent / "targets" / "denmark.toml")
     assert {t.statistic for t in targets.targets} >= {"days_saved_first_year", "payback_months", "client_share", "turnover_annual"}
     assert all(t.source for t in targets.targets)
+
+
+def test_a_trial_that_raises_is_recorded_and_the_calibration_goes_on(tmp_path, monkeypatch):
+    """Fault injection: runs with a high inflow raise; their trials are stored as failed with the error."""
+    from abm.calibration import fit
+
+    real = fit.measure_run
+
+    def fragile(config, seed):
+        if config.labour_market.inflow_per_1000 > 1.5:
+            raise RuntimeError("injected failure")
+        return real(config, seed)
+
+    monkeypatch.setattr(fit, "measure_run", fragile)
+    path = targets_file(tmp_path, client_share_target(), header='[parameters]\n"labour_market.inflow_per_1000" = [0.5, 2.5]\n')
+    result = calibrate(path, ["labour_market.inflow_per_1000"], trials=8, out=tmp_path / "out")
+    failed = result.trials.filter(pl.col("state") == "FAIL")
+    assert failed.height > 0 and result.trials.height == 8
+    assert all("injected failure" in error for error in failed["error"])
+    assert (failed["labour_market.inflow_per_1000"] > 1.5).all()
+    assert result.best_params["labour_market.inflow_per_1000"] <= 1.5

@@ -4,7 +4,7 @@ The study lives in ``<out>/study.db`` (Optuna's SQLite storage): every finished 
 stored as it ends, so a killed calibration resumed with ``--resume`` loses none. The study
 remembers what it fits (targets file contents, parameters, bounds, replications): resuming
 with anything else is refused. Trials are asked from a seeded TPE sampler in rounds of
-``workers``; each round's runs go to the sweep executor together (in this process, or on
+``TRIALS_PER_ROUND`` (whatever the workers: same seed, same trials); each round's runs go to the sweep executor together (in this process, or on
 Ray). A trial whose runs raise is stored as failed with the error, and the study goes on.
 
 Writes, in ``<out>``: ``best.toml`` (a config layer that extends the base, each value with
@@ -36,6 +36,7 @@ from abm.sweep.executor import connect
 
 STUDY_FILE = "study.db"
 STUDY_NAME = "calibration"
+TRIALS_PER_ROUND = 4  # trials asked together (their runs go to the executor at once); fixed, so results do not depend on --workers
 INTERRUPTED = "interrupted: the calibration stopped while this trial ran (not counted; its parameters are tried anew)"
 
 
@@ -68,7 +69,7 @@ def calibrate(targets_path: str | Path, params: list[str], trials: int, replicat
         while (done := _finished(study)) < trials:
             sampler_seed = seed + done  # a resumed study does not repeat the first trials' random draws
             study.sampler = optuna.samplers.TPESampler(seed=sampler_seed, n_startup_trials=min(10, max(trials // 4, 2)))
-            batch = [study.ask() for _ in range(min(max(workers, 1), trials - done))]
+            batch = [study.ask() for _ in range(min(TRIALS_PER_ROUND, trials - done))]
             configs = [base.with_overrides({key: _suggest(trial, key, low, high) for key, (low, high) in bounds.items()},
                                            origin="calibration") for trial in batch]
             answers = run_experiments([experiment(targets, config) for config in configs], replications, workers, address)

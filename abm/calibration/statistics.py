@@ -50,7 +50,7 @@ def exit_within_year_share(spells: pl.DataFrame, kinds: tuple[str, ...] | None =
 def resource_ending_share(spells: pl.DataFrame, kind: str) -> float:
     """Share of ended resource-programme spells (group at entry) that ended in ``kind``."""
     ended = spells.filter((pl.col("group") == 2) & pl.col("exit_week").is_not_null())
-    return float(ended.select((pl.col("exit_kind") == kind).mean()).item())
+    return float(ended.select((pl.col("exit_kind") == kind).mean()).item()) if ended.height else float("nan")
 
 
 def relative_drift(national: pl.DataFrame, column: str) -> float:

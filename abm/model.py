@@ -176,7 +176,7 @@ class JobcenterModel(mesa.Model):
         citizens = self.citizens
         muni = citizens.slot_municipality[slots]
         if self.spell_log is not None:
-            self.spell_log.ended(self.week, citizens.person[slots], citizens.spell[slots], muni, kind)
+            self.spell_log.ended(self.week, citizens.person[slots], citizens.spell[slots], muni, citizens.group[slots], kind)
         self.tally.add("exit_spell_weeks", muni, citizens.spell[slots])
         self.tally.exits_by_department += np.bincount(muni * 2 + citizens.unit[slots], minlength=2 * self.n_municipalities)
         assigned = citizens.caseworker[slots]

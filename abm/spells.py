@@ -9,7 +9,9 @@ handed out in sequence), so every hook is a few vectorised writes.
 A spell's entry week is its exit week minus its length in weeks (a spell ages at the end
 of every week it is open, moves included), so the starting population, already mid-spell,
 gets entry weeks before the burn-in. Spells that end during the burn-in are not kept;
-those still open when the run ends are kept as ``censored`` (exit week null).
+those still open when the run ends are kept as ``censored`` (exit week null). ``exit_group``
+is the group at the exit (or at the end of the run): a clarification that sends a citizen
+back to the job-ready track changes the group, not the spell.
 """
 
 from __future__ import annotations
@@ -50,13 +52,14 @@ class SpellLog:
     def moved(self, person: np.ndarray) -> None:
         self._moves[person] += 1
 
-    def ended(self, week: int, person: np.ndarray, spell: np.ndarray, municipality: np.ndarray, kind: np.ndarray) -> None:
+    def ended(self, week: int, person: np.ndarray, spell: np.ndarray, municipality: np.ndarray, group: np.ndarray,
+              kind: np.ndarray) -> None:
         """Spells ending in ``week`` (kind: index into ``EXIT_KINDS``); those of the burn-in are dropped."""
         if week < 0 or len(person) == 0:
             return
         self._ended.append({
             "person": person.astype(np.int64), "exit_municipality": municipality.astype(np.int32),
-            "entry_week": (week - spell).astype(np.int32), "exit_week": np.full(len(person), week, dtype=np.int32),
+            "exit_group": group.astype(np.int8), "entry_week": (week - spell).astype(np.int32), "exit_week": np.full(len(person), week, dtype=np.int32),
             "exit_kind": kind.astype(np.int8),
         })
 
@@ -66,6 +69,7 @@ class SpellLog:
         rows = citizens.occupied()
         open_spells = {
             "person": citizens.person[rows], "exit_municipality": citizens.slot_municipality[rows].astype(np.int32),
+            "exit_group": citizens.group[rows].astype(np.int8),
             "entry_week": (model.week - citizens.spell[rows]).astype(np.int32),
             "exit_week": np.full(len(rows), -1, dtype=np.int32),
             "exit_kind": np.full(len(rows), EXIT_KINDS.index(CENSORED), dtype=np.int8),
@@ -81,5 +85,6 @@ class SpellLog:
             "exit_week": pl.Series(columns["exit_week"]).replace(-1, None),
             "exit_kind": pl.Series(np.asarray(EXIT_KINDS)[columns["exit_kind"]]),
             "exit_municipality": columns["exit_municipality"],
+            "exit_group": columns["exit_group"],
             "moves": self._moves[person],
         })

@@ -38,6 +38,10 @@ def test_entries_exits_and_moves_match_the_weekly_table():
     assert censored.height == last_week["clients"].sum()
     assert censored["exit_week"].null_count() == censored.height
     assert spells["person"].n_unique() == spells.height  # one spell per person
+    # the group only changes from a clarification track back to job-ready
+    assert (spells.filter(pl.col("group") == 0)["exit_group"] == 0).all()
+    assert spells.filter(pl.col("exit_kind").is_in(["flexjob", "disability"]))["exit_group"].is_in([1, 2]).all()
+    assert spells.filter(pl.col("exit_group") != pl.col("group"))["exit_group"].eq(0).all()
 
 
 def test_moves_match_the_weekly_table():

@@ -48,9 +48,18 @@ def exit_within_year_share(spells: pl.DataFrame, kinds: tuple[str, ...] | None =
 
 
 def resource_ending_share(spells: pl.DataFrame, kind: str) -> float:
-    """Share of ended resource-programme spells (group at entry) that ended in ``kind``."""
-    ended = spells.filter((pl.col("group") == 2) & pl.col("exit_week").is_not_null())
-    return float(ended.select((pl.col("exit_kind") == kind).mean()).item()) if ended.height else float("nan")
+    """Share of resource-programme endings (clients who entered in the programme) that were ``kind``.
+
+    A programme ends with an exit while still in it (disability pension, flexjob, job,
+    education) or with a clarification that sends the client back to the job-ready track
+    (``exit_group`` 0, whatever happened after), as the 2018 figures count endings.
+    NaN when no programme ended.
+    """
+    programme = spells.filter(pl.col("group") == 2)
+    ended = programme.filter((pl.col("exit_group") == 0) | ((pl.col("exit_group") == 2) & pl.col("exit_week").is_not_null()))
+    if ended.height == 0:
+        return float("nan")
+    return float(ended.select(((pl.col("exit_group") == 2) & (pl.col("exit_kind") == kind)).mean()).item())
 
 
 def relative_drift(national: pl.DataFrame, column: str) -> float:

@@ -45,13 +45,16 @@ def test_calibration_recovers_a_known_truth(tmp_path):
     config = probe.base_config().with_overrides({"labour_market.inflow_per_1000": TRUE_INFLOW})
     truth = sum(run_experiments([experiment(probe, config)], 2)[0]["clients"]) / 2
     path = targets_file(tmp_path, client_share_target(truth, 0.04 * truth), name="truth.toml",
-                        header='[parameters]\n"labour_market.inflow_per_1000" = [0.5, 2.5]\n')
+                        header='[parameters]\n"labour_market.inflow_per_1000" = [0.5, 2.5]\n'
+                               '[set]\n"run.weeks" = 52\n"trust.social_rate" = 0.05\n')
     result = calibrate(path, ["labour_market.inflow_per_1000"], trials=14, out=tmp_path / "out")
     assert result.fit["within"].all()
     assert abs(result.best_params["labour_market.inflow_per_1000"] - TRUE_INFLOW) / TRUE_INFLOW < 0.15
     layer = load_config(tmp_path / "out" / "best.toml")
     assert layer.labour_market.inflow_per_1000 == result.best_params["labour_market.inflow_per_1000"]
     assert layer.municipalities.count == 3  # it extends the base
+    assert layer.trust.social_rate == 0.05  # a model setting of the targets' [set] comes along
+    assert '#   run.weeks = 52' in (tmp_path / "out" / "best.toml").read_text()  # the size does not
     assert "calibrated: " in (tmp_path / "out" / "best.toml").read_text()
     trials = pl.read_parquet(tmp_path / "out" / "trials.parquet")
     assert trials.height == 14 and (trials["state"] == "COMPLETE").all()

@@ -34,6 +34,7 @@ from abm.errors import UserError
 from abm.results import prepare_output_dir, write_parquet, write_text
 from abm.sweep.executor import connect
 
+EXPERIMENT_SIZE_SECTIONS = ("run", "municipalities")
 STUDY_FILE = "study.db"
 STUDY_NAME = "calibration"
 TRIALS_PER_ROUND = 4  # trials asked together (their runs go to the executor at once); fixed, so results do not depend on --workers
@@ -161,13 +162,25 @@ def _write_outputs(folder: Path, targets: Targets, study: optuna.Study, bounds: 
 
 
 def _config_layer(folder: Path, targets: Targets, best: optuna.trial.FrozenTrial, n_trials: int) -> str:
-    """A config that extends the base with the best values, each with its source note."""
+    """A config that extends the base with the best values, each with its source note.
+
+    The targets' ``[set]`` values the fit assumed come along, except the experiments' size
+    and length (``run.*``, ``municipalities.*``), which are listed as comments: the fitted
+    values hold for the model the targets ran, not for its size.
+    """
     date = datetime.date.today().isoformat()
     note = f"calibrated: {targets.path}, {date}"
     base = os.path.relpath(targets.base.resolve(), folder.resolve())
     lines = [f"# {note} (abm calibrate, best of {n_trials} trials, loss {best.value:.4g})",
              f"extends = {json.dumps(base)}", "description = " + json.dumps(f"{targets.description or targets.name}: calibrated values")]
+    size = [f"#   {key} = {value!r}" for key, value in targets.settings.items() if key.split(".")[0] in EXPERIMENT_SIZE_SECTIONS]
+    if size:
+        lines += ["# fitted on experiments of this size and length (not carried over):", *size]
     sections: dict[str, list[str]] = {}
+    for key, value in targets.settings.items():
+        section, name = key.split(".")
+        if section not in EXPERIMENT_SIZE_SECTIONS and key not in best.params:
+            sections.setdefault(section, []).append(f"{name} = {value!r}  # as in {targets.path} [set]: the fit assumes it")
     for key, value in best.params.items():
         section, name = key.split(".")
         sections.setdefault(section, []).append(f"{name} = {value!r}  # {note}")

@@ -155,3 +155,12 @@ def test_a_trial_that_raises_is_recorded_and_the_calibration_goes_on(tmp_path, m
     assert all("injected failure" in error for error in failed["error"])
     assert (failed["labour_market.inflow_per_1000"] > 1.5).all()
     assert result.best_params["labour_market.inflow_per_1000"] <= 1.5
+
+
+def test_trials_on_ray_equal_the_serial_ones(tmp_path):
+    """Same seed, same trials and losses, whether the runs go to an embedded Ray or run here."""
+    path = targets_file(tmp_path, client_share_target())
+    serial = calibrate(path, ["labour_market.inflow_per_1000"], trials=4, out=tmp_path / "serial")
+    on_ray = calibrate(path, ["labour_market.inflow_per_1000"], trials=4, workers=2, out=tmp_path / "ray")
+    columns = ["trial", "labour_market.inflow_per_1000", "loss", "clients__model"]
+    assert on_ray.trials.select(columns).equals(serial.trials.select(columns))

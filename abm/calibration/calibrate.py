@@ -196,16 +196,15 @@ def _plots(folder: Path, trials: pl.DataFrame, fit: pl.DataFrame, params: list[s
     import matplotlib.pyplot as plt
 
     folder.mkdir(parents=True, exist_ok=True)
-    figure, ax = plt.subplots(figsize=(7, 0.5 + 0.45 * fit.height))
+    figure, ax = plt.subplots(figsize=(7, 2.2 + 0.45 * fit.height))
     y = list(range(fit.height))
-    ax.errorbar([0] * fit.height, y, xerr=[2 * s / max(abs(e), 1e-12) if e else 0 for s, e in zip(fit["se"], fit["empirical"])],
-                fmt="|", color="grey", label="empirical ± 2 se (relative)")
-    ratio = [(m - e) / abs(e) if e else m for m, e in zip(fit["model_mean"], fit["empirical"])]
-    ax.plot(ratio, y, "o", color="tab:blue", label="model (best trial)")
+    tolerance = fit["tolerance"].to_list()
+    ax.barh(y, [2 * t for t in tolerance], left=[-t for t in tolerance], color="0.9", label="within tolerance")
+    ax.plot(fit["z"].clip(-10, 10), y, "o", color="tab:blue", label="model (best trial); z clipped at ±10")
     ax.set_yticks(y, fit["target"].to_list())
     ax.axvline(0, color="black", linewidth=0.5)
-    ax.set_xlabel("(model - empirical) / |empirical|")
-    ax.legend(loc="lower right", fontsize="small")
+    ax.set_xlabel("z = (model - empirical) / combined se")
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=2, fontsize="small", frameon=False)
     figure.tight_layout()
     paths = [folder / "targets_vs_model.png"]
     figure.savefig(paths[0], dpi=100)

@@ -26,6 +26,7 @@ from abm.network import CitizenNetwork, council_network
 from abm.population import draw_groups, new_citizen_attributes
 from abm.rules import casework, council, inflow, migration, progress, protest, trust, turnover
 from abm.rules.council import CouncilState, PILOT, PILOT_RUNNING, assigned_strategies
+from abm.spells import SpellLog
 from abm.state import CaseworkerState, CitizenState, Recruitment
 
 SLOT_HEADROOM = 1.3  # slots per municipality at the start (and when packed), as a multiple of its clients
@@ -94,7 +95,7 @@ def with_parameters(config: Config, seed: int | None, parameters: dict) -> tuple
 class JobcenterModel(mesa.Model):
     """Danish-style municipal jobcenters under council investment strategies."""
 
-    def __init__(self, config: Config | None = None, seed: int | None = None, **parameters):
+    def __init__(self, config: Config | None = None, seed: int | None = None, spell_log: bool = False, **parameters):
         """A model of ``config`` (default: the schema's defaults) with any parameter overridden.
 
         Parameters are keywords, ``section__key=value`` (``council__caseload_target=80``) or
@@ -102,6 +103,7 @@ class JobcenterModel(mesa.Model):
         ``mesa.batch_run(JobcenterModel, parameters={...})`` works. ``seed=None`` draws a
         fresh seed (``model.seed``), as Mesa does; ``run__seed=`` is the same as ``seed=``.
         ``run_simulation`` and the command line use the config's ``run.seed`` instead.
+        ``spell_log=True`` keeps one row per spell (``abm.spells``).
         """
         config, seed = with_parameters(config or defaults(), seed, parameters)
         super().__init__(seed=seed)
@@ -116,6 +118,7 @@ class JobcenterModel(mesa.Model):
         self.record = WeeklyRecord(config.run.weeks, self.n_municipalities)
         self.latest: dict[str, np.ndarray] = {}
         self.rule_seconds: dict[str, float] | None = None  # set to {} to time each rule
+        self.spell_log = SpellLog() if spell_log else None  # per-person spells (abm.spells), off by default
         self._populate()
         self.week = -config.run.burn_in_weeks
         while self.week < 0:
@@ -224,13 +227,17 @@ class JobcenterModel(mesa.Model):
         piloting = self.councils.pilot_phase[citizens.slot_municipality[slots]] == PILOT_RUNNING
         joins_pilot = piloting & (self.streams.inflow.random(len(slots)) < p.council.pilot_share)
         citizens.unit[slots] = np.where(joins_pilot, PILOT, 0)
+        if self.spell_log is not None:
+            self.spell_log.entered(citizens.person[slots], citizens.slot_municipality[slots], citizens.unit[slots], citizens.group[slots])
 
-    def leave(self, slots: np.ndarray) -> None:
-        """Citizens end their spell (the caller counts the kind of exit)."""
+    def leave(self, slots: np.ndarray, kind: np.ndarray | None = None) -> None:
+        """Citizens end their spell (the caller counts the kind of exit; ``kind``, its codes, feeds the spell log)."""
         if len(slots) == 0:
             return
         citizens = self.citizens
         muni = citizens.slot_municipality[slots]
+        if self.spell_log is not None:
+            self.spell_log.ended(self.week, citizens.person[slots], citizens.spell[slots], muni, citizens.group[slots], kind)
         self.tally.add("exit_spell_weeks", muni, citizens.spell[slots])
         self.tally.exits_by_department += np.bincount(muni * 2 + citizens.unit[slots], minlength=2 * self.n_municipalities)
         assigned = citizens.caseworker[slots]
@@ -246,6 +253,8 @@ class JobcenterModel(mesa.Model):
         new_slots, slots = self.make_room(wanted, carry=slots)
         citizens = self.citizens
         jobcenter.detach(self, slots)
+        if self.spell_log is not None:
+            self.spell_log.moved(citizens.person[slots])
         self.tally.add("moved_out", citizens.slot_municipality[slots])
         self.tally.add("moved_in", citizens.slot_municipality[new_slots])
         citizens.relocate(slots, new_slots)

@@ -24,16 +24,19 @@ class RunResult:
     weekly: pl.DataFrame   # one row per municipality and week
     summary: dict          # one row: outcomes, seed and the resolved config
     seed: int
+    spells: pl.DataFrame | None = None  # one row per spell (abm.spells), when asked for
 
 
-def run_simulation(config: Config, seed: int | None = None, progress: bool = False, label: str = "") -> RunResult:
-    """Build the model, run ``config.run.weeks`` weeks, and summarise."""
+def run_simulation(config: Config, seed: int | None = None, progress: bool = False, label: str = "",
+                   spell_log: bool = False) -> RunResult:
+    """Build the model, run ``config.run.weeks`` weeks, and summarise (with the spell log if asked)."""
     seed = config.run.seed if seed is None else int(seed)
-    model = JobcenterModel(config, seed)
+    model = JobcenterModel(config, seed, spell_log=spell_log)
     with tqdm(total=config.run.weeks, desc=label or "weeks", unit="wk", disable=not progress, leave=False) as bar:
         model.run(progress_bar=bar)
     weekly = model.weekly()
-    return RunResult(weekly, summarize(weekly, config, seed), seed)
+    spells = model.spell_log.frame(model) if spell_log else None
+    return RunResult(weekly, summarize(weekly, config, seed), seed, spells)
 
 
 def summarize(weekly: pl.DataFrame, config: Config, seed: int) -> dict:

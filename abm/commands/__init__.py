@@ -1,5 +1,7 @@
 """One module per ``abm`` command, each with ``add_parser(subparsers)``."""
 
 from abm.commands import compare, run, sweep, validate, viz
+from abm.commands import calibrate, check
 
 COMMANDS = [run, compare, sweep, validate, viz]
+COMMANDS += [check, calibrate]

@@ -137,7 +137,7 @@ def apply(model) -> None:
     municipality = citizens.slot_municipality[leaving]
     for code, name in enumerate(EXITS):
         model.tally.add(f"exits_{name}", municipality[kind == code])
-    model.leave(leaving)
+    model.leave(leaving, kind)
 
 
 @kernel

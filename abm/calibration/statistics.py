@@ -1,0 +1,148 @@
+"""What a calibration target measures in the model: statistics of runs, computed the way the studies do.
+
+A run is first reduced, where it ran, to its *measures* (``measure_run``): a few numbers
+from its weekly table and spell log, plus its national weekly net cost for payback.
+Statistics combine measures: *single-arm* statistics read one run; *two-arm*
+statistics compare a treatment run with its control run of the same seed (common random
+numbers), as whole offices are compared in Hainmueller et al. (2016).
+
+How "days of unemployment per unemployed person over the first year" is measured: the
+cohort is everyone who is a client at the start of the treatment (week 0) or enters during
+its first 52 weeks; each counts the days they are on benefits within those 52 weeks
+(moves between municipalities do not end a spell). Hainmueller et al. compare offices'
+register-based unemployment durations over the first year of the pilot; the cohort measure
+counts both the stock and the inflow of that year as their office-level averages do, and
+is what docs/VALIDATION.md reports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import polars as pl
+
+from abm.config import Config
+from abm.simulate import RunResult, national_weekly, run_simulation
+
+YEAR = 52
+DAYS_PER_WEEK = 7
+
+
+def cohort_days_first_year(spells: pl.DataFrame) -> float:
+    """Mean days on benefits within weeks 0-51 of everyone there at week 0 or entering by week 51."""
+    exit_week = pl.col("exit_week").fill_null(np.iinfo(np.int32).max)
+    cohort = spells.filter((pl.col("entry_week") < YEAR) & (exit_week > 0))
+    weeks = pl.min_horizontal(exit_week, pl.lit(YEAR)) - pl.max_horizontal(pl.col("entry_week"), pl.lit(0))
+    return float(cohort.select(weeks.mean()).item()) * DAYS_PER_WEEK
+
+
+def exit_within_year_share(spells: pl.DataFrame, kinds: tuple[str, ...] | None = None) -> float:
+    """Share of the spells starting in weeks 0-51 that end within 52 weeks (to any of ``kinds``, default any exit)."""
+    entrants = spells.filter(pl.col("entry_week").is_between(0, YEAR - 1))
+    ended = pl.col("exit_week").is_not_null() & (pl.col("exit_week") - pl.col("entry_week") < YEAR)
+    if kinds is not None:
+        ended = ended & pl.col("exit_kind").is_in(list(kinds))
+    return float(entrants.select(ended.mean()).item())
+
+
+def resource_ending_share(spells: pl.DataFrame, kind: str) -> float:
+    """Share of resource-programme endings (clients who entered in the programme) that were ``kind``.
+
+    A programme ends with an exit while still in it (disability pension, flexjob, job,
+    education) or with a clarification that sends the client back to the job-ready track
+    (``exit_group`` 0, whatever happened after), as the 2018 figures count endings.
+    NaN when no programme ended.
+    """
+    programme = spells.filter(pl.col("group") == 2)
+    ended = programme.filter((pl.col("exit_group") == 0) | ((pl.col("exit_group") == 2) & pl.col("exit_week").is_not_null()))
+    if ended.height == 0:
+        return float("nan")
+    return float(ended.select(((pl.col("exit_group") == 2) & (pl.col("exit_kind") == kind)).mean()).item())
+
+
+def relative_drift(national: pl.DataFrame, column: str) -> float:
+    """Change of a national weekly column from the first to the last year of the run, relative to the first."""
+    weeks = national["week"].max() + 1
+    first = national.filter(pl.col("week") < YEAR)[column].mean()
+    last = national.filter(pl.col("week") >= weeks - YEAR)[column].mean()
+    return float((last - first) / first)
+
+
+def measure_run(config: Config, seed: int) -> RunResult:
+    """One run reduced to its measures (in ``summary``) and its national weekly net cost (in ``weekly``).
+
+    A ``Runner`` for the executor: what travels back from a worker is a few hundred numbers.
+    """
+    result = run_simulation(config, seed, spell_log=True)
+    national = national_weekly(result.weekly)
+    spells = result.spells
+    totals = result.weekly.select(pl.col("inhabitants", "clients").sum())
+    measures = {
+        "cohort_days_first_year": cohort_days_first_year(spells),
+        "exit_within_year_share": exit_within_year_share(spells),
+        "job_within_year_share": exit_within_year_share(spells, ("job",)),
+        "resource_disability_share": resource_ending_share(spells, "disability"),
+        "resource_flexjob_share": resource_ending_share(spells, "flexjob"),
+        "resource_job_share": resource_ending_share(spells, "job"),
+        "client_share": float(totals["clients"][0] / totals["inhabitants"][0]),
+        "turnover_annual": result.summary["turnover_annual"],
+        "caseload_mean": result.summary["caseload_mean"],
+        "trust_mean": result.summary["trust_mean"],
+        "clients_drift": relative_drift(national, "clients"),
+        "caseload_drift": relative_drift(national, "caseload_mean"),
+        "trust_drift": relative_drift(national, "trust_mean"),
+        "full_year_unemployed": result.summary["full_year_unemployed"],
+        "net_cost_mdkk": result.summary["net_cost_mdkk"],
+    }
+    return RunResult(national.select("week", "net_cost", "benefit_cost", "staff_cost"), measures, seed)
+
+
+def payback_months(treatment: pl.DataFrame, control: pl.DataFrame) -> float:
+    """Months until the treatment's extra cumulative net cost is gone for good (NaN: never within the run)."""
+    extra = np.cumsum(treatment.sort("week")["net_cost"].to_numpy() - control.sort("week")["net_cost"].to_numpy())
+    above = np.flatnonzero(extra > 0)
+    if len(above) == 0:
+        return 0.0
+    if above[-1] + 1 >= len(extra):
+        return float("nan")
+    return (above[-1] + 1) * 12 / YEAR
+
+
+@dataclass(frozen=True)
+class Statistic:
+    """A statistic a target can name: its arms, unit, meaning, and how it is computed."""
+
+    arms: int  # 1: one run; 2: a treatment run against its control run (same seed)
+    unit: str
+    doc: str
+    compute: Callable[..., float]
+
+
+def _measure(name: str) -> Callable[[RunResult], float]:
+    return lambda run: run.summary[name]
+
+
+def _difference(name: str) -> Callable[[RunResult, RunResult], float]:
+    return lambda control, treatment: control.summary[name] - treatment.summary[name]
+
+
+STATISTICS: dict[str, Statistic] = {
+    "cohort_days_first_year": Statistic(1, "days", "Days on benefits in the first year per person there at the start or entering during it.", _measure("cohort_days_first_year")),
+    "exit_within_year_share": Statistic(1, "share", "Share of the first year's entrants leaving within 52 weeks (any exit).", _measure("exit_within_year_share")),
+    "job_within_year_share": Statistic(1, "share", "Share of the first year's entrants leaving for a job within 52 weeks.", _measure("job_within_year_share")),
+    "resource_disability_share": Statistic(1, "share", "Share of ended resource-programme spells ending in disability pension.", _measure("resource_disability_share")),
+    "resource_flexjob_share": Statistic(1, "share", "Share of ended resource-programme spells ending in a flexjob.", _measure("resource_flexjob_share")),
+    "resource_job_share": Statistic(1, "share", "Share of ended resource-programme spells ending in a job.", _measure("resource_job_share")),
+    "client_share": Statistic(1, "share", "Clients as a share of inhabitants (mean over the run).", _measure("client_share")),
+    "turnover_annual": Statistic(1, "quits / caseworker-year", "Yearly caseworker turnover.", _measure("turnover_annual")),
+    "caseload_mean": Statistic(1, "cases / caseworker", "Realised caseload (mean over the run).", _measure("caseload_mean")),
+    "clients_drift": Statistic(1, "share", "Change of national clients from the first to the last year.", _measure("clients_drift")),
+    "caseload_drift": Statistic(1, "share", "Change of the realised caseload from the first to the last year.", _measure("caseload_drift")),
+    "trust_drift": Statistic(1, "share", "Change of mean trust from the first to the last year.", _measure("trust_drift")),
+    "days_saved_first_year": Statistic(2, "days", "Control minus treatment cohort days on benefits in the first year (common random numbers).", _difference("cohort_days_first_year")),
+    "payback_months": Statistic(2, "months", "Months until the treatment's extra staff cost is recovered by benefit savings (NaN: never).",
+                                lambda control, treatment: payback_months(treatment.weekly, control.weekly)),
+}
+"""Every statistic a targets file may name."""

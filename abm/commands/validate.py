@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from abm.cli import add_config_arguments
+from abm.commands.common import add_config_arguments
 from abm.config import describe_schema, load_config
 from abm.errors import UserError
 

@@ -30,7 +30,7 @@ def test_run_writes_parquet_and_prints_a_summary(tmp_path):
 
 def test_compare_writes_table_plots_and_report(tmp_path):
     out = tmp_path / "cmp"
-    done = abm("compare", "configs/compare.toml", *TINY, "--set", "compare.replications=2",
+    done = abm("compare", "configs/compare.toml", *TINY, "--workers", "1", "--set", "compare.replications=2",
                "--set", 'compare.strategies=["status_quo", "invest"]', "--out", str(out))
     assert done.returncode == 0, done.stderr
     runs = pl.read_parquet(out / "runs.parquet")

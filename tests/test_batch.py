@@ -70,6 +70,13 @@ def test_compare_gives_the_same_bytes_serially_and_on_two_workers(tmp_path):
     assert weekly.columns[:3] == ["run_id", "replication", "week"] and weekly.height == 6 * 20 * 3
 
 
+def listening(pids: set[int]) -> list[tuple[str, str]]:
+    """(local address, process name cut to 15 characters) of every TCP socket these processes listen on."""
+    lines = subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True, check=True).stdout.splitlines()
+    fields = [line.split() for line in lines if any(f"pid={pid}," in line for pid in pids)]
+    return [(f[3].rsplit(":", 1)[0], f[-1].split('"')[1]) for f in fields]  # users:(("raylet",pid=...))
+
+
 def _descendants(pid: int) -> list[psutil.Process]:
     try:
         return psutil.Process(pid).children(recursive=True)
@@ -99,13 +106,9 @@ def test_embedded_ray_listens_on_loopback_only_and_ends_with_its_driver(tmp_path
             assert driver.poll() is None and time.monotonic() < deadline, "the comparison ended before both workers ran"
             time.sleep(0.2)
         processes = [psutil.Process(driver.pid), *_descendants(driver.pid)]
-        pids = {p.pid for p in processes}
-        listening = subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True, check=True).stdout.splitlines()
-        ours = [line.split() for line in listening if any(f"pid={pid}," in line for pid in pids)]
-        addresses = {fields[3].rsplit(":", 1)[0] for fields in ours}
-        names = {fields[-1].split('"')[1] for fields in ours}  # users:(("raylet",pid=...)): names cut to 15 characters
-        assert addresses and addresses <= set(LOOPBACK), ours
-        assert {"gcs_server", "raylet", "ray::_worker_ba", psutil.Process(driver.pid).name()[:15]} <= names, ours
+        sockets = listening({p.pid for p in processes})
+        assert sockets and {address for address, _ in sockets} <= set(LOOPBACK), sockets
+        assert {"gcs_server", "raylet", "ray::_worker_ba", psutil.Process(driver.pid).name()[:15]} <= {n for _, n in sockets}
         os.killpg(driver.pid, signal.SIGKILL)
         driver.wait()
         killed = time.monotonic()

@@ -7,6 +7,9 @@ From Python::
     result = run_simulation(config, seed=1)
     result.weekly      # polars DataFrame, one row per municipality and week
     result.summary     # dict, one row of national outcomes
+
+A strategy of your own: ``@abm.register_strategy("name", doc=...)`` on its decision rule
+(see :mod:`abm.strategies` and docs/extending.md), then ``council.strategy = "name"``.
 """
 
 __version__ = "0.1.0"
@@ -14,5 +17,6 @@ __version__ = "0.1.0"
 from abm.config import Config, defaults, load_config  # noqa: E402
 from abm.model import JobcenterModel  # noqa: E402
 from abm.simulate import RunResult, run_simulation  # noqa: E402
+from abm.strategies import register_strategy  # noqa: E402
 
-__all__ = ["Config", "JobcenterModel", "RunResult", "defaults", "load_config", "run_simulation", "__version__"]
+__all__ = ["Config", "JobcenterModel", "RunResult", "defaults", "load_config", "register_strategy", "run_simulation", "__version__"]

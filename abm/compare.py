@@ -16,6 +16,7 @@ import numpy as np
 import polars as pl
 from scipy import stats
 
+from abm import strategies
 from abm.config import Config
 from abm.execution import Runner, Task, batch_tasks, execute
 from abm.results import summary_row, weekly_rows
@@ -27,8 +28,10 @@ class RunFailed(RuntimeError):
 
 
 def comparison_strategies(config: Config) -> list[str]:
-    """The strategies compared: the baseline first (run even if not listed), then the others."""
-    return list(dict.fromkeys([config.compare.baseline_strategy, *config.compare.strategies]))
+    """The strategies compared: the baseline first (run even if not listed), then
+    ``compare.strategies``, or every registered strategy if it lists none."""
+    listed = list(config.compare.strategies) or list(strategies.names())
+    return list(dict.fromkeys([config.compare.baseline_strategy, *listed]))
 
 
 def comparison_tasks(config: Config) -> list[Task]:

@@ -18,7 +18,7 @@ from typing import Any, Iterable, Mapping
 from abm.errors import ConfigError, show, suggest
 from abm.parameters import Param
 from abm.rules import casework, costs, council, inflow, migration, progress, protest, trust, turnover
-from abm import network, population
+from abm import network, population, strategies
 
 RUN_PARAMS: dict[str, Param] = {
     "weeks": Param(520, "weeks", "Length of a run (10 years of weekly steps).", "assumption", low=1, high=5200),
@@ -31,16 +31,16 @@ RUN_PARAMS: dict[str, Param] = {
 
 COMPARE_PARAMS: dict[str, Param] = {
     "strategies": Param(
-        list(council.STRATEGIES),
+        [],
         "",
-        "Strategies `abm compare` puts side by side; each is applied to every municipality.",
+        "Strategies `abm compare` puts side by side, each applied to every municipality; empty = every registered strategy.",
         "MODEL.md strategy table",
-        choices=council.STRATEGIES,
+        choices=strategies.names,
         kind="list[str]",
     ),
     "replications": Param(5, "runs", "Replications per strategy (common random numbers across strategies).", "assumption", low=1, high=1000),
     "baseline_strategy": Param(
-        "status_quo", "", "Strategy the others are measured against (payback year).", "MODEL.md", choices=council.STRATEGIES
+        "status_quo", "", "Strategy the others are measured against (payback year).", "MODEL.md", choices=strategies.names
     ),
 }
 

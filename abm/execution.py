@@ -28,7 +28,6 @@ agents listen on 127.0.0.1 only (see :func:`connect`).
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import logging
 import os
 import socket
@@ -36,13 +35,14 @@ import sys
 import threading
 import time
 import traceback
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 from tqdm import tqdm
 
+from abm import strategies
 from abm.config import Config
 from abm.errors import UserError
 from abm.simulate import RunResult, run_simulation
@@ -179,39 +179,16 @@ def check_reachable(address: str) -> None:
 
 
 def driver_context() -> dict[str, Any]:
-    """What this process knows that a fresh Ray worker does not, shipped with every batch.
-
-    Today: the strategies registered from outside the package
-    (``abm.strategies.user_registered()``, looked up only if that module exists). Their
-    functions are shipped by value, so a worker needs no access to the file that defined them.
-    """
-    if importlib.util.find_spec("abm.strategies") is None:
-        return {}
-    from abm import strategies
-
-    user_registered = getattr(strategies, "user_registered", None)
-    return {"strategies": list(user_registered().values())} if user_registered else {}
+    """What this process knows that a fresh Ray worker does not, shipped with every batch:
+    the strategies registered from outside the package, pickled with their code (a worker
+    could not import the researcher's file that defines them)."""
+    return {"strategies": strategies.for_workers()} if strategies.user_registered() else {}
 
 
 def install_context(context: dict[str, Any]) -> None:
     """Make a worker know what the driver knew (:func:`driver_context`) before it runs tasks."""
-    if context.get("strategies"):
-        from abm.strategies import register
-
-        for strategy in context["strategies"]:
-            register(strategy, replace=True)
-
-
-def _ship_by_value(context: dict[str, Any]) -> None:
-    """Let Ray's cloudpickle copy the functions of user strategies rather than name their
-    module: a worker could not import a researcher's own file (it is not on its path)."""
-    from ray import cloudpickle
-
-    for strategy in context.get("strategies", ()):
-        for item in fields(strategy):
-            module = getattr(getattr(strategy, item.name), "__module__", None)
-            if module and module != "__main__" and module.split(".")[0] != "abm" and module in sys.modules:
-                cloudpickle.register_pickle_by_value(sys.modules[module])
+    if "strategies" in context:
+        strategies.register_from_driver(context["strategies"])
 
 
 def _worker_batch(tasks: list[Task], runner: Runner, context: dict[str, Any]) -> list[Outcome]:
@@ -256,7 +233,6 @@ def _on_ray(tasks: list[Task], runner: Runner, workers: int, address: str | None
         connect(workers, address)
     try:
         context = driver_context()
-        _ship_by_value(context)
         cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
         remote = ray.remote(_worker_batch).options(num_cpus=1, max_retries=MAX_RETRIES, retry_exceptions=False)
         # submitted largest first; Ray starts a caller's tasks in the order they were submitted

@@ -8,9 +8,9 @@ every config file, ``--set`` override and experiment is validated the same way.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable, Iterable
 
-_KINDS = ("float", "int", "bool", "str", "list[float]", "list[int]", "list[str]")
+_KINDS = ("float", "int", "bool", "str", "list[float]", "list[int]", "list[str]", "table[float]", "table[str]")
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,8 @@ class Param:
     """One parameter: its default, unit, allowed range or choices, and where it comes from.
 
     ``source`` names a seed fact (``seed 002``), a public figure, or says ``assumption``.
+    ``choices`` may be a function, asked at every check, for choices that can grow after
+    import (the registered strategies); such a default is checked by the tests instead.
     """
 
     default: Any
@@ -26,7 +28,7 @@ class Param:
     source: str
     low: float | None = None
     high: float | None = None
-    choices: tuple[str, ...] | None = None
+    choices: tuple[str, ...] | Callable[[], Iterable[str]] | None = None
     kind: str = ""
 
     def __post_init__(self) -> None:
@@ -34,14 +36,18 @@ class Param:
             object.__setattr__(self, "kind", _infer_kind(self.default))
         if self.kind not in _KINDS:
             raise ValueError(f"unknown parameter kind {self.kind!r}")
-        problem = self.problem(self.default)
+        problem = None if callable(self.choices) else self.problem(self.default)
         if problem:
             raise ValueError(f"default {self.default!r} is invalid: {problem}")
+
+    def options(self) -> tuple[str, ...] | None:
+        """The allowed choices now, or None if the parameter has none."""
+        return tuple(self.choices()) if callable(self.choices) else self.choices
 
     def allowed(self) -> str:
         """The allowed values, in words, for error messages and docs."""
         if self.choices is not None:
-            base = "one of " + ", ".join(repr(c) for c in self.choices)
+            base = "one of " + ", ".join(repr(c) for c in self.options())
         elif self.kind == "bool":
             base = "true or false"
         elif self.kind in ("str", "list[str]"):
@@ -51,6 +57,8 @@ class Param:
             lo = "" if self.low is None else f" >= {self.low:g}"
             hi = "" if self.high is None else f" <= {self.high:g}"
             base = number + (lo + (" and" if lo and hi else "") + hi)
+        if self.kind.startswith("table"):
+            return f"a table of name = {base}"
         return f"a list of {base.replace('one of', 'values from')}" if self.kind.startswith("list") else base
 
     def problem(self, value: Any) -> str | None:
@@ -63,6 +71,14 @@ class Param:
                 if self._scalar_problem(item, element):
                     return f"element {item!r} is not allowed; expected {self.allowed()}"
             return None
+        if self.kind.startswith("table"):
+            if not isinstance(value, dict) or not all(isinstance(key, str) for key in value):
+                return f"expected {self.allowed()}"
+            element = self.kind[6:-1]
+            for key, item in value.items():
+                if self._scalar_problem(item, element):
+                    return f"{key} = {item!r} is not allowed; expected {self.allowed()}"
+            return None
         return self._scalar_problem(value, self.kind)
 
     def _scalar_problem(self, value: Any, kind: str) -> str | None:
@@ -71,7 +87,7 @@ class Param:
         if kind == "str":
             if not isinstance(value, str):
                 return f"expected {self.allowed()}"
-            if self.choices is not None and value not in self.choices:
+            if self.choices is not None and value not in self.options():
                 return f"expected {self.allowed()}"
             return None
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -94,6 +110,8 @@ class Param:
             return [float(v) for v in value]
         if self.kind == "list[int]":
             return [int(v) for v in value]
+        if self.kind == "table[float]":
+            return {key: float(v) for key, v in value.items()}
         return value
 
 

@@ -21,6 +21,16 @@ _SMALLEST = (1_800, 2_700, 3_300, 3_700)
 DENMARK_MUNICIPALITIES = 98
 
 MUNICIPALITY_PARAMS = {
+    "preset": Param(
+        "synthetic", "",
+        "Which municipalities: 'synthetic' (Denmark-like sizes from a lognormal, named Synthetic 01 ...) or "
+        "'denmark' (Denmark's real municipalities by name, code, region and population).",
+        "Statistics Denmark FOLK1AM, 1 January 2024 (abm/data/municipalities.md)", choices=("synthetic", "denmark"),
+    ),
+    "names": Param(
+        [], "", "With preset 'denmark': the municipalities to simulate, by name (e.g. [\"København\", \"Læsø\"]); "
+        "empty = count of them, taken evenly across sizes.", "abm/data/municipalities.csv", kind="list[str]",
+    ),
     "count": Param(
         12, "municipalities",
         "How many municipalities; taken evenly across the Danish size distribution (98 = all).",

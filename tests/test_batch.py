@@ -14,12 +14,14 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import psutil
 import pytest
 
+from abm import strategies
 from abm.cli import main
-from abm.compare import comparison_tasks
+from abm.compare import comparison_tasks, run_comparison
 from abm.execution import batch_tasks, driver_context
 from abm.sweep import load_experiment
 from conftest import small_config
@@ -152,24 +154,22 @@ def test_resume_removes_the_temporary_files_of_a_killed_write(tmp_path):
     assert (out / "summary.parquet").read_bytes() == summary
 
 
-def test_strategies_registered_by_the_driver_are_shipped_to_workers():
-    """The executor's context carries ``abm.strategies.user_registered()`` (once that module
-    exists); a strategy registered here reaches a worker through it."""
-    strategies = pytest.importorskip("abm.strategies", reason="the strategy registry is not in this branch yet")
-    import numpy as np
-
+@pytest.mark.slow
+def test_strategies_registered_by_the_driver_reach_the_workers():
+    """A strategy registered in this process (defined in this test file, which no worker
+    can import) runs on Ray workers through the batches' context, as it runs serially."""
     @strategies.register_strategy("test_hold_90", doc="hires or cuts to 90 cases per caseworker", replace=True)
     def hold_90(decision):
         return np.ceil(decision.ordinary_clients / 90)
 
     try:
-        assert [s.name for s in driver_context()["strategies"]] == ["test_hold_90"]
-        from abm.compare import run_comparison
-
-        config = small_config(compare__replications=1, compare__strategies=["test_hold_90"], run__weeks=20,
+        assert set(driver_context()) == {"strategies"}
+        config = small_config(compare__replications=1, compare__strategies=["test_hold_90"], run__weeks=30,
                               municipalities__count=3, municipalities__population_scale=0.02)
         on_ray, _, _ = run_comparison(config, workers=2)
         serial, _, _ = run_comparison(config, workers=1)
         assert on_ray.equals(serial) and on_ray["strategy"].to_list() == ["status_quo", "test_hold_90"]
+        assert on_ray["caseworkers_final"][0] != on_ray["caseworkers_final"][1]  # the strategy's own rule ran
     finally:
         strategies.unregister("test_hold_90")
+    assert driver_context() == {}

@@ -2,36 +2,20 @@
 
 Every user mistake (a bad config, a path that cannot be written ...) ends in one clear
 message on stderr and exit status 2, never a traceback. Each command lives in its own
-module and registers itself through ``add_parser``.
+module (:mod:`abm.commands`) and registers itself through ``add_parser``; this module
+only assembles them, so nothing imports it back.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
+from abm.commands import COMMANDS
 from abm.errors import UserError
-
-DEFAULT_CONFIG = "configs/compare.toml"
-
-
-def add_config_arguments(parser: argparse.ArgumentParser, config_required: bool = True) -> None:
-    """The arguments every config-driven command shares."""
-    if config_required:
-        parser.add_argument("config", type=Path, help="config file (TOML), e.g. configs/baseline.toml")
-    else:
-        parser.add_argument("config", type=Path, nargs="?", default=None, help=f"config file (default {DEFAULT_CONFIG})")
-    parser.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-        help="override a parameter, e.g. --set council.strategy=invest (repeatable)",
-    )
-    parser.add_argument("--seed", type=int, default=None, help="seed (default: the config's run.seed)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from abm.commands import COMMANDS
-
     parser = argparse.ArgumentParser(prog="abm", description="Municipal jobcenters under council investment strategies.")
     subcommands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:

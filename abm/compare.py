@@ -1,9 +1,11 @@
 """The strategy comparison: every strategy on the same municipalities, same seeds.
 
 Each replication draws one seed; every strategy runs with it, so differences between
-strategies are paired under common random numbers. The comparison reports each outcome's
-mean with a 95% interval across replications, the paired difference from the baseline
-strategy, and the payback year: when the baseline's extra cumulative net cost is gone.
+strategies are paired under common random numbers. The runs are a batch like a sweep's
+(:mod:`abm.execution`: in this process, on an embedded Ray or on a cluster, with the same
+results). The comparison reports each outcome's mean with a 95% interval across
+replications, the paired difference from the baseline strategy, and the payback year: when
+the baseline's extra cumulative net cost is gone.
 """
 
 from __future__ import annotations
@@ -16,27 +18,50 @@ from scipy import stats
 
 from abm import strategies
 from abm.config import Config
-from abm.execution import Task, replication_seeds
-from abm.simulate import OUTCOMES
+from abm.execution import Runner, Task, batch_tasks, execute
+from abm.results import summary_row, weekly_rows
+from abm.simulate import OUTCOMES, national_weekly, run_simulation
 
 
-def compared_strategies(config: Config) -> list[str]:
-    """``compare.strategies``, or every registered strategy if it lists none."""
-    return list(config.compare.strategies) or list(strategies.names())
+class RunFailed(RuntimeError):
+    """A run of the comparison raised: a fault in the model, not in the user's input."""
+
+
+def comparison_strategies(config: Config) -> list[str]:
+    """The strategies compared: the baseline first (run even if not listed), then
+    ``compare.strategies``, or every registered strategy if it lists none."""
+    listed = list(config.compare.strategies) or list(strategies.names())
+    return list(dict.fromkeys([config.compare.baseline_strategy, *listed]))
 
 
 def comparison_tasks(config: Config) -> list[Task]:
     """One task per strategy and replication; replication r has the same seed for all."""
-    seeds = replication_seeds(config.run.seed, config.compare.replications)
-    return [
-        Task(
-            config.with_overrides({"council.strategy": strategy, "council.strategy_mix": []}),
-            seed,
-            {"strategy": strategy, "replication": replication},
-        )
-        for replication, seed in enumerate(seeds)
-        for strategy in compared_strategies(config)
-    ]
+    return batch_tasks(config, comparison_strategies(config), config.compare.replications, config.run.seed,
+                       origin=config.origin)
+
+
+def run_comparison(config: Config, *, workers: int | None = None, address: str | None = None,
+                   runner: Runner = run_simulation) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Run every task of the comparison; return its runs, weekly and national tables.
+
+    Tables are in task order whatever order the runs finished in, so they are the same,
+    byte for byte, serially and on any number of workers. ``runs``: one summary row per
+    run; ``weekly``: every run's municipal rows; ``national``: every run's country totals
+    per week (:func:`abm.simulate.national_weekly`) with the run's labels.
+    """
+    tasks = comparison_tasks(config)
+    results = {}
+    for task, result, error in execute(tasks, workers=workers, address=address, runner=runner, description="strategy runs"):
+        if error is not None:
+            raise RunFailed(f"run {task.run_id} (seed {task.seed}) raised:\n{error}")
+        results[task.run_id] = result
+    runs = pl.DataFrame([summary_row(task, results[task.run_id]) for task in tasks])
+    weekly = pl.concat([weekly_rows(task, results[task.run_id]) for task in tasks])
+    national = pl.concat([
+        national_weekly(results[task.run_id].weekly).with_columns(pl.lit(value).alias(key) for key, value in task.labels.items())
+        for task in tasks
+    ])
+    return runs, weekly, national
 
 
 def interval(values: np.ndarray) -> tuple[float, float]:

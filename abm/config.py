@@ -10,13 +10,12 @@ Every value is checked against its :class:`~abm.parameters.Param`; a mistake rai
 from __future__ import annotations
 
 import copy
-import difflib
 import json
 import tomllib
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from abm.errors import ConfigError
+from abm.errors import ConfigError, show, suggest
 from abm.parameters import Param
 from abm.rules import casework, costs, council, inflow, migration, progress, protest, trust, turnover
 from abm import network, population, strategies
@@ -183,29 +182,20 @@ def split_key(dotted: str, origin: str) -> tuple[str, str]:
         raise ConfigError(f"{origin}: key {dotted!r} must be section.key, e.g. council.strategy")
     section, key = dotted.split(".")
     if section not in SCHEMA:
-        raise ConfigError(f"{origin}: unknown section {section!r}{_suggest(section, SCHEMA)}; sections: {', '.join(SCHEMA)}")
+        raise ConfigError(f"{origin}: unknown section {section!r}{suggest(section, SCHEMA)}; sections: {', '.join(SCHEMA)}")
     if key not in SCHEMA[section]:
         raise ConfigError(
-            f"{origin}: unknown key {dotted!r}{_suggest(key, SCHEMA[section], section + '.')}; "
+            f"{origin}: unknown key {dotted!r}{suggest(key, SCHEMA[section], section + '.')}; "
             f"keys in [{section}]: {', '.join(SCHEMA[section])}"
         )
     return section, key
 
 
-def _suggest(word: str, options: Iterable[str], prefix: str = "") -> str:
-    close = difflib.get_close_matches(word, list(options), n=1)
-    return f" (did you mean {prefix + close[0]!r}?)" if close else ""
-
-
 def _checked(param: Param, value: Any, origin: str, dotted: str) -> Any:
     problem = param.problem(value)
     if problem:
-        raise ConfigError(f"{origin}: {dotted} = {_show(value)} is not allowed: {problem} [{param.unit or 'no unit'}; {param.doc}]")
+        raise ConfigError(f"{origin}: {dotted} = {show(value)} is not allowed: {problem} [{param.unit or 'no unit'}; {param.doc}]")
     return param.coerce(value)
-
-
-def _show(value: Any) -> str:
-    return json.dumps(value) if isinstance(value, (str, list, bool)) else repr(value)
 
 
 def _read_layered(path: Path, chain: tuple[Path, ...]) -> tuple[dict[str, dict[str, Any]], str]:
@@ -217,12 +207,12 @@ def _read_layered(path: Path, chain: tuple[Path, ...]) -> tuple[dict[str, dict[s
     document = read_toml(path)
     description = document.pop("description", "")
     if not isinstance(description, str):
-        raise ConfigError(f"{path}: description = {_show(description)} is not allowed: expected a string")
+        raise ConfigError(f"{path}: description = {show(description)} is not allowed: expected a string")
     merged: dict[str, dict[str, Any]] = {}
     parent = document.pop("extends", None)
     if parent is not None:
         if not isinstance(parent, str):
-            raise ConfigError(f"{path}: extends = {_show(parent)} is not allowed: expected a file name string")
+            raise ConfigError(f"{path}: extends = {show(parent)} is not allowed: expected a file name string")
         target = path.parent / parent
         if not target.is_file():
             raise ConfigError(f"{path}: extends = {parent!r}: no such file ({target})")
@@ -231,11 +221,11 @@ def _read_layered(path: Path, chain: tuple[Path, ...]) -> tuple[dict[str, dict[s
     for section, keys in document.items():
         if section not in SCHEMA:
             raise ConfigError(
-                f"{path}: unknown section [{section}]{_suggest(section, SCHEMA)}; "
+                f"{path}: unknown section [{section}]{suggest(section, SCHEMA)}; "
                 f"sections: {', '.join(SCHEMA)}; top-level keys: {', '.join(TOP_LEVEL_KEYS)}"
             )
         if not isinstance(keys, dict):
-            raise ConfigError(f"{path}: {section} = {_show(keys)} is not allowed: [{section}] must be a table of keys")
+            raise ConfigError(f"{path}: {section} = {show(keys)} is not allowed: [{section}] must be a table of keys")
         for key in keys:
             split_key(f"{section}.{key}", str(path))
         merged.setdefault(section, {}).update(keys)

@@ -1,8 +1,14 @@
-"""Errors a user can cause and fix themselves.
+"""Errors a user can cause and fix themselves, and how their messages show what was given.
 
 The command line turns a :class:`UserError` into one clear message and a non-zero exit,
 never a traceback; anything else is a bug and keeps its traceback.
 """
+
+from __future__ import annotations
+
+import difflib
+import json
+from typing import Any, Iterable
 
 
 class UserError(Exception):
@@ -11,3 +17,19 @@ class UserError(Exception):
 
 class ConfigError(UserError):
     """A config or experiment file, or an override, that does not validate."""
+
+
+def show(value: Any) -> str:
+    """A value as the user wrote it in TOML or JSON (``"ten"``, ``[1, 2]``), for messages."""
+    if value is None:
+        return "nothing"
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def suggest(word: Any, options: Iterable[str], prefix: str = "") -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``options`` to a misspelt ``word``, else ''."""
+    close = difflib.get_close_matches(str(word), list(options), n=1)
+    return f" (did you mean {prefix + close[0]!r}?)" if close else ""

@@ -1,27 +1,81 @@
-"""Running many simulations: the tasks, their seeds, and where they run.
+"""One way to run a batch of simulations, for ``abm compare``, ``abm sweep`` and Python.
 
-A task is a config, a seed and labels; seeds are fixed before anything is scheduled, so a
-result never depends on where or in which order it ran. ``run_tasks`` runs them in this
-process; sweeps hand the same tasks to Ray (``abm.sweep``).
+A batch is a list of :class:`Task` (a config, a seed, an id and the labels that become
+result columns), built by :func:`batch_tasks`: every design point x replication x
+strategy, replication ``r`` with the same seed everywhere (common random numbers). Seeds
+are fixed before anything is scheduled, so a result never depends on where, or in which
+order, it ran. :func:`execute` runs the tasks and yields each outcome as it finishes, with
+one progress bar: in this process when ``workers == 1``, else on Ray (an embedded Ray on
+this machine's CPUs, or a running cluster at ``address``). The results are tabulated by
+:func:`abm.results.summary_row` and :func:`abm.results.weekly_rows`.
+
+This is the only module that imports Ray, and only when a batch runs on it: the model and
+every other command work without Ray.
+
+On Ray, consecutive runs are grouped into batches, one Ray task each, so that runs of a
+fraction of a second are not dominated by scheduling. Batches shrink towards the end (each
+holds at most 1/``BATCHES_PER_CPU`` of a CPU's share of the runs not yet batched), down to
+single runs: the load stays balanced, the CPU that finishes last does not keep the others
+waiting for a whole batch, and an interruption loses little. Results come back to the
+driver, which writes them: cluster nodes need no shared file system. A run that raises is
+caught in the task and reported; a worker process (or node) that dies is retried by Ray up
+to ``MAX_RETRIES`` times, after which its runs are reported as failed.
+
+The embedded Ray opens nothing beyond this machine: its driver, GCS, raylet, workers and
+agents listen on 127.0.0.1 only (see :func:`connect`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
+import socket
+import sys
+import threading
+import time
+import traceback
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 from tqdm import tqdm
 
+from abm import strategies
 from abm.config import Config
+from abm.errors import UserError
 from abm.simulate import RunResult, run_simulation
+
+Runner = Callable[[Config, int], RunResult]
+
+MAX_RETRIES = 3
+BATCHES_PER_CPU = 8
+MAX_BATCH = 16
+EMBEDDED_OBJECT_STORE_BYTES = 1 << 30  # results pass through quickly; Ray's default claims 30% of RAM in /dev/shm
+CONNECT_TIMEOUT_S = 3.0
+PARENT_CHECK_S = 0.5
+LOOPBACK_ONLY_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+"""Set to 0, Ray takes 127.0.0.1 as the node's address, and then every one of its servers
+binds 127.0.0.1 instead of all interfaces (ray/_private/services.py, get_node_ip_address)."""
+GCS_RETRIES_ENV = "RAY_NUM_REDIS_GET_RETRIES"
+WORKER_GCS_RETRIES = 5  # about a second each; a live local GCS answers the first
+PACKAGE_HOME = Path(__file__).resolve().parents[1]
+"""The folder holding the ``abm`` package this process runs (site-packages, or a clone)."""
 
 
 @dataclass(frozen=True)
 class Task:
+    """One run of a batch: what to simulate, with which seed, and what to call it."""
+
+    run_id: str                      # unique in the batch, e.g. "p0003-r01-invest"; names its result files
     config: Config
     seed: int
-    labels: dict = field(default_factory=dict)  # e.g. {"strategy": "invest", "replication": 2}
+    labels: dict = field(default_factory=dict)      # identity columns, e.g. {"replication": 2, "strategy": "invest"}
+    parameters: dict = field(default_factory=dict)  # a sweep's varied parameters, also result columns
+
+
+Outcome = tuple[Task, RunResult | None, str | None]  # the task, its result, or the traceback of a run that raised
 
 
 def replication_seeds(seed: int, replications: int) -> list[int]:
@@ -29,12 +83,240 @@ def replication_seeds(seed: int, replications: int) -> list[int]:
     return [int(np.random.SeedSequence([seed, r]).generate_state(1, dtype=np.uint64)[0] >> 1) for r in range(replications)]
 
 
-def run_tasks(tasks: list[Task], description: str = "runs") -> Iterator[tuple[Task, RunResult]]:
-    """Run tasks one after another in this process, with a progress bar."""
-    with tqdm(total=len(tasks), desc=description, unit="run") as bar:
-        for task in tasks:
-            yield task, run_simulation(task.config, task.seed)
+def batch_tasks(base: Config, strategies: Iterable[str], replications: int, seed: int,
+                points: list[dict] | None = None, origin: str = "batch") -> list[Task]:
+    """Every run of a batch, in run-id order: design point, then replication, then strategy.
+
+    Replication ``r`` runs with the same seed in every strategy and design point (common
+    random numbers), so differences between strategies and along a parameter are not
+    blurred by different draws. Without ``points`` (a comparison) the runs are only
+    replications x strategies and their ids and labels name no point.
+    """
+    seeds = replication_seeds(seed, replications)
+    width = max(4, len(str(len(points or ()) - 1)))
+    tasks = []
+    for index, point in enumerate(points if points is not None else [{}]):
+        for replication, replication_seed in enumerate(seeds):
+            for strategy in strategies:
+                overrides = {**point, "council.strategy": strategy, "council.strategy_mix": []}
+                prefix = "" if points is None else f"p{index:0{width}d}-"
+                labels = ({} if points is None else {"point": index}) | {"replication": replication, "strategy": strategy}
+                tasks.append(Task(f"{prefix}r{replication:02d}-{strategy}", base.with_overrides(overrides, origin=origin),
+                                  replication_seed, labels, dict(point)))
+    return tasks
+
+
+# -- running a batch -------------------------------------------------------------------
+
+
+def check_executor(workers: int | None, address: str | None) -> None:
+    """Fail with one clear line, before anything is written, on options that cannot work."""
+    if address is not None and workers is not None:
+        raise UserError("--workers sets the CPUs of the local Ray; with --address the cluster's CPUs are used")
+    if workers is not None and workers < 1:
+        raise UserError(f"--workers {workers}: expected 1 or more")
+    if address is not None:
+        check_reachable(address)
+
+
+def execute(tasks: list[Task], *, workers: int | None = None, address: str | None = None,
+            runner: Runner = run_simulation, description: str = "runs", done: int = 0) -> Iterator[Outcome]:
+    """Each task's outcome as it finishes, under one progress bar (``done`` runs already counted).
+
+    In this process when ``workers == 1`` and no ``address`` is given, else on Ray: embedded
+    with ``workers`` CPUs (default: all), or the cluster at ``address``. ``runner`` runs one
+    simulation (config, seed); tests and benchmarks substitute it.
+    """
+    failed = 0
+    with tqdm(total=len(tasks) + done, initial=done, desc=description, unit="run") as bar:
+        bar.set_postfix(failed=0)
+        if not tasks:  # e.g. a resumed sweep that is already complete: no need to start Ray
+            return
+        if address is None and workers == 1:
+            outcomes = (outcome for task in tasks for outcome in run_batch([task], runner))
+        else:
+            outcomes = _on_ray(tasks, runner, workers or os.cpu_count() or 1, address)
+        for outcome in outcomes:
+            failed += outcome[2] is not None
             bar.update(1)
+            bar.set_postfix(failed=failed)
+            yield outcome
 
 
-Runner = Callable[[list[Task], str], Iterator[tuple[Task, RunResult]]]
+def run_batch(tasks: list[Task], runner: Runner) -> list[Outcome]:
+    """Run tasks one after another; a run that raises becomes an outcome with its traceback."""
+    outcomes = []
+    for task in tasks:
+        try:
+            outcomes.append((task, runner(task.config, task.seed), None))
+        except Exception:
+            outcomes.append((task, None, traceback.format_exc()))
+    return outcomes
+
+
+def batches(tasks: list[Task], cpus: int) -> Iterator[list[Task]]:
+    """Consecutive runs in batches that shrink as fewer runs are left, down to one run."""
+    start = 0
+    while start < len(tasks):
+        size = max(1, min(MAX_BATCH, (len(tasks) - start) // (cpus * BATCHES_PER_CPU)))
+        yield tasks[start:start + size]
+        start += size
+
+
+def check_reachable(address: str) -> None:
+    """Fail fast, before anything is written, if nothing listens at ``host:port``."""
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise UserError(f"--address {address!r}: expected HOST:PORT of a Ray head, e.g. --address 10.0.0.5:6379")
+    try:
+        socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as error:
+        raise UserError(f"--address {address}: cannot reach a Ray head there ({error.strerror or error}); "
+                        f"start one with `ray start --head --port={port}` or check the address") from None
+
+
+# -- what the workers need beyond the tasks --------------------------------------------
+
+
+def driver_context() -> dict[str, Any]:
+    """What this process knows that a fresh Ray worker does not, shipped with every batch:
+    the strategies registered from outside the package, pickled with their code (a worker
+    could not import the researcher's file that defines them)."""
+    return {"strategies": strategies.for_workers()} if strategies.user_registered() else {}
+
+
+def install_context(context: dict[str, Any]) -> None:
+    """Make a worker know what the driver knew (:func:`driver_context`) before it runs tasks."""
+    if "strategies" in context:
+        strategies.register_from_driver(context["strategies"])
+
+
+def _worker_batch(tasks: list[Task], runner: Runner, context: dict[str, Any]) -> list[Outcome]:
+    """A batch as a Ray task: end with the raylet, know what the driver knew, then run."""
+    _end_with_parent()
+    install_context(context)
+    return run_batch(tasks, runner)
+
+
+_watching_parent = False
+
+
+def _end_with_parent() -> None:
+    """Exit this worker within ``PARENT_CHECK_S`` once its raylet is gone.
+
+    A killed driver takes its embedded raylet with it, but a worker busy in a run only
+    notices at the run's end (up to half a minute here), and it sits in its own process
+    group, so killing the driver's group does not reach it.
+    """
+    global _watching_parent
+    if _watching_parent:
+        return
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="abm-end-with-raylet", daemon=True).start()
+    _watching_parent = True
+
+
+# -- Ray -------------------------------------------------------------------------------
+
+
+def _on_ray(tasks: list[Task], runner: Runner, workers: int, address: str | None) -> Iterator[Outcome]:
+    import ray
+
+    started_here = not ray.is_initialized()  # a Python caller may have connected already
+    if started_here:
+        connect(workers, address)
+    try:
+        context = driver_context()
+        cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        remote = ray.remote(_worker_batch).options(num_cpus=1, max_retries=MAX_RETRIES, retry_exceptions=False)
+        # submitted largest first; Ray starts a caller's tasks in the order they were submitted
+        pending = {remote.remote(batch, runner, context): batch for batch in batches(tasks, cpus)}
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            batch = pending.pop(ready[0])
+            try:
+                outcomes = ray.get(ready[0])
+            except ray.exceptions.RayError as error:  # retries used up: the worker or its node kept dying
+                outcomes = [(task, None, f"{type(error).__name__} after {MAX_RETRIES} retries: {error}") for task in batch]
+            yield from outcomes
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def connect(workers: int, address: str | None) -> None:
+    """Start an embedded Ray with ``workers`` CPUs, or join the cluster at ``address``.
+
+    The embedded Ray listens on 127.0.0.1 only: Ray binds its servers to all interfaces
+    unless the node's address is loopback, and turns a requested 127.0.0.1 into the
+    machine's network address unless ``LOOPBACK_ONLY_ENV`` is 0 (read when Ray is
+    imported, here and in every process Ray starts). Its workers give up reaching a GCS
+    that is gone after ``WORKER_GCS_RETRIES`` seconds rather than 20, so a killed driver
+    does not leave workers that were starting behind for long. Ray starts in the folder
+    that holds the ``abm`` package this process runs: Ray puts the driver's working folder
+    first on every worker's path, and a folder holding another ``abm/`` (a clone beside
+    the installed one) would be imported instead. Ray runs its workers at niceness 15 by
+    default, so on a busy machine any other process starves the runs; the embedded Ray's
+    run at normal priority, like a serial run. (Cluster nodes keep what ``ray start``
+    gave them: ``RAY_worker_niceness=0``.)
+    """
+    if address is None:
+        with _environment({LOOPBACK_ONLY_ENV: "0"}), _working_folder(PACKAGE_HOME):
+            import ray
+
+            _reread_loopback_setting()
+            with _environment({GCS_RETRIES_ENV: str(WORKER_GCS_RETRIES)}):  # after the import: not this process's
+                ray.init(address="local", num_cpus=workers, object_store_memory=EMBEDDED_OBJECT_STORE_BYTES,
+                         include_dashboard=False, logging_level=logging.WARNING, _system_config={"worker_niceness": 0})
+        _reread_loopback_setting()
+        node = ray.util.get_node_ip_address()
+        if node != "127.0.0.1":
+            ray.shutdown()
+            raise RuntimeError(f"the embedded Ray took {node} as its address instead of 127.0.0.1 and was stopped")
+        return
+    import ray
+
+    with _working_folder(PACKAGE_HOME):
+        try:
+            ray.init(address=address, logging_level=logging.WARNING)
+        except (ConnectionError, ray.exceptions.AuthenticationError) as error:
+            raise UserError(f"--address {address}: cannot join the Ray cluster: {error}") from None
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """``values`` in this process's environment for a while; the processes Ray starts inherit them."""
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _reread_loopback_setting() -> None:
+    """Ray reads ``LOOPBACK_ONLY_ENV`` once, when imported: read it again (this process only)."""
+    constants = sys.modules.get("ray._private.ray_constants")
+    if constants is not None:
+        constants.ENABLE_RAY_CLUSTER = constants.env_bool(LOOPBACK_ONLY_ENV, not constants.IS_WINDOWS_OR_OSX)
+
+
+@contextlib.contextmanager
+def _working_folder(folder: Path) -> Iterator[None]:
+    """This process works in ``folder`` while Ray starts (Ray records it for the workers)."""
+    before = os.getcwd()
+    os.chdir(folder)
+    try:
+        yield
+    finally:
+        os.chdir(before)

@@ -48,7 +48,7 @@ import ray
 from abm.execution import Task
 from abm.simulate import run_simulation
 from abm.sweep import load_experiment, run_sweep
-from abm.sweep.executor import connect
+from abm.execution import connect
 from abm.sweep.experiment import Experiment
 
 WORKERS = 2

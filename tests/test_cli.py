@@ -30,7 +30,7 @@ def test_run_writes_parquet_and_prints_a_summary(tmp_path):
 
 def test_compare_writes_table_plots_and_report(tmp_path):
     out = tmp_path / "cmp"
-    done = abm("compare", "configs/compare.toml", *TINY, "--set", "compare.replications=2",
+    done = abm("compare", "configs/compare.toml", *TINY, "--workers", "1", "--set", "compare.replications=2",
                "--set", 'compare.strategies=["status_quo", "invest"]', "--out", str(out))
     assert done.returncode == 0, done.stderr
     runs = pl.read_parquet(out / "runs.parquet")
@@ -47,6 +47,9 @@ def test_compare_writes_table_plots_and_report(tmp_path):
         (["validate", "configs/nope.toml"], "no such config file"),
         (["run", "configs/baseline.toml", "--set", "council.strategy=bogus"], "council.strategy"),
         (["run", "configs/baseline.toml", "--set", "trust.social_rate=7"], "trust.social_rate = 7"),
+        (["compare", "--workers", "0"], "--workers 0: expected 1 or more"),
+        (["compare", "--workers", "2", "--address", "127.0.0.1:1"], "with --address the cluster's CPUs are used"),
+        (["compare", "--address", "127.0.0.1:1"], "--address 127.0.0.1:1: cannot reach a Ray head there"),
     ],
 )
 def test_user_mistakes_exit_2_with_one_clear_line(args, fragment):

@@ -20,7 +20,7 @@ import pytest
 import abm
 from abm import strategies
 from abm.cli import main
-from abm.compare import compared_strategies
+from abm.compare import comparison_strategies
 from abm.config import defaults, load_config
 from abm.errors import ConfigError
 from abm.simulate import run_simulation
@@ -91,7 +91,7 @@ def test_a_strategy_from_the_researchers_file_runs_in_a_comparison_and_follows_i
 
 def test_configs_name_registered_strategies_only(hold_80, tmp_path):
     assert load_config("configs/baseline.toml", ["council.strategy=hold_80"]).council.strategy == "hold_80"
-    assert compared_strategies(defaults()) == [*strategies.names()] and compared_strategies(defaults())[-1] == "hold_80"
+    assert comparison_strategies(defaults()) == [*strategies.names()] and comparison_strategies(defaults())[-1] == "hold_80"
     bad = tmp_path / "bad.toml"
     bad.write_text('[council]\nstrategy_mix = ["invest", "hold_81"]\n')
     with pytest.raises(ConfigError) as error:

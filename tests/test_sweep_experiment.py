@@ -14,7 +14,7 @@ import pytest
 from abm.cli import main
 from abm.errors import ConfigError
 from abm.sweep import load_experiment, run_sweep
-from abm.sweep.executor import MAX_BATCH, batches
+from abm.execution import MAX_BATCH, batches
 
 REPO = Path(__file__).resolve().parents[1]
 BASE = REPO / "configs" / "baseline.toml"
@@ -43,11 +43,11 @@ def test_grid_makes_every_combination_with_common_random_numbers(tmp_path):
     experiment = load_experiment(write_experiment(tmp_path, design, replications=3))
     tasks = experiment.tasks()
     assert len(experiment.points) == 6 and len(tasks) == 6 * 3 * 2
-    assert len({t.labels["run_id"] for t in tasks}) == len(tasks)
+    assert len({t.run_id for t in tasks}) == len(tasks)
     assert experiment.points[1] == {"council.caseload_target": 40.0, "turnover.recruitment_weeks": 8}
     for task in tasks:
         assert task.config.council.strategy == task.labels["strategy"]
-        for name, value in task.labels["parameters"].items():
+        for name, value in task.parameters.items():
             assert task.config.get(name) == value
         assert task.config.run.weeks == 26
     seeds = {(t.labels["replication"]): set() for t in tasks}

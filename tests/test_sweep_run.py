@@ -33,7 +33,7 @@ ABM = [sys.executable, "-m", "abm.cli"]
 
 
 def run_ids(experiment) -> list[str]:
-    return sorted(task.labels["run_id"] for task in experiment.tasks())
+    return sorted(task.run_id for task in experiment.tasks())
 
 
 def assert_complete(out: Path, experiment) -> pl.DataFrame:

@@ -4,7 +4,7 @@ The study lives in ``<out>/study.db`` (Optuna's SQLite storage): every finished 
 stored as it ends, so a killed calibration resumed with ``--resume`` loses none. The study
 remembers what it fits (targets file contents, parameters, bounds, replications): resuming
 with anything else is refused. Trials are asked from a seeded TPE sampler in rounds of
-``TRIALS_PER_ROUND`` (whatever the workers: same seed, same trials); each round's runs go to the sweep executor together (in this process, or on
+``TRIALS_PER_ROUND`` (whatever the workers: same seed, same trials); each round's runs go to the batch executor together (in this process, or on
 Ray). A trial whose runs raise is stored as failed with the error, and the study goes on.
 
 Writes, in ``<out>``: ``best.toml`` (a config layer that extends the base, each value with
@@ -32,7 +32,7 @@ from abm.calibration.targets import Targets, load_targets
 from abm.config import SCHEMA, load_config
 from abm.errors import UserError
 from abm.results import prepare_output_dir, write_parquet, write_text
-from abm.sweep.executor import connect
+from abm.execution import connect
 
 EXPERIMENT_SIZE_SECTIONS = ("run", "municipalities")
 STUDY_FILE = "study.db"

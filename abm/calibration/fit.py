@@ -2,7 +2,7 @@
 
 Every target's arms become runs (replications under common random numbers: the same seeds
 for every arm and every config); runs that several targets share are run once. Runs go
-through the sweep executor (``abm.sweep.executor.execute``): in this process, or on Ray.
+through the batch executor (``abm.execution.execute``): in this process, or on Ray.
 
 The fit of a target: the model mean over replications with its 95% t-interval, and
 z = (model mean - empirical value) / sqrt(se^2 + (model sd / sqrt(R))^2), the distance
@@ -22,8 +22,7 @@ from abm.calibration.statistics import STATISTICS, measure_run
 from abm.calibration.targets import Targets
 from abm.compare import format_number, interval
 from abm.config import Config
-from abm.execution import Task, replication_seeds
-from abm.sweep.executor import execute
+from abm.execution import Task, execute, replication_seeds
 
 Z_CAP = 1e3  # a target the model cannot measure (never paid back ...) counts as this far off
 
@@ -59,19 +58,18 @@ def run_experiments(experiments: list[Experiment], replications: int, workers: i
     """Each experiment's statistic values per target (one per replication), or the traceback of a run that failed."""
     seeds = replication_seeds(experiments[0].targets.seed, replications) if experiments else []
     tasks = [
-        Task(config, seed, {"run_id": f"{index}|{key_index}|{replication}"})
+        Task(f"{index}|{key_index}|{replication}", config, seed)
         for index, exp in enumerate(experiments)
         for key_index, config in enumerate(exp.configs.values())
         for replication, seed in enumerate(seeds)
     ]
     results, failures = {}, {}
-    for batch in execute(tasks, measure_run, workers, address):
-        for run_id, result, error in batch:
-            index, key_index, replication = (int(part) for part in run_id.split("|"))
-            if error is not None:
-                failures.setdefault(index, error)
-            else:
-                results[index, key_index, replication] = result
+    for task, result, error in execute(tasks, workers=workers, address=address, runner=measure_run, description="calibration runs"):
+        index, key_index, replication = (int(part) for part in task.run_id.split("|"))
+        if error is not None:
+            failures.setdefault(index, error)
+        else:
+            results[index, key_index, replication] = result
     answers = []
     for index, exp in enumerate(experiments):
         if index in failures:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from abm.cli import add_config_arguments
+from abm.commands.common import add_config_arguments
 from abm.config import load_config
 from abm.results import prepare_output_dir, write_parquet
 from abm.simulate import OUTCOMES, run_simulation

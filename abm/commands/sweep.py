@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from abm.commands.common import add_executor_arguments
 from abm.sweep import load_experiment, run_sweep
 from abm.sweep.analysis import analyse
 
@@ -17,11 +18,8 @@ from abm.sweep.analysis import analyse
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("sweep", help="a batch of runs from an experiment file, on Ray; resumable")
     parser.add_argument("experiment", type=Path, help="experiment file (TOML), e.g. experiments/caseload_sweep.toml")
-    parser.add_argument("--address", default=None, metavar="HOST:PORT",
-                        help="join a running Ray cluster (its head's address) instead of starting Ray here")
+    add_executor_arguments(parser)
     parser.add_argument("--resume", action="store_true", help="continue the sweep in the results folder: run only what is missing")
-    parser.add_argument("--workers", type=int, default=None,
-                        help="CPUs of the local Ray (default: all); 1 runs in this process without Ray")
     parser.add_argument("--out", type=Path, default=None, help="results folder (default results/<experiment name>)")
     parser.set_defaults(handler=handle)
 

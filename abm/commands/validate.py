@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abm import strategies
-from abm.cli import add_config_arguments
+from abm.commands.common import add_config_arguments
 from abm.config import describe_schema, load_config
 from abm.denmark import run_municipalities
 from abm.errors import UserError

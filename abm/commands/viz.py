@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 
-from abm.cli import DEFAULT_CONFIG, add_config_arguments
+from abm.commands.common import DEFAULT_CONFIG, add_config_arguments
 from abm.config import load_config
 from abm.errors import UserError
 from abm.viz import CONFIG_ENV, OVERRIDES_ENV

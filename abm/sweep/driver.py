@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import polars as pl
-from tqdm import tqdm
 
-from abm.errors import UserError
+from abm.execution import Runner, check_executor, execute
 from abm.simulate import run_simulation
-from abm.sweep.executor import Runner, check_reachable, execute
 from abm.sweep.experiment import Experiment
 from abm.sweep.store import SweepStore
 
@@ -30,27 +27,16 @@ def run_sweep(
     resuming. ``workers == 1`` without ``address`` runs in this process without Ray.
     ``runner`` runs one simulation (config, seed); tests and the benchmark substitute it.
     """
-    if address is not None and workers is not None:
-        raise UserError("--workers sets the CPUs of the local Ray; with --address the cluster's CPUs are used")
-    if workers is not None and workers < 1:
-        raise UserError(f"--workers {workers}: expected 1 or more")
-    if address is not None:
-        check_reachable(address)
+    check_executor(workers, address)
     store = SweepStore.open(out or Path("results") / experiment.name, experiment, resume)
     tasks = experiment.tasks()
     done = store.done()
-    todo = {task.labels["run_id"]: task for task in tasks if task.labels["run_id"] not in done}
-    failed = 0
-    with tqdm(total=len(tasks), initial=len(tasks) - len(todo), desc=experiment.name, unit="run") as bar:
-        bar.set_postfix(failed=0)
-        for outcomes in execute(list(todo.values()), runner, workers or os.cpu_count() or 1, address):
-            for run_id, result, error in outcomes:
-                if error is None:
-                    store.record_success(todo[run_id], result)
-                else:
-                    store.record_failure(todo[run_id], error)
-                    failed += 1
-                bar.update(1)
-                bar.set_postfix(failed=failed)
+    todo = [task for task in tasks if task.run_id not in done]
+    for task, result, error in execute(todo, workers=workers, address=address, runner=runner,
+                                       description=experiment.name, done=len(tasks) - len(todo)):
+        if error is None:
+            store.record_success(task, result)
+        else:
+            store.record_failure(task, error)
     summary, failures = store.finish()
     return store, summary, failures

@@ -27,15 +27,15 @@ Parameter names are the config's dotted keys and every generated value is checke
 :class:`~abm.parameters.Param`, so a mistake fails here with the file, the key, the value
 and what is allowed, as configs do.
 
-Every run is one :class:`~abm.execution.Task` with a fixed seed. Replication ``r`` has the
-same seed in every strategy and design point (common random numbers, as in ``abm
-compare``): differences between strategies and along a parameter are not blurred by
-different random draws, and a Sobol design sees the parameters' effect, not the noise.
+Every run is one :class:`~abm.execution.Task` with a fixed seed, built by
+:func:`~abm.execution.batch_tasks` as ``abm compare``'s are. Replication ``r`` has the same
+seed in every strategy and design point (common random numbers): differences between
+strategies and along a parameter are not blurred by different random draws, and a Sobol
+design sees the parameters' effect, not the noise.
 """
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import itertools
 import json
@@ -46,8 +46,8 @@ from typing import Any
 import numpy as np
 
 from abm.config import SCHEMA, Config, load_config, read_toml, split_key
-from abm.errors import ConfigError
-from abm.execution import Task, replication_seeds
+from abm.errors import ConfigError, show, suggest
+from abm.execution import Task, batch_tasks
 from abm.parameters import Param
 
 KINDS = ("grid", "list", "random", "sobol")
@@ -76,20 +76,7 @@ class Experiment:
 
     def tasks(self) -> list[Task]:
         """Every run, in run-id order: point, then replication, then strategy."""
-        seeds = replication_seeds(self.seed, self.replications)
-        width = max(4, len(str(len(self.points) - 1)))
-        tasks = []
-        for index, point in enumerate(self.points):
-            for replication, seed in enumerate(seeds):
-                for strategy in self.strategies:
-                    overrides = {**point, "council.strategy": strategy, "council.strategy_mix": []}
-                    tasks.append(Task(
-                        self.base.with_overrides(overrides, origin=str(self.path)),
-                        seed,
-                        {"run_id": f"p{index:0{width}d}-r{replication:02d}-{strategy}", "point": index,
-                         "replication": replication, "strategy": strategy, "parameters": point},
-                    ))
-        return tasks
+        return batch_tasks(self.base, self.strategies, self.replications, self.seed, list(self.points), str(self.path))
 
     def resolved(self) -> dict:
         """The experiment as plain data: what the manifest records and the identity hashes."""
@@ -104,7 +91,7 @@ class Experiment:
         """Hash of every run's id, seed and resolved config: equal only for the same runs."""
         digest = hashlib.sha256()
         for task in self.tasks():
-            digest.update(json.dumps([task.labels["run_id"], task.seed, task.config.to_json()]).encode())
+            digest.update(json.dumps([task.run_id, task.seed, task.config.to_json()]).encode())
         return digest.hexdigest()[:16]
 
     def salib_problem(self) -> dict:
@@ -121,7 +108,7 @@ def load_experiment(path: str | Path) -> Experiment:
 
     base_name = document.get("base")
     if not isinstance(base_name, str):
-        raise ConfigError(f"{origin}: base = {_show(base_name)} is not allowed: expected the base config's path "
+        raise ConfigError(f"{origin}: base = {show(base_name)} is not allowed: expected the base config's path "
                           f"(relative to the experiment), e.g. base = \"../configs/baseline.toml\"")
     if not (path.parent / base_name).is_file():
         raise ConfigError(f"{origin}: base = {base_name!r}: no such config file ({path.parent / base_name})")
@@ -135,7 +122,7 @@ def load_experiment(path: str | Path) -> Experiment:
     strategies = document.get("strategies", [base.council.strategy])
     problem = SCHEMA["compare"]["strategies"].problem(strategies)
     if problem or not strategies or len(set(strategies)) != len(strategies):
-        raise ConfigError(f"{origin}: strategies = {_show(strategies)} is not allowed: "
+        raise ConfigError(f"{origin}: strategies = {show(strategies)} is not allowed: "
                           f"{problem or 'expected a non-empty list without repeats'}")
     replications = _whole(document.get("replications", 1), origin, "replications", 1, 10_000)
     seed = _whole(document.get("seed", base.run.seed), origin, "seed", 0, 2**63 - 1)
@@ -145,8 +132,8 @@ def load_experiment(path: str | Path) -> Experiment:
         raise ConfigError(f"{origin}: no [design]: add one with kind = one of {', '.join(KINDS)}")
     kind = design.get("kind")
     if kind not in KINDS:
-        raise ConfigError(f"{origin}: design.kind = {_show(kind)} is not allowed: expected one of "
-                          f"{', '.join(KINDS)}{_suggest(kind, KINDS)}")
+        raise ConfigError(f"{origin}: design.kind = {show(kind)} is not allowed: expected one of "
+                          f"{', '.join(KINDS)}{suggest(kind, KINDS)}")
     _check_keys(design, DESIGN_KEYS[kind], origin, "design.")
     n, bounds = None, {}
     if kind == "grid":
@@ -186,7 +173,7 @@ def _grid(design: dict, origin: str) -> tuple[tuple[str, ...], list[dict]]:
         raise ConfigError(f"{origin}: design.parameters is empty: a grid needs name = [values, ...] for at least one parameter")
     for name, options in values.items():
         if not isinstance(options, list) or not options:
-            raise ConfigError(f"{origin}: design.parameters.{name} = {_show(options)} is not allowed: "
+            raise ConfigError(f"{origin}: design.parameters.{name} = {show(options)} is not allowed: "
                               f"expected a non-empty list of values ({_param(name).allowed()})")
     names = tuple(values)
     return names, [dict(zip(names, combination)) for combination in itertools.product(*values.values())]
@@ -195,7 +182,7 @@ def _grid(design: dict, origin: str) -> tuple[tuple[str, ...], list[dict]]:
 def _list(design: dict, origin: str) -> tuple[tuple[str, ...], list[dict]]:
     raw = design.get("points")
     if not isinstance(raw, list) or not raw or not all(isinstance(p, dict) for p in raw):
-        raise ConfigError(f"{origin}: design.points = {_show(raw)} is not allowed: expected one or more "
+        raise ConfigError(f"{origin}: design.points = {show(raw)} is not allowed: expected one or more "
                           f"[[design.points]] tables of name = value")
     points = [_flatten(point, origin, f"design.points[{i}]") for i, point in enumerate(raw)]
     names = tuple(points[0])
@@ -215,7 +202,7 @@ def _bounds(design: dict, origin: str) -> dict[str, tuple[float, float]]:
     bounds = {}
     for name, pair in raw.items():
         param = _param(name)
-        where = f"{origin}: design.bounds.{name} = {_show(pair)} is not allowed"
+        where = f"{origin}: design.bounds.{name} = {show(pair)} is not allowed"
         if param.kind not in NUMERIC_KINDS:
             raise ConfigError(f"{where}: only numeric parameters can be sampled ({name} is {param.kind}); use a grid or list design")
         if not (isinstance(pair, list) and len(pair) == 2 and all(_is_number(v) for v in pair)):
@@ -270,20 +257,20 @@ def _flatten(table: dict, origin: str, where: str) -> dict[str, Any]:
 def _table(document: dict, key: str, origin: str) -> dict:
     value = document.get(key, {})
     if not isinstance(value, dict):
-        raise ConfigError(f"{origin}: {key} = {_show(value)} is not allowed: expected a table [{key}]")
+        raise ConfigError(f"{origin}: {key} = {show(value)} is not allowed: expected a table [{key}]")
     return value
 
 
 def _check_keys(table: dict, allowed: tuple[str, ...], origin: str, prefix: str) -> None:
     for key in table:
         if key not in allowed:
-            raise ConfigError(f"{origin}: unknown key {prefix}{key}{_suggest(key, allowed)}; allowed here: "
+            raise ConfigError(f"{origin}: unknown key {prefix}{key}{suggest(key, allowed)}; allowed here: "
                               f"{', '.join(prefix + a for a in allowed)}")
 
 
 def _whole(value: Any, origin: str, key: str, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ConfigError(f"{origin}: {key} = {_show(value)} is not allowed: expected a whole number >= {low} and <= {high}")
+        raise ConfigError(f"{origin}: {key} = {show(value)} is not allowed: expected a whole number >= {low} and <= {high}")
     return value
 
 
@@ -294,12 +281,3 @@ def _rounded(param: Param, value: float) -> float | int:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _suggest(word: Any, options: tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(str(word), options, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def _show(value: Any) -> str:
-    return "nothing" if value is None else json.dumps(value)

@@ -4,16 +4,16 @@ Layout of ``results/<experiment>/``::
 
     manifest.json          the experiment's identity hash and resolved runs (written first)
     runs/<run_id>.parquet    one summary row per finished run (written the moment it finishes)
-    weekly/<run_id>.parquet  that run's weekly rows, with a run_id column
+    weekly/<run_id>.parquet  that run's weekly rows, with run_id, point and replication columns
     failed/<run_id>.json     a run that raised: error, traceback, parameters, seed
     summary.parquet        the final table: one row per finished run, sorted by run_id
     failures.parquet       the failed runs, if any
 
 A run counts as done when its ``runs/`` file exists; that file is written after the weekly
 one and every write is atomic (:func:`abm.results.write_parquet`), so a driver killed at
-any moment leaves each run either done or missing, never half written. ``--resume`` runs
-the missing and failed runs again; the manifest's identity hash makes sure they belong to
-the same experiment. The weekly series of all runs read as one dataset:
+any moment leaves each run either done or missing, never half written (a temporary file
+it was writing is removed on resume). ``--resume`` runs the missing and failed runs again;
+the manifest's identity hash makes sure they belong to the same experiment. The weekly series of all runs read as one dataset:
 ``pl.scan_parquet("results/<experiment>/weekly/*.parquet")``.
 """
 
@@ -27,7 +27,7 @@ import polars as pl
 from abm import __version__
 from abm.errors import UserError
 from abm.execution import Task
-from abm.results import prepare_output_dir, write_parquet, write_text
+from abm.results import prepare_output_dir, remove_stale_temporaries, summary_row, weekly_rows, write_parquet, write_text
 from abm.simulate import RunResult
 from abm.sweep.experiment import Experiment
 
@@ -73,6 +73,8 @@ class SweepStore:
         store = cls(prepare_output_dir(folder))
         for sub in (store.runs, store.weekly, store.failed):
             sub.mkdir(exist_ok=True)
+        for sub in (folder, store.runs, store.weekly, store.failed):
+            remove_stale_temporaries(sub)  # what a driver killed while writing left behind
         if not used:
             write_text(json.dumps({
                 "experiment": experiment.name, "file": str(experiment.path), "description": experiment.description,
@@ -86,19 +88,16 @@ class SweepStore:
         return {path.stem for path in self.runs.glob("*.parquet")}
 
     def record_success(self, task: Task, result: RunResult) -> None:
-        run_id = task.labels["run_id"]
-        write_parquet(result.weekly.select(pl.lit(run_id).alias("run_id"), pl.all()), self.weekly / f"{run_id}.parquet")
-        write_parquet(pl.DataFrame([summary_row(task, result.summary)]), self.runs / f"{run_id}.parquet")
-        (self.failed / f"{run_id}.json").unlink(missing_ok=True)
+        write_parquet(weekly_rows(task, result), self.weekly / f"{task.run_id}.parquet")
+        write_parquet(pl.DataFrame([summary_row(task, result)]), self.runs / f"{task.run_id}.parquet")
+        (self.failed / f"{task.run_id}.json").unlink(missing_ok=True)
 
     def record_failure(self, task: Task, error: str) -> None:
         """Keep a run that raised: its error (last line of ``error``, the traceback), parameters and seed."""
-        run_id = task.labels["run_id"]
-        (self.weekly / f"{run_id}.parquet").unlink(missing_ok=True)
-        record = {**{key: task.labels[key] for key in ("run_id", "point", "replication", "strategy")},
-                  "seed": task.seed, "parameters": json.dumps(task.labels["parameters"]),
+        (self.weekly / f"{task.run_id}.parquet").unlink(missing_ok=True)
+        record = {"run_id": task.run_id, **task.labels, "seed": task.seed, "parameters": json.dumps(task.parameters),
                   "error": error.strip().splitlines()[-1], "traceback": error, "config": task.config.to_json()}
-        write_text(json.dumps(record, indent=1) + "\n", self.failed / f"{run_id}.json")
+        write_text(json.dumps(record, indent=1) + "\n", self.failed / f"{task.run_id}.json")
 
     def finish(self) -> tuple[pl.DataFrame, pl.DataFrame]:
         """Write summary.parquet (and failures.parquet if any run failed); return both."""
@@ -114,11 +113,3 @@ class SweepStore:
             (self.folder / "failures.parquet").unlink(missing_ok=True)
         return summary, failures
 
-
-def summary_row(task: Task, summary: dict) -> dict:
-    """A run's summary with its identity first and its varied parameters as columns."""
-    labels = task.labels
-    row = {"run_id": labels["run_id"], "point": labels["point"], "replication": labels["replication"],
-           "strategy": labels["strategy"], "seed": task.seed}
-    row |= labels["parameters"]
-    return row | {key: value for key, value in summary.items() if key not in row}

@@ -90,12 +90,15 @@ def national_weekly(weekly: pl.DataFrame) -> pl.DataFrame:
         ((pl.col("clients") - pl.col("waiting_for_caseworker")).sum() / pl.col("caseworkers").sum()).alias("caseload_mean"),
     ).sort("week").with_columns(
         (pl.col("quits").rolling_mean(52, min_samples=1) * 52 / pl.col("caseworkers").rolling_mean(52, min_samples=1)).alias("turnover_annualised"),
+    ).with_columns(  # a week without clients or staff has no mean: null, as in the municipal rows
+        pl.col("trust_mean", "spell_mean", "caseload_mean", "turnover_annualised").fill_nan(None),
     )
 
 
-def _client_weighted(national: pl.DataFrame, column: str) -> float:
-    """A client-weighted mean over weeks of a national client-weighted column."""
-    return float((national[column].fill_null(0) * national["clients"]).sum()) / max(float(national["clients"].sum()), 1)
+def _client_weighted(national: pl.DataFrame, column: str) -> float | None:
+    """A client-weighted mean over weeks of a national client-weighted column; None without any client."""
+    clients = float(national["clients"].sum())
+    return float((national[column].fill_null(0) * national["clients"]).sum()) / clients if clients > 0 else None
 
 
 OUTCOMES = (

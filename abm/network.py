@@ -17,7 +17,8 @@ import networkx as nx
 import numpy as np
 
 from abm.compiled import kernel
-from abm.parameters import Param
+from abm.parameters import Check, Param
+from abm.population import municipality_count
 
 PARAMS = {
     "degree": Param(8, "ties", "Social ties per citizen.", "assumption", low=1, high=64),
@@ -29,6 +30,19 @@ PARAMS = {
     "council_degree": Param(4, "peers", "Peer councils each council watches (imitation).", "assumption", low=1, high=97),
     "council_rewire": Param(0.3, "probability", "Rewiring of the councils' peer ring (Watts-Strogatz).", "assumption", low=0.0, high=1.0),
 }
+
+
+def _council_ring_problem(config) -> str | None:
+    """Watts-Strogatz joins each council to degree // 2 neighbours on either side: with a
+    degree of 1 the ring has no ties and can never be connected (``council_network``)."""
+    n = municipality_count(config.municipalities)
+    if config.network.council_degree < 2 and n > config.network.council_degree + 1:
+        return (f"network.council_degree = {config.network.council_degree} is not allowed with {n} municipalities: "
+                f"a connected peer network needs a degree >= 2 when there are more than 2 municipalities")
+    return None
+
+
+CHECKS = [Check(("network.council_degree", "municipalities.count", "municipalities.sizes"), _council_ring_problem)]
 
 
 class CitizenNetwork:

@@ -7,6 +7,9 @@ From Python::
     result = run_simulation(config, seed=1)
     result.weekly      # polars DataFrame, one row per municipality and week
     result.summary     # dict, one row of national outcomes
+
+For other tools (EMA Workbench, SALib, Optuna): ``abm.evaluate(params, seed)`` and
+``abm.schema()`` (see :mod:`abm.api`).
 """
 
 __version__ = "0.1.0"
@@ -14,5 +17,7 @@ __version__ = "0.1.0"
 from abm.config import Config, defaults, load_config  # noqa: E402
 from abm.model import JobcenterModel  # noqa: E402
 from abm.simulate import RunResult, run_simulation  # noqa: E402
+from abm.api import evaluate, schema  # noqa: E402
 
-__all__ = ["Config", "JobcenterModel", "RunResult", "defaults", "load_config", "run_simulation", "__version__"]
+__all__ = ["Config", "JobcenterModel", "RunResult", "defaults", "evaluate", "load_config", "run_simulation", "schema",
+           "__version__"]

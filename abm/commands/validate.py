@@ -21,7 +21,7 @@ def handle(args) -> int:
         return 0
     if args.config is None:
         raise UserError("give a config file to check, e.g. abm validate configs/baseline.toml")
-    config = load_config(args.config, args.overrides)
+    config = load_config(args.config, args.overrides, seed=args.seed)
     if args.show:
         for section, values in config.to_dict().items():
             for key, value in values.items():

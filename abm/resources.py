@@ -15,7 +15,9 @@ for. Time is rough: about 6 million client-weeks a second on one core
 
 ``abm run``, ``abm compare`` and ``abm sweep`` call :func:`check_memory` before any output
 folder is made; ``--force`` runs anyway. ``abm sweep`` calls :func:`check_design_size`
-before it draws a design's points; above ``RUN_LIMIT`` runs it asks for ``--yes``.
+before it draws a design's points (above ``RUN_LIMIT`` runs it asks for ``--yes``), then
+:func:`plan_sweep`, which also asks for ``--yes`` when the local sweep would take more
+than ``HOURS_LIMIT`` hours.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ CLIENT_WEEKS_PER_SECOND = 6e6    # one core, full-scale benchmark
 RUN_LIMIT = 10_000
 """Most runs a sweep makes without ``--yes`` (a random design with ``n = 10000``, or a
 Sobol design of 1,024 base samples over 8 parameters, at one replication and strategy)."""
+HOURS_LIMIT = 2.0
+"""Longest a local sweep may take (estimated) without ``--yes``."""
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,26 @@ def check_memory(configs: list[Config], parallel: int = 1, force: bool = False, 
             f"or add --force to try anyway"
         )
     return largest
+
+
+def plan_sweep(configs: list[Config], runs_each: int, workers: int | None, yes: bool, force: bool, origin: str) -> str:
+    """Check a sweep's memory and time before it starts; return the line that announces it.
+
+    ``configs`` are its design points, each run ``runs_each`` times (replications x
+    strategies); ``workers`` is the local Ray's CPUs, or ``None`` on a cluster, whose nodes
+    have their own memory and CPUs (only the CPU time is stated there).
+    """
+    runs = len(configs) * runs_each
+    cpu_seconds = sum(estimate(config).seconds for config in configs) * runs_each
+    if workers is None:
+        return f"{runs:,} runs, about {_duration(cpu_seconds)} of CPU time (estimated)"
+    check_memory(configs, parallel=workers, force=force, origin=origin)
+    seconds = cpu_seconds / max(1, min(workers, runs))
+    if seconds > HOURS_LIMIT * 3600 and not yes:
+        raise UserError(f"{origin}: the design's {runs:,} runs would take about {_duration(seconds)} on {workers} CPUs "
+                        f"(estimated), more than the {HOURS_LIMIT:g} h a sweep starts without asking: make the design "
+                        f"smaller, or add --yes to run it")
+    return f"{runs:,} runs, about {_duration(seconds)} on {workers} CPUs (estimated)"
 
 
 def check_design_size(runs: int, origin: str, yes: bool) -> None:

@@ -6,7 +6,7 @@ import pytest
 
 from abm.config import defaults
 from abm.errors import UserError
-from abm.resources import BASE_BYTES, RUN_LIMIT, available_memory, check_design_size, check_memory, estimate
+from abm.resources import BASE_BYTES, RUN_LIMIT, available_memory, check_design_size, check_memory, estimate, plan_sweep
 
 
 def test_estimate_grows_with_population_staff_and_weeks():
@@ -42,3 +42,13 @@ def test_a_design_above_the_limit_needs_yes():
     check_design_size(RUN_LIMIT + 1, "e.toml", yes=True)
     with pytest.raises(UserError, match=r"e.toml: the design makes 10,001 runs.*--yes"):
         check_design_size(RUN_LIMIT + 1, "e.toml", yes=False)
+
+
+def test_a_sweep_of_many_hours_needs_yes_and_is_announced():
+    config = defaults().with_overrides({"municipalities.count": 98, "municipalities.population_scale": 1.0})
+    hours = estimate(config).seconds * 2000 / 2 / 3600
+    assert hours > 2
+    with pytest.raises(UserError, match=r"e.toml: the design's 2,000 runs would take about [\d.]+ h on 2 CPUs.*--yes"):
+        plan_sweep([config] * 100, 20, workers=2, yes=False, force=False, origin="e.toml")
+    assert plan_sweep([config] * 100, 20, workers=2, yes=True, force=False, origin="e.toml").startswith("2,000 runs, about")
+    assert "CPU time" in plan_sweep([config] * 100, 20, workers=None, yes=False, force=False, origin="e.toml")

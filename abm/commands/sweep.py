@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from abm.resources import RUN_LIMIT, check_memory
+from abm.resources import HOURS_LIMIT, RUN_LIMIT, plan_sweep
 from abm.sweep import load_experiment, run_sweep
 from abm.sweep.analysis import analyse
 
@@ -25,16 +25,17 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--workers", type=int, default=None,
                         help="CPUs of the local Ray (default: all); 1 runs in this process without Ray")
     parser.add_argument("--out", type=Path, default=None, help="results folder (default results/<experiment name>)")
-    parser.add_argument("--yes", action="store_true", help=f"run a design of more than {RUN_LIMIT:,} runs")
+    parser.add_argument("--yes", action="store_true", help=f"run a design of more than {RUN_LIMIT:,} runs or {HOURS_LIMIT:g} hours (estimated)")
     parser.add_argument("--force", action="store_true", help="run even if the memory estimate exceeds the available memory")
     parser.set_defaults(handler=handle)
 
 
 def handle(args) -> int:
     experiment = load_experiment(args.experiment, yes=args.yes)
-    if args.address is None:  # a cluster's nodes have their own memory
-        configs = [experiment.base.with_overrides(point) for point in experiment.points]
-        check_memory(configs, parallel=args.workers or os.cpu_count() or 1, force=args.force, origin=str(args.experiment))
+    configs = [experiment.base.with_overrides(point) for point in experiment.points]
+    workers = None if args.address else args.workers or os.cpu_count() or 1
+    print(f"{experiment.name}: " + plan_sweep(configs, experiment.replications * len(experiment.strategies), workers,
+                                              args.yes, args.force, str(args.experiment)), flush=True)
     store, summary, failures = run_sweep(experiment, args.out, args.resume, args.workers, args.address)
     print(analyse(experiment, summary, store.folder))
     print(f"\nresults: {store.folder}/ (summary.parquet: {summary.height} runs; weekly/*.parquet; table.txt; plots/)")

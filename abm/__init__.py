@@ -8,6 +8,9 @@ From Python::
     result.weekly      # polars DataFrame, one row per municipality and week
     result.summary     # dict, one row of national outcomes
 
+A strategy of your own: ``@abm.register_strategy("name", doc=...)`` on its decision rule
+(see :mod:`abm.strategies` and docs/extending.md), then ``council.strategy = "name"``.
+
 For other tools (EMA Workbench, SALib, Optuna): ``abm.evaluate(params, seed)`` and
 ``abm.schema()`` (see :mod:`abm.api`).
 """
@@ -17,7 +20,8 @@ __version__ = "0.1.0"
 from abm.config import Config, defaults, load_config  # noqa: E402
 from abm.model import JobcenterModel  # noqa: E402
 from abm.simulate import RunResult, run_simulation  # noqa: E402
+from abm.strategies import register_strategy  # noqa: E402
 from abm.api import evaluate, schema  # noqa: E402
 
-__all__ = ["Config", "JobcenterModel", "RunResult", "defaults", "evaluate", "load_config", "run_simulation", "schema",
-           "__version__"]
+__all__ = ["Config", "JobcenterModel", "RunResult", "defaults", "evaluate", "load_config", "register_strategy",
+           "run_simulation", "schema", "__version__"]

@@ -110,6 +110,16 @@ class Municipality(JobcenterAgent):
         self.inhabitants = inhabitants
 
     @property
+    def name(self) -> str:
+        """"Høje-Taastrup" (preset denmark) or "Synthetic 03"."""
+        return self.model.municipalities["name"][self.row]
+
+    @property
+    def region(self) -> str | None:
+        """One of Denmark's five regions; None for a synthetic municipality."""
+        return self.model.municipalities["region"][self.row]
+
+    @property
     def council(self) -> Council:
         return self.model.council_agents[self.row]
 

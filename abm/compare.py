@@ -14,10 +14,15 @@ import numpy as np
 import polars as pl
 from scipy import stats
 
+from abm import strategies
 from abm.config import Config
 from abm.execution import Task, replication_seeds
 from abm.simulate import OUTCOMES
 
+
+def compared_strategies(config: Config) -> list[str]:
+    """``compare.strategies``, or every registered strategy if it lists none."""
+    return list(config.compare.strategies) or list(strategies.names())
 
 
 def comparison_tasks(config: Config) -> list[Task]:
@@ -30,7 +35,7 @@ def comparison_tasks(config: Config) -> list[Task]:
             {"strategy": strategy, "replication": replication},
         )
         for replication, seed in enumerate(seeds)
-        for strategy in config.compare.strategies
+        for strategy in compared_strategies(config)
     ]
 
 

@@ -19,12 +19,13 @@ import difflib
 import json
 import tomllib
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 
 from abm.errors import ConfigError
 from abm.parameters import Check, Param
 from abm.rules import casework, costs, council, inflow, migration, progress, protest, trust, turnover
-from abm import network, population
+from abm import denmark, network, population, strategies
 
 RUN_PARAMS: dict[str, Param] = {
     "weeks": Param(520, "weeks", "Length of a run (10 years of weekly steps).", "assumption", low=1, high=5200),
@@ -37,16 +38,16 @@ RUN_PARAMS: dict[str, Param] = {
 
 COMPARE_PARAMS: dict[str, Param] = {
     "strategies": Param(
-        list(council.STRATEGIES),
+        [],
         "",
-        "Strategies `abm compare` puts side by side; each is applied to every municipality.",
+        "Strategies `abm compare` puts side by side, each applied to every municipality; empty = every registered strategy.",
         "MODEL.md strategy table",
-        choices=council.STRATEGIES,
+        choices=strategies.names,
         kind="list[str]",
     ),
     "replications": Param(5, "runs", "Replications per strategy (common random numbers across strategies).", "assumption", low=1, high=1000),
     "baseline_strategy": Param(
-        "status_quo", "", "Strategy the others are measured against (payback year).", "MODEL.md", choices=council.STRATEGIES
+        "status_quo", "", "Strategy the others are measured against (payback year).", "MODEL.md", choices=strategies.names
     ),
 }
 
@@ -67,7 +68,7 @@ SCHEMA: dict[str, dict[str, Param]] = {
     "compare": COMPARE_PARAMS,
 }
 
-CHECKS: list[Check] = [*network.CHECKS, *progress.CHECKS]
+CHECKS: list[Check] = [*network.CHECKS, *progress.CHECKS, *denmark.CHECKS]
 """Rules between parameters, each declared beside the parameters it reads."""
 
 TOP_LEVEL_KEYS = ("extends", "description")
@@ -88,13 +89,14 @@ def _refuse_change(where: str, name: str) -> None:
 class Section:
     """Read-only attribute access to one section's validated values (``params.trust.social_rate``).
 
-    Lists are tuples here, so a rule cannot change a value the recorded config still shows.
+    Lists are tuples and tables read-only mappings here, so a rule cannot change a value
+    the recorded config still shows.
     """
 
     def __init__(self, name: str, values: Mapping[str, Any]):
         object.__setattr__(self, "_name", name)
         for key, value in values.items():
-            object.__setattr__(self, key, tuple(value) if isinstance(value, list) else value)
+            object.__setattr__(self, key, _read_only(value))
 
     def __setattr__(self, name: str, value: Any) -> None:
         _refuse_change(f"config section [{self._name}]", f"{self._name}.{name}")
@@ -159,6 +161,14 @@ class Config:
 
     def __repr__(self) -> str:
         return f"Config(origin={self.origin!r})"
+
+
+def _read_only(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(value)
+    if isinstance(value, dict):
+        return MappingProxyType(dict(value))
+    return value
 
 
 def defaults() -> Config:

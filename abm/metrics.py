@@ -11,7 +11,6 @@ import numpy as np
 import polars as pl
 
 from abm.rules import costs
-from abm.rules.council import STRATEGIES
 
 COUNTED = (
     "inflow", "exits_job", "exits_education", "exits_flexjob", "exits_disability", "moved_in", "moved_out",
@@ -123,12 +122,13 @@ class WeeklyRecord:
         data = {
             "week": np.repeat(np.arange(weeks, dtype=np.int32), n),
             "municipality": np.tile(np.arange(n, dtype=np.int32), weeks),
-            "strategy": np.tile(np.array([STRATEGIES[s] for s in model.councils.strategy]), weeks),
+            "strategy": np.tile(np.array(model.councils.strategy_names()), weeks),
             "inhabitants": np.tile(model.inhabitants, weeks),
         }
         for name, values in self.columns.items():
             data[name] = values[:weeks].ravel()
-        frame = pl.DataFrame(data)
+        frame = pl.DataFrame(data).insert_column(2, pl.Series("municipality_name", model.municipalities["name"].to_list() * weeks))
+        frame = frame.insert_column(3, pl.Series("region", model.municipalities["region"].to_list() * weeks, dtype=pl.String))
         integral = [c for c in frame.columns if c in _INTEGER_COLUMNS]
         return frame.with_columns(
             [pl.col(c).cast(pl.Int64) for c in integral]

@@ -17,11 +17,12 @@ from abm import jobcenter
 from abm.agents import Caseworker, Citizen, Council, Municipality
 from abm.compiled import kernel
 from abm.config import Config, defaults
+from abm.denmark import named_strategies, run_municipalities
 from abm.metrics import Tally, WeeklyRecord
 from abm.network import CitizenNetwork, council_network
-from abm.population import draw_groups, municipality_sizes, new_citizen_attributes
+from abm.population import draw_groups, new_citizen_attributes
 from abm.rules import casework, council, inflow, migration, progress, protest, trust, turnover
-from abm.rules.council import CouncilState, PILOT, PILOT_RUNNING, strategy_codes
+from abm.rules.council import CouncilState, PILOT, PILOT_RUNNING, assigned_strategies
 from abm.state import CaseworkerState, CitizenState, Recruitment
 
 SLOT_HEADROOM = 1.3  # slots per municipality at the start (and when packed), as a multiple of its clients
@@ -59,7 +60,8 @@ class JobcenterModel(mesa.Model):
         self.seed = seed
         self.streams = RandomStreams(seed)
         self.week = 0  # weeks before 0 are the burn-in
-        self.inhabitants = municipality_sizes(config.municipalities)
+        self.municipalities = run_municipalities(config)  # name, region, inhabitants and settings by name
+        self.inhabitants = self.municipalities["inhabitants"].to_numpy()
         self.n_municipalities = len(self.inhabitants)
         self.tally = Tally(self.n_municipalities)
         self.record = WeeklyRecord(config.run.weeks, self.n_municipalities)
@@ -202,15 +204,16 @@ class JobcenterModel(mesa.Model):
         clients = np.round(self.inhabitants * p.population.client_share).astype(np.int64)
         self.citizens = CitizenState(np.ceil(clients * SLOT_HEADROOM).astype(np.int64) + 16)
         self.network = CitizenNetwork(rng, p.network, self.citizens.slot_municipality)
-        self.council_peers = council_network(rng, p.network, n)
+        self.council_peers = council_network(rng, p.network, self.municipalities)
         self.caseworkers = CaseworkerState(0)
         self.recruitment = Recruitment()
         self.friend = np.arange(self.citizens.size)  # the tie each citizen talks to this week (see meet_friends)
 
         spread = rng.uniform(1 - p.council.initial_caseload_spread, 1 + p.council.initial_caseload_spread, n)
-        starting_caseload = p.council.initial_caseload * spread
+        starting_caseload = self.municipalities["initial_caseload"].to_numpy() * spread
         headcount = np.ceil(clients / starting_caseload).astype(np.int64)
-        self.councils = CouncilState(strategy_codes(p.council, n), headcount, starting_caseload)
+        strategy = named_strategies(assigned_strategies(p.council, n), self.municipalities)
+        self.councils = CouncilState(strategy, headcount, starting_caseload)
 
         slots = self.citizens.free_slots(clients)
         groups = draw_groups(rng, p.population.stock_shares, len(slots))

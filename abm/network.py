@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import networkx as nx
 import numpy as np
+import polars as pl
 
 from abm.compiled import kernel
 from abm.parameters import Check, Param
@@ -29,6 +30,11 @@ PARAMS = {
     ),
     "council_degree": Param(4, "peers", "Peer councils each council watches (imitation).", "assumption", low=1, high=97),
     "council_rewire": Param(0.3, "probability", "Rewiring of the councils' peer ring (Watts-Strogatz).", "assumption", low=0.0, high=1.0),
+    "council_peers": Param(
+        "random", "", "Whom each council watches: 'random' (a small world), 'region' (every council of its region; "
+        "needs municipalities.preset = 'denmark') or 'size' (the council_degree councils nearest in size).",
+        "seed 001: policy diffusion among neighbours and similar municipalities (assumption)", choices=("random", "region", "size"),
+    ),
 }
 
 
@@ -36,13 +42,14 @@ def _council_ring_problem(config) -> str | None:
     """Watts-Strogatz joins each council to degree // 2 neighbours on either side: with a
     degree of 1 the ring has no ties and can never be connected (``council_network``)."""
     n = municipality_count(config.municipalities)
-    if config.network.council_degree < 2 and n > config.network.council_degree + 1:
+    if config.network.council_peers == "random" and config.network.council_degree < 2 and n > 2:
         return (f"network.council_degree = {config.network.council_degree} is not allowed with {n} municipalities: "
                 f"a connected peer network needs a degree >= 2 when there are more than 2 municipalities")
     return None
 
 
-CHECKS = [Check(("network.council_degree", "municipalities.count", "municipalities.sizes"), _council_ring_problem)]
+CHECKS = [Check(("network.council_degree", "network.council_peers", "municipalities.count", "municipalities.sizes",
+                 "municipalities.names"), _council_ring_problem)]
 
 
 class CitizenNetwork:
@@ -101,8 +108,20 @@ class CitizenNetwork:
         return graph
 
 
-def council_network(rng: np.random.Generator, p, n_municipalities: int) -> list[np.ndarray]:
-    """Each council's peers (a connected small world; everyone when there are few councils)."""
+def council_network(rng: np.random.Generator, p, municipalities: pl.DataFrame) -> list[np.ndarray]:
+    """Each council's peers, as ``p.council_peers`` says (``municipalities``: the run's ``region`` and ``inhabitants``).
+
+    'random': a connected small world (everyone when there are few councils); 'region': the
+    other councils of its region; 'size': the ``council_degree`` councils nearest in size
+    (log inhabitants), ties to the lower index.
+    """
+    n_municipalities = len(municipalities)
+    if p.council_peers == "region":
+        region = municipalities["region"].to_list()
+        return [np.array([o for o in range(n_municipalities) if o != m and region[o] == region[m]], dtype=np.intp)
+                for m in range(n_municipalities)]
+    if p.council_peers == "size":
+        return _nearest_in_size(np.log(municipalities["inhabitants"].to_numpy().astype(float)), p.council_degree)
     if n_municipalities <= p.council_degree + 1:
         graph = nx.complete_graph(n_municipalities)
     else:
@@ -110,6 +129,16 @@ def council_network(rng: np.random.Generator, p, n_municipalities: int) -> list[
             n_municipalities, p.council_degree, p.council_rewire, seed=int(rng.integers(2**31))
         )
     return [np.array(sorted(graph.neighbors(m)), dtype=np.intp) for m in range(n_municipalities)]
+
+
+def _nearest_in_size(log_size: np.ndarray, degree: int) -> list[np.ndarray]:
+    """For each council, the ``degree`` others nearest in log size (ties to the lower index)."""
+    peers = []
+    for m in range(len(log_size)):
+        distance = np.abs(log_size - log_size[m])
+        distance[m] = np.inf
+        peers.append(np.sort(np.argsort(distance, kind="stable")[: min(degree, len(log_size) - 1)]).astype(np.intp))
+    return peers
 
 
 @kernel

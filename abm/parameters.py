@@ -7,18 +7,18 @@ every config file, ``--set`` override and experiment is validated the same way.
 A parameter's shape is part of its declaration (``length=3`` for one value per target
 group, ``total=1.0`` for shares that must add up). Rules between parameters (one must not
 exceed another, a graph the generator can build) are :class:`Check` objects, declared
-beside the parameters they read (``CHECKS``) and run by :meth:`abm.config.Config.validate`
+beside the parameters they read (``CHECKS``) and run by :meth:`abm.config.Config.validated`
 on every config, after each value has passed its own :class:`Param`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 SUM_TOLERANCE = 1e-6  # shares typed as decimals (0.57 + 0.29 + 0.14) sum to 1 only up to rounding
 
-_KINDS = ("float", "int", "bool", "str", "list[float]", "list[int]", "list[str]")
+_KINDS = ("float", "int", "bool", "str", "list[float]", "list[int]", "list[str]", "table[float]", "table[str]")
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,8 @@ class Param:
     ``source`` names a seed fact (``seed 002``), a public figure, or says ``assumption``.
     Lists may declare their ``length`` (exactly that many values, e.g. one per target
     group: the compiled rules index them by group) and ``total`` (the values add up to it).
+    ``choices`` may be a function, asked at every check, for choices that can grow after
+    import (the registered strategies); such a default is checked by the tests instead.
     """
 
     default: Any
@@ -36,7 +38,7 @@ class Param:
     source: str
     low: float | None = None
     high: float | None = None
-    choices: tuple[str, ...] | None = None
+    choices: tuple[str, ...] | Callable[[], Iterable[str]] | None = None
     kind: str = ""
     length: int | None = None
     total: float | None = None
@@ -46,14 +48,18 @@ class Param:
             object.__setattr__(self, "kind", _infer_kind(self.default))
         if self.kind not in _KINDS:
             raise ValueError(f"unknown parameter kind {self.kind!r}")
-        problem = self.problem(self.default)
+        problem = None if callable(self.choices) else self.problem(self.default)
         if problem:
             raise ValueError(f"default {self.default!r} is invalid: {problem}")
+
+    def options(self) -> tuple[str, ...] | None:
+        """The allowed choices now, or None if the parameter has none."""
+        return tuple(self.choices()) if callable(self.choices) else self.choices
 
     def allowed(self) -> str:
         """The allowed values, in words, for error messages and docs."""
         if self.choices is not None:
-            base = "one of " + ", ".join(repr(c) for c in self.choices)
+            base = "one of " + ", ".join(repr(c) for c in self.options())
         elif self.kind == "bool":
             base = "true or false"
         elif self.kind in ("str", "list[str]"):
@@ -64,6 +70,8 @@ class Param:
             lo = "" if self.low is None else f" >= {_bound(self.low, whole)}"
             hi = "" if self.high is None else f" <= {_bound(self.high, whole)}"
             base = number + (lo + (" and" if lo and hi else "") + hi)
+        if self.kind.startswith("table"):
+            return f"a table of name = {base}"
         if not self.kind.startswith("list"):
             return base
         element = base.replace("one of", "values from")
@@ -86,6 +94,14 @@ class Param:
             if self.total is not None and abs(sum(value) - self.total) > SUM_TOLERANCE:
                 return f"the values add up to {sum(value):g}; expected {self.allowed()}"
             return None
+        if self.kind.startswith("table"):
+            if not isinstance(value, dict) or not all(isinstance(key, str) for key in value):
+                return f"expected {self.allowed()}"
+            element = self.kind[6:-1]
+            for key, item in value.items():
+                if self._scalar_problem(item, element):
+                    return f"{key} = {item!r} is not allowed; expected {self.allowed()}"
+            return None
         return self._scalar_problem(value, self.kind)
 
     def _scalar_problem(self, value: Any, kind: str) -> str | None:
@@ -94,7 +110,7 @@ class Param:
         if kind == "str":
             if not isinstance(value, str):
                 return f"expected {self.allowed()}"
-            if self.choices is not None and value not in self.choices:
+            if self.choices is not None and value not in self.options():
                 return f"expected {self.allowed()}"
             return None
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -117,6 +133,8 @@ class Param:
             return [float(v) for v in value]
         if self.kind == "list[int]":
             return [int(v) for v in value]
+        if self.kind == "table[float]":
+            return {key: float(v) for key, v in value.items()}
         return value
 
 

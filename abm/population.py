@@ -21,6 +21,16 @@ _SMALLEST = (1_800, 2_700, 3_300, 3_700)
 DENMARK_MUNICIPALITIES = 98
 
 MUNICIPALITY_PARAMS = {
+    "preset": Param(
+        "synthetic", "",
+        "Which municipalities: 'synthetic' (Denmark-like sizes from a lognormal, named Synthetic 01 ...) or "
+        "'denmark' (Denmark's real municipalities by name, code, region and population).",
+        "Statistics Denmark FOLK1AM, 1 January 2024 (abm/data/municipalities.md)", choices=("synthetic", "denmark"),
+    ),
+    "names": Param(
+        [], "", "With preset 'denmark': the municipalities to simulate, by name (e.g. [\"København\", \"Læsø\"]); "
+        "empty = count of them, taken evenly across sizes.", "abm/data/municipalities.csv", kind="list[str]",
+    ),
     "count": Param(
         12, "municipalities",
         "How many municipalities; taken evenly across the Danish size distribution (98 = all).",
@@ -79,8 +89,8 @@ PARAMS = {
 
 
 def municipality_count(p_muni) -> int:
-    """How many municipalities a config has (``sizes`` when given, else ``count``)."""
-    return len(p_muni.sizes) or p_muni.count
+    """How many municipalities a config has (``names`` or ``sizes`` when given, else ``count``)."""
+    return len(p_muni.names) or len(p_muni.sizes) or p_muni.count
 
 
 def municipality_sizes(p_muni) -> np.ndarray:

@@ -31,7 +31,7 @@ import numpy as np
 from abm.config import Config
 from abm.errors import UserError
 from abm.model import SLOT_HEADROOM
-from abm.population import municipality_sizes
+from abm.denmark import municipality_frame
 
 GIB = 2**30
 BASE_BYTES = 260 * 2**20         # Python, numpy, numba, polars, Mesa and one tiny model
@@ -65,7 +65,7 @@ class Estimate:
 
 def estimate(config: Config) -> Estimate:
     """The memory and time one run of ``config`` needs, from its population and weeks."""
-    inhabitants = municipality_sizes(config.municipalities)
+    inhabitants = municipality_frame(config.municipalities)["inhabitants"].to_numpy()
     clients = np.round(inhabitants * config.population.client_share)
     slots = float(np.ceil(clients * SLOT_HEADROOM).sum()) + 16 * len(inhabitants)
     caseload = config.council.initial_caseload * (1 - config.council.initial_caseload_spread)

@@ -40,7 +40,7 @@ def summarize(weekly: pl.DataFrame, config: Config, seed: int) -> dict:
     weeks = int(weekly["week"].max()) + 1
     years = weeks / 52
     final = national_weekly(weekly).filter(pl.col("week") >= weeks - FINAL_YEAR)
-    total = weekly.select(pl.all().exclude("strategy").sum())
+    total = weekly.select(pl.all().exclude(pl.String).sum())  # strategy, municipality_name, region are labels
     client_weeks = float(total["clients"][0])
     exits = {kind: int(total[f"exits_{kind}"][0]) for kind in ("job", "education", "flexjob", "disability")}
     exit_spell_weeks = float(weekly.select((pl.col("exit_spell_mean").fill_null(0) * sum(

@@ -54,13 +54,13 @@ RULES = ("inflow", "network", "casework", "progress", "trust", "protest", "turno
 
 def full_scale_overrides(scale: float, weeks: int) -> dict:
     """Denmark: all 98 municipalities at ``scale`` x their population, every strategy in use."""
-    from abm.rules.council import STRATEGIES
+    from abm.strategies import names
 
     return {
         "municipalities.count": 98,
         "municipalities.population_scale": scale,
         "council.initial_caseload": 60.0,           # ~5,000 caseworkers for ~300,000 clients
-        "council.strategy_mix": list(STRATEGIES),   # every council mechanism runs
+        "council.strategy_mix": list(names()),      # every council mechanism runs
         "run.weeks": weeks,
     }
 

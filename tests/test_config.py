@@ -20,7 +20,7 @@ def write(tmp_path, name, text):
 
 
 def test_shipped_configs_validate():
-    for name in ("baseline", "compare", "overloaded", "denmark"):
+    for name in ("baseline", "compare", "overloaded", "denmark", "denmark_named"):
         config = load_config(f"configs/{name}.toml")
         assert config.run.weeks == 520
 

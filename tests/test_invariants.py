@@ -8,17 +8,22 @@ import pytest
 
 from abm.model import PACK_SAVING, SLOT_HEADROOM, JobcenterModel
 from abm.state import NO_CASEWORKER
+from abm.strategies import names
 from conftest import small_config
 
 ODD_CONFIGS = {
     "default small": {},
-    "long run, mixed strategies": {"run.weeks": 520, "council.strategy_mix": ["invest", "austerity", "pilot_then_scale", "responsive", "imitate", "status_quo"], "municipalities.count": 6},
+    "long run, mixed strategies": {"run.weeks": 520, "council.strategy_mix": list(names()), "municipalities.count": 6},
     "tiny municipalities": {"municipalities.population_scale": 0.001, "municipalities.count": 5},
     "one huge municipality": {"municipalities.sizes": [1_500_000], "run.weeks": 30, "run.burn_in_weeks": 10},
     "zero caseworkers": {"council.strategy": "austerity", "council.austerity_rate": 1.0},
     "zero inflow": {"labour_market.inflow_per_1000": 0.0},
     "recession cycle, fast protests": {"labour_market.scenario": "recession", "labour_market.cycle_amplitude": 0.5,
                                        "population.protest_threshold_mean": 0.3, "council.initial_caseload": 250.0},
+    "named Danish municipalities, settings by name, region peers": {
+        "municipalities.preset": "denmark", "municipalities.names": ["Læsø", "Høje-Taastrup", "Ishøj", "Aalborg"],
+        "council.strategy_by_municipality": {"Høje-Taastrup": "imitate", "Aalborg": "austerity"},
+        "council.initial_caseload_by_municipality": {"Læsø": 30.0}, "network.council_peers": "region"},
 }
 
 
@@ -39,7 +44,7 @@ def check_state(model: JobcenterModel) -> None:
 
 
 def check_weekly(weekly: pl.DataFrame) -> None:
-    numeric = weekly.select(pl.exclude("strategy"))
+    numeric = weekly.select(pl.exclude(pl.String))  # strategy, municipality_name, region are labels
     for column in numeric.columns:
         values = numeric[column].drop_nulls().to_numpy().astype(float)
         assert np.all(np.isfinite(values)), f"{column} has NaN or inf"

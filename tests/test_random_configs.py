@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from abm.config import SCHEMA, defaults
+from abm.denmark import municipalities
 from abm.errors import ConfigError
 from abm.model import JobcenterModel
 from abm.parameters import Param
@@ -25,6 +26,7 @@ from abm.simulate import summarize
 from test_invariants import check_state, check_weekly
 
 EXAMPLES = int(os.environ.get("ABM_PROPERTY_EXAMPLES", "300"))
+DANISH_NAMES = municipalities()["name"].to_list()
 
 # Size and length stay tiny (a run is a fraction of a second); everything else spans its range.
 TINY = {
@@ -38,6 +40,8 @@ TINY = {
 
 def value_of(param: Param) -> st.SearchStrategy:
     """Any value the parameter's declaration allows."""
+    if param.kind.startswith("table"):
+        return st.just({})  # settings by municipality name: drawn with the names in valid_overrides
     if param.kind.startswith("list"):
         element = scalar(param, param.kind[5:-1])
         size = {"min_size": param.length, "max_size": param.length} if param.length else {"max_size": 6}
@@ -50,7 +54,7 @@ def value_of(param: Param) -> st.SearchStrategy:
 
 def scalar(param: Param, kind: str) -> st.SearchStrategy:
     if param.choices is not None:
-        return st.sampled_from(param.choices)
+        return st.sampled_from(param.options())
     if kind == "bool":
         return st.booleans()
     if kind == "int":
@@ -65,6 +69,17 @@ def valid_overrides(draw) -> dict:
         for key, param in params.items():
             name = f"{section}.{key}"
             overrides[name] = draw(TINY[name] if name in TINY else value_of(param))
+    # Denmark's municipalities by name (then no sizes) or synthetic ones (no names, no regions).
+    if overrides["municipalities.preset"] == "denmark":
+        names = draw(st.lists(st.sampled_from(DANISH_NAMES), max_size=3, unique=True))
+        overrides |= {"municipalities.names": names, "municipalities.sizes": []}
+        if names:
+            overrides["council.strategy_by_municipality"] = {names[0]: draw(scalar(SCHEMA["council"]["strategy"], "str"))}
+            overrides["council.initial_caseload_by_municipality"] = {names[-1]: draw(st.floats(1.0, 1000.0))}
+    else:
+        overrides["municipalities.names"] = []
+        if overrides["network.council_peers"] == "region":
+            overrides["network.council_peers"] = "random"
     # A decision's two shares may not exceed the whole: draw flexjob within what disability leaves.
     overrides["progress.flexjob_share"] = [
         draw(st.floats(0.0, 1.0 - d)) for d in overrides["progress.disability_share"]

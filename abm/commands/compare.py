@@ -10,7 +10,7 @@ from __future__ import annotations
 import polars as pl
 
 from abm.cli import DEFAULT_CONFIG, add_config_arguments
-from abm.compare import comparison_table, comparison_tasks, format_table, payback_weeks
+from abm.compare import compared_strategies, comparison_table, comparison_tasks, format_table, payback_weeks
 from abm.config import load_config
 from abm.execution import run_tasks
 from abm.plots import comparison_plots
@@ -36,8 +36,8 @@ def handle(args) -> int:
     out = prepare_output_dir(args.out or f"results/compare-{name}")
     tasks = comparison_tasks(config)
     baseline = config.compare.baseline_strategy
-    strategies = list(dict.fromkeys([baseline, *config.compare.strategies]))
-    if baseline not in config.compare.strategies:
+    strategies = list(dict.fromkeys([baseline, *compared_strategies(config)]))
+    if baseline not in compared_strategies(config):
         tasks = comparison_tasks(config.with_overrides({"compare.strategies": strategies}))
 
     summaries, weekly, national = [], [], []

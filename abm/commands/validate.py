@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abm import strategies
 from abm.cli import add_config_arguments
 from abm.config import describe_schema, load_config
 from abm.errors import UserError
@@ -12,6 +13,7 @@ def add_parser(subparsers) -> None:
     add_config_arguments(parser, config_required=False)
     parser.add_argument("--show", action="store_true", help="print every resolved parameter")
     parser.add_argument("--schema", action="store_true", help="print every parameter with unit, range and source (Markdown)")
+    parser.add_argument("--strategies", action="store_true", help="print the registered strategies (Markdown)")
     parser.set_defaults(handler=handle)
 
 
@@ -19,9 +21,12 @@ def handle(args) -> int:
     if args.schema:
         print(describe_schema())
         return 0
+    if args.strategies:
+        print(strategies.describe())
+        return 0
     if args.config is None:
         raise UserError("give a config file to check, e.g. abm validate configs/baseline.toml")
-    config = load_config(args.config, args.overrides, seed=args.seed)
+    config = load_config(args.config, args.overrides, seed=args.seed)  # every check, names of municipalities too
     if args.show:
         for section, values in config.to_dict().items():
             for key, value in values.items():

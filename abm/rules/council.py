@@ -1,33 +1,46 @@
 """Councils: the budget cycle's headcount decision under each strategy.
 
-Every strategy is data (``council.strategy`` or ``council.strategy_mix``) read by one
-decision rule; councils set the number of positions per department (``headcount``) and
-the jobcenter fills or cuts to it. Decisions come every ``budget_cycle_weeks`` from
-``first_decision_week``; media pressure and the councils' scores are updated weekly.
+Every council follows a strategy, named in ``council.strategy`` or ``council.strategy_mix``
+and looked up in the registry (:mod:`abm.strategies`); the built-in strategies are
+defined at the end of this module, each in one place. Councils set the number of
+positions per department (``headcount``) and the jobcenter fills or cuts to it.
+Decisions come every ``budget_cycle_weeks`` from ``first_decision_week``; media pressure
+and the strategies' bookkeeping are updated weekly.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from abm import jobcenter
+from abm import jobcenter, strategies
 from abm.parameters import Param
 from abm.rules import costs
+from abm.strategies import Decision, Strategy
 
-STRATEGIES = ("status_quo", "invest", "austerity", "pilot_then_scale", "responsive", "imitate")
 OBJECTIVES = ("net_cost", "trust", "protests", "unemployment")
 ORDINARY, PILOT = 0, 1
 PILOT_NOT_STARTED, PILOT_RUNNING, PILOT_SCALED, PILOT_STOPPED = 0, 1, 2, 3
 
 PARAMS = {
-    "strategy": Param("status_quo", "", "Strategy of every council (unless strategy_mix is given).", "MODEL.md", choices=STRATEGIES),
+    "strategy": Param(
+        "status_quo", "", "Strategy of every council (unless strategy_mix is given): a registered strategy.", "MODEL.md",
+        choices=strategies.names,
+    ),
     "strategy_mix": Param(
         [], "", "Strategies given to the municipalities in turn (first to the first, ...); empty = all follow strategy.",
-        "assumption", choices=STRATEGIES, kind="list[str]",
+        "assumption", choices=strategies.names, kind="list[str]",
+    ),
+    "strategy_by_municipality": Param(
+        {}, "", "Strategy of named municipalities, e.g. {\"Høje-Taastrup\" = \"invest\"}; overrides strategy and strategy_mix for them.",
+        "assumption", choices=strategies.names, kind="table[str]",
     ),
     "initial_caseload": Param(
         100.0, "cases / caseworker", "Caseload councils start from (mean over municipalities).",
         "seeds 000-003: Copenhagen ~90 overall, ordinary departments 100-120", low=1.0, high=1_000_000.0,
+    ),
+    "initial_caseload_by_municipality": Param(
+        {}, "cases / caseworker", "Starting caseload of named municipalities, e.g. {\"Høje-Taastrup\" = 120}; others start from initial_caseload.",
+        "assumption", low=1.0, high=1_000_000.0, kind="table[float]",
     ),
     "initial_caseload_spread": Param(
         0.15, "share", "Municipalities start within +/- this share of the initial caseload.",
@@ -75,10 +88,13 @@ PARAMS = {
 class CouncilState:
     """One row per municipality: the council's strategy, positions, pressure and scores."""
 
-    def __init__(self, strategy: np.ndarray, headcount: np.ndarray, starting_caseload: np.ndarray):
-        n = len(strategy)
+    def __init__(self, strategy_names: list[str], headcount: np.ndarray, starting_caseload: np.ndarray):
+        n = len(strategy_names)
+        chosen = {strategies.lookup(name).name for name in strategy_names}
+        self.followed = tuple(s for s in strategies.registered().values() if s.name in chosen)  # in registry order
+        codes = {s.name: code for code, s in enumerate(self.followed)}
         self.starting_caseload = starting_caseload
-        self.strategy = strategy.astype(np.int8)  # index into STRATEGIES
+        self.strategy = np.array([codes[name] for name in strategy_names], dtype=np.int8)  # index into followed
         self.initial_headcount = headcount.astype(np.int64)
         self.headcount = np.zeros((n, 2), dtype=np.int64)  # positions: ordinary, pilot unit
         self.headcount[:, ORDINARY] = headcount
@@ -89,12 +105,17 @@ class CouncilState:
         self.score = np.zeros(n)  # the imitation objective, summed over the current cycle
 
     def strategy_names(self) -> list[str]:
-        return [STRATEGIES[s] for s in self.strategy]
+        return [self.followed[s].name for s in self.strategy]
+
+    def groups(self) -> list[tuple[Strategy, np.ndarray]]:
+        """(strategy, which municipalities follow it) for each strategy followed, in registry order."""
+        return [(strategy, self.strategy == code) for code, strategy in enumerate(self.followed)]
 
 
-def strategy_codes(p, n_municipalities: int) -> np.ndarray:
+def assigned_strategies(p, n_municipalities: int) -> list[str]:
+    """Each municipality's strategy: ``strategy_mix`` in turn, else ``strategy`` for all."""
     names = p.strategy_mix or [p.strategy]
-    return np.array([STRATEGIES.index(names[m % len(names)]) for m in range(n_municipalities)], dtype=np.int8)
+    return [names[m % len(names)] for m in range(n_municipalities)]
 
 
 def is_decision_week(model) -> bool:
@@ -103,46 +124,38 @@ def is_decision_week(model) -> bool:
 
 
 def apply(model) -> None:
-    """Weekly bookkeeping; at the budget cycle, each council sets its headcount."""
+    """Weekly bookkeeping; at the budget cycle, each council sets its headcount by its strategy."""
     councils = model.councils
     if model.week < 0:
         _hold_starting_caseload(model)
         return
-    _track(model)
+    p = model.params.council
+    for strategy, _ in councils.groups():
+        if strategy.track is not None:
+            strategy.track(model, strategy.declared(p))
     if not is_decision_week(model):
         return
-    p = model.params.council
     clients = model.citizens.census().by_department()
-    total_clients = clients.sum(axis=1)
-    ordinary = councils.headcount[:, ORDINARY].astype(float)
-    cap = np.minimum(np.floor(p.max_headcount_factor * councils.initial_headcount), np.ceil(total_clients / p.min_caseload))
-    strategy = councils.strategy
-    target = ordinary.copy()
-
-    invest = strategy == STRATEGIES.index("invest")
-    target[invest] = np.ceil(clients[invest, ORDINARY] / p.caseload_target)
-
-    austerity = strategy == STRATEGIES.index("austerity")
-    target[austerity] = np.floor(ordinary[austerity] * (1 - p.austerity_rate))
-
-    responsive = strategy == STRATEGIES.index("responsive")
-    budget = np.floor(councils.initial_headcount * p.responsive_budget_factor)
-    pressed = responsive & (councils.media_pressure > p.responsive_threshold)
-    target[pressed] = np.ceil(ordinary[pressed] * (1 + p.responsive_step))
-    over_budget = responsive & ~pressed & (ordinary > budget)
-    target[over_budget] = budget[over_budget]
-
-    imitate = strategy == STRATEGIES.index("imitate")
-    if imitate.any():
-        target[imitate] = _imitated_headcount(model, total_clients)[imitate]
-
-    pilot = strategy == STRATEGIES.index("pilot_then_scale")
-    if pilot.any():
-        target = _pilot_decisions(model, pilot, target, clients)
-
-    councils.headcount[:, ORDINARY] = np.clip(np.where(invest | pressed | imitate | pilot, np.minimum(target, cap), target), 0, None)
-    councils.score[:] = 0.0
+    positions = councils.headcount.copy()
+    clients.setflags(write=False)  # every strategy decides on the same figures
+    positions.setflags(write=False)
+    cap = np.minimum(np.floor(p.max_headcount_factor * councils.initial_headcount), np.ceil(clients.sum(axis=1) / p.min_caseload))
+    target = positions[:, ORDINARY].astype(float)
+    for strategy, follows in councils.groups():
+        decision = Decision(model, strategy.declared(p), follows, clients, positions, model.week - p.first_decision_week,
+                            cap if strategy.capped else None)
+        target[follows] = _checked_targets(strategy, strategy.decide(decision), follows)
+    councils.headcount[:, ORDINARY] = np.clip(target, 0, None)
     _enforce_headcount(model)
+
+
+def _checked_targets(strategy: Strategy, target, follows: np.ndarray) -> np.ndarray:
+    """The positions a strategy decided for its councils, or an error naming the strategy."""
+    target = np.asarray(target, dtype=float)
+    if target.shape != follows.shape or not np.isfinite(target[follows]).all():
+        raise ValueError(f"strategy {strategy.name!r} must return a finite number of positions per municipality, "
+                         f"shape {follows.shape}; it returned shape {target.shape}: {target}")
+    return target[follows]
 
 
 def _hold_starting_caseload(model) -> None:
@@ -153,70 +166,8 @@ def _hold_starting_caseload(model) -> None:
     _enforce_headcount(model)
 
 
-def _track(model) -> None:
-    """Weekly: the score imitating councils compare, and the pilot's exits by unit.
-
-    Councils follow the figures of the week's report: the citizens as counted at the end
-    of last week (``model.census``), this week's exits and protests.
-    """
-    councils, tally = model.councils, model.tally
-    census = model.census
-    objective = model.params.council.imitate_objective
-    per_inhabitant = 1.0 / model.inhabitants
-    if objective == "net_cost":
-        councils.score += costs.week_cost(model, census)[2] * per_inhabitant
-    elif objective == "trust":
-        councils.score -= census.mean_trust()
-    elif objective == "protests":
-        councils.score += tally.values["protest_event"]
-    else:
-        councils.score += census.clients * per_inhabitant
-    running = councils.pilot_phase == PILOT_RUNNING
-    councils.pilot_client_weeks[running] += census.by_department()[running]
-    councils.pilot_exits[running] += tally.exits_by_department.reshape(-1, 2)[running]
-
-
-def _imitated_headcount(model, clients: np.ndarray) -> np.ndarray:
-    """Headcount giving each council the caseload of its best-scoring peer (itself included)."""
-    councils = model.councils
-    staff = np.maximum(councils.headcount.sum(axis=1), 1)
-    caseload = np.maximum(clients, 1) / staff
-    target = councils.headcount[:, ORDINARY].astype(float)
-    for m, peers in enumerate(model.council_peers):
-        group = np.append(peers, m)
-        best = group[np.argmin(councils.score[group])]
-        if best != m:
-            target[m] = np.ceil(clients[m] / caseload[best])
-    return target
-
-
-def _pilot_decisions(model, pilot: np.ndarray, target: np.ndarray, clients: np.ndarray) -> np.ndarray:
-    """Start pilots, keep them staffed, evaluate them, then scale them up or stop them."""
-    p = model.params.council
-    councils = model.councils
-    phase = councils.pilot_phase
-    starting = pilot & (phase == PILOT_NOT_STARTED)
-    if starting.any():
-        _start_pilots(model, np.flatnonzero(starting))
-        clients = model.citizens.census().by_department()
-    running = pilot & (phase == PILOT_RUNNING)
-    councils.headcount[running, PILOT] = np.ceil(clients[running, PILOT] / p.pilot_caseload)
-    elapsed = model.week - p.first_decision_week
-    if elapsed >= p.pilot_evaluation_weeks and running.any():
-        rate = councils.pilot_exits / np.maximum(councils.pilot_client_weeks, 1)
-        wins = running & (rate[:, PILOT] > rate[:, ORDINARY] * (1 + p.pilot_win_margin))
-        phase[wins] = PILOT_SCALED
-        phase[running & ~wins] = PILOT_STOPPED
-        _merge_pilot_units(model, np.flatnonzero(running))
-        clients = model.citizens.census().by_department()
-    scaled = pilot & (phase == PILOT_SCALED)
-    target[scaled] = np.ceil(clients[scaled].sum(axis=1) / p.pilot_caseload)
-    return target
-
-
-def _start_pilots(model, municipalities: np.ndarray) -> None:
+def _start_pilots(model, municipalities: np.ndarray, p) -> None:
     """Move a share of clients into a pilot unit staffed at once at the pilot caseload."""
-    p = model.params.council
     citizens = model.citizens
     in_town = np.isin(citizens.slot_municipality, municipalities) & citizens.active
     chosen = np.flatnonzero(in_town & (model.streams.council.random(citizens.size) < p.pilot_share))
@@ -266,3 +217,121 @@ def _enforce_headcount(model) -> None:
     rank = np.arange(len(rows)) - np.searchsorted(row_department, row_department)
     jobcenter.remove_caseworkers(model, rows[rank < excess[row_department]], "layoffs")
     jobcenter.assign_waiting(model)
+
+
+# -- the built-in strategies: each one definition, registered by name -----------------------
+# They decide in this order; each reads the figures as they were before any council acted.
+
+
+def _keep(d: Decision) -> np.ndarray:
+    return d.ordinary_positions
+
+
+def _invest(d: Decision) -> np.ndarray:
+    return d.capped(np.ceil(d.ordinary_clients / d.params.caseload_target))
+
+
+def _cut(d: Decision) -> np.ndarray:
+    return np.floor(d.ordinary_positions * (1 - d.params.austerity_rate))
+
+
+def _pilot_then_scale(d: Decision) -> np.ndarray:
+    """Start pilots, keep them staffed, evaluate them, then scale them up or stop them."""
+    model, p, pilot, clients = d.model, d.params, d.follows, d.clients
+    councils = model.councils
+    phase = councils.pilot_phase
+    starting = pilot & (phase == PILOT_NOT_STARTED)
+    if starting.any():
+        _start_pilots(model, np.flatnonzero(starting), p)
+        clients = model.citizens.census().by_department()
+    running = pilot & (phase == PILOT_RUNNING)
+    councils.headcount[running, PILOT] = np.ceil(clients[running, PILOT] / p.pilot_caseload)
+    if d.weeks_since_first_decision >= p.pilot_evaluation_weeks and running.any():
+        rate = councils.pilot_exits / np.maximum(councils.pilot_client_weeks, 1)
+        wins = running & (rate[:, PILOT] > rate[:, ORDINARY] * (1 + p.pilot_win_margin))
+        phase[wins] = PILOT_SCALED
+        phase[running & ~wins] = PILOT_STOPPED
+        _merge_pilot_units(model, np.flatnonzero(running))
+        clients = model.citizens.census().by_department()
+    scaled = pilot & (phase == PILOT_SCALED)
+    target = d.ordinary_positions  # a running or stopped pilot leaves the ordinary positions as they were
+    target[scaled] = np.ceil(clients[scaled].sum(axis=1) / p.pilot_caseload)
+    return d.capped(target)
+
+
+def _track_pilots(model, p) -> None:
+    """Weekly: the running pilots' exits and client-weeks by unit, for their evaluation."""
+    councils = model.councils
+    running = councils.pilot_phase == PILOT_RUNNING
+    councils.pilot_client_weeks[running] += model.census.by_department()[running]
+    councils.pilot_exits[running] += model.tally.exits_by_department.reshape(-1, 2)[running]
+
+
+def _respond(d: Decision) -> np.ndarray:
+    p, councils, ordinary = d.params, d.model.councils, d.ordinary_positions
+    pressed = councils.media_pressure > p.responsive_threshold
+    budget = np.floor(councils.initial_headcount * p.responsive_budget_factor)
+    return np.where(pressed, d.capped(np.ceil(ordinary * (1 + p.responsive_step))), np.minimum(ordinary, budget))
+
+
+def _imitate(d: Decision) -> np.ndarray:
+    """Positions giving each council the caseload of its best-scoring peer (itself included)."""
+    councils = d.model.councils
+    clients = d.clients.sum(axis=1)
+    caseload = np.maximum(clients, 1) / np.maximum(d.positions.sum(axis=1), 1)
+    target = d.ordinary_positions
+    for m, peers in enumerate(d.model.council_peers):
+        group = np.append(peers, m)
+        best = group[np.argmin(councils.score[group])]
+        if best != m:
+            target[m] = np.ceil(clients[m] / caseload[best])
+    councils.score[:] = 0.0  # the next cycle is scored afresh
+    return d.capped(target)
+
+
+def _score(model, p) -> None:
+    """Weekly: every council's imitation score (lower is better), from the week's report.
+
+    Councils follow the figures of the week's report: the citizens as counted at the end
+    of last week (``model.census``), this week's exits and protests.
+    """
+    councils, census = model.councils, model.census
+    per_inhabitant = 1.0 / model.inhabitants
+    if p.imitate_objective == "net_cost":
+        councils.score += costs.week_cost(model, census)[2] * per_inhabitant
+    elif p.imitate_objective == "trust":
+        councils.score -= census.mean_trust()
+    elif p.imitate_objective == "protests":
+        councils.score += model.tally.values["protest_event"]
+    else:
+        councils.score += census.clients * per_inhabitant
+
+
+for _strategy in (
+    Strategy("status_quo", _keep, "keeps the positions it has"),
+    Strategy("invest", _invest, "hires or cuts to ceil(ordinary clients / `caseload_target`)", ("council.caseload_target",), capped=True),
+    Strategy("austerity", _cut, "cuts to floor(positions x (1 - `austerity_rate`))", ("council.austerity_rate",)),
+    Strategy(
+        "pilot_then_scale", _pilot_then_scale,
+        "first decision: a share `pilot_share` of clients moves to a pilot unit staffed at once at `pilot_caseload` "
+        "(extra positions), whose positions then follow its clients; at the first decision after "
+        "`pilot_evaluation_weeks`, if the pilot's exit rate per client-week beats the ordinary unit's by more than "
+        "`pilot_win_margin`, it is scaled up (everyone at `pilot_caseload` from then on), else stopped (back to the "
+        "earlier positions); either way the units merge (Høje-Taastrup's pilot)",
+        ("council.pilot_share", "council.pilot_caseload", "council.pilot_evaluation_weeks", "council.pilot_win_margin"),
+        capped=True, track=_track_pilots,
+    ),
+    Strategy(
+        "responsive", _respond,
+        "under media pressure above `responsive_threshold`: adds `responsive_step` of its positions (up to the cap); "
+        "otherwise cuts to its budget (`responsive_budget_factor` x initial positions) if above it",
+        ("council.responsive_threshold", "council.responsive_step", "council.responsive_budget_factor"), capped=True,
+    ),
+    Strategy(
+        "imitate", _imitate,
+        "takes the caseload of the best-scoring council among its peers and itself (`imitate_objective` per "
+        "inhabitant over the last cycle; policy diffusion)",
+        ("council.imitate_objective",), capped=True, track=_score,
+    ),
+):
+    strategies.register_built_in(_strategy)

@@ -19,16 +19,21 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from mesa.visualization.utils import update_counter
 
-from abm.rules.council import STRATEGIES
+from abm import strategies
 from abm.viz.controls import settings_summary
 
 NETWORK_NODES = 300
 """At most this many citizens are drawn in the network view."""
 
-STRATEGY_COLOURS = dict(zip(STRATEGIES, matplotlib.colormaps["tab10"].colors))
 TRUST_COLOURS = matplotlib.colormaps["RdYlGn"]
 FIGURE_SIZE = (5.6, 3.4)
 """Inches at 100 dpi: fits one cell of SolaraViz's grid (half the width, about 390 px high)."""
+
+
+def strategy_colour(name: str) -> tuple[float, float, float]:
+    """A strategy's colour, fixed by its place in the registry; black for anything else ("all")."""
+    order = strategies.names()
+    return matplotlib.colormaps["tab10"].colors[order.index(name) % 10] if name in order else (0.0, 0.0, 0.0)
 
 
 @dataclass(frozen=True)
@@ -84,8 +89,7 @@ def series_values(model, series: Series) -> tuple[np.ndarray, np.ndarray]:
 
 def strategy_groups(model) -> list[tuple[str, np.ndarray]]:
     """(strategy, which municipalities follow it) for each strategy present."""
-    codes = model.councils.strategy
-    return [(STRATEGIES[c], codes == c) for c in np.unique(codes)]
+    return [(strategy.name, members) for strategy, members in model.councils.groups()]
 
 
 def combined(series: Series, numerator: np.ndarray, denominator: np.ndarray, members: np.ndarray) -> np.ndarray:
@@ -117,9 +121,9 @@ def time_series_view(series: Series):
         names = model.councils.strategy_names()
         per_municipality = _ratio(numerator, denominator)
         lines = [np.column_stack([weeks, per_municipality[:, m]]) for m in range(model.n_municipalities)]
-        ax.add_collection(LineCollection(lines, colors=[STRATEGY_COLOURS[s] for s in names], linewidths=0.6, alpha=0.35))
+        ax.add_collection(LineCollection(lines, colors=[strategy_colour(s) for s in names], linewidths=0.6, alpha=0.35))
         for strategy, members in strategy_groups(model):
-            ax.plot(weeks, combined(series, numerator, denominator, members), color=STRATEGY_COLOURS[strategy], linewidth=2.2)
+            ax.plot(weeks, combined(series, numerator, denominator, members), color=strategy_colour(strategy), linewidth=2.2)
         ax.autoscale_view()
         ax.set_xlim(0, max(len(weeks) - 1, 1))
         ax.set_title(series.title, fontsize=11, loc="left")
@@ -141,7 +145,7 @@ def caseload_view(model):
     groups = strategy_groups(model)
     bins = np.linspace(0, max(int(caseload.max(initial=0)) + 1, 10), 40)
     ax.hist([caseload[members[municipality]] for _, members in groups], bins=bins, stacked=True,
-            color=[STRATEGY_COLOURS[name] for name, _ in groups])
+            color=[strategy_colour(name) for name, _ in groups])
     target = model.config.council.caseload_target
     ax.axvline(target, color="black", linestyle="--", linewidth=1, label=f"caseload target {target:g}")
     ax.set_title(f"Caseload of {len(rows):,} caseworkers, week {model.week}", fontsize=11, loc="left")
@@ -250,7 +254,7 @@ def _html_table(header: list[str], rows: list[list[str]]) -> str:
     """
     cell = "padding:1px 6px;border-bottom:1px solid #ddd;text-align:right"
     head = "".join(
-        f"<th style='{cell};vertical-align:bottom;color:{matplotlib.colors.to_hex(STRATEGY_COLOURS.get(h, 'black'))}'>"
+        f"<th style='{cell};vertical-align:bottom;color:{matplotlib.colors.to_hex(strategy_colour(h))}'>"
         f"{html.escape(h.replace('_', ' '))}</th>"
         for h in header
     )

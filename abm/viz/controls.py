@@ -12,6 +12,7 @@ from typing import Any
 
 from mesa.visualization import Slider
 
+from abm import strategies
 from abm.config import SCHEMA, Config, parse_value
 from abm.errors import ConfigError
 from abm.model import JobcenterModel
@@ -52,7 +53,7 @@ def _param(key: str):
 
 def _mix_options(config: Config) -> dict[str, list[str]]:
     """Dropdown labels for ``council.strategy_mix`` (a list) and the list each stands for."""
-    options = {NO_MIX: [], EVERY_STRATEGY: list(_param("council.strategy_mix").choices)}
+    options = {NO_MIX: [], EVERY_STRATEGY: list(strategies.names())}
     mix = config.get("council.strategy_mix")
     if mix not in options.values():
         options["config: " + ", ".join(mix)] = mix
@@ -67,7 +68,7 @@ def _widget(key: str, config: Config) -> Slider | dict[str, Any]:
         current = next(name for name, mix in options.items() if mix == value)
         return {"type": "Select", "value": current, "values": list(options), "label": label}
     if param.choices is not None:
-        return {"type": "Select", "value": value, "values": list(param.choices), "label": label}
+        return {"type": "Select", "value": value, "values": list(param.options()), "label": label}
     if key in TYPED:
         return {"type": "InputText", "value": str(value), "label": label}
     low, high, step = SLIDER_WINDOWS.get(key, (param.low, param.high, 1))

@@ -34,7 +34,7 @@ def schema() -> dict[str, dict[str, Any]]:
     return {
         f"{section}.{key}": {
             "identifier": f"{section}{SEPARATOR}{key}", "kind": param.kind, "default": param.default,
-            "low": param.low, "high": param.high, "choices": list(param.choices) if param.choices else None,
+            "low": param.low, "high": param.high, "choices": list(param.options()) if param.choices is not None else None,
             "length": param.length, "total": param.total, "unit": param.unit, "doc": param.doc,
             "source": param.source, "allowed": param.allowed(),
         }

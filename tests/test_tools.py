@@ -57,7 +57,7 @@ def test_the_docs_ema_workbench_example_runs(capsys):
     exec(compile(code, "docs/tools.md", "exec"), namespace)
     experiments, outcomes = namespace["experiments"], namespace["outcomes"]
     assert len(experiments) == 8  # 4 scenarios x 2 policies
-    assert set(experiments["council__strategy"]) <= set(SCHEMA["council"]["strategy"].choices)
+    assert set(experiments["council__strategy"]) <= set(SCHEMA["council"]["strategy"].options())
     for name in ("net_cost_mdkk", "trust_mean", "turnover_annual"):
         assert len(outcomes[name]) == 8 and all(math.isfinite(v) for v in outcomes[name])
     # each run is abm.evaluate with the sampled values: the first one, redone, gives the same outcome

@@ -10,6 +10,9 @@ From Python::
 
 A strategy of your own: ``@abm.register_strategy("name", doc=...)`` on its decision rule
 (see :mod:`abm.strategies` and docs/extending.md), then ``council.strategy = "name"``.
+
+For other tools (EMA Workbench, SALib, Optuna): ``abm.evaluate(params, seed)`` and
+``abm.schema()`` (see :mod:`abm.api`).
 """
 
 __version__ = "0.1.0"
@@ -18,5 +21,7 @@ from abm.config import Config, defaults, load_config  # noqa: E402
 from abm.model import JobcenterModel  # noqa: E402
 from abm.simulate import RunResult, run_simulation  # noqa: E402
 from abm.strategies import register_strategy  # noqa: E402
+from abm.api import evaluate, schema  # noqa: E402
 
-__all__ = ["Config", "JobcenterModel", "RunResult", "defaults", "load_config", "register_strategy", "run_simulation", "__version__"]
+__all__ = ["Config", "JobcenterModel", "RunResult", "defaults", "evaluate", "load_config", "register_strategy",
+           "run_simulation", "schema", "__version__"]

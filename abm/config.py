@@ -3,8 +3,13 @@
 A config file holds sections of parameters (``[trust]``, ``[council]`` ...). It may start
 with ``extends = "baseline.toml"`` (a path relative to the file) to layer on another
 config, and any key can be overridden from the command line as ``--set section.key=value``.
-Every value is checked against its :class:`~abm.parameters.Param`; a mistake raises
-:class:`~abm.errors.ConfigError` naming the file, the key, the value and what is allowed.
+Every value is checked against its :class:`~abm.parameters.Param` (type, range, list
+length, sum), then the whole config against the rules between parameters (``CHECKS``); a
+mistake raises :class:`~abm.errors.ConfigError` naming the file, the key, the value and
+what is allowed.
+
+A :class:`Config` is frozen: what a run records (``to_json``) is exactly what ran. To
+change a value, make a new config with :meth:`Config.with_overrides`, which validates.
 """
 
 from __future__ import annotations
@@ -13,12 +18,13 @@ import copy
 import json
 import tomllib
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 
 from abm.errors import ConfigError, show, suggest
-from abm.parameters import Param
+from abm.parameters import Check, Param
 from abm.rules import casework, costs, council, inflow, migration, progress, protest, trust, turnover
-from abm import network, population, strategies
+from abm import denmark, network, population, strategies
 
 RUN_PARAMS: dict[str, Param] = {
     "weeks": Param(520, "weeks", "Length of a run (10 years of weekly steps).", "assumption", low=1, high=5200),
@@ -61,15 +67,41 @@ SCHEMA: dict[str, dict[str, Param]] = {
     "compare": COMPARE_PARAMS,
 }
 
+CHECKS: list[Check] = [*network.CHECKS, *progress.CHECKS, *denmark.CHECKS]
+"""Rules between parameters, each declared beside the parameters it reads."""
+
 TOP_LEVEL_KEYS = ("extends", "description")
 
 
+class FrozenConfigError(AttributeError):
+    """A loaded config was changed in place (it must stay what a run records)."""
+
+
+def _refuse_change(where: str, name: str) -> None:
+    key = name if "." in name else "section.key"
+    raise FrozenConfigError(
+        f"{where} is frozen: cannot set {name!r}; make a changed copy with "
+        f"config.with_overrides({{{key!r}: value}}), which validates the new value"
+    )
+
+
 class Section:
-    """Attribute access to one section's validated values (``params.trust.social_rate``)."""
+    """Read-only attribute access to one section's validated values (``params.trust.social_rate``).
+
+    Lists are tuples and tables read-only mappings here, so a rule cannot change a value
+    the recorded config still shows.
+    """
 
     def __init__(self, name: str, values: Mapping[str, Any]):
-        self._name = name
-        self.__dict__.update(values)
+        object.__setattr__(self, "_name", name)
+        for key, value in values.items():
+            object.__setattr__(self, key, _read_only(value))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        _refuse_change(f"config section [{self._name}]", f"{self._name}.{name}")
+
+    def __delattr__(self, name: str) -> None:
+        _refuse_change(f"config section [{self._name}]", f"{self._name}.{name}")
 
     def __repr__(self) -> str:
         items = ", ".join(f"{k}={v!r}" for k, v in self.__dict__.items() if not k.startswith("_"))
@@ -79,19 +111,26 @@ class Section:
 class Config:
     """A fully resolved, validated configuration: every parameter has a value.
 
-    Immutable in use: :meth:`with_overrides` returns a new config.
+    Frozen: setting an attribute raises :class:`FrozenConfigError`; :meth:`with_overrides`
+    returns a new, validated config.
     """
 
     def __init__(self, values: dict[str, dict[str, Any]], origin: str = "<defaults>", description: str = ""):
-        self._values = values
-        self.origin = origin
-        self.description = description
+        object.__setattr__(self, "_values", copy.deepcopy(values))
+        object.__setattr__(self, "origin", origin)
+        object.__setattr__(self, "description", description)
         for name, section in values.items():
-            setattr(self, name, Section(name, section))
+            object.__setattr__(self, name, Section(name, section))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        _refuse_change("a Config", name)
+
+    def __delattr__(self, name: str) -> None:
+        _refuse_change("a Config", name)
 
     def get(self, dotted: str) -> Any:
         section, key = split_key(dotted, self.origin)
-        return self._values[section][key]
+        return copy.deepcopy(self._values[section][key])
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         return copy.deepcopy(self._values)
@@ -101,11 +140,20 @@ class Config:
         return json.dumps(self._values, sort_keys=True, separators=(",", ":"))
 
     def with_overrides(self, overrides: Mapping[str, Any], origin: str = "override") -> "Config":
+        """A new config with these ``{"section.key": value}`` changes, each value and the whole validated."""
         values = self.to_dict()
         for dotted, raw in overrides.items():
             section, key = split_key(dotted, origin)
             values[section][key] = _checked(SCHEMA[section][key], raw, origin, dotted)
-        return Config(values, self.origin, self.description)
+        return Config(values, self.origin, self.description).validated(origin)
+
+    def validated(self, origin: str) -> "Config":
+        """This config, once every rule between parameters (``CHECKS``) holds; else a ConfigError from ``origin``."""
+        for check in CHECKS:
+            problem = check.problem(self)
+            if problem:
+                raise ConfigError(f"{origin}: {problem}")
+        return self
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Config) and self._values == other._values
@@ -114,16 +162,25 @@ class Config:
         return f"Config(origin={self.origin!r})"
 
 
+def _read_only(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(value)
+    if isinstance(value, dict):
+        return MappingProxyType(dict(value))
+    return value
+
+
 def defaults() -> Config:
     """The schema's defaults: the baseline calibration without any file."""
     return Config({s: {k: copy.deepcopy(p.default) for k, p in params.items()} for s, params in SCHEMA.items()})
 
 
-def load_config(path: str | Path, overrides: Iterable[str] = ()) -> Config:
+def load_config(path: str | Path, overrides: Iterable[str] = (), seed: int | None = None) -> Config:
     """Read, layer (``extends``), validate and override a config file.
 
     ``overrides`` are ``section.key=value`` strings; the value is read as a TOML value
     (``3``, ``0.5``, ``true``, ``["a", "b"]``) or, failing that, as a plain string.
+    ``seed`` (the ``--seed`` option) overrides ``run.seed`` last and is checked like it.
     """
     path = Path(path)
     raw, description = _read_layered(path, chain=())
@@ -132,8 +189,10 @@ def load_config(path: str | Path, overrides: Iterable[str] = ()) -> Config:
     for section, keys in raw.items():
         for key, value in keys.items():
             values[section][key] = _checked(SCHEMA[section][key], value, str(path), f"{section}.{key}")
+    overrides = parse_overrides(overrides)
     config = Config(values, origin=str(path), description=description)
-    return config.with_overrides(parse_overrides(overrides), origin="--set")
+    config = config.with_overrides(overrides, origin=f"{path} with --set" if overrides else str(path))
+    return config if seed is None else config.with_overrides({"run.seed": seed}, origin="--seed")
 
 
 def parse_overrides(items: Iterable[str]) -> dict[str, Any]:

@@ -21,6 +21,7 @@ import numpy as np
 import polars as pl
 
 from abm.errors import ConfigError
+from abm.parameters import Check
 from abm.population import DENMARK_MUNICIPALITIES, municipality_sizes
 
 REGIONS = ("Hovedstaden", "Midtjylland", "Nordjylland", "Sjælland", "Syddanmark")
@@ -127,6 +128,20 @@ def run_municipalities(config) -> pl.DataFrame:
     return frame.with_columns(
         pl.Series("strategy", strategy, dtype=pl.String), pl.Series("initial_caseload", caseload, dtype=pl.Float64)
     )
+
+
+def _municipalities_problem(config) -> str | None:
+    """What :func:`run_municipalities` finds wrong, as a config check, so every config is
+    checked before anything runs (file, --set, experiments, design points, abm.evaluate)."""
+    try:
+        run_municipalities(config)
+    except ConfigError as error:
+        return str(error).removeprefix(f"{config.origin}: ")
+    return None
+
+
+CHECKS = [Check(("municipalities.preset", "municipalities.names", "municipalities.sizes", "network.council_peers",
+                 "council.strategy_by_municipality", "council.initial_caseload_by_municipality"), _municipalities_problem)]
 
 
 def named_strategies(assigned: list[str], municipalities: pl.DataFrame) -> list[str]:

@@ -18,7 +18,8 @@ import numpy as np
 import polars as pl
 
 from abm.compiled import kernel
-from abm.parameters import Param
+from abm.parameters import Check, Param
+from abm.population import municipality_count
 
 PARAMS = {
     "degree": Param(8, "ties", "Social ties per citizen.", "assumption", low=1, high=64),
@@ -35,6 +36,20 @@ PARAMS = {
         "seed 001: policy diffusion among neighbours and similar municipalities (assumption)", choices=("random", "region", "size"),
     ),
 }
+
+
+def _council_ring_problem(config) -> str | None:
+    """Watts-Strogatz joins each council to degree // 2 neighbours on either side: with a
+    degree of 1 the ring has no ties and can never be connected (``council_network``)."""
+    n = municipality_count(config.municipalities)
+    if config.network.council_peers == "random" and config.network.council_degree < 2 and n > 2:
+        return (f"network.council_degree = {config.network.council_degree} is not allowed with {n} municipalities: "
+                f"a connected peer network needs a degree >= 2 when there are more than 2 municipalities")
+    return None
+
+
+CHECKS = [Check(("network.council_degree", "network.council_peers", "municipalities.count", "municipalities.sizes",
+                 "municipalities.names"), _council_ring_problem)]
 
 
 class CitizenNetwork:

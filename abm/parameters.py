@@ -3,12 +3,20 @@
 Each rule module declares its own parameters beside its code (``PARAMS``); the schema in
 :mod:`abm.config` gathers them by section. A parameter knows how to check a value, so
 every config file, ``--set`` override and experiment is validated the same way.
+
+A parameter's shape is part of its declaration (``length=3`` for one value per target
+group, ``total=1.0`` for shares that must add up). Rules between parameters (one must not
+exceed another, a graph the generator can build) are :class:`Check` objects, declared
+beside the parameters they read (``CHECKS``) and run by :meth:`abm.config.Config.validated`
+on every config, after each value has passed its own :class:`Param`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
+
+SUM_TOLERANCE = 1e-6  # shares typed as decimals (0.57 + 0.29 + 0.14) sum to 1 only up to rounding
 
 _KINDS = ("float", "int", "bool", "str", "list[float]", "list[int]", "list[str]", "table[float]", "table[str]")
 
@@ -18,6 +26,8 @@ class Param:
     """One parameter: its default, unit, allowed range or choices, and where it comes from.
 
     ``source`` names a seed fact (``seed 002``), a public figure, or says ``assumption``.
+    Lists may declare their ``length`` (exactly that many values, e.g. one per target
+    group: the compiled rules index them by group) and ``total`` (the values add up to it).
     ``choices`` may be a function, asked at every check, for choices that can grow after
     import (the registered strategies); such a default is checked by the tests instead.
     """
@@ -30,6 +40,8 @@ class Param:
     high: float | None = None
     choices: tuple[str, ...] | Callable[[], Iterable[str]] | None = None
     kind: str = ""
+    length: int | None = None
+    total: float | None = None
 
     def __post_init__(self) -> None:
         if not self.kind:
@@ -53,13 +65,20 @@ class Param:
         elif self.kind in ("str", "list[str]"):
             base = "a string"
         else:
-            number = "a whole number" if "int" in self.kind else "a number"
-            lo = "" if self.low is None else f" >= {self.low:g}"
-            hi = "" if self.high is None else f" <= {self.high:g}"
+            whole = "int" in self.kind
+            number = "a whole number" if whole else "a number"
+            lo = "" if self.low is None else f" >= {_bound(self.low, whole)}"
+            hi = "" if self.high is None else f" <= {_bound(self.high, whole)}"
             base = number + (lo + (" and" if lo and hi else "") + hi)
         if self.kind.startswith("table"):
             return f"a table of name = {base}"
-        return f"a list of {base.replace('one of', 'values from')}" if self.kind.startswith("list") else base
+        if not self.kind.startswith("list"):
+            return base
+        element = base.replace("one of", "values from")
+        if self.length is not None:
+            element = f"exactly {self.length} values, each " + element.removeprefix("a ")
+        adds_up = "" if self.total is None else f", adding up to {self.total:g}"
+        return f"a list of {element}{adds_up}"
 
     def problem(self, value: Any) -> str | None:
         """Why ``value`` is not allowed, or ``None`` if it is."""
@@ -70,6 +89,10 @@ class Param:
             for item in value:
                 if self._scalar_problem(item, element):
                     return f"element {item!r} is not allowed; expected {self.allowed()}"
+            if self.length is not None and len(value) != self.length:
+                return f"{len(value)} value{'s' * (len(value) != 1)} given; expected {self.allowed()}"
+            if self.total is not None and abs(sum(value) - self.total) > SUM_TOLERANCE:
+                return f"the values add up to {sum(value):g}; expected {self.allowed()}"
             return None
         if self.kind.startswith("table"):
             if not isinstance(value, dict) or not all(isinstance(key, str) for key in value):
@@ -113,6 +136,24 @@ class Param:
         if self.kind == "table[float]":
             return {key: float(v) for key, v in value.items()}
         return value
+
+
+@dataclass(frozen=True)
+class Check:
+    """A rule between parameters that no single :class:`Param` can see.
+
+    ``keys`` are the dotted parameters it reads (named in the error); ``problem`` gets the
+    config and returns why it is not allowed (naming the values and what is allowed), or
+    ``None``.
+    """
+
+    keys: tuple[str, ...]
+    problem: Callable[[Any], str | None]
+
+
+def _bound(value: float, whole: bool) -> str:
+    """A range bound as typed: whole-number bounds in full (a seed's maximum is 9223372036854775807)."""
+    return str(int(value)) if whole else f"{value:g}"
 
 
 def _infer_kind(default: Any) -> str:

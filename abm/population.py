@@ -58,15 +58,15 @@ PARAMS = {
         [0.57, 0.29, 0.14], "shares",
         "Initial clients by target group: job-ready, activity-ready, resource programme.",
         "calibrated: the stock the default flows keep at ~100 cases per caseworker (~43% not job-ready)",
-        low=0.0, high=1.0, kind="list[float]",
+        low=0.0, high=1.0, kind="list[float]", length=len(GROUPS), total=1.0,
     ),
     "health_mean": Param(
         [0.85, 0.50, 0.35], "0-1", "Mean health (1 = well) by target group.",
-        "assumption: activity-ready 'often with health problems' (MODEL.md)", low=0.0, high=1.0, kind="list[float]",
+        "assumption: activity-ready 'often with health problems' (MODEL.md)", low=0.0, high=1.0, kind="list[float]", length=len(GROUPS),
     ),
     "distance_mean": Param(
         [0.20, 0.60, 0.80], "0-1", "Mean distance from the labour market by target group.",
-        "assumption", low=0.0, high=1.0, kind="list[float]",
+        "assumption", low=0.0, high=1.0, kind="list[float]", length=len(GROUPS),
     ),
     "concentration": Param(
         8.0, "", "Beta concentration of health, distance and trust draws (higher = less spread).", "assumption",
@@ -76,7 +76,7 @@ PARAMS = {
     "long_history_share": Param(
         [0.10, 0.63, 0.80], "shares",
         "Share per group who spent at least 80% of the last 5 years on benefits.",
-        "public figure: 63% of activity-ready clients", low=0.0, high=1.0, kind="list[float]",
+        "public figure: 63% of activity-ready clients", low=0.0, high=1.0, kind="list[float]", length=len(GROUPS),
     ),
     "protest_threshold_mean": Param(
         1.2, "grievance", "Mean personal protest threshold (Granovetter).",
@@ -86,6 +86,11 @@ PARAMS = {
         0.15, "grievance", "Spread of personal protest thresholds.", "assumption", low=0.0, high=5.0
     ),
 }
+
+
+def municipality_count(p_muni) -> int:
+    """How many municipalities a config has (``names`` or ``sizes`` when given, else ``count``)."""
+    return len(p_muni.names) or len(p_muni.sizes) or p_muni.count
 
 
 def municipality_sizes(p_muni) -> np.ndarray:

@@ -6,6 +6,8 @@ Ray sweeps and the tests. It needs no Ray.
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 
 import polars as pl
@@ -68,7 +70,7 @@ def summarize(weekly: pl.DataFrame, config: Config, seed: int) -> dict:
         "trust_mean": _client_weighted(final, "trust_mean"),
         "protesters_mean": float(final["protesters"].mean()),
         "protest_events_per_year": float(total["protest_event"][0]) / years,
-        "turnover_annual": float(annualised_turnover(total["quits"][0], caseworker_weeks)),  # over the whole run
+        "turnover_annual": _defined(annualised_turnover(total["quits"][0], caseworker_weeks)),  # over the whole run
         "caseworkers_final": float(final["caseworkers"].mean()),
         "caseload_mean": (client_weeks - float(total["waiting_for_caseworker"][0])) / max(caseworker_weeks, 1),
         "caseworker_changes_per_client_year": float(total["caseworker_changes"][0]) * 52 / max(client_weeks, 1),
@@ -95,12 +97,21 @@ def national_weekly(weekly: pl.DataFrame) -> pl.DataFrame:
     ).sort("week").with_columns(
         annualised_turnover(*(pl.col(name).rolling_sum(TURNOVER_WINDOW, min_samples=1) for name in ("quits", "caseworkers")))
         .alias("turnover_annualised"),
+    ).with_columns(  # a week without clients or staff has no mean: null, as in the municipal rows
+        pl.col("trust_mean", "spell_mean", "caseload_mean", "turnover_annualised").fill_nan(None),
     )
 
 
-def _client_weighted(national: pl.DataFrame, column: str) -> float:
-    """A client-weighted mean over weeks of a national client-weighted column."""
-    return float((national[column].fill_null(0) * national["clients"]).sum()) / max(float(national["clients"].sum()), 1)
+def _defined(value) -> float | None:
+    """A summary figure, None (null) where it is undefined (NaN: nothing to divide by)."""
+    value = float(value)
+    return None if math.isnan(value) else value
+
+
+def _client_weighted(national: pl.DataFrame, column: str) -> float | None:
+    """A client-weighted mean over weeks of a national client-weighted column; None without any client."""
+    clients = float(national["clients"].sum())
+    return float((national[column].fill_null(0) * national["clients"]).sum()) / clients if clients > 0 else None
 
 
 OUTCOMES = (

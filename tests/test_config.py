@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -119,3 +120,76 @@ def test_parameter_docs_match_the_schema():
     from abm.config import describe_schema
 
     assert Path("docs/parameters.md").read_text() == describe_schema() + "\n", "run: abm validate --schema > docs/parameters.md"
+
+
+# -- a frozen config (issue 13 item 4) ---------------------------------------------------
+
+
+def test_a_loaded_config_cannot_be_changed_in_place():
+    from abm.config import FrozenConfigError
+
+    config = load_config("configs/baseline.toml")
+    for change in (lambda: setattr(config.council, "strategy", "invest"),
+                   lambda: setattr(config.run, "weeks", "ten"),
+                   lambda: setattr(config.council, "wealth", 5),
+                   lambda: setattr(config, "council", None),
+                   lambda: delattr(config.run, "seed")):
+        with pytest.raises(FrozenConfigError, match="with_overrides"):
+            change()
+    with pytest.raises(AttributeError):  # lists are tuples: no append behind the record's back
+        config.population.stock_shares.append(0.1)
+    assert config.council.strategy == "status_quo" and config.run.weeks == 520
+
+
+def test_what_a_run_records_is_what_ran():
+    from abm.simulate import run_simulation
+
+    config = defaults().with_overrides({"municipalities.count": 2, "municipalities.population_scale": 0.02, "run.weeks": 8})
+    changed = config.with_overrides({"council.strategy": "invest", "council.caseload_target": 30.0})
+    assert config.council.strategy == "status_quo"
+    summary = run_simulation(changed, seed=1).summary
+    assert summary["strategy"] == "invest"
+    assert json.loads(summary["config"])["council"]["caseload_target"] == 30.0
+    assert summary["config"] == changed.to_json()
+
+
+def test_with_overrides_validates_shape_and_rules():
+    config = defaults()
+    with pytest.raises(ConfigError, match="exactly 3"):
+        config.with_overrides({"costs.benefit_per_week": [1.0]})
+    with pytest.raises(ConfigError, match="adding up to 1"):
+        config.with_overrides({"labour_market.inflow_shares": [0.5, 0.4, 0.3]})
+    with pytest.raises(ConfigError, match="council_degree = 1 .* 12 municipalities"):
+        config.with_overrides({"network.council_degree": 1})
+    assert config.with_overrides({"network.council_degree": 1, "municipalities.count": 2}).network.council_degree == 1
+    assert config.with_overrides({"network.council_degree": 1, "municipalities.sizes": [500, 900]}).network.council_degree == 1
+    with pytest.raises(ConfigError, match="at most 1"):
+        config.with_overrides({"progress.disability_share": [0.5, 0.5, 0.5], "progress.flexjob_share": [0.5, 0.6, 0.1]})
+    shares = [0.57, 0.29, 0.14]  # adds up to 0.9999999999999999 in floating point
+    assert list(config.with_overrides({"population.stock_shares": shares}).population.stock_shares) == shares
+
+
+def test_defaults_and_shipped_configs_pass_every_rule():
+    from abm.config import CHECKS
+
+    for config in [defaults()] + [load_config(f"configs/{name}.toml") for name in ("baseline", "compare", "overloaded", "denmark")]:
+        assert all(check.problem(config) is None for check in CHECKS)
+
+
+FREE_LENGTH_LISTS = {"municipalities.names", "municipalities.sizes", "council.strategy_mix", "compare.strategies"}
+
+
+def test_every_per_group_list_declares_three_values():
+    """A new list parameter must say its length, or be one whose length is free."""
+    lists = {f"{s}.{k}": p for s, params in SCHEMA.items() for k, p in params.items() if p.kind.startswith("list")}
+    assert set(lists) - FREE_LENGTH_LISTS, "no per-group lists left?"
+    for name, param in lists.items():
+        if name not in FREE_LENGTH_LISTS:
+            assert param.length == 3 and len(param.default) == 3, f"{name} does not declare length=3"
+
+
+def test_seed_option_is_checked_as_run_seed():
+    assert load_config("configs/baseline.toml", seed=5).run.seed == 5
+    for bad in (-1, 2**63):
+        with pytest.raises(ConfigError, match=r"--seed: run.seed"):
+            load_config("configs/baseline.toml", seed=bad)

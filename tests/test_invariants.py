@@ -39,7 +39,7 @@ def check_state(model: JobcenterModel) -> None:
     assert np.array_equal(staff.caseload, np.bincount(assigned, minlength=staff.size)), "caseloads do not add up"
     assert np.all(staff.municipality[assigned] == citizens.slot_municipality[active & (citizens.caseworker >= 0)])
     for column in (citizens.trust, citizens.health, citizens.grievance, citizens.quality, staff.stress):
-        assert np.all(np.isfinite(column)) and column.min() >= 0
+        assert np.all(np.isfinite(column)) and column.min(initial=0) >= 0
     assert citizens.trust.max() <= 1 and citizens.health.max() <= 1
     assert np.all(model.councils.headcount >= 0)
 

@@ -15,6 +15,7 @@ from abm.compare import comparison_strategies, comparison_table, format_table, p
 from abm.config import load_config
 from abm.execution import check_executor
 from abm.plots import comparison_plots
+from abm.resources import check_memory
 from abm.report import html_report
 from abm.results import prepare_output_dir, write_parquet, write_text
 
@@ -24,14 +25,15 @@ def add_parser(subparsers) -> None:
     add_config_arguments(parser, config_required=False)
     add_executor_arguments(parser)
     parser.add_argument("--out", default=None, help="output folder (default results/compare-<config name>)")
+    parser.add_argument("--force", action="store_true", help="run even if the memory estimate exceeds the available memory")
     parser.set_defaults(handler=handle)
 
 
 def handle(args) -> int:
     check_executor(args.workers, args.address)
     path = args.config or DEFAULT_CONFIG
-    overrides = list(args.overrides) + ([f"run.seed={args.seed}"] if args.seed is not None else [])
-    config = load_config(path, overrides)
+    config = load_config(path, args.overrides, seed=args.seed)
+    check_memory([config], force=args.force, origin=str(path))
     name = getattr(path, "stem", str(path).rsplit("/", 1)[-1].removesuffix(".toml"))
     out = prepare_output_dir(args.out or f"results/compare-{name}")
     baseline = config.compare.baseline_strategy

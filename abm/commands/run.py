@@ -6,6 +6,7 @@ import polars as pl
 
 from abm.commands.common import add_config_arguments
 from abm.config import load_config
+from abm.resources import check_memory
 from abm.results import prepare_output_dir, write_parquet
 from abm.simulate import OUTCOMES, run_simulation
 
@@ -14,12 +15,14 @@ def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("run", help="one simulation; writes results/<name>/ and prints a summary")
     add_config_arguments(parser)
     parser.add_argument("--out", default=None, help="output folder (default results/<config name>-seed<seed>)")
+    parser.add_argument("--force", action="store_true", help="run even if the memory estimate exceeds the available memory")
     parser.set_defaults(handler=handle)
 
 
 def handle(args) -> int:
-    config = load_config(args.config, args.overrides)
-    seed = config.run.seed if args.seed is None else args.seed
+    config = load_config(args.config, args.overrides, seed=args.seed)
+    check_memory([config], force=args.force, origin=str(args.config))
+    seed = config.run.seed
     out = prepare_output_dir(args.out or f"results/{args.config.stem}-seed{seed}")
     result = run_simulation(config, seed, progress=True, label=args.config.stem)
     write_parquet(result.weekly, out / "weekly.parquet")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from abm import strategies
 from abm.commands.common import add_config_arguments
 from abm.config import describe_schema, load_config
-from abm.denmark import run_municipalities
 from abm.errors import UserError
 
 
@@ -27,8 +26,7 @@ def handle(args) -> int:
         return 0
     if args.config is None:
         raise UserError("give a config file to check, e.g. abm validate configs/baseline.toml")
-    config = load_config(args.config, args.overrides)
-    run_municipalities(config)  # names given to municipalities must be municipalities of the run
+    config = load_config(args.config, args.overrides, seed=args.seed)  # every check, names of municipalities too
     if args.show:
         for section, values in config.to_dict().items():
             for key, value in values.items():

@@ -34,8 +34,10 @@ def add_parser(subparsers) -> None:
 
 def handle(args) -> int:
     path = str(args.config or DEFAULT_CONFIG)
+    if not 1 <= args.port <= 65535:
+        raise UserError(f"--port {args.port} is not allowed: expected a port number from 1 to 65535")
     overrides = list(args.overrides) + ([f"run.seed={args.seed}"] if args.seed is not None else [])
-    load_config(path, overrides)
+    load_config(path, args.overrides, seed=args.seed)
     check_port_free(args.host, args.port)
     environment = os.environ | {
         CONFIG_ENV: os.path.abspath(path),

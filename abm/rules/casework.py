@@ -14,10 +14,10 @@ from abm.parameters import Param
 from abm.state import NO_CASEWORKER
 
 PARAMS = {
-    "hours_per_week": Param(37.0, "hours", "A caseworker's working week.", "Danish standard full-time week", low=0.0, high=80.0),
+    "hours_per_week": Param(37.0, "hours", "A caseworker's working week.", "Danish standard full-time week", low=1.0, high=80.0),
     "casework_share": Param(
         0.6, "share", "Share of the week left for casework (meetings, preparation, follow-up).", "assumption",
-        low=0.0, high=1.0,
+        low=0.01, high=1.0,
     ),
     "half_quality_minutes": Param(
         15.0, "minutes / citizen / week",

@@ -9,12 +9,13 @@ from __future__ import annotations
 import numpy as np
 
 from abm.parameters import Param
+from abm.population import GROUPS
 
 PARAMS = {
     "benefit_per_week": Param(
         [4553.0, 2757.0, 2757.0], "DKK / week",
         "Benefit per client by group: job-ready (unemployment insurance), activity-ready and resource (cash-benefit level).",
-        "public figures 2023: dagpenge 19,728 and kontanthjælp 11,944 DKK / month", low=0.0, high=1e6, kind="list[float]",
+        "public figures 2023: dagpenge 19,728 and kontanthjælp 11,944 DKK / month", low=0.0, high=1e6, kind="list[float]", length=len(GROUPS),
     ),
     "caseworker_cost_per_year": Param(
         483_000.0, "DKK / year", "A caseworker's yearly cost including pension.",

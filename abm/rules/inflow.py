@@ -10,7 +10,7 @@ import numpy as np
 
 from abm import jobcenter
 from abm.parameters import Param
-from abm.population import draw_groups, new_citizen_attributes
+from abm.population import GROUPS, draw_groups, new_citizen_attributes
 
 SCENARIOS = ("baseline", "boom", "recession")
 
@@ -23,7 +23,7 @@ PARAMS = {
     ),
     "inflow_shares": Param(
         [0.85, 0.12, 0.03], "shares", "New clients by target group: job-ready, activity-ready, resource programme.",
-        "assumption (job-ready spells are short, so most of the flow)", low=0.0, high=1.0, kind="list[float]",
+        "assumption (job-ready spells are short, so most of the flow)", low=0.0, high=1.0, kind="list[float]", length=len(GROUPS), total=1.0,
     ),
     "cycle_amplitude": Param(0.0, "share", "Business-cycle swing of inflow (0 = no cycle).", "assumption", low=0.0, high=0.95),
     "cycle_period_weeks": Param(416, "weeks", "Length of a business cycle.", "assumption (about 8 years)", low=4, high=5200),

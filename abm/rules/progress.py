@@ -14,7 +14,8 @@ from __future__ import annotations
 import numpy as np
 
 from abm.compiled import kernel
-from abm.parameters import Param
+from abm.parameters import SUM_TOLERANCE, Check, Param
+from abm.population import GROUPS
 from abm.rules import casework
 from abm.rules.inflow import scenario_factors
 
@@ -25,11 +26,11 @@ PARAMS = {
         [0.045, 0.0045, 0.0002], "per week",
         "Weekly chance of a job at the reference caseload, by group (job-ready, activity-ready, resource).",
         "calibrated: job-ready spells ~5 months; resource programmes end in a job 4% of the time (2018)",
-        low=0.0, high=1.0, kind="list[float]",
+        low=0.0, high=1.0, kind="list[float]", length=len(GROUPS),
     ),
     "education_hazard": Param(
         [0.006, 0.0015, 0.0001], "per week", "Weekly chance of starting education at the reference caseload, by group.",
-        "assumption", low=0.0, high=1.0, kind="list[float]",
+        "assumption", low=0.0, high=1.0, kind="list[float]", length=len(GROUPS),
     ),
     "quality_elasticity": Param(
         1.5, "", "Exit and clarification speed scale as (quality / reference quality) to this power.",
@@ -50,15 +51,15 @@ PARAMS = {
         [0.0, 130.0, 170.0], "weeks",
         "Mean time to a flexjob / disability-pension decision at the reference caseload, by group (0 = no clarification track).",
         "assumption: long spells of activity-ready clients (63% on benefits 80% of 5 years)", low=0.0, high=2000.0,
-        kind="list[float]",
+        kind="list[float]", length=len(GROUPS),
     ),
     "disability_share": Param(
         [0.0, 0.25, 0.56], "share", "Share of decisions that grant disability pension, by group.",
-        "public figure: resource programmes ended 56% in disability pension (2018)", low=0.0, high=1.0, kind="list[float]",
+        "public figure: resource programmes ended 56% in disability pension (2018)", low=0.0, high=1.0, kind="list[float]", length=len(GROUPS),
     ),
     "flexjob_share": Param(
         [0.0, 0.35, 0.25], "share", "Share of decisions that grant a flexjob, by group (the rest return to the job-ready track).",
-        "public figure: resource programmes ended ~25% in flexjob (2018)", low=0.0, high=1.0, kind="list[float]",
+        "public figure: resource programmes ended ~25% in flexjob (2018)", low=0.0, high=1.0, kind="list[float]", length=len(GROUPS),
     ),
     "sick_threshold": Param(0.4, "health", "Below this health a citizen counts as sick.", "assumption", low=0.0, high=1.0),
     "press_probability": Param(
@@ -76,6 +77,20 @@ PARAMS = {
     ),
     "pressed_memory": Param(0.9, "per week", "How long being pressed is remembered (weekly persistence).", "assumption", low=0.0, high=0.999),
 }
+
+
+def _decision_shares_problem(config) -> str | None:
+    """A clarification decision grants disability pension, a flexjob, or neither: the two
+    shares of one group cannot add up to more than the whole."""
+    p = config.progress
+    for group, disability, flexjob in zip(GROUPS, p.disability_share, p.flexjob_share):
+        if disability + flexjob > 1 + SUM_TOLERANCE:
+            return (f"progress.disability_share + progress.flexjob_share = {disability:g} + {flexjob:g} for {group} "
+                    f"is not allowed: the two shares of a group must add up to at most 1")
+    return None
+
+
+CHECKS = [Check(("progress.disability_share", "progress.flexjob_share"), _decision_shares_problem)]
 
 
 JOB, EDUCATION, FLEXJOB, DISABILITY = range(len(EXITS))

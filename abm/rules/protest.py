@@ -13,11 +13,12 @@ import numpy as np
 
 from abm.compiled import kernel
 from abm.parameters import Param
+from abm.population import GROUPS
 
 PARAMS = {
     "hardship_base": Param(
         [0.3, 0.5, 0.6], "hardship", "Hardship of being a client, by group (job-ready, activity-ready, resource).",
-        "assumption", low=0.0, high=10.0, kind="list[float]",
+        "assumption", low=0.0, high=10.0, kind="list[float]", length=len(GROUPS),
     ),
     "sickness_hardship": Param(0.5, "hardship", "Added hardship per unit of ill health.", "seeds 000, 003: sick citizens protest", low=0.0, high=10.0),
     "pressed_hardship": Param(0.6, "hardship", "Added hardship of being pressed while sick (remembered).", "seeds 000, 004", low=0.0, high=10.0),

@@ -39,6 +39,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,7 @@ from abm.config import SCHEMA, Config, load_config, read_toml, split_key
 from abm.errors import ConfigError, show, suggest
 from abm.execution import Task, batch_tasks
 from abm.parameters import Param
+from abm.resources import check_design_size
 
 KINDS = ("grid", "list", "random", "sobol")
 TOP_LEVEL_KEYS = ("description", "base", "set", "strategies", "replications", "seed", "design")
@@ -99,8 +101,11 @@ class Experiment:
                 "bounds": [list(self.bounds[name]) for name in self.parameters]}
 
 
-def load_experiment(path: str | Path) -> Experiment:
-    """Read and validate an experiment file; raise ConfigError naming what is wrong."""
+def load_experiment(path: str | Path, yes: bool = False) -> Experiment:
+    """Read and validate an experiment file; raise ConfigError naming what is wrong.
+
+    A design of more than :data:`abm.resources.RUN_LIMIT` runs is refused before its points
+    are drawn, unless ``yes``."""
     path = Path(path)
     document = read_toml(path, "experiment")
     origin = str(path)
@@ -136,10 +141,14 @@ def load_experiment(path: str | Path) -> Experiment:
                           f"{', '.join(KINDS)}{suggest(kind, KINDS)}")
     _check_keys(design, DESIGN_KEYS[kind], origin, "design.")
     n, bounds = None, {}
+    runs_per_point = replications * len(strategies)
     if kind == "grid":
-        parameters, points = _grid(design, origin)
+        parameters, options = _grid(design, origin)
+        check_design_size(math.prod(len(values) for values in options) * runs_per_point, origin, yes)
+        points = [dict(zip(parameters, combination)) for combination in itertools.product(*options)]
     elif kind == "list":
         parameters, points = _list(design, origin)
+        check_design_size(len(points) * runs_per_point, origin, yes)
     else:
         n = _whole(design.get("n"), origin, "design.n", 1, 1_000_000)
         if kind == "sobol" and n & (n - 1):
@@ -147,6 +156,7 @@ def load_experiment(path: str | Path) -> Experiment:
                               f"{1 << (n.bit_length() - 1)} or {1 << n.bit_length()}")
         bounds = _bounds(design, origin)
         parameters = tuple(bounds)
+        check_design_size(n * (len(parameters) + 2 if kind == "sobol" else 1) * runs_per_point, origin, yes)
         samples = _sobol_samples(bounds, n, seed) if kind == "sobol" else _random_samples(bounds, n, seed)
         points = [{name: _rounded(_param(name), value) for name, value in zip(parameters, row)} for row in samples.tolist()]
     for name in parameters:
@@ -167,7 +177,8 @@ def load_experiment(path: str | Path) -> Experiment:
 # -- designs ---------------------------------------------------------------------------
 
 
-def _grid(design: dict, origin: str) -> tuple[tuple[str, ...], list[dict]]:
+def _grid(design: dict, origin: str) -> tuple[tuple[str, ...], list[list]]:
+    """The grid's parameter names and each one's values (the points are every combination)."""
     values = _flatten(_table(design, "parameters", origin), origin, "design.parameters")
     if not values:
         raise ConfigError(f"{origin}: design.parameters is empty: a grid needs name = [values, ...] for at least one parameter")
@@ -175,8 +186,7 @@ def _grid(design: dict, origin: str) -> tuple[tuple[str, ...], list[dict]]:
         if not isinstance(options, list) or not options:
             raise ConfigError(f"{origin}: design.parameters.{name} = {show(options)} is not allowed: "
                               f"expected a non-empty list of values ({_param(name).allowed()})")
-    names = tuple(values)
-    return names, [dict(zip(names, combination)) for combination in itertools.product(*values.values())]
+    return tuple(values), list(values.values())
 
 
 def _list(design: dict, origin: str) -> tuple[tuple[str, ...], list[dict]]:

@@ -64,6 +64,8 @@ class SweepStore:
                 recorded = json.loads(manifest.read_text(encoding="utf-8"))
             except (json.JSONDecodeError, UnicodeDecodeError):
                 raise UserError(f"--resume: {manifest} is damaged (not JSON); use another --out folder") from None
+            if not isinstance(recorded, dict):
+                raise UserError(f"--resume: {manifest} is damaged (JSON, but not an object of keys); use another --out folder")
             if recorded.get("identity") != identity:
                 raise UserError(
                     f"--resume: {folder} holds experiment {recorded.get('experiment')!r} with identity "

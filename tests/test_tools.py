@@ -1,0 +1,68 @@
+"""The door for other tools: abm.schema(), abm.evaluate() and the docs' EMA Workbench example."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import pytest
+
+import abm
+from abm.config import SCHEMA
+from abm.errors import ConfigError
+
+SMALL = {"municipalities.count": 2, "municipalities.population_scale": 0.02, "run.weeks": 26, "run.burn_in_weeks": 4}
+
+
+def test_schema_lists_every_parameter_with_range_or_choices():
+    schema = abm.schema()
+    assert set(schema) == {f"{s}.{k}" for s, params in SCHEMA.items() for k in params}
+    for key, entry in schema.items():
+        assert entry["identifier"] == key.replace(".", "__") and entry["identifier"].isidentifier()
+        if entry["kind"] in ("int", "float"):
+            assert entry["low"] is not None and entry["high"] is not None and entry["low"] <= entry["default"] <= entry["high"]
+        if entry["kind"] == "str":
+            assert entry["choices"] and entry["default"] in entry["choices"]
+        assert entry["unit"] is not None and entry["doc"] and entry["allowed"]
+    assert schema["population.stock_shares"]["length"] == 3 and schema["population.stock_shares"]["total"] == 1.0
+
+
+def test_evaluate_is_reproducible_and_takes_either_name():
+    params = SMALL | {"council.strategy": "invest", "council.caseload_target": 70.0}
+    first = abm.evaluate(params, seed=3, outcomes=["net_cost_mdkk", "trust_mean"])
+    again = abm.evaluate({key.replace(".", "__"): value for key, value in params.items()}, seed=3,
+                         outcomes=["net_cost_mdkk", "trust_mean"])
+    other = abm.evaluate(params | {"council.caseload_target": 300.0}, seed=3, outcomes=["net_cost_mdkk"])
+    assert first == again
+    assert set(first) == {"net_cost_mdkk", "trust_mean"} and all(math.isfinite(v) for v in first.values())
+    assert other["net_cost_mdkk"] != first["net_cost_mdkk"]
+    assert set(abm.evaluate(SMALL, seed=3)) == set(abm.simulate.OUTCOMES)
+
+
+def test_evaluate_validates_like_a_config():
+    with pytest.raises(ConfigError, match=r"abm.evaluate: progress.job_hazard = \[0.1\] .* exactly 3"):
+        abm.evaluate(SMALL | {"progress.job_hazard": [0.1]}, seed=1)
+    with pytest.raises(ConfigError, match="run.seed = -1"):
+        abm.evaluate(SMALL, seed=-1)
+    with pytest.raises(ConfigError, match="unknown outcome 'net_cost'"):
+        abm.evaluate(SMALL, seed=1, outcomes=["net_cost"])
+
+
+def test_the_docs_ema_workbench_example_runs(capsys):
+    pytest.importorskip("ema_workbench")
+    text = Path(__file__).resolve().parent.parent.joinpath("docs", "tools.md").read_text()
+    code = re.search(r"```python\n(.*?)```", text, re.S).group(1)
+    namespace: dict = {}
+    exec(compile(code, "docs/tools.md", "exec"), namespace)
+    experiments, outcomes = namespace["experiments"], namespace["outcomes"]
+    assert len(experiments) == 8  # 4 scenarios x 2 policies
+    assert set(experiments["council__strategy"]) <= set(SCHEMA["council"]["strategy"].options())
+    for name in ("net_cost_mdkk", "trust_mean", "turnover_annual"):
+        assert len(outcomes[name]) == 8 and all(math.isfinite(v) for v in outcomes[name])
+    # each run is abm.evaluate with the sampled values: the first one, redone, gives the same outcome
+    row = experiments.iloc[0]
+    params = {name: row[name] for name in ("council__strategy", "council__caseload_target", "labour_market__scenario",
+                                           "trust__social_rate", "protest__network_weight")}
+    params |= {"municipalities.count": 3, "municipalities.population_scale": 0.02, "run.weeks": 104, "run.burn_in_weeks": 10}
+    assert abm.evaluate(params, seed=1, outcomes=["net_cost_mdkk"])["net_cost_mdkk"] == outcomes["net_cost_mdkk"][0]

@@ -17,11 +17,12 @@ from abm import jobcenter
 from abm.agents import Caseworker, Citizen, Council, Municipality
 from abm.compiled import kernel
 from abm.config import Config, defaults
-from abm.metrics import Tally, WeeklyRecord
+from abm.jobcenter import department
+from abm.metrics import Tally, WeeklyRecord, national, weekly_frame
 from abm.network import CitizenNetwork, council_network
 from abm.population import draw_groups, municipality_sizes, new_citizen_attributes
 from abm.rules import casework, council, inflow, migration, progress, protest, trust, turnover
-from abm.rules.council import CouncilState, PILOT, PILOT_RUNNING, strategy_codes
+from abm.rules.council import ORDINARY
 from abm.state import CaseworkerState, CitizenState, Recruitment
 
 SLOT_HEADROOM = 1.3  # slots per municipality at the start (and when packed), as a multiple of its clients
@@ -64,6 +65,7 @@ class JobcenterModel(mesa.Model):
         self.tally = Tally(self.n_municipalities)
         self.record = WeeklyRecord(config.run.weeks, self.n_municipalities)
         self.latest: dict[str, np.ndarray] = {}
+        self._national: tuple[int, dict[str, float]] | None = None  # (week, this week's national figures)
         self.rule_seconds: dict[str, float] | None = None  # set to {} to time each rule
         self._populate()
         self.datacollector = mesa.DataCollector(model_reporters=NATIONAL_REPORTERS)
@@ -116,18 +118,13 @@ class JobcenterModel(mesa.Model):
         return self.record.frame(self)
 
     def national(self, name: str) -> float:
-        """This week's figure for the whole country (sums, or client-weighted means)."""
-        row = self.latest
-        if not row:
+        """This week's figure for the whole country (``metrics.national`` of the latest week)."""
+        if not self.latest:
             return float("nan")
-        if name in ("trust_mean", "spell_mean", "changes_per_client"):
-            weights = row["clients"]
-            return float(np.nansum(row[name] * weights) / max(weights.sum(), 1))
-        if name == "caseload_mean":
-            return float(row["clients"].sum() - row["waiting_for_caseworker"].sum()) / max(row["caseworkers"].sum(), 1)
-        if name == "turnover_annualised":
-            return float(row["quits"].sum() * 52 / max(row["caseworkers"].sum(), 1))
-        return float(np.sum(row[name]))
+        if self._national is None or self._national[0] != self.week:
+            row = national(weekly_frame(self.latest), by=(), names=REPORTED).row(0, named=True)
+            self._national = (self.week, {key: float("nan") if value is None else float(value) for key, value in row.items()})
+        return self._national[1][name]
 
     # -- bookkeeping used by the rules ----------------------------------------------------
 
@@ -152,27 +149,21 @@ class JobcenterModel(mesa.Model):
     def enter(self, slots: np.ndarray, attributes: dict[str, np.ndarray]) -> None:
         """New citizens take these free slots (free slots hold every column's fill value) and start a spell."""
         citizens = self.citizens
-        p = self.params
         citizens.assign(slots, attributes)
         citizens.occupy(slots)
         citizens.person[slots] = citizens.new_person_ids(len(slots))
-        weeks = np.asarray(p.progress.clarification_weeks)[citizens.group[slots]]
-        citizens.distance_factor[slots] = progress.distance_factor(self, citizens.distance[slots], citizens.group[slots])
-        citizens.clarification_need[slots] = np.where(
-            weeks > 0, self.streams.inflow.gamma(2.0, np.maximum(weeks, 1e-9) / 2.0), 0.0
-        )
-        piloting = self.councils.pilot_phase[citizens.slot_municipality[slots]] == PILOT_RUNNING
-        joins_pilot = piloting & (self.streams.inflow.random(len(slots)) < p.council.pilot_share)
-        citizens.unit[slots] = np.where(joins_pilot, PILOT, 0)
+        rng = self.streams.inflow
+        progress.on_entry(self, slots, rng)
+        citizens.unit[slots] = council.entering_unit(self, slots, rng)
 
     def leave(self, slots: np.ndarray) -> None:
         """Citizens end their spell (the caller counts the kind of exit)."""
         if len(slots) == 0:
             return
         citizens = self.citizens
-        muni = citizens.slot_municipality[slots]
-        self.tally.add("exit_spell_weeks", muni, citizens.spell[slots])
-        self.tally.exits_by_department += np.bincount(muni * 2 + citizens.unit[slots], minlength=2 * self.n_municipalities)
+        self.tally.exits_by_department += np.bincount(
+            department(citizens.slot_municipality[slots], citizens.unit[slots]), minlength=2 * self.n_municipalities
+        )
         assigned = citizens.caseworker[slots]
         assigned = assigned[assigned >= 0]
         self.caseworkers.caseload -= np.bincount(assigned, minlength=self.caseworkers.size).astype(np.int32)
@@ -195,7 +186,11 @@ class JobcenterModel(mesa.Model):
     # -- construction -----------------------------------------------------------------------
 
     def _populate(self) -> None:
-        """Municipalities at their starting state: clients mid-spell, staffed jobcenters."""
+        """Municipalities at their starting state, each mechanism setting up what it owns.
+
+        The order is that of the draws from the ``build`` stream: the citizens' network, the
+        councils' peers, the councils' starting caseloads, the clients, the staff.
+        """
         p = self.params
         rng = self.streams.build
         n = self.n_municipalities
@@ -206,28 +201,14 @@ class JobcenterModel(mesa.Model):
         self.caseworkers = CaseworkerState(0)
         self.recruitment = Recruitment()
         self.friend = np.arange(self.citizens.size)  # the tie each citizen talks to this week (see meet_friends)
-
-        spread = rng.uniform(1 - p.council.initial_caseload_spread, 1 + p.council.initial_caseload_spread, n)
-        starting_caseload = p.council.initial_caseload * spread
-        headcount = np.ceil(clients / starting_caseload).astype(np.int64)
-        self.councils = CouncilState(strategy_codes(p.council, n), headcount, starting_caseload)
+        council.init(self, clients)
 
         slots = self.citizens.free_slots(clients)
         groups = draw_groups(rng, p.population.stock_shares, len(slots))
         self.enter(slots, new_citizen_attributes(rng, p.population, groups))
-        citizens = self.citizens
-        typical_spell = np.array([20.0, 120.0, 150.0])[groups]
-        citizens.spell[slots] = rng.exponential(typical_spell).astype(np.int32)
-        citizens.clarification[slots] = rng.random(len(slots)) * citizens.clarification_need[slots]
-
-        rows = self.caseworkers.free_slots(int(headcount.sum()))
-        load = clients / np.maximum(headcount, 1)
-        stress = np.clip(p.turnover.stress_base + p.turnover.stress_load * np.maximum(load / p.turnover.sustainable_caseload - 1, 0), 0, 1)
-        municipality = np.repeat(np.arange(n), headcount)
-        self.caseworkers.assign(rows, {
-            "active": True, "municipality": municipality, "unit": 0,
-            "experience": rng.integers(0, 520, len(rows)), "stress": stress[municipality],
-        })
+        self.citizens.spell[slots] = rng.exponential(np.asarray(p.population.initial_spell_mean, dtype=float)[groups]).astype(np.int32)
+        progress.init(self, slots)
+        turnover.init(self, clients / np.maximum(self.councils.headcount[:, ORDINARY], 1))
         jobcenter.assign_waiting(self)
         self.census = self.citizens.census()  # the citizens as last counted: at the end of each week
 
@@ -339,3 +320,6 @@ NATIONAL_REPORTERS = {
     "Caseload": lambda m: m.national("caseload_mean"),
     "Net cost (M DKK/week)": lambda m: m.national("net_cost") / 1e6,
 }
+"""The DataCollector's national series (``model.datacollector``), each a ``metrics.national`` figure."""
+
+REPORTED = ("clients", "trust_mean", "protesters", "turnover_annualised", "caseload_mean", "net_cost")

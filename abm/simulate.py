@@ -13,6 +13,7 @@ from tqdm import tqdm
 
 from abm import __version__
 from abm.config import Config
+from abm.metrics import national
 from abm.model import JobcenterModel
 
 FINAL_YEAR = 52
@@ -81,16 +82,8 @@ def summarize(weekly: pl.DataFrame, config: Config, seed: int) -> dict:
 
 
 def national_weekly(weekly: pl.DataFrame) -> pl.DataFrame:
-    """Country totals per week from a run's municipal rows (client-weighted means)."""
-    return weekly.group_by("week").agg(
-        pl.col("clients", "caseworkers", "protesters", "protest_event", "quits", "caseworker_changes",
-               "net_cost", "benefit_cost", "staff_cost").sum(),
-        ((pl.col("trust_mean").fill_null(0) * pl.col("clients")).sum() / pl.col("clients").sum()).alias("trust_mean"),
-        ((pl.col("spell_mean").fill_null(0) * pl.col("clients")).sum() / pl.col("clients").sum()).alias("spell_mean"),
-        ((pl.col("clients") - pl.col("waiting_for_caseworker")).sum() / pl.col("caseworkers").sum()).alias("caseload_mean"),
-    ).sort("week").with_columns(
-        (pl.col("quits").rolling_mean(52, min_samples=1) * 52 / pl.col("caseworkers").rolling_mean(52, min_samples=1)).alias("turnover_annualised"),
-    )
+    """Country figures per week from a run's municipal rows (``metrics.national``), turnover over the past 52 weeks."""
+    return national(weekly, smooth={"turnover_annualised": FINAL_YEAR})
 
 
 def _client_weighted(national: pl.DataFrame, column: str) -> float:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from abm import jobcenter
+from abm.declarations import Output
 from abm.parameters import Param
 from abm.rules import costs
 
@@ -71,6 +72,13 @@ PARAMS = {
     ),
 }
 
+OUTPUTS = (
+    Output("clients_pilot", "int", "citizens", "clients in a pilot unit", measure=lambda model: model.census.pilot),
+    Output("positions", "int", "positions", "positions the council pays for",
+           measure=lambda model: model.councils.headcount.sum(axis=1)),
+    Output("layoffs", "int", "caseworkers", "caseworkers laid off this week"),
+)
+
 
 class CouncilState:
     """One row per municipality: the council's strategy, positions, pressure and scores."""
@@ -90,6 +98,21 @@ class CouncilState:
 
     def strategy_names(self) -> list[str]:
         return [STRATEGIES[s] for s in self.strategy]
+
+
+def init(model, clients: np.ndarray) -> None:
+    """Councils at the start: their strategies, and positions for a starting caseload around ``initial_caseload``."""
+    p = model.params.council
+    n = model.n_municipalities
+    spread = model.streams.build.uniform(1 - p.initial_caseload_spread, 1 + p.initial_caseload_spread, n)
+    starting_caseload = p.initial_caseload * spread
+    model.councils = CouncilState(strategy_codes(p, n), np.ceil(clients / starting_caseload).astype(np.int64), starting_caseload)
+
+
+def entering_unit(model, slots: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The unit of citizens entering these slots: a share ``pilot_share`` joins a running pilot."""
+    piloting = model.councils.pilot_phase[model.citizens.slot_municipality[slots]] == PILOT_RUNNING
+    return np.where(piloting & (rng.random(len(slots)) < model.params.council.pilot_share), PILOT, ORDINARY)
 
 
 def strategy_codes(p, n_municipalities: int) -> np.ndarray:
@@ -239,7 +262,7 @@ def _merge_pilot_units(model, municipalities: np.ndarray) -> None:
     councils.headcount[municipalities, PILOT] = 0
     keep = ~np.isin(model.recruitment.municipality, municipalities) | (model.recruitment.unit == ORDINARY)
     model.recruitment.take(keep)
-    jobcenter.rebalance(model, municipalities * 2 + ORDINARY)
+    jobcenter.rebalance(model, jobcenter.department(municipalities, ORDINARY))
     jobcenter.assign_waiting(model)
 
 
@@ -253,7 +276,7 @@ def _enforce_headcount(model) -> None:
     excess = filled + pending - positions
     if not np.any(excess > 0):
         return
-    department = recruitment.municipality * 2 + recruitment.unit
+    department = jobcenter.department(recruitment.municipality, recruitment.unit)
     order = np.argsort(department, kind="stable")
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order)) - np.searchsorted(department[order], department[order])

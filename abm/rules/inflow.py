@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from abm import jobcenter
+from abm.declarations import Output
 from abm.parameters import Param
 from abm.population import draw_groups, new_citizen_attributes
 
@@ -32,6 +33,9 @@ PARAMS = {
     "recession_inflow_factor": Param(1.3, "x", "Inflow in a recession relative to baseline.", "assumption", low=0.0, high=10.0),
     "recession_job_factor": Param(0.75, "x", "Job chances in a recession relative to baseline.", "assumption", low=0.0, high=10.0),
 }
+
+
+OUTPUTS = (Output("inflow", "int", "citizens", "new clients this week"),)
 
 
 def scenario_factors(p) -> tuple[float, float]:

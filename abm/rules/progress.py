@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from abm.compiled import kernel
+from abm.declarations import Column, Output, Ratio, Weighted, ratio
 from abm.parameters import Param
 from abm.rules import casework
 from abm.rules.inflow import scenario_factors
@@ -75,7 +76,41 @@ PARAMS = {
         "seed 004: 1 in 6 staff saw protests or media change case handling", low=0.0, high=1.0,
     ),
     "pressed_memory": Param(0.9, "per week", "How long being pressed is remembered (weekly persistence).", "assumption", low=0.0, high=0.999),
+    "clarification_shape": Param(
+        2.0, "", "Gamma shape of the progress a clarification needs (mean: clarification_weeks; higher = less spread).",
+        "assumption", low=0.01, high=1000.0,
+    ),
 }
+
+CITIZEN_STATE = {
+    "health": Column(np.float64, 1.0, "health, 1 = well"),
+    "distance_factor": Column(np.float64, 1.0, "the distance term of the exit hazards (see distance_factor)"),
+    "clarification": Column(np.float64, 0.0, "progress toward a flexjob / disability-pension decision"),
+    "clarification_need": Column(np.float64, 0.0, "progress that decision requires (0: no clarification track)"),
+    "pressed": Column(bool, False, "sick and pressed to activation this week"),
+    "pressed_recent": Column(np.float64, 0.0, "being pressed, remembered (weekly persistence pressed_memory)"),
+}
+
+_EXIT_COUNTS = tuple(f"exits_{kind}" for kind in EXITS)
+
+OUTPUTS = (
+    Output("exits_job", "int", "citizens", "clients who found a job this week"),
+    Output("exits_education", "int", "citizens", "clients who started education this week"),
+    Output("exits_flexjob", "int", "citizens", "clients granted a flexjob this week"),
+    Output("exits_disability", "int", "citizens", "clients granted disability pension this week"),
+    Output("exit_spell_weeks", "float", "weeks", "summed spells of this week's leavers", recorded=False),
+    Output("exit_spell_mean", "float", "weeks", "mean spell of the clients who left this week",
+           national=Weighted(_EXIT_COUNTS),
+           measure=lambda model: ratio(model.tally.values["exit_spell_weeks"], sum(model.tally.values[name] for name in _EXIT_COUNTS))),
+    Output("decisions", "int", "decisions", "flexjob / disability-pension / back-to-job-track decisions this week"),
+    Output("decision_weeks", "float", "weeks", "summed spells at this week's decisions", recorded=False),
+    Output("decision_weeks_mean", "float", "weeks", "mean spell at this week's decisions", national=Weighted("decisions"),
+           measure=lambda model: ratio(model.tally.values["decision_weeks"], model.tally.values["decisions"])),
+    Output("sick", "int", "citizens", "sick clients (health below sick_threshold)"),
+    Output("sick_pressed", "int", "citizens", "sick clients pressed to activation this week"),
+    Output("sick_pressed_share", "float", "share", "sick_pressed / sick", national=Ratio("sick_pressed", "sick"),
+           measure=lambda model: ratio(model.tally.values["sick_pressed"], model.tally.values["sick"])),
+)
 
 
 JOB, EDUCATION, FLEXJOB, DISABILITY = range(len(EXITS))
@@ -137,7 +172,27 @@ def apply(model) -> None:
     municipality = citizens.slot_municipality[leaving]
     for code, name in enumerate(EXITS):
         model.tally.add(f"exits_{name}", municipality[kind == code])
+    if len(leaving):
+        model.tally.add("exit_spell_weeks", municipality, citizens.spell[leaving])
     model.leave(leaving)
+
+
+def init(model, slots: np.ndarray) -> None:
+    """The clients at the start are part-way through their clarification."""
+    citizens = model.citizens
+    citizens.clarification[slots] = model.streams.build.random(len(slots)) * citizens.clarification_need[slots]
+
+
+def on_entry(model, slots: np.ndarray, rng: np.random.Generator) -> None:
+    """Entrants' clarification need (gamma, mean ``clarification_weeks`` of their group) and distance term."""
+    p = model.params.progress
+    citizens = model.citizens
+    group = citizens.group[slots]
+    weeks = np.asarray(p.clarification_weeks)[group]
+    citizens.distance_factor[slots] = distance_factor(model, citizens.distance[slots], group)
+    citizens.clarification_need[slots] = np.where(
+        weeks > 0, rng.gamma(p.clarification_shape, np.maximum(weeks, 1e-9) / p.clarification_shape), 0.0
+    )
 
 
 @kernel

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from abm.compiled import kernel
+from abm.declarations import Column, Output
 from abm.parameters import Param
 
 PARAMS = {
@@ -31,6 +32,19 @@ PARAMS = {
     "event_share": Param(0.001, "share of clients", "Share of clients protesting that makes an event (if more than the minimum).", "assumption", low=0.0, high=1.0),
     "media_memory": Param(0.85, "per week", "Weekly persistence of media pressure after protest events.", "assumption", low=0.0, high=0.999),
 }
+
+CITIZEN_STATE = {
+    "grievance": Column(np.float64, 0.0, "grievance: hardship x (1 - trust), remembered"),
+    "threshold": Column(np.float64, 1.0, "personal protest threshold"),
+    "protesting": Column(bool, False, "protesting this week"),
+}
+
+OUTPUTS = (
+    Output("protesters", "int", "citizens", "citizens protesting this week"),
+    Output("protest_event", "int", "events", "1 if the protesters made a protest event this week"),
+    Output("media_pressure", "float", "0-1", "the council's media pressure after protest events", national=None,
+           measure=lambda model: model.councils.media_pressure.copy()),
+)
 
 
 def apply(model) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from abm.compiled import kernel
+from abm.declarations import Column, Output, Weighted, ratio
 from abm.parameters import Param
 
 PARAMS = {
@@ -26,6 +27,16 @@ PARAMS = {
     "comparison_weight": Param(1.5, "grievance / quality", "Grievance per unit of better treatment seen elsewhere.", "seed 004", low=0.0, high=100.0),
     "comparison_memory": Param(0.95, "per week", "Weekly persistence of comparison grievance.", "assumption", low=0.0, high=0.999),
 }
+
+CITIZEN_STATE = {
+    "trust": Column(np.float64, 0.5, "trust in the jobcenter, 0-1"),
+    "comparison": Column(np.float64, 0.0, "grievance from ties treated better elsewhere"),
+}
+
+OUTPUTS = (
+    Output("trust_mean", "float", "0-1", "mean trust of the clients", national=Weighted("clients"),
+           measure=lambda model: ratio(model.census.trust, model.census.clients)),
+)
 
 
 def apply(model) -> None:

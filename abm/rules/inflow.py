@@ -56,9 +56,9 @@ def apply(model) -> None:
     arrivals = rng.poisson(rate)
     if arrivals.sum() == 0:
         return
-    slots = model.make_room(arrivals)
+    slots = model.people.make_room(arrivals)
     groups = draw_groups(rng, p.inflow_shares, len(slots))
     attributes = new_citizen_attributes(rng, model.params.population, groups)
-    model.enter(slots, attributes)
+    model.people.enter(slots, attributes)
     model.tally.add("inflow", model.citizens.slot_municipality[slots])
     jobcenter.assign_waiting(model)

@@ -35,7 +35,7 @@ def apply(model) -> None:
     )
     movers = eligible[model.streams.migration.random(len(eligible)) < p.weekly_chance]
     if len(movers):
-        model.move(movers, citizens.slot_municipality[model.friend[movers]])
+        model.people.move(movers, citizens.slot_municipality[model.friend[movers]])
 
 
 @kernel

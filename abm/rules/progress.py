@@ -174,7 +174,7 @@ def apply(model) -> None:
         model.tally.add(f"exits_{name}", municipality[kind == code])
     if len(leaving):
         model.tally.add("exit_spell_weeks", municipality, citizens.spell[leaving])
-    model.leave(leaving)
+    model.people.leave(leaving)
 
 
 def init(model, slots: np.ndarray) -> None:

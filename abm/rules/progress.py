@@ -250,23 +250,57 @@ NO_EXIT = -1
 
 @kernel
 def _week(rng, rows, exit_draws, c, this_week, p, counts):
-    """One week of each citizen in ``rows``: health and pressing, exits to job or education,
-    clarification and its decision (the sub-models of ODD 7.3, in one pass over the citizens).
+    """One week of each citizen in ``rows``, in one pass: health and pressing, exits to job
+    or education, clarification and its decision (the sub-models of ODD 7.3, in order).
 
     ``exit_draws`` has one uniform number per row (drawn in bulk: cheaper); the rarer
     draws (pressing, decisions) come from ``rng`` as needed. Updates the columns in place,
-    adds to ``counts`` and returns the leavers' slots and exit kinds.
+    adds to ``counts`` and returns the leavers' slots and exit kinds. The formulas are
+    helpers of numbers only (see ``abm.compiled``).
     """
     leaving = np.empty(len(rows), dtype=np.int64)
     kind = np.empty(len(rows), dtype=np.int8)
     n_leaving = 0
     for r in range(len(rows)):
         i = rows[r]
-        health = _health_and_pressing(rng, i, c, this_week, p, counts)
-        boost = this_week.boost[c.caseworker[i]]
-        exit_kind = _job_or_education(i, health, boost, exit_draws[r], c, p)
-        if exit_kind == NO_EXIT and c.clarification_need[i] > 0:
-            exit_kind = _clarification(rng, i, health, boost, c, p, counts)
+        g, m, worker = c.group[i], c.slot_municipality[i], c.caseworker[i]
+
+        # Health and pressing: sick citizens may be pressed to activation (losing health); the others recover.
+        is_pressed = False
+        if c.health[i] < p.sick_threshold:
+            counts.sick[m] += 1
+            if rng.random() < this_week.press[worker] * this_week.press_handling[m]:
+                is_pressed = True
+                counts.sick_pressed[m] += 1
+        c.pressed[i] = is_pressed
+        health = _health_after(c.health[i], c.health_base[i], is_pressed, p.press_health_damage, p.health_recovery)
+        c.health[i] = health
+        c.pressed_recent[i] = p.pressed_memory * c.pressed_recent[i] + (1 - p.pressed_memory) * is_pressed
+
+        # Exits to job or education: one uniform draw decides.
+        boost = this_week.boost[worker]
+        job, education = _exit_hazards(
+            p.job_hazard[g], p.education_hazard[g], boost, c.distance_factor[i], health, p.health_mean[g], p.health_effect,
+            p.churn_by_changes[min(c.changes[i], len(p.churn_by_changes) - 1)],
+        )
+        exit_kind = NO_EXIT
+        draw = exit_draws[r]
+        if draw < job + education:
+            exit_kind = JOB if draw < job else EDUCATION
+
+        # Clarification: progress at the speed of casework; at its end, a decision.
+        elif c.clarification_need[i] > 0:
+            c.clarification[i] += boost
+            if c.clarification[i] >= c.clarification_need[i]:
+                counts.decisions[m] += 1
+                counts.decision_weeks[m] += c.spell[i]
+                exit_kind = _decision(rng.random(), p.disability_share[g], p.flexjob_share[g], health, p.health_mean[g])
+                if exit_kind == NO_EXIT:  # back to the job-ready track
+                    c.group[i] = 0
+                    c.distance_factor[i] = _distance_term(c.distance[i], p.distance_mean[0], p.distance_effect)
+                    c.clarification[i] = 0.0
+                    c.clarification_need[i] = 0.0
+
         if exit_kind != NO_EXIT:
             leaving[n_leaving], kind[n_leaving] = i, exit_kind
             n_leaving += 1
@@ -274,60 +308,32 @@ def _week(rng, rows, exit_draws, c, this_week, p, counts):
 
 
 @kernel
-def _health_and_pressing(rng, i, c, this_week, p, counts):
-    """Sick citizens may be pressed to activation (losing health); the others recover. Returns the new health."""
-    m = c.slot_municipality[i]
-    is_pressed = False
-    if c.health[i] < p.sick_threshold:
-        counts.sick[m] += 1
-        if rng.random() < this_week.press[c.caseworker[i]] * this_week.press_handling[m]:
-            is_pressed = True
-            counts.sick_pressed[m] += 1
-    c.pressed[i] = is_pressed
+def _health_after(health, health_base, is_pressed, press_health_damage, health_recovery):
+    """This week's health, 0-1: worn down when pressed, else recovering toward the usual level."""
     if is_pressed:
-        h = c.health[i] - p.press_health_damage
+        h = health - press_health_damage
     else:
-        h = c.health[i] + p.health_recovery * (c.health_base[i] - c.health[i])
-    h = min(max(h, 0.0), 1.0)
-    c.health[i] = h
-    c.pressed_recent[i] = p.pressed_memory * c.pressed_recent[i] + (1 - p.pressed_memory) * is_pressed
-    return h
+        h = health + health_recovery * (health_base - health)
+    return min(max(h, 0.0), 1.0)
 
 
 @kernel
-def _job_or_education(i, health, boost, draw, c, p):
-    """An exit to a job or education, or ``NO_EXIT``: base rate x casework x the citizen's
-    distance and health x churn (each caseworker change lowers the job chance)."""
-    g = c.group[i]
-    health_ratio = max(health, 1e-6) / p.health_mean[g]
-    if p.health_effect != 1.0:
-        health_ratio = health_ratio**p.health_effect
-    personal = c.distance_factor[i] * health_ratio
-    job = p.job_hazard[g] * boost * personal * p.churn_by_changes[min(c.changes[i], len(p.churn_by_changes) - 1)]
-    education = p.education_hazard[g] * boost * personal
-    if draw < job + education:
-        return JOB if draw < job else EDUCATION
-    return NO_EXIT
+def _exit_hazards(job_hazard, education_hazard, boost, distance_factor, health, health_mean, health_effect, churn):
+    """(job, education) chances this week: base rate x casework x the citizen's distance
+    and health x churn (what caseworker changes leave of the job chance)."""
+    health_ratio = max(health, 1e-6) / health_mean
+    if health_effect != 1.0:
+        health_ratio = health_ratio**health_effect
+    personal = distance_factor * health_ratio
+    return job_hazard * boost * personal * churn, education_hazard * boost * personal
 
 
 @kernel
-def _clarification(rng, i, health, boost, c, p, counts):
-    """Progress on the clarification track; at its end a decision: disability pension,
-    flexjob (both exits) or back to the job-ready track (``NO_EXIT``)."""
-    c.clarification[i] += boost
-    if c.clarification[i] < c.clarification_need[i]:
-        return NO_EXIT
-    g, m = c.group[i], c.slot_municipality[i]
-    counts.decisions[m] += 1
-    counts.decision_weeks[m] += c.spell[i]
-    disability = p.disability_share[g] * min(max((1 - health) / (1 - p.health_mean[g]), 0.0), 2.0)
-    outcome = rng.random()
-    if outcome < disability:
+def _decision(draw, disability_share, flexjob_share, health, health_mean):
+    """The end of clarification: disability pension (likelier in poor health), flexjob, or ``NO_EXIT``."""
+    disability = disability_share * min(max((1 - health) / (1 - health_mean), 0.0), 2.0)
+    if draw < disability:
         return DISABILITY
-    if outcome < disability + p.flexjob_share[g]:
+    if draw < disability + flexjob_share:
         return FLEXJOB
-    c.group[i] = 0
-    c.distance_factor[i] = _distance_term(c.distance[i], p.distance_mean[0], p.distance_effect)
-    c.clarification[i] = 0.0
-    c.clarification_need[i] = 0.0
     return NO_EXIT

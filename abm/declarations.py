@@ -14,7 +14,7 @@ declarations, so adding an outcome or a state variable touches one file.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Mapping
 
 import numpy as np
 import polars as pl
@@ -36,6 +36,12 @@ class Sum:
     def expression(self, name: str) -> pl.Expr:
         return pl.col(name).sum()
 
+    def inputs(self, name: str) -> tuple[str, ...]:
+        return (name,)
+
+    def value(self, name: str, row: Mapping[str, np.ndarray]) -> float:
+        return float(np.sum(row[name]))
+
     def describe(self) -> str:
         return "sum"
 
@@ -54,6 +60,13 @@ class Weighted:
     def expression(self, name: str) -> pl.Expr:
         weight = self._weight()
         return (pl.col(name).fill_null(0) * weight).sum() / weight.sum()
+
+    def inputs(self, name: str) -> tuple[str, ...]:
+        return (name, *((self.weight,) if isinstance(self.weight, str) else self.weight))
+
+    def value(self, name: str, row: Mapping[str, np.ndarray]) -> float:
+        weight = sum(row[column] for column in self.inputs(name)[1:])
+        return _quotient(np.sum(np.nan_to_num(row[name]) * weight), np.sum(weight))
 
     def describe(self) -> str:
         names = (self.weight,) if isinstance(self.weight, str) else self.weight
@@ -74,6 +87,13 @@ class Ratio:
             return pl.col(self.numerator)
         return pl.col(self.numerator[0]) - pl.col(self.numerator[1])
 
+    def inputs(self, name: str) -> tuple[str, ...]:
+        return (*((self.numerator,) if isinstance(self.numerator, str) else self.numerator), self.denominator)
+
+    def value(self, name: str, row: Mapping[str, np.ndarray]) -> float:
+        numerator = row[self.numerator] if isinstance(self.numerator, str) else row[self.numerator[0]] - row[self.numerator[1]]
+        return _quotient(np.sum(numerator) * self.scale, np.sum(row[self.denominator]))
+
     def expression(self, name: str) -> pl.Expr:
         total = self.numerator_expression().sum()
         return (total * self.scale if self.scale != 1.0 else total) / pl.col(self.denominator).sum()
@@ -85,6 +105,12 @@ class Ratio:
 
 
 National = Sum | Weighted | Ratio
+"""How an output adds up over municipalities: ``expression`` for a table of weeks (polars,
+``metrics.national``), ``value`` for one week's row (numpy, cheap enough for every week)."""
+
+
+def _quotient(numerator: float, denominator: float) -> float:
+    return float(numerator / denominator) if denominator > 0 else float("nan")
 
 
 @dataclass(frozen=True)

@@ -110,7 +110,7 @@ def national(weekly: pl.DataFrame, by: Iterable[str] = ("week",), names: Iterabl
              smooth: Mapping[str, int] | None = None) -> pl.DataFrame:
     """Municipalities added up per ``by`` group (the country per week by default), as each
     output declares (sums, weighted means, ratios of sums); outputs without a national
-    aggregate are left out.
+    aggregate, or whose columns ``weekly`` lacks, are left out.
 
     ``names`` picks outputs (default: every one in ``weekly``); ``smooth`` gives ratios a
     rolling window of weeks (both sums over the last n weeks, per group of the other
@@ -118,7 +118,8 @@ def national(weekly: pl.DataFrame, by: Iterable[str] = ("week",), names: Iterabl
     """
     by = list(by)
     smooth = dict(smooth or {})
-    chosen = [o for o in RECORDED if o.national is not None and o.name in weekly.columns and (names is None or o.name in names)]
+    chosen = [o for o in RECORDED if o.national is not None and (names is None or o.name in names)
+              and all(column in weekly.columns for column in o.national.inputs(o.name))]
     windowed = {o.name: o.national for o in chosen if smooth.get(o.name, 1) > 1}
     if windowed and (not all(isinstance(rule, Ratio) for rule in windowed.values()) or "week" not in by):
         raise ValueError(f"only ratios can be smoothed, and only over weeks: {', '.join(windowed)}")
@@ -140,6 +141,12 @@ def national(weekly: pl.DataFrame, by: Iterable[str] = ("week",), names: Iterabl
 def _rolling(column: str, window: int, groups: list[str]) -> pl.Expr:
     rolled = pl.col(column).rolling_sum(window, min_samples=1)
     return rolled.over(groups) if groups else rolled
+
+
+def national_now(row: Mapping[str, np.ndarray], names: Iterable[str]) -> dict[str, float]:
+    """This week's national figures from a recorded row (``WeeklyRecord.record``'s return
+    value), by the same rules as ``national`` (for the DataCollector, every week)."""
+    return {o.name: o.national.value(o.name, row) for o in RECORDED if o.name in names}
 
 
 def describe_outputs() -> str:

@@ -18,7 +18,7 @@ from abm import jobcenter
 from abm.agents import Caseworker, Citizen, Council, Municipality
 from abm.compiled import kernel
 from abm.config import Config, defaults
-from abm.metrics import Tally, WeeklyRecord, national, weekly_frame
+from abm.metrics import Tally, WeeklyRecord, national_now
 from abm.network import council_network
 from abm.people import Population
 from abm.population import municipality_sizes
@@ -141,8 +141,7 @@ class JobcenterModel(mesa.Model):
         if not self.latest:
             return float("nan")
         if self._national is None or self._national[0] != self.week:
-            row = national(weekly_frame(self.latest), by=(), names=REPORTED).row(0, named=True)
-            self._national = (self.week, {key: float("nan") if value is None else float(value) for key, value in row.items()})
+            self._national = (self.week, national_now(self.latest, REPORTED))
         return self._national[1][name]
 
     # -- Mesa's view of the agents ----------------------------------------------------------

@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 
 from abm import mechanisms
-from abm.metrics import COUNTED, IDENTITY, RECORDED, national, with_output_schema
+from abm.metrics import COUNTED, IDENTITY, RECORDED, national, national_now, with_output_schema
 from abm.model import JobcenterModel
 from abm.simulate import national_weekly
 from abm.state import CaseworkerState, CitizenState
@@ -58,10 +58,16 @@ def test_national_figures_follow_each_output_declaration():
     assert np.allclose(by_municipality["trust_mean"].to_numpy(), weekly["trust_mean"].to_numpy(), equal_nan=True)
 
 
-def test_datacollector_reports_the_national_figures():
-    model = JobcenterModel(small_config(), seed=4)
+def test_one_week_and_a_table_of_weeks_add_up_the_same():
+    """The DataCollector's figures (one week's row, numpy) are ``national``'s (polars) for that week."""
+    model = JobcenterModel(small_config(council__strategy_mix=["pilot_then_scale", "austerity"]), seed=4)
     model.run(5)
+    table = national(model.weekly()).filter(pl.col("week") == 4).row(0, named=True)
+    names = [name for name in table if name != "week"]
+    assert {"clients", "trust_mean", "caseload_mean", "turnover_annualised", "exit_spell_mean"} <= set(names)
+    week = national_now(model.latest, names)
+    for name in names:
+        assert np.isclose(week[name], table[name], equal_nan=True), name
     series = model.datacollector.get_model_vars_dataframe()
-    last = national(model.weekly()).filter(pl.col("week") == 4).row(0, named=True)
-    assert series["Trust"].iloc[-1] == last["trust_mean"]
-    assert series["Caseload"].iloc[-1] == last["caseload_mean"]
+    assert np.isclose(series["Trust"].iloc[-1], table["trust_mean"])
+    assert np.isclose(series["Caseload"].iloc[-1], table["caseload_mean"])

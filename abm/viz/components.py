@@ -109,9 +109,10 @@ def time_series_view(series: Series):
         figure, ax = _figure()
         weeks = np.arange(model.record.rows)
         names = model.councils.strategy_names()
-        per_municipality = by_week(series_table(model, series, ("municipality",)), "municipality")
-        lines = [np.column_stack([weeks, per_municipality[m]]) for m in range(model.n_municipalities)]
-        ax.add_collection(LineCollection(lines, colors=[STRATEGY_COLOURS[s] for s in names], linewidths=0.6, alpha=0.35))
+        per_municipality = sorted(by_week(series_table(model, series, ("municipality",)), "municipality").items())
+        lines = [np.column_stack([weeks, values]) for _, values in per_municipality]
+        colours = [STRATEGY_COLOURS[names[m]] for m, _ in per_municipality]
+        ax.add_collection(LineCollection(lines, colors=colours, linewidths=0.6, alpha=0.35))
         for strategy, values in sorted(by_week(series_table(model, series, ("strategy",)), "strategy").items()):
             ax.plot(weeks, values, color=STRATEGY_COLOURS[strategy], linewidth=2.2)
         ax.autoscale_view()

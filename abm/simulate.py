@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from abm import __version__
 from abm.config import Config
-from abm.metrics import TURNOVER_WINDOW, annualised_turnover
+from abm.metrics import TURNOVER_WINDOW, annualised_turnover, national
 from abm.model import JobcenterModel
 
 FINAL_YEAR = 52
@@ -87,19 +87,10 @@ def summarize(weekly: pl.DataFrame, config: Config, seed: int) -> dict:
 
 
 def national_weekly(weekly: pl.DataFrame) -> pl.DataFrame:
-    """Country totals per week from a run's municipal rows (client-weighted means)."""
-    return weekly.group_by("week").agg(
-        pl.col("clients", "caseworkers", "protesters", "protest_event", "quits", "caseworker_changes",
-               "net_cost", "benefit_cost", "staff_cost").sum(),
-        ((pl.col("trust_mean").fill_null(0) * pl.col("clients")).sum() / pl.col("clients").sum()).alias("trust_mean"),
-        ((pl.col("spell_mean").fill_null(0) * pl.col("clients")).sum() / pl.col("clients").sum()).alias("spell_mean"),
-        ((pl.col("clients") - pl.col("waiting_for_caseworker")).sum() / pl.col("caseworkers").sum()).alias("caseload_mean"),
-    ).sort("week").with_columns(
-        annualised_turnover(*(pl.col(name).rolling_sum(TURNOVER_WINDOW, min_samples=1) for name in ("quits", "caseworkers")))
-        .alias("turnover_annualised"),
-    ).with_columns(  # a week without clients or staff has no mean: null, as in the municipal rows
-        pl.col("trust_mean", "spell_mean", "caseload_mean", "turnover_annualised").fill_nan(None),
-    )
+    """Country figures per week from a run's municipal rows (``metrics.national``), turnover
+    over the past ``TURNOVER_WINDOW`` weeks; a week without clients or staff has no mean: null."""
+    figures = national(weekly, smooth={"turnover_annualised": TURNOVER_WINDOW})
+    return figures.with_columns(pl.col(pl.Float64).fill_nan(None))
 
 
 def _defined(value) -> float | None:

@@ -97,7 +97,7 @@ PARAMS = {
     "initial_spell_mean": Param(
         [20.0, 120.0, 150.0], "weeks",
         "Mean weeks already spent in the current spell by the clients at the start, by group (exponential).",
-        "assumption (the burn-in settles the spells)", low=0.0, high=5200.0, kind="list[float]",
+        "assumption (the burn-in settles the spells)", low=0.0, high=5200.0, kind="list[float]", length=len(GROUPS),
     ),
 }
 

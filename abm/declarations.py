@@ -121,7 +121,8 @@ class Output:
     one, it is an event counter that the mechanism adds to during the week
     (``model.tally.add(name, ...)``). ``national`` says how municipalities add up to the
     country (``None``: they do not, e.g. a median); ``recorded=False`` keeps a counter out
-    of the weekly table (it only feeds another output).
+    of the weekly table (it only feeds another output). ``summary`` names the figures of
+    the run's summary row it gives, from its national series (see ``SUMMARIES``).
     """
 
     name: str
@@ -131,14 +132,29 @@ class Output:
     national: National | None = Sum()
     measure: Callable[[object], np.ndarray] | None = None
     recorded: bool = True
+    summary: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.dtype not in ("int", "float"):
             raise ValueError(f"output {self.name!r}: dtype must be 'int' or 'float', not {self.dtype!r}")
+        unknown = [kind for kind in self.summary if kind not in SUMMARIES]
+        if unknown or (self.summary and (self.national is None or not self.recorded)):
+            raise ValueError(f"output {self.name!r}: summary {self.summary!r} needs a recorded output with a national "
+                             f"aggregate and kinds from {', '.join(SUMMARIES)}")
+        if {"total", "per_year"} & set(self.summary) and not isinstance(self.national, Sum):
+            raise ValueError(f"output {self.name!r}: only a summed output has a total or a yearly rate")
 
     @property
     def counted(self) -> bool:
         return self.measure is None
+
+
+SUMMARIES = {
+    "total": "summed over the run",
+    "per_year": "summed over the run, per year",
+    "final_year": "mean of the weekly national figure over the final year",
+}
+"""The summary figures an output can declare; each is the summary key ``<name>_<kind>``."""
 
 
 def ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:

@@ -15,7 +15,7 @@ from typing import Iterable, Mapping
 import numpy as np
 import polars as pl
 
-from abm.declarations import Ratio
+from abm.declarations import SUMMARIES, Ratio
 from abm.mechanisms import OUTPUTS, OWNER
 from abm.rules.turnover import TURNOVER_WINDOW, annualised_turnover  # noqa: F401 (the one definition, used from here)
 
@@ -154,14 +154,15 @@ def national_now(row: Mapping[str, np.ndarray], names: Iterable[str]) -> dict[st
 def describe_outputs() -> str:
     """The README's weekly-table schema (between ``<!-- outputs:begin -->`` and ``<!-- outputs:end -->``)."""
     lines = [
-        "| column | type | unit | nationally | meaning | declared in |",
-        "| --- | --- | --- | --- | --- | --- |",
-        "| `week`, `municipality`, `municipality_name`, `region`, `strategy` | int, int, str, str, str | | | identity of the row (week 0 is the first week after the burn-in); `municipality` is the index, `municipality_name` e.g. \"Høje-Taastrup\" or \"Synthetic 03\", `region` one of the five regions (null for synthetic municipalities) | `abm/metrics.py`, `abm/denmark.py` |",
+        "| column | type | unit | nationally | meaning | in the run summary | declared in |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| `week`, `municipality`, `municipality_name`, `region`, `strategy` | int, int, str, str, str | | | identity of the row (week 0 is the first week after the burn-in); `municipality` is the index, `municipality_name` e.g. \"Høje-Taastrup\" or \"Synthetic 03\", `region` one of the five regions (null for synthetic municipalities) | | `abm/metrics.py`, `abm/denmark.py` |",
     ]
     for output in RECORDED:
         national_rule = "-" if output.national is None else output.national.describe()
         module = "abm/" + OWNER[output.name].removeprefix("abm.").replace(".", "/") + ".py"
-        lines.append(f"| `{output.name}` | {output.dtype} | {output.unit} | {national_rule} | {output.doc} | `{module}` |")
+        summary = ", ".join(f"`{output.name}_{kind}` ({SUMMARIES[kind]})" for kind in output.summary)
+        lines.append(f"| `{output.name}` | {output.dtype} | {output.unit} | {national_rule} | {output.doc} | {summary} | `{module}` |")
     return "\n".join(lines)
 
 

@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from abm import __version__
 from abm.config import Config
-from abm.metrics import TURNOVER_WINDOW, annualised_turnover, national
+from abm.metrics import RECORDED, TURNOVER_WINDOW, annualised_turnover, national
 from abm.model import JobcenterModel
 
 FINAL_YEAR = 52
@@ -45,7 +45,8 @@ def summarize(weekly: pl.DataFrame, config: Config, seed: int) -> dict:
     """National outcomes of one run: the figures the strategies are compared on."""
     weeks = int(weekly["week"].max()) + 1
     years = weeks / 52
-    final = national_weekly(weekly).filter(pl.col("week") >= weeks - FINAL_YEAR)
+    every_week = national_weekly(weekly)
+    final = every_week.filter(pl.col("week") >= weeks - FINAL_YEAR)
     total = weekly.select(pl.all().exclude(pl.String).sum())  # strategy, municipality_name, region are labels
     client_weeks = float(total["clients"][0])
     exits = {kind: int(total[f"exits_{kind}"][0]) for kind in ("job", "education", "flexjob", "disability")}
@@ -81,9 +82,23 @@ def summarize(weekly: pl.DataFrame, config: Config, seed: int) -> dict:
         "staff_cost_mdkk": float(total["staff_cost"][0]) / 1e6,
         "net_cost_mdkk": float(total["net_cost"][0]) / 1e6,
         "net_cost_final_year_mdkk": float(final["net_cost"].sum()) / 1e6,
+        **declared_summaries(every_week, final, years),
         "abm_version": __version__,
         "config": config.to_json(),
     }
+
+
+def declared_summaries(every_week: pl.DataFrame, final: pl.DataFrame, years: float) -> dict[str, float | None]:
+    """The summary figures outputs declare (``Output.summary``), from the national series."""
+    figures = {}
+    for output in RECORDED:
+        for kind in output.summary:
+            if kind == "final_year":
+                value = final[output.name].mean()
+            else:
+                value = every_week[output.name].sum() / (years if kind == "per_year" else 1)
+            figures[f"{output.name}_{kind}"] = None if value is None else _defined(value)
+    return figures
 
 
 def national_weekly(weekly: pl.DataFrame) -> pl.DataFrame:

@@ -71,3 +71,27 @@ def test_one_week_and_a_table_of_weeks_add_up_the_same():
     series = model.datacollector.get_model_vars_dataframe()
     assert np.isclose(series["Trust"].iloc[-1], table["trust_mean"])
     assert np.isclose(series["Caseload"].iloc[-1], table["caseload_mean"])
+
+
+def test_declared_summary_figures_follow_the_national_series():
+    """An output's ``summary`` kinds become summary keys, computed from its national series."""
+    from abm.simulate import run_simulation
+
+    result = run_simulation(small_config(run__weeks=104, council__strategy="austerity", council__first_decision_week=0), seed=3)
+    national_series = national_weekly(result.weekly)
+    declared = {f"{o.name}_{kind}" for o in RECORDED for kind in o.summary}
+    assert {"hires_per_year", "layoffs_per_year", "stress_mean_final_year"} <= declared <= set(result.summary)
+    assert result.summary["hires_per_year"] == result.weekly["hires"].sum() / 2
+    assert result.summary["layoffs_per_year"] == result.weekly["layoffs"].sum() / 2 > 0  # austerity lays off
+    assert result.summary["stress_mean_final_year"] == national_series.filter(pl.col("week") >= 52)["stress_mean"].mean()
+
+
+def test_a_summary_kind_an_output_cannot_have_is_refused():
+    import pytest
+
+    from abm.declarations import Output, Weighted
+
+    with pytest.raises(ValueError, match="only a summed output"):
+        Output("x_mean", "float", "0-1", "a mean", national=Weighted("clients"), measure=lambda m: None, summary=("total",))
+    with pytest.raises(ValueError, match="kinds from"):
+        Output("x", "int", "citizens", "a count", summary=("median",))

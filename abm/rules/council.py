@@ -90,7 +90,7 @@ OUTPUTS = (
     Output("clients_pilot", "int", "citizens", "clients in a pilot unit", measure=lambda model: model.census.pilot),
     Output("positions", "int", "positions", "positions the council pays for",
            measure=lambda model: model.councils.headcount.sum(axis=1)),
-    Output("layoffs", "int", "caseworkers", "caseworkers laid off this week"),
+    Output("layoffs", "int", "caseworkers", "caseworkers laid off this week", summary=("per_year",)),
 )
 
 

@@ -60,8 +60,9 @@ def _stress_mean(model) -> np.ndarray:
 
 
 OUTPUTS = (
-    Output("stress_mean", "float", "0-1", "mean stress of the caseworkers", national=Weighted("caseworkers"), measure=_stress_mean),
-    Output("hires", "int", "caseworkers", "new caseworkers starting this week"),
+    Output("stress_mean", "float", "0-1", "mean stress of the caseworkers", national=Weighted("caseworkers"), measure=_stress_mean,
+           summary=("final_year",)),
+    Output("hires", "int", "caseworkers", "new caseworkers starting this week", summary=("per_year",)),
     Output("quits", "int", "caseworkers", "caseworkers quitting this week"),
     Output("turnover_annualised", "float", "quits / caseworker-year", "quits x 52 / caseworkers (annualised_turnover)",
            national=Ratio("quits", "caseworkers", 52.0),

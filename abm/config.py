@@ -67,7 +67,7 @@ SCHEMA: dict[str, dict[str, Param]] = {
     "compare": COMPARE_PARAMS,
 }
 
-CHECKS: list[Check] = [*network.CHECKS, *progress.CHECKS, *denmark.CHECKS]
+CHECKS: list[Check] = [*network.CHECKS, *population.CHECKS, *progress.CHECKS, *denmark.CHECKS]
 """Rules between parameters, each declared beside the parameters it reads."""
 
 TOP_LEVEL_KEYS = ("extends", "description")

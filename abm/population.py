@@ -10,7 +10,7 @@ import numpy as np
 from scipy.special import ndtri
 
 from abm.declarations import Column, Output, Weighted, ratio
-from abm.parameters import Param
+from abm.parameters import Check, Param
 
 GROUPS = ("job_ready", "activity_ready", "resource")
 
@@ -128,6 +128,18 @@ OUTPUTS = (
 def municipality_count(p_muni) -> int:
     """How many municipalities a config has (``names`` or ``sizes`` when given, else ``count``)."""
     return len(p_muni.names) or len(p_muni.sizes) or p_muni.count
+
+
+def _history_problem(config) -> str | None:
+    """A long history is a number of weeks within the history window, so it cannot be longer."""
+    p = config.population
+    if p.long_history_weeks > p.history_weeks:
+        return (f"population.long_history_weeks = {p.long_history_weeks} is longer than population.history_weeks = "
+                f"{p.history_weeks}: a long history is counted within that window, so it must be at most as long")
+    return None
+
+
+CHECKS = [Check(("population.long_history_weeks", "population.history_weeks"), _history_problem)]
 
 
 def municipality_sizes(p_muni) -> np.ndarray:

@@ -80,6 +80,8 @@ def valid_overrides(draw) -> dict:
         overrides["municipalities.names"] = []
         if overrides["network.council_peers"] == "region":
             overrides["network.council_peers"] = "random"
+    # A long benefit history is counted within the history window: draw it within the window.
+    overrides["population.long_history_weeks"] = draw(st.integers(0, overrides["population.history_weeks"]))
     # A decision's two shares may not exceed the whole: draw flexjob within what disability leaves.
     overrides["progress.flexjob_share"] = [
         draw(st.floats(0.0, 1.0 - d)) for d in overrides["progress.disability_share"]

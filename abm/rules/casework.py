@@ -1,7 +1,7 @@
 """Casework: a caseworker's hours are shared over the caseload; time buys meeting quality.
 
 Minutes per citizen per week = casework hours x productivity / caseload. Quality is a
-saturating function of those minutes, lowered by stress; trainees are less productive.
+saturating (Hill) function of those minutes, lowered by stress; trainees are less productive.
 A citizen waiting for a caseworker gets no casework (quality 0).
 """
 
@@ -26,6 +26,10 @@ PARAMS = {
         "assumption, so 220 cases leave ~6 min/week (seed 000: 25 min for a whole conversation)",
         low=0.01, high=1000.0,
     ),
+    "quality_exponent": Param(
+        1.0, "", "Steepness of quality in minutes (Hill exponent): quality = m^n / (m^n + half^n). 1 is the plain saturating curve; above 1 quality saturates at ordinary caseloads, so each case removed buys less as caseloads fall (diminishing returns).",
+        "assumption (issue 14: diminishing returns; 1 keeps the earlier calibration)", low=0.1, high=10.0,
+    ),
     "reference_caseload": Param(
         100.0, "cases / caseworker", "Caseload at which exit hazards take their base values.",
         "seeds 001, 003: ordinary department ~100 cases", low=1.0, high=1000.0,
@@ -49,7 +53,13 @@ OUTPUTS = (Output("trainees", "int", "caseworkers", "caseworkers still in traini
 
 
 def quality_of_minutes(minutes: np.ndarray | float, p) -> np.ndarray | float:
-    return minutes / (minutes + p.half_quality_minutes)
+    """Hill curve: with exponent 1, quality as a function of the caseload c is H/(H + half x c), convex in c,
+    so every case removed buys more than the one before; above 1 it is an S-curve in log c whose
+    marginal effect peaks at a caseload above which cuts pay more and below which they pay less."""
+    if p.quality_exponent == 1.0:
+        return minutes / (minutes + p.half_quality_minutes)
+    scaled = (minutes / p.half_quality_minutes) ** p.quality_exponent
+    return scaled / (scaled + 1.0)
 
 
 def reference_quality(p) -> float:

@@ -114,6 +114,14 @@ def _quotient(numerator: float, denominator: float) -> float:
 
 
 @dataclass(frozen=True)
+class When:
+    """A condition on the run's config: ``holds(config)``, described as ``doc`` (for the README)."""
+
+    doc: str
+    holds: Callable[[object], bool]
+
+
+@dataclass(frozen=True)
 class Output:
     """One outcome measured every week per municipality (a column of the weekly table).
 
@@ -121,7 +129,9 @@ class Output:
     one, it is an event counter that the mechanism adds to during the week
     (``model.tally.add(name, ...)``). ``national`` says how municipalities add up to the
     country (``None``: they do not, e.g. a median); ``recorded=False`` keeps a counter out
-    of the weekly table (it only feeds another output).
+    of the weekly table (it only feeds another output). ``when`` records it only in runs
+    whose config switches its mechanism on, so a mechanism that is off adds no column and
+    leaves the weekly table of every earlier config as it was.
     """
 
     name: str
@@ -131,6 +141,7 @@ class Output:
     national: National | None = Sum()
     measure: Callable[[object], np.ndarray] | None = None
     recorded: bool = True
+    when: When | None = None
 
     def __post_init__(self) -> None:
         if self.dtype not in ("int", "float"):
@@ -139,6 +150,10 @@ class Output:
     @property
     def counted(self) -> bool:
         return self.measure is None
+
+    def recorded_in(self, config) -> bool:
+        """Whether a run of ``config`` has this output as a column of its weekly table."""
+        return self.recorded and (self.when is None or self.when.holds(config))
 
 
 def ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:

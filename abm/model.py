@@ -18,7 +18,7 @@ from abm import jobcenter
 from abm.agents import Caseworker, Citizen, Council, Municipality
 from abm.compiled import kernel
 from abm.config import Config, defaults
-from abm.metrics import Tally, WeeklyRecord, national_now
+from abm.metrics import Tally, WeeklyRecord, national_now, recorded_outputs
 from abm.network import council_network
 from abm.people import Population
 from abm.population import municipality_sizes
@@ -61,7 +61,7 @@ class JobcenterModel(mesa.Model):
         self.inhabitants = municipality_sizes(config.municipalities)
         self.n_municipalities = len(self.inhabitants)
         self.tally = Tally(self.n_municipalities)
-        self.record = WeeklyRecord(config.run.weeks, self.n_municipalities)
+        self.record = WeeklyRecord(config.run.weeks, self.n_municipalities, recorded_outputs(config))
         self.latest: dict[str, np.ndarray] = {}
         self._national: tuple[int, dict[str, float]] | None = None  # (week, this week's national figures)
         self.rule_seconds: dict[str, float] | None = None  # set to {} to time each rule

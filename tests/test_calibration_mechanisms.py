@@ -6,7 +6,10 @@ from __future__ import annotations
 import numpy as np
 
 from abm.config import defaults
+from abm.model import JobcenterModel
 from abm.rules import casework
+from conftest import small_config
+from test_invariants import check_weekly
 
 
 def _gain_per_case(p, high: float, low: float) -> float:
@@ -25,3 +28,18 @@ def test_quality_exponent_one_is_the_plain_curve_and_above_one_gives_diminishing
     assert casework.quality_of_minutes(5.0, hill) == 0.5
     # Exponent 3: the gain per case removed shrinks as caseloads fall below ~200.
     assert _gain_per_case(hill, 250, 150) > _gain_per_case(hill, 150, 100) > 2 * _gain_per_case(hill, 70, 40)
+
+
+def test_exit_out_of_the_labour_force_is_its_own_kind_for_job_ready_clients():
+    weeks = 52
+    off = JobcenterModel(small_config(run__weeks=weeks), seed=3).run().weekly()
+    assert "exits_out_of_labour_force" not in off.columns  # switched off: the table is today's
+    model = JobcenterModel(small_config(run__weeks=weeks, progress__out_of_labour_force_hazard=0.02), seed=3)
+    weekly = model.run().weekly()
+    out = weekly["exits_out_of_labour_force"].sum()
+    job_ready_weeks = weekly["clients_job_ready"].sum()
+    # About 2% of the job-ready clients a week (counted at the end of the week: the week's entrants
+    # are at risk too, so a little more).
+    assert 0.017 < out / job_ready_weeks < 0.025
+    assert weekly["clients"].sum() < off["clients"].sum()
+    check_weekly(weekly)  # every citizen still accounted for

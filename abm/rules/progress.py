@@ -16,12 +16,12 @@ from typing import NamedTuple
 import numpy as np
 
 from abm.compiled import bundle, kernel
-from abm.declarations import Column, Output, Ratio, Weighted, ratio
+from abm.declarations import Column, Output, Ratio, Weighted, When, ratio
 from abm.parameters import Param
 from abm.rules import casework
 from abm.rules.inflow import scenario_factors
 
-EXITS = ("job", "education", "flexjob", "disability")
+EXITS = ("job", "education", "flexjob", "disability", "out_of_labour_force")
 
 PARAMS = {
     "job_hazard": Param(
@@ -33,6 +33,11 @@ PARAMS = {
     "education_hazard": Param(
         [0.006, 0.0015, 0.0001], "per week", "Weekly chance of starting education at the reference caseload, by group.",
         "assumption", low=0.0, high=1.0, kind="list[float]",
+    ),
+    "out_of_labour_force_hazard": Param(
+        0.0, "per week",
+        "Weekly chance that a job-ready client leaves the labour force (deregistered without a job); casework does not change it. 0 = no such exit.",
+        "assumption (issue 14: field trials count it apart from jobs; 0 keeps the earlier calibration)", low=0.0, high=1.0,
     ),
     "quality_elasticity": Param(
         1.5, "", "Exit and clarification speed scale as (quality / reference quality) to this power.",
@@ -93,17 +98,22 @@ CITIZEN_STATE = {
     "pressed_recent": Column(np.float64, 0.0, "being pressed, remembered (weekly persistence pressed_memory)"),
 }
 
-_EXIT_COUNTS = tuple(f"exits_{kind}" for kind in EXITS)
+_EXIT_COUNTS = tuple(f"exits_{kind}" for kind in EXITS if kind != "out_of_labour_force")  # always in the table
+OUT_OF_LABOUR_FORCE_ON = When("progress.out_of_labour_force_hazard > 0",
+                              lambda config: config.progress.out_of_labour_force_hazard > 0)
 
 OUTPUTS = (
     Output("exits_job", "int", "citizens", "clients who found a job this week"),
     Output("exits_education", "int", "citizens", "clients who started education this week"),
     Output("exits_flexjob", "int", "citizens", "clients granted a flexjob this week"),
     Output("exits_disability", "int", "citizens", "clients granted disability pension this week"),
+    Output("exits_out_of_labour_force", "int", "citizens", "job-ready clients who left the labour force (no job) this week",
+           when=OUT_OF_LABOUR_FORCE_ON),
     Output("exit_spell_weeks", "float", "weeks", "summed spells of this week's leavers", recorded=False),
+    # Nationally weighted by the exits always in the table (out of the labour force is not, when off).
     Output("exit_spell_mean", "float", "weeks", "mean spell of the clients who left this week",
            national=Weighted(_EXIT_COUNTS),
-           measure=lambda model: ratio(model.tally.values["exit_spell_weeks"], sum(model.tally.values[name] for name in _EXIT_COUNTS))),
+           measure=lambda model: ratio(model.tally.values["exit_spell_weeks"], sum(model.tally.values[f"exits_{kind}"] for kind in EXITS))),
     Output("decisions", "int", "decisions", "flexjob / disability-pension / back-to-job-track decisions this week"),
     Output("decision_weeks", "float", "weeks", "summed spells at this week's decisions", recorded=False),
     Output("decision_weeks_mean", "float", "weeks", "mean spell at this week's decisions", national=Weighted("decisions"),
@@ -115,7 +125,7 @@ OUTPUTS = (
 )
 
 
-JOB, EDUCATION, FLEXJOB, DISABILITY = range(len(EXITS))
+JOB, EDUCATION, FLEXJOB, DISABILITY, OUT_OF_LABOUR_FORCE = range(len(EXITS))
 
 
 def quality_boost(quality: np.ndarray, model) -> np.ndarray:
@@ -199,6 +209,7 @@ class Params(NamedTuple):
     churn_by_changes: np.ndarray  # the job chance left after 0, 1, ... cap caseworker changes
     job_hazard: np.ndarray
     education_hazard: np.ndarray
+    out_of_labour_force_hazard: float
     disability_share: np.ndarray
     flexjob_share: np.ndarray
 
@@ -250,8 +261,8 @@ NO_EXIT = -1
 
 @kernel
 def _week(rng, rows, exit_draws, c, this_week, p, counts):
-    """One week of each citizen in ``rows``, in one pass: health and pressing, exits to job
-    or education, clarification and its decision (the sub-models of ODD 7.3, in order).
+    """One week of each citizen in ``rows``, in one pass: health and pressing, exits to job,
+    education or out of the labour force, clarification and its decision (the sub-models of ODD 7.3, in order).
 
     ``exit_draws`` has one uniform number per row (drawn in bulk: cheaper); the rarer
     draws (pressing, decisions) come from ``rng`` as needed. Updates the columns in place,
@@ -283,10 +294,11 @@ def _week(rng, rows, exit_draws, c, this_week, p, counts):
             p.job_hazard[g], p.education_hazard[g], boost, c.distance_factor[i], health, p.health_mean[g], p.health_effect,
             p.churn_by_changes[min(c.changes[i], len(p.churn_by_changes) - 1)],
         )
+        out = p.out_of_labour_force_hazard if g == 0 else 0.0  # job-ready clients only
         exit_kind = NO_EXIT
         draw = exit_draws[r]
-        if draw < job + education:
-            exit_kind = JOB if draw < job else EDUCATION
+        if draw < job + education + out:
+            exit_kind = JOB if draw < job else (EDUCATION if draw < job + education else OUT_OF_LABOUR_FORCE)
 
         # Clarification: progress at the speed of casework; at its end, a decision.
         elif c.clarification_need[i] > 0:

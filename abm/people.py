@@ -84,8 +84,9 @@ class Population:
         progress.on_entry(model, slots, rng)
         citizens.unit[slots] = council.entering_unit(model, slots, rng)
 
-    def leave(self, slots: np.ndarray) -> None:
-        """Citizens end their spell (the caller counts the kind of exit)."""
+    def leave(self, slots: np.ndarray, kind: np.ndarray) -> None:
+        """Citizens end their spell by an exit of ``kind`` (codes of ``progress.EXITS``; the
+        caller counts the exits by kind, this counts them by unit)."""
         if len(slots) == 0:
             return
         model = self.model
@@ -93,6 +94,7 @@ class Population:
         model.tally.exits_by_department += np.bincount(
             department(citizens.slot_municipality[slots], citizens.unit[slots]), minlength=2 * model.n_municipalities
         )
+        council.count_exits_by_unit(model, citizens.slot_municipality[slots], citizens.unit[slots], kind)
         assigned = citizens.caseworker[slots]
         assigned = assigned[assigned >= 0]
         model.caseworkers.caseload -= np.bincount(assigned, minlength=model.caseworkers.size).astype(np.int32)

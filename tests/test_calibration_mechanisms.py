@@ -4,10 +4,12 @@ and is off (today's results) by default."""
 from __future__ import annotations
 
 import numpy as np
+import polars as pl
 
 from abm.config import defaults
 from abm.model import JobcenterModel
 from abm.rules import casework
+from abm.rules.progress import EXITS
 from conftest import small_config
 from test_invariants import check_weekly
 
@@ -43,3 +45,48 @@ def test_exit_out_of_the_labour_force_is_its_own_kind_for_job_ready_clients():
     assert 0.017 < out / job_ready_weeks < 0.025
     assert weekly["clients"].sum() < off["clients"].sum()
     check_weekly(weekly)  # every citizen still accounted for
+
+
+TRIAL = {"municipalities.sizes": [40000, 60000], "council.initial_caseload": 150.0, "council.trial_start_week": 5,
+         "council.trial_weeks": 40, "council.trial_caseload": 70.0, "run.weeks": 45}
+
+
+def _run(values: dict, seed: int = 3) -> pl.DataFrame:
+    return JobcenterModel(defaults().with_overrides(values), seed=seed).run().weekly()
+
+
+def test_in_office_trial_runs_the_treatment_unit_at_its_caseload_and_the_control_at_the_one_it_had():
+    weekly = _run(TRIAL)
+    before = weekly.filter(pl.col("week") == 4)
+    during = weekly.filter(pl.col("week").is_between(6, 44))
+    assert (before["trial_clients"] == 0).all()
+    # Half the clients at the start, and half the entrants, are in the treatment unit.
+    start = weekly.filter(pl.col("week") == 5)
+    assert np.allclose(start["trial_clients"] / start["clients"], 0.5, atol=0.03)
+    # Both units hold their caseloads, up to whole positions (a unit of 11 caseworkers moves in steps of 9%)
+    # and the quits whose replacements are still being recruited.
+    assert abs(during["trial_caseload"].median() - 70.0) < 3.5
+    assert (during["trial_caseload"] - 70.0).abs().quantile(0.8) < 7.0
+    control = during.sort("municipality", "week")["control_caseload"].to_numpy().reshape(2, -1)
+    had = before.sort("municipality")["control_caseload"].to_numpy()[:, None]
+    assert np.all(np.abs(np.median(control, axis=1) / had[:, 0] - 1) < 0.1)
+    # The units add up to the municipality, and their exits to the exits by kind.
+    assert (weekly["trial_clients"] + weekly["control_clients"] == weekly["clients"]).all()
+    assert "trial_exits_out_of_labour_force" not in weekly.columns  # that exit is off
+    for kind in (kind for kind in EXITS if f"exits_{kind}" in weekly.columns):
+        assert (weekly[f"trial_exits_{kind}"] + weekly[f"control_exits_{kind}"] == weekly[f"exits_{kind}"]).all(), kind
+    # The treatment unit's clients find jobs faster (more time per client: 150 -> 70 cases).
+    rate = {unit: during[f"{unit}_exits_job"].sum() / during[f"{unit}_clients"].sum() for unit in ("trial", "control")}
+    assert 1.2 < rate["trial"] / rate["control"] < 3.0
+    check_weekly(weekly)
+
+
+def test_a_trial_of_entrants_only_leaves_the_stock_in_the_control_unit():
+    weekly = _run({**TRIAL, "council.trial_clients": "entrants", "council.trial_staff": "new_hires"})
+    start = weekly.filter(pl.col("week") == 5)
+    assert (start["trial_clients"] < 0.02 * start["clients"]).all()  # only the week's entrants
+    later = weekly.filter(pl.col("week") == 44)
+    inflow = weekly.filter(pl.col("week").is_between(5, 44)).group_by("municipality").agg(pl.col("inflow").sum()).sort("municipality")
+    assert (later.sort("municipality")["trial_clients"] < 0.5 * inflow["inflow"]).all()
+    assert (later["trial_clients"] > 0.15 * inflow["inflow"]).all()
+    check_weekly(weekly)

@@ -21,6 +21,10 @@ ODD_CONFIGS = {
     "zero inflow": {"labour_market.inflow_per_1000": 0.0},
     "recession cycle, fast protests": {"labour_market.scenario": "recession", "labour_market.cycle_amplitude": 0.5,
                                        "population.protest_threshold_mean": 0.3, "council.initial_caseload": 250.0},
+    "field trial mechanisms, with a pilot beside": {
+        "council.trial_weeks": 30, "council.trial_start_week": 3, "council.trial_merge_at_end": True,
+        "council.strategy_mix": ["status_quo", "pilot_then_scale", "invest"], "council.first_decision_week": 2,
+        "progress.out_of_labour_force_hazard": 0.01},
 }
 
 
@@ -124,7 +128,8 @@ def test_draining_packs_the_table_and_keeps_everyone():
 def test_packing_moves_every_person_with_their_state_ties_and_friend():
     model = JobcenterModel(small_config(), seed=4)
     citizens = model.citizens
-    model.people.leave(citizens.occupied()[::2])  # half leave: the table is now mostly empty
+    leaving = citizens.occupied()[::2]
+    model.people.leave(leaving, np.zeros(len(leaving), dtype=np.int8))  # half leave (to jobs): the table is now mostly empty
     model.meet_friends()
 
     def people():

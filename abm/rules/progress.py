@@ -253,7 +253,7 @@ def apply(model) -> None:
         model.tally.add(f"exits_{name}", municipality[kind == code])
     if len(leaving):
         model.tally.add("exit_spell_weeks", municipality, citizens.spell[leaving])
-    model.people.leave(leaving)
+    model.people.leave(leaving, kind)
 
 
 NO_EXIT = -1

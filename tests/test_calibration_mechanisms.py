@@ -90,3 +90,21 @@ def test_a_trial_of_entrants_only_leaves_the_stock_in_the_control_unit():
     assert (later.sort("municipality")["trial_clients"] < 0.5 * inflow["inflow"]).all()
     assert (later["trial_clients"] > 0.15 * inflow["inflow"]).all()
     check_weekly(weekly)
+
+
+def test_more_contact_early_in_the_spell_raises_early_job_exits_at_the_others_expense():
+    base = {"municipalities.sizes": [40000, 60000], "run.weeks": 52, "casework.early_contact_weeks": 13}
+    same = _run(base)  # factor 1: every client the same share (today's results), early exits counted
+    more = _run({**base, "casework.early_contact_factor": 3.0})
+    early = more["exits_job_early"].sum() / same["exits_job_early"].sum()
+    later = (more["exits_job"] - more["exits_job_early"]).sum() / (same["exits_job"] - same["exits_job_early"]).sum()
+    assert 1.1 < early < 2.5  # three times the meetings in the first 13 weeks (measured: 1.21)
+    assert later < 1.0  # the others get less of the caseworker's time
+    check_weekly(more)
+
+
+def test_early_contact_factor_one_changes_nothing():
+    base = {"municipalities.sizes": [40000], "run.weeks": 20}
+    plain = _run(base)
+    counted = _run({**base, "casework.early_contact_weeks": 13})
+    assert plain.equals(counted.drop("exits_job_early"))

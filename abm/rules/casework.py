@@ -2,7 +2,9 @@
 
 Minutes per citizen per week = casework hours x productivity / caseload. Quality is a
 saturating (Hill) function of those minutes, lowered by stress; trainees are less productive.
-A citizen waiting for a caseworker gets no casework (quality 0).
+A citizen waiting for a caseworker gets no casework (quality 0). Contact intensity by spell
+stage: clients early in their spell may get several times a client's share of the time,
+which leaves less for the others.
 """
 
 from __future__ import annotations
@@ -36,11 +38,23 @@ PARAMS = {
     ),
     "trainee_weeks": Param(26, "weeks", "Training period of a new hire.", "public figure: union advises ~6 months reduced caseload", low=0, high=520),
     "trainee_productivity": Param(0.5, "share", "Productivity of a new hire at the start of training.", "assumption", low=0.01, high=1.0),
+    "early_contact_weeks": Param(
+        0, "weeks", "Weeks at the start of a spell in which a client gets early_contact_factor times a client's share of casework time (0 = none).",
+        "issue 14: meetings by spell stage (Maibom, Rosholm & Svarer 2017: fortnightly meetings in the first 13 weeks)",
+        low=0, high=520,
+    ),
+    "early_contact_factor": Param(
+        1.0, "x", "Casework time of a client early in the spell relative to the others' (more meetings); the caseworker's hours stay the same, so the others get less.",
+        "assumption (1 = every client the same share, the earlier calibration)", low=0.0, high=20.0,
+    ),
     "stress_quality_penalty": Param(0.3, "share", "Quality lost at full stress.", "assumption", low=0.0, high=1.0),
 }
 
 CITIZEN_STATE = {"quality": Column(np.float64, 0.0, "meeting quality this week (0 while waiting)")}
-CASEWORKER_STATE = {"quality": Column(np.float64, 0.0, "meeting quality this week")}
+CASEWORKER_STATE = {
+    "quality": Column(np.float64, 0.0, "meeting quality this week"),
+    "early_quality": Column(np.float64, 0.0, "meeting quality for clients early in their spell (early_contact_weeks)"),
+}
 
 
 def _trainees(model) -> np.ndarray:
@@ -67,25 +81,65 @@ def reference_quality(p) -> float:
     return float(quality_of_minutes(p.hours_per_week * p.casework_share * 60 / p.reference_caseload, p))
 
 
-def caseworker_quality(model) -> np.ndarray:
-    """Meeting quality each caseworker gives this week (0 for empty rows)."""
+def early_contact(p) -> bool:
+    """Whether clients early in their spell get a different share of casework time."""
+    return p.early_contact_weeks > 0 and p.early_contact_factor != 1.0
+
+
+def caseworker_quality(model, early_clients: np.ndarray | None = None, factor: float = 1.0) -> np.ndarray:
+    """Meeting quality each caseworker gives a client this week (0 for empty rows).
+
+    With ``early_clients`` (per caseworker) getting ``factor`` times a share each, the
+    hours are shared over the weighted caseload and the quality is that of an ordinary share
+    times ``factor``.
+    """
     p = model.params.casework
     staff = model.caseworkers
     ramp = np.minimum(staff.experience / max(p.trainee_weeks, 1), 1.0) if p.trainee_weeks else 1.0
     productivity = p.trainee_productivity + (1 - p.trainee_productivity) * ramp
-    minutes = p.hours_per_week * p.casework_share * 60 * productivity / np.maximum(staff.caseload, 1)
+    caseload = staff.caseload if early_clients is None else staff.caseload + (p.early_contact_factor - 1) * early_clients
+    minutes = p.hours_per_week * p.casework_share * 60 * productivity / np.maximum(caseload, 1) * factor
     quality = quality_of_minutes(minutes, p) * (1 - p.stress_quality_penalty * staff.stress)
     return np.where(staff.active, quality, 0.0)
 
 
 def apply(model) -> None:
     """Each caseworker's quality this week, and so each client's (0 while waiting; empty slots keep 0)."""
-    model.caseworkers.quality = caseworker_quality(model)
-    citizens = model.citizens
-    _citizen_quality(citizens.occupied(), citizens.caseworker, model.caseworkers.quality, citizens.quality)
+    p = model.params.casework
+    citizens, staff = model.citizens, model.caseworkers
+    if not early_contact(p):
+        staff.quality = caseworker_quality(model)
+        _citizen_quality(citizens.occupied(), citizens.caseworker, staff.quality, citizens.quality)
+        return
+    early = _early_clients(citizens.occupied(), citizens.caseworker, citizens.spell, p.early_contact_weeks, staff.size)
+    staff.quality = caseworker_quality(model, early)
+    staff.early_quality = caseworker_quality(model, early, p.early_contact_factor)
+    _citizen_quality_by_stage(citizens.occupied(), citizens.caseworker, citizens.spell, p.early_contact_weeks,
+                              staff.quality, staff.early_quality, citizens.quality)
 
 
 @kernel
 def _citizen_quality(rows, caseworker, by_caseworker, quality):
     for i in rows:
         quality[i] = by_caseworker[caseworker[i]] if caseworker[i] != NO_CASEWORKER else 0.0
+
+
+@kernel
+def _early_clients(rows, caseworker, spell, early_weeks, n_staff):
+    """Each caseworker's clients in the first ``early_weeks`` weeks of their spell."""
+    early = np.zeros(n_staff)
+    for i in rows:
+        if caseworker[i] != NO_CASEWORKER and spell[i] < early_weeks:
+            early[caseworker[i]] += 1
+    return early
+
+
+@kernel
+def _citizen_quality_by_stage(rows, caseworker, spell, early_weeks, by_caseworker, early_by_caseworker, quality):
+    for i in rows:
+        if caseworker[i] == NO_CASEWORKER:
+            quality[i] = 0.0
+        elif spell[i] < early_weeks:
+            quality[i] = early_by_caseworker[caseworker[i]]
+        else:
+            quality[i] = by_caseworker[caseworker[i]]

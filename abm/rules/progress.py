@@ -109,6 +109,9 @@ OUTPUTS = (
     Output("exits_disability", "int", "citizens", "clients granted disability pension this week"),
     Output("exits_out_of_labour_force", "int", "citizens", "job-ready clients who left the labour force (no job) this week",
            when=OUT_OF_LABOUR_FORCE_ON),
+    Output("exits_job_early", "int", "citizens",
+           "of the clients who found a job this week, those in the first casework.early_contact_weeks weeks of their spell",
+           when=When("casework.early_contact_weeks > 0", lambda config: config.casework.early_contact_weeks > 0)),
     Output("exit_spell_weeks", "float", "weeks", "summed spells of this week's leavers", recorded=False),
     # Nationally weighted by the exits always in the table (out of the labour force is not, when off).
     Output("exit_spell_mean", "float", "weeks", "mean spell of the clients who left this week",
@@ -133,6 +136,11 @@ def quality_boost(quality: np.ndarray, model) -> np.ndarray:
     p = model.params.progress
     ratio = quality / casework.reference_quality(model.params.casework)
     return p.self_help_share + (1 - p.self_help_share) * ratio**p.quality_elasticity
+
+
+def press_chance(quality: np.ndarray, p, q_ref: float) -> np.ndarray:
+    """Weekly chance a sick client is pressed to activation, by meeting quality (``p``: progress)."""
+    return p.press_probability * np.clip((1 - quality) / (1 - q_ref), 0, 3) ** p.press_quality_exponent
 
 
 def distance_factor(model, distance: np.ndarray, group: np.ndarray) -> np.ndarray:
@@ -192,6 +200,8 @@ class Casework(NamedTuple):
 
     boost: np.ndarray  # speed-up of exits and clarification by the caseworker's quality
     press: np.ndarray  # chance a sick client is pressed, by the caseworker's quality
+    early_boost: np.ndarray  # the same for clients early in their spell (casework.early_contact_weeks)
+    early_press: np.ndarray
     press_handling: np.ndarray  # per municipality: pressing left after protests changed case handling
 
 
@@ -199,6 +209,7 @@ class Params(NamedTuple):
     """The week's parameters, by target group where arrays (hazards with this week's job chances)."""
 
     sick_threshold: float
+    early_contact_weeks: int  # clients below this spell get the early quality (0: none)
     press_health_damage: float
     health_recovery: float
     pressed_memory: float
@@ -232,13 +243,22 @@ def apply(model) -> None:
     # computed per caseworker (the last entry answers for NO_CASEWORKER, -1: quality 0).
     quality = np.append(model.caseworkers.quality, 0.0)
     q_ref = casework.reference_quality(model.params.casework)
+    boost = quality_boost(quality, model)
+    press = press_chance(quality, p, q_ref)
+    early_contact = casework.early_contact(model.params.casework)
+    if early_contact:  # clients early in their spell get their own quality (casework.early_contact_weeks)
+        early_quality = np.append(model.caseworkers.early_quality, 0.0)
+        early_press = press_chance(early_quality, p, q_ref)
     this_week = Casework(
-        boost=quality_boost(quality, model),
-        press=p.press_probability * np.clip((1 - quality) / (1 - q_ref), 0, 3) ** p.press_quality_exponent,
+        boost=boost,
+        press=press,
+        early_boost=quality_boost(early_quality, model) if early_contact else boost,
+        early_press=early_press if early_contact else press,
         press_handling=1 - p.protest_handling_effect * model.councils.media_pressure,  # protests change case handling
     )
     params = bundle(
         Params, p, health_mean=population.health_mean, distance_mean=population.distance_mean,
+        early_contact_weeks=model.params.casework.early_contact_weeks if early_contact else 0,
         churn_by_changes=(1 - p.change_penalty) ** np.arange(p.change_penalty_cap + 1.0),
         job_hazard=np.asarray(p.job_hazard, dtype=float) * job_factor,
     )
@@ -253,6 +273,9 @@ def apply(model) -> None:
         model.tally.add(f"exits_{name}", municipality[kind == code])
     if len(leaving):
         model.tally.add("exit_spell_weeks", municipality, citizens.spell[leaving])
+    early_weeks = model.params.casework.early_contact_weeks
+    if early_weeks:
+        model.tally.add("exits_job_early", municipality[(kind == JOB) & (citizens.spell[leaving] < early_weeks)])
     model.people.leave(leaving, kind)
 
 
@@ -275,12 +298,14 @@ def _week(rng, rows, exit_draws, c, this_week, p, counts):
     for r in range(len(rows)):
         i = rows[r]
         g, m, worker = c.group[i], c.slot_municipality[i], c.caseworker[i]
+        early = c.spell[i] < p.early_contact_weeks  # more meetings early in the spell
 
         # Health and pressing: sick citizens may be pressed to activation (losing health); the others recover.
         is_pressed = False
         if c.health[i] < p.sick_threshold:
             counts.sick[m] += 1
-            if rng.random() < this_week.press[worker] * this_week.press_handling[m]:
+            press = this_week.early_press[worker] if early else this_week.press[worker]
+            if rng.random() < press * this_week.press_handling[m]:
                 is_pressed = True
                 counts.sick_pressed[m] += 1
         c.pressed[i] = is_pressed
@@ -289,7 +314,7 @@ def _week(rng, rows, exit_draws, c, this_week, p, counts):
         c.pressed_recent[i] = p.pressed_memory * c.pressed_recent[i] + (1 - p.pressed_memory) * is_pressed
 
         # Exits to job or education: one uniform draw decides.
-        boost = this_week.boost[worker]
+        boost = this_week.early_boost[worker] if early else this_week.boost[worker]
         job, education = _exit_hazards(
             p.job_hazard[g], p.education_hazard[g], boost, c.distance_factor[i], health, p.health_mean[g], p.health_effect,
             p.churn_by_changes[min(c.changes[i], len(p.churn_by_changes) - 1)],

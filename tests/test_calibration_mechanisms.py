@@ -108,3 +108,19 @@ def test_early_contact_factor_one_changes_nothing():
     plain = _run(base)
     counted = _run({**base, "casework.early_contact_weeks": 13})
     assert plain.equals(counted.drop("exits_job_early"))
+
+
+def test_caseworker_absence_cancels_meetings_and_lowers_exits_during_the_period():
+    base = {"municipalities.sizes": [40000, 60000], "run.weeks": 40}
+    plain = _run(base)
+    absent = _run({**base, "casework.absence_start_week": 10, "casework.absence_weeks": 20, "casework.absence_share": 0.5})
+    period = lambda weekly: weekly.filter(pl.col("week").is_between(10, 29))  # noqa: E731
+    before = lambda weekly: weekly.filter(pl.col("week") < 10)  # noqa: E731
+    assert before(absent).drop("meetings_cancelled").equals(before(plain))  # nothing changes before the period
+    assert (before(absent)["meetings_cancelled"] == 0).all()
+    cancelled = period(absent)["meetings_cancelled"].sum() / (period(absent)["clients"] - period(absent)["waiting_for_caseworker"]).sum()
+    assert 0.45 < cancelled < 0.55
+    # Half the meetings cancelled: the job chance that depends on casework (70% of it) falls by about half.
+    ratio = period(absent)["exits_job"].sum() / period(plain)["exits_job"].sum()
+    assert 0.5 < ratio < 0.85
+    check_weekly(absent)

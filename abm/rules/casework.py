@@ -4,7 +4,8 @@ Minutes per citizen per week = casework hours x productivity / caseload. Quality
 saturating (Hill) function of those minutes, lowered by stress; trainees are less productive.
 A citizen waiting for a caseworker gets no casework (quality 0). Contact intensity by spell
 stage: clients early in their spell may get several times a client's share of the time,
-which leaves less for the others.
+which leaves less for the others. Caseworker absence: for a period, a share of the
+caseworkers is away each week and their clients' meetings are cancelled.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from abm.compiled import kernel
-from abm.declarations import Column, Output, per_municipality
+from abm.declarations import Column, Output, When, per_municipality
 from abm.jobcenter import NO_CASEWORKER
 from abm.parameters import Param
 
@@ -47,6 +48,15 @@ PARAMS = {
         1.0, "x", "Casework time of a client early in the spell relative to the others' (more meetings); the caseworker's hours stay the same, so the others get less.",
         "assumption (1 = every client the same share, the earlier calibration)", low=0.0, high=20.0,
     ),
+    "absence_weeks": Param(
+        0, "weeks", "Length of a period of caseworker absence (0 = none).",
+        "issue 14: caseworker absence as a virtual field trial", low=0, high=5200,
+    ),
+    "absence_start_week": Param(0, "week", "First week of the absence period.", "assumption", low=0, high=5200),
+    "absence_share": Param(
+        0.5, "share", "Share of caseworkers away in each week of the period (drawn afresh each week); their clients' meetings are cancelled (quality 0).",
+        "assumption", low=0.0, high=1.0,
+    ),
     "stress_quality_penalty": Param(0.3, "share", "Quality lost at full stress.", "assumption", low=0.0, high=1.0),
 }
 
@@ -63,7 +73,11 @@ def _trainees(model) -> np.ndarray:
     return per_municipality(model, staff.municipality[rows], staff.experience[rows] < model.params.casework.trainee_weeks)
 
 
-OUTPUTS = (Output("trainees", "int", "caseworkers", "caseworkers still in training", measure=_trainees),)
+OUTPUTS = (
+    Output("trainees", "int", "caseworkers", "caseworkers still in training", measure=_trainees),
+    Output("meetings_cancelled", "int", "citizens", "clients whose caseworker is away this week (meetings cancelled)",
+           when=When("casework.absence_weeks > 0", lambda config: config.casework.absence_weeks > 0)),
+)
 
 
 def quality_of_minutes(minutes: np.ndarray | float, p) -> np.ndarray | float:
@@ -104,18 +118,35 @@ def caseworker_quality(model, early_clients: np.ndarray | None = None, factor: f
 
 
 def apply(model) -> None:
-    """Each caseworker's quality this week, and so each client's (0 while waiting; empty slots keep 0)."""
+    """Each caseworker's quality this week, and so each client's (0 while waiting or while
+    the caseworker is away; empty slots keep 0)."""
     p = model.params.casework
     citizens, staff = model.citizens, model.caseworkers
     if not early_contact(p):
         staff.quality = caseworker_quality(model)
+        _cancel_meetings_of_the_absent(model)
         _citizen_quality(citizens.occupied(), citizens.caseworker, staff.quality, citizens.quality)
         return
     early = _early_clients(citizens.occupied(), citizens.caseworker, citizens.spell, p.early_contact_weeks, staff.size)
     staff.quality = caseworker_quality(model, early)
     staff.early_quality = caseworker_quality(model, early, p.early_contact_factor)
+    _cancel_meetings_of_the_absent(model)
     _citizen_quality_by_stage(citizens.occupied(), citizens.caseworker, citizens.spell, p.early_contact_weeks,
                               staff.quality, staff.early_quality, citizens.quality)
+
+
+def _cancel_meetings_of_the_absent(model) -> None:
+    """In the absence period, a share ``absence_share`` of the caseworkers is away this week:
+    their clients' meetings are cancelled (quality 0)."""
+    p = model.params.casework
+    if not p.absence_start_week <= model.week < p.absence_start_week + p.absence_weeks:
+        return
+    staff = model.caseworkers
+    rows = np.flatnonzero(staff.active)
+    away = rows[model.streams.absence.random(len(rows)) < p.absence_share]
+    staff.quality[away] = 0.0
+    staff.early_quality[away] = 0.0
+    model.tally.add("meetings_cancelled", staff.municipality[away], staff.caseload[away])
 
 
 @kernel

@@ -20,7 +20,7 @@ from abm.compiled import kernel
 from abm.config import Config, defaults
 from abm.metrics import Tally, WeeklyRecord, national_now, recorded_outputs
 from abm.network import council_network
-from abm.people import Population
+from abm.people import Population, stationary_stock
 from abm.population import municipality_sizes
 from abm.rules import casework, council, inflow, migration, progress, protest, trust, turnover
 from abm.rules.council import ORDINARY
@@ -78,13 +78,17 @@ class JobcenterModel(mesa.Model):
         The order is that of the draws from the ``build`` stream: the citizens' network, the
         councils' peers, the councils' starting caseloads, the clients, the staff.
         """
-        clients = np.round(self.inhabitants * self.params.population.client_share).astype(np.int64)
+        stock = stationary_stock(self) if self.params.population.start == "stationary" else None
+        if stock is None:
+            clients = np.round(self.inhabitants * self.params.population.client_share).astype(np.int64)
+        else:
+            clients = np.bincount(stock.municipality, minlength=self.n_municipalities)
         self.people = Population(self, clients)
         self.council_peers = council_network(self.streams.build, self.params.network, self.n_municipalities)
         self.caseworkers = CaseworkerState(0)
         self.recruitment = Recruitment()
         council.init(self, clients)
-        self.people.start(clients)
+        self.people.start(clients, stock)
         turnover.init(self, clients / np.maximum(self.councils.headcount[:, ORDINARY], 1))
         jobcenter.assign_waiting(self)
         self.census = self.citizens.census()  # the citizens as last counted: at the end of each week

@@ -8,7 +8,7 @@ import polars as pl
 
 from abm.config import defaults
 from abm.model import JobcenterModel
-from abm.rules import casework
+from abm.rules import casework, progress
 from abm.rules.progress import EXITS
 from conftest import small_config
 from test_invariants import check_weekly
@@ -124,3 +124,21 @@ def test_caseworker_absence_cancels_meetings_and_lowers_exits_during_the_period(
     ratio = period(absent)["exits_job"].sum() / period(plain)["exits_job"].sum()
     assert 0.5 < ratio < 0.85
     check_weekly(absent)
+
+
+def test_the_stationary_start_is_the_stock_the_inflow_and_the_exit_hazard_keep():
+    """One group with one weekly exit chance h and inflow L a week: the stock is about L / h,
+    its spells geometric with mean (1 - h) / h."""
+    config = defaults().with_overrides({
+        "municipalities.sizes": [200_000], "population.start": "stationary", "run.burn_in_weeks": 0,
+        "labour_market.inflow_shares": [1.0, 0.0, 0.0], "progress.distance_effect": 0.0, "progress.health_effect": 0.0,
+        "progress.job_hazard": [0.04, 0.0, 0.0], "progress.education_hazard": [0.01, 0.0, 0.0],
+    })
+    model = JobcenterModel(config, seed=2)
+    rows = model.citizens.occupied()
+    boost = progress.quality_boost(casework.quality_at_caseload(model, config.council.initial_caseload), model)
+    hazard = 0.05 * boost
+    inflow = config.labour_market.inflow_per_1000 * 200
+    assert abs(len(rows) / (inflow / hazard) - 1) < 0.03
+    assert abs(model.citizens.spell[rows].mean() / ((1 - hazard) / hazard) - 1) < 0.05
+    assert (model.citizens.group[rows] == 0).all()

@@ -25,7 +25,7 @@ ODD_CONFIGS = {
         "council.trial_weeks": 30, "council.trial_start_week": 3, "council.trial_merge_at_end": True,
         "council.strategy_mix": ["status_quo", "pilot_then_scale", "invest"], "council.first_decision_week": 2,
         "progress.out_of_labour_force_hazard": 0.01, "casework.early_contact_weeks": 13, "casework.early_contact_factor": 2.0,
-        "casework.absence_start_week": 5, "casework.absence_weeks": 10},
+        "casework.absence_start_week": 5, "casework.absence_weeks": 10, "population.start": "stationary"},
 }
 
 

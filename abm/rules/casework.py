@@ -16,6 +16,7 @@ from abm.compiled import kernel
 from abm.declarations import Column, Output, When, per_municipality
 from abm.jobcenter import NO_CASEWORKER
 from abm.parameters import Param
+from abm.rules import turnover
 
 PARAMS = {
     "hours_per_week": Param(37.0, "hours", "A caseworker's working week.", "Danish standard full-time week", low=0.0, high=80.0),
@@ -93,6 +94,13 @@ def quality_of_minutes(minutes: np.ndarray | float, p) -> np.ndarray | float:
 def reference_quality(p) -> float:
     """Quality an experienced, unstressed caseworker gives at the reference caseload."""
     return float(quality_of_minutes(p.hours_per_week * p.casework_share * 60 / p.reference_caseload, p))
+
+
+def quality_at_caseload(model, caseload: float) -> float:
+    """Quality an experienced caseworker gives at ``caseload``, stressed as that caseload makes them."""
+    p = model.params.casework
+    stress = turnover.stress_level(model.params.turnover, np.array([caseload]), 0.0)[0]
+    return float(quality_of_minutes(p.hours_per_week * p.casework_share * 60 / caseload, p) * (1 - p.stress_quality_penalty * stress))
 
 
 def early_contact(p) -> bool:

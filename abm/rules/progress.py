@@ -177,6 +177,48 @@ def on_entry(model, slots: np.ndarray, rng: np.random.Generator) -> None:
     )
 
 
+def stationary_survivors(model, rng: np.random.Generator, attributes: dict[str, np.ndarray], age: np.ndarray,
+                         boost: float) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Which entrants of ``age`` weeks ago would still be clients now had the exit hazards
+    been those of quality boost ``boost`` all along (no pressing, no caseworker change), and
+    their progress columns now: the same hazards and clarification as ``_week``, in closed
+    form per person (a constant weekly hazard until the decision, another after it).
+    """
+    p = model.params.progress
+    population = model.params.population
+    _, job_factor = scenario_factors(model.params.labour_market)
+    group = attributes["group"].astype(np.int64)
+    distance, health = attributes["distance"], attributes["health_base"]
+    health_mean = np.asarray(population.health_mean, dtype=float)
+    distance_mean = np.asarray(population.distance_mean, dtype=float)
+
+    def weekly_exit(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(distance term, weekly chance of a job, education or leaving the labour force) in group g."""
+        term = _distance_term(distance, distance_mean[g], p.distance_effect)
+        personal = term * (np.maximum(health, 1e-6) / health_mean[g]) ** p.health_effect
+        rate = (np.asarray(p.job_hazard)[g] * job_factor + np.asarray(p.education_hazard)[g]) * boost * personal
+        return term, np.minimum(rate + np.where(g == 0, p.out_of_labour_force_hazard, 0.0), 1.0)
+
+    term, chance = weekly_exit(group)
+    weeks = np.asarray(p.clarification_weeks, dtype=float)[group]
+    need = np.where(weeks > 0, rng.gamma(p.clarification_shape, np.maximum(weeks, 1e-9) / p.clarification_shape), 0.0)
+    decision_week = np.where(need > 0, np.ceil(need / max(boost, 1e-9)), np.inf)
+    waiting = age < decision_week  # no decision yet
+    alive = rng.random(len(age)) < (1 - chance) ** np.minimum(age, decision_week)
+    disability = np.asarray(p.disability_share)[group] * np.clip((1 - health) / (1 - health_mean[group]), 0, 2)
+    back = ~waiting & (rng.random(len(age)) >= disability + np.asarray(p.flexjob_share)[group])  # to the job-ready track
+    job_ready_term, job_ready_chance = weekly_exit(np.zeros_like(group))
+    after = np.where(back, age - decision_week, 0.0)
+    alive &= (waiting | back) & (rng.random(len(age)) < (1 - job_ready_chance) ** after)
+    state = {
+        "group": np.where(back, 0, group).astype(np.int8),
+        "distance_factor": np.where(back, job_ready_term, term),
+        "clarification": np.where(waiting & (need > 0), age * boost, 0.0),
+        "clarification_need": np.where(back, 0.0, need),
+    }
+    return alive, {name: column[alive] for name, column in state.items()}
+
+
 class Columns(NamedTuple):
     """The citizens' columns the week reads and writes."""
 

@@ -26,6 +26,7 @@ CASES = {
     "given start, no casework effect on exits": {"progress.quality_elasticity": 0.0},
     "stationary start, no casework effect on exits": {"population.start": "stationary", "progress.quality_elasticity": 0.0},
     "given start, 520-week burn-in": {"run.burn_in_weeks": 520},
+    "stationary start, stress only above 120 cases": {"population.start": "stationary", "turnover.sustainable_caseload": 120.0},
 }
 
 
@@ -38,9 +39,11 @@ def drift(overrides: dict, seeds) -> dict[str, float]:
     return {key: float(np.mean([c[key] for c in changes])) for key in changes[0]}
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # [SEEDS [CASE ...]]
     seeds = replication_seeds(20260101, int(sys.argv[1]) if len(sys.argv) > 1 else 3)
     for label, overrides in CASES.items():
+        if len(sys.argv) > 2 and label not in sys.argv[2:]:
+            continue
         result = drift(overrides, seeds)
         print(f"{label:50s} clients {result['clients']:+.1%}  caseload {result['caseload_mean']:+.1%}  "
               f"trust {result['trust_mean']:+.1%}  (year-1 clients {result['clients_year_1']:.0f})", flush=True)

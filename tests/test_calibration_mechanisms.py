@@ -8,7 +8,7 @@ import polars as pl
 
 from abm.config import defaults
 from abm.model import JobcenterModel
-from abm.rules import casework, progress
+from abm.rules import casework, progress, turnover
 from abm.rules.progress import EXITS
 from conftest import small_config
 from test_invariants import check_weekly
@@ -142,3 +142,16 @@ def test_the_stationary_start_is_the_stock_the_inflow_and_the_exit_hazard_keep()
     assert abs(len(rows) / (inflow / hazard) - 1) < 0.03
     assert abs(model.citizens.spell[rows].mean() / ((1 - hazard) / hazard) - 1) < 0.05
     assert (model.citizens.group[rows] == 0).all()
+
+
+def test_stress_rises_only_above_the_sustainable_caseload():
+    p = defaults().turnover
+    assert turnover.stress_level(p, np.array([30.0, 60.0]), 0.0).tolist() == [p.stress_base] * 2
+    assert turnover.stress_level(p, np.array([100.0]), 0.0)[0] > p.stress_base  # the default stresses ordinary caseloads
+    ordinary = defaults().with_overrides({"turnover.sustainable_caseload": 120.0}).turnover
+    assert turnover.stress_level(ordinary, np.array([100.0]), 0.0)[0] == ordinary.stress_base
+    # In a run at ~100 cases, caseworkers stay at the base stress when the threshold is above their caseload.
+    weekly = _run({"municipalities.sizes": [40000, 60000], "run.weeks": 20, "turnover.sustainable_caseload": 200.0})
+    assert np.allclose(weekly["stress_mean"], ordinary.stress_base)
+    default = _run({"municipalities.sizes": [40000, 60000], "run.weeks": 20})
+    assert (default["stress_mean"] > ordinary.stress_base + 0.1).all()

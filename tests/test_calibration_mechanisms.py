@@ -89,6 +89,9 @@ def test_a_trial_of_entrants_only_leaves_the_stock_in_the_control_unit():
     inflow = weekly.filter(pl.col("week").is_between(5, 44)).group_by("municipality").agg(pl.col("inflow").sum()).sort("municipality")
     assert (later.sort("municipality")["trial_clients"] < 0.5 * inflow["inflow"]).all()
     assert (later["trial_clients"] > 0.15 * inflow["inflow"]).all()
+    # The unit is staffed as its entrants arrive (at once, not after the recruitment delay).
+    growing = weekly.filter(pl.col("week").is_between(10, 44))
+    assert growing["trial_caseload"].max() <= 72.0 and growing["trial_caseload"].median() > 50.0
     check_weekly(weekly)
 
 

@@ -384,10 +384,18 @@ def _trial(model) -> None:
     councils.headcount[held, ORDINARY] = np.ceil(clients[held, ORDINARY] / councils.control_caseload[held])
     councils.headcount[towns, PILOT] = np.ceil(clients[towns, PILOT] / p.trial_caseload)
     _enforce_headcount(model)
+    if model.week < end:  # the experiment keeps its unit staffed: openings are filled at once, not after recruiting
+        staff = model.caseworkers
+        filled = np.bincount(staff.municipality[staff.active & (staff.unit == PILOT)], minlength=model.n_municipalities)
+        missing = np.maximum(councils.headcount[towns, PILOT] - filled[towns], 0)
+        model.recruitment.take(keep=(model.recruitment.unit != PILOT) | ~np.isin(model.recruitment.municipality, towns))
+        jobcenter.hire(model, np.repeat(towns, missing), np.full(missing.sum(), PILOT))
+        jobcenter.assign_waiting(model)
 
 
 def _start_trial(model, towns: np.ndarray) -> None:
-    """Randomise clients into the treatment unit and staff it at ``trial_caseload``, the control at the caseload it had."""
+    """Randomise clients into the treatment unit; with experienced staff, move the control's
+    caseworkers beyond its positions there (``_trial`` then sets both units' positions and hires the rest)."""
     p = model.params.council
     citizens, staff, councils = model.citizens, model.caseworkers, model.councils
     before = citizens.census().by_department()[:, ORDINARY]
@@ -408,12 +416,6 @@ def _start_trial(model, towns: np.ndarray) -> None:
         rows = rows[order]
         rank = np.arange(len(rows)) - np.searchsorted(staff.municipality[rows], staff.municipality[rows])
         jobcenter.move_caseworkers(model, rows[rank < movers[staff.municipality[rows]]], PILOT)
-    hired = np.bincount(staff.municipality[staff.active & (staff.unit == PILOT)], minlength=model.n_municipalities)
-    missing = np.maximum(positions - hired, 0)[towns]
-    councils.headcount[towns, PILOT] = positions[towns]
-    councils.headcount[towns, ORDINARY] = control_positions[towns]
-    jobcenter.hire(model, np.repeat(towns, missing), np.full(missing.sum(), PILOT))
-    jobcenter.assign_waiting(model)
 
 
 def _enforce_headcount(model) -> None:

@@ -114,6 +114,14 @@ def _quotient(numerator: float, denominator: float) -> float:
 
 
 @dataclass(frozen=True)
+class When:
+    """A condition on the run's config: ``holds(config)``, described as ``doc`` (for the README)."""
+
+    doc: str
+    holds: Callable[[object], bool]
+
+
+@dataclass(frozen=True)
 class Output:
     """One outcome measured every week per municipality (a column of the weekly table).
 
@@ -122,7 +130,9 @@ class Output:
     (``model.tally.add(name, ...)``). ``national`` says how municipalities add up to the
     country (``None``: they do not, e.g. a median); ``recorded=False`` keeps a counter out
     of the weekly table (it only feeds another output). ``summary`` names the figures of
-    the run's summary row it gives, from its national series (see ``SUMMARIES``).
+    the run's summary row it gives, from its national series (see ``SUMMARIES``). ``when``
+    records it only in runs whose config switches its mechanism on, so a mechanism that is
+    off adds no column and leaves the weekly table of every earlier config as it was.
     """
 
     name: str
@@ -133,6 +143,7 @@ class Output:
     measure: Callable[[object], np.ndarray] | None = None
     recorded: bool = True
     summary: tuple[str, ...] = ()
+    when: When | None = None
 
     def __post_init__(self) -> None:
         if self.dtype not in ("int", "float"):
@@ -147,6 +158,10 @@ class Output:
     @property
     def counted(self) -> bool:
         return self.measure is None
+
+    def recorded_in(self, config) -> bool:
+        """Whether a run of ``config`` has this output as a column of its weekly table."""
+        return self.recorded and (self.when is None or self.when.holds(config))
 
 
 SUMMARIES = {

@@ -135,6 +135,18 @@ def remove_caseworkers(model, rows: np.ndarray, reason: str) -> None:
     staff.reset(rows)
 
 
+def move_caseworkers(model, rows: np.ndarray, unit: int) -> None:
+    """Caseworkers move to another unit of their jobcenter; their cases wait for a colleague (see ``assign_waiting``)."""
+    if len(rows) == 0:
+        return
+    staff = model.caseworkers
+    moving = np.zeros(staff.size + 1, dtype=bool)  # last entry answers for NO_CASEWORKER (-1)
+    moving[rows] = True
+    citizens = model.citizens
+    detach(model, _clients_of(citizens.occupied(), citizens.caseworker, moving))
+    staff.unit[rows] = unit
+
+
 def hire(model, municipality: np.ndarray, unit: np.ndarray) -> None:
     """New caseworkers start (as trainees); their departments are rebalanced, the moved cases wait."""
     if len(municipality) == 0:

@@ -23,12 +23,18 @@ COUNTED = tuple(output.name for output in OUTPUTS if output.counted)
 """The event counters rules add to during the week."""
 
 RECORDED = tuple(output for output in OUTPUTS if output.recorded)
-"""The outputs in the weekly table, in its column order (after ``IDENTITY``)."""
+"""The outputs a weekly table may have, in its column order (after ``IDENTITY``); a run's
+table has those its config records (``recorded_outputs``)."""
 
 IDENTITY = ("week", "municipality", "municipality_name", "region", "strategy")
 """The columns that say which row is which."""
 
 _INTEGER_COLUMNS = {output.name for output in RECORDED if output.dtype == "int"}
+
+
+def recorded_outputs(config) -> tuple:
+    """The outputs in the weekly table of a run of ``config``: those whose mechanism is on."""
+    return tuple(output for output in RECORDED if output.recorded_in(config))
 
 
 class Tally:
@@ -57,7 +63,8 @@ class Tally:
 class WeeklyRecord:
     """One row per municipality and week, kept as numpy columns until the run ends."""
 
-    def __init__(self, n_weeks: int, n_municipalities: int):
+    def __init__(self, n_weeks: int, n_municipalities: int, outputs: tuple):
+        self.outputs = outputs  # ``recorded_outputs`` of the run's config
         self.rows = 0
         self.n = n_municipalities
         self.columns: dict[str, np.ndarray] = {}
@@ -71,7 +78,7 @@ class WeeklyRecord:
     def record(self, model) -> dict[str, np.ndarray]:
         """Measure the week just simulated; returns this week's row per municipality."""
         counts = model.tally.values
-        row = {output.name: counts[output.name] if output.counted else output.measure(model) for output in RECORDED}
+        row = {output.name: counts[output.name] if output.counted else output.measure(model) for output in self.outputs}
         for name, values in row.items():
             self._put(name, values)
         self.rows += 1
@@ -91,7 +98,7 @@ class WeeklyRecord:
             "municipality": np.tile(np.arange(n, dtype=np.int32), weeks),
             "strategy": np.tile(np.array(model.councils.strategy_names()), weeks),
         }
-        for output in RECORDED:
+        for output in self.outputs:
             data[output.name] = self.so_far(output.name).ravel()
         frame = weekly_frame(data)
         frame = frame.insert_column(2, pl.Series("municipality_name", model.municipalities["name"].to_list() * weeks))
@@ -161,8 +168,9 @@ def describe_outputs() -> str:
     for output in RECORDED:
         national_rule = "-" if output.national is None else output.national.describe()
         module = "abm/" + OWNER[output.name].removeprefix("abm.").replace(".", "/") + ".py"
+        only = f" (only when {output.when.doc})" if output.when is not None else ""
         summary = ", ".join(f"`{output.name}_{kind}` ({SUMMARIES[kind]})" for kind in output.summary)
-        lines.append(f"| `{output.name}` | {output.dtype} | {output.unit} | {national_rule} | {output.doc} | {summary} | `{module}` |")
+        lines.append(f"| `{output.name}` | {output.dtype} | {output.unit} | {national_rule} | {output.doc}{only} | {summary} | `{module}` |")
     return "\n".join(lines)
 
 

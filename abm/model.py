@@ -22,9 +22,9 @@ from abm.compiled import kernel
 from abm.config import SCHEMA, Config, defaults
 from abm.denmark import run_municipalities
 from abm.errors import ConfigError
-from abm.metrics import Tally, WeeklyRecord, national_now
+from abm.metrics import Tally, WeeklyRecord, national_now, recorded_outputs
 from abm.network import council_network
-from abm.people import Population
+from abm.people import Population, stationary_stock
 from abm.rules import casework, council, inflow, migration, progress, protest, trust, turnover
 from abm.rules.council import ORDINARY
 from abm.spells import SpellLog
@@ -113,7 +113,7 @@ class JobcenterModel(mesa.Model):
         self.inhabitants = self.municipalities["inhabitants"].to_numpy()
         self.n_municipalities = len(self.inhabitants)
         self.tally = Tally(self.n_municipalities)
-        self.record = WeeklyRecord(config.run.weeks, self.n_municipalities)
+        self.record = WeeklyRecord(config.run.weeks, self.n_municipalities, recorded_outputs(config))
         self.latest: dict[str, np.ndarray] = {}
         self._national: tuple[dict, dict[str, float]] | None = None  # (the row it was computed from, the national figures)
         self.rule_seconds: dict[str, float] | None = None  # set to {} to time each rule
@@ -123,7 +123,7 @@ class JobcenterModel(mesa.Model):
         while self.week < 0:
             self.step()
         self.steps = 0  # Mesa counts steps; the recorded run starts after the burn-in
-        self.latest = WeeklyRecord(1, self.n_municipalities).record(self)  # week 0 starts from the last burn-in week: measured, not kept
+        self.latest = WeeklyRecord(1, self.n_municipalities, self.record.outputs).record(self)  # week 0 starts from the last burn-in week: measured, not kept
         self.datacollector = mesa.DataCollector(model_reporters=NATIONAL_REPORTERS)
         self.datacollector.collect(self)  # Mesa's step 0; then after every week
 
@@ -133,13 +133,17 @@ class JobcenterModel(mesa.Model):
         The order is that of the draws from the ``build`` stream: the citizens' network, the
         councils' peers, the councils' starting caseloads, the clients, the staff.
         """
-        clients = np.round(self.inhabitants * self.params.population.client_share).astype(np.int64)
+        stock = stationary_stock(self) if self.params.population.start == "stationary" else None
+        if stock is None:
+            clients = np.round(self.inhabitants * self.params.population.client_share).astype(np.int64)
+        else:
+            clients = np.bincount(stock.municipality, minlength=self.n_municipalities)
         self.people = Population(self, clients)
         self.council_peers = council_network(self.streams.build, self.params.network, self.municipalities)
         self.caseworkers = CaseworkerState(0)
         self.recruitment = Recruitment()
         council.init(self, clients)
-        self.people.start(clients)
+        self.people.start(clients, stock)
         turnover.init(self, clients / np.maximum(self.councils.headcount[:, ORDINARY], 1))
         jobcenter.assign_waiting(self)
         self.census = self.citizens.census()  # the citizens as last counted: at the end of each week

@@ -11,13 +11,15 @@ a spell log (``abm.spells``), entering, leaving and moving are written to it her
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from abm import jobcenter
 from abm.jobcenter import department
 from abm.network import CitizenNetwork
 from abm.population import draw_groups, new_citizen_attributes
-from abm.rules import council, progress
+from abm.rules import casework, council, inflow, progress
 from abm.state import CitizenState
 
 SLOT_HEADROOM = 1.3  # slots per municipality at the start (and when packed), as a multiple of its clients
@@ -37,13 +39,20 @@ class Population:
         model.network = CitizenNetwork(model.streams.build, model.params.network, model.citizens.slot_municipality)
         model.friend = np.arange(model.citizens.size)  # the tie each citizen talks to this week (see meet_friends)
 
-    def start(self, clients: np.ndarray) -> None:
-        """The clients at the start, mid-spell: ``clients[m]`` in municipality m."""
+    def start(self, clients: np.ndarray, stock: "Stock | None" = None) -> None:
+        """The clients at the start, mid-spell: ``clients[m]`` in municipality m, drawn from
+        the given shares and spell means, or ``stock`` (``stationary_stock``) as it is."""
         model = self.model
         p = model.params.population
         rng = model.streams.build
         citizens = model.citizens
         slots = citizens.free_slots(clients)
+        if stock is not None:
+            self.enter(slots, stock.attributes)
+            citizens.assign(slots, stock.progress)  # after entering: these replace what entry draws
+            citizens.spell[slots] = stock.spell
+            citizens.benefit_weeks[slots] += stock.spell
+            return
         groups = draw_groups(rng, p.stock_shares, len(slots))
         self.enter(slots, new_citizen_attributes(rng, p, groups))
         citizens.spell[slots] = rng.exponential(np.asarray(p.initial_spell_mean, dtype=float)[groups]).astype(np.int32)
@@ -86,8 +95,9 @@ class Population:
         if model.spell_log is not None:
             model.spell_log.entered(citizens.person[slots], citizens.slot_municipality[slots], citizens.unit[slots], citizens.group[slots])
 
-    def leave(self, slots: np.ndarray, kind: np.ndarray | None = None) -> None:
-        """Citizens end their spell (the caller counts the kind of exit; ``kind``, its codes, feeds the spell log)."""
+    def leave(self, slots: np.ndarray, kind: np.ndarray) -> None:
+        """Citizens end their spell by an exit of ``kind`` (codes of ``progress.EXITS``; the
+        caller counts the exits by kind, this counts them by unit, and feeds the spell log)."""
         if len(slots) == 0:
             return
         model = self.model
@@ -98,6 +108,7 @@ class Population:
         model.tally.exits_by_department += np.bincount(
             department(citizens.slot_municipality[slots], citizens.unit[slots]), minlength=2 * model.n_municipalities
         )
+        council.count_exits_by_unit(model, citizens.slot_municipality[slots], citizens.unit[slots], kind)
         assigned = citizens.caseworker[slots]
         assigned = assigned[assigned >= 0]
         model.caseworkers.caseload -= np.bincount(assigned, minlength=model.caseworkers.size).astype(np.int32)
@@ -138,6 +149,47 @@ class Population:
         model.network.follow(model.streams.network, old_to_new, citizens.slot_municipality)
         model.friend = _moved_friends(model.friend, old_to_new, citizens.size)
         return old_to_new
+
+
+class Stock(NamedTuple):
+    """Clients to start from, ordered by municipality: their entry attributes, weeks in the
+    spell and progress columns (see ``progress.stationary_survivors``)."""
+
+    municipality: np.ndarray
+    attributes: dict[str, np.ndarray]
+    spell: np.ndarray
+    progress: dict[str, np.ndarray]
+
+
+STATIONARY_CHUNK_WEEKS = 52  # entrants are followed a year of entry weeks at a time (bounded memory)
+
+
+def stationary_stock(model) -> Stock:
+    """The clients the flows keep: everyone who entered in the last ``stationary_horizon_weeks``
+    weeks at today's inflow and is still a client under the exit hazards of the starting
+    caseload (``council.initial_caseload``; its own random stream, ``steady_start``).
+
+    Starting here, the status quo does not drift while the long clarification spells settle
+    (issue 14); its size is set by the inflow and the hazards, not by ``client_share``.
+    """
+    params = model.params
+    rng = model.streams.steady_start
+    inflow_factor, _ = inflow.scenario_factors(params.labour_market)
+    weekly = params.labour_market.inflow_per_1000 * model.inhabitants / 1000.0 * inflow_factor
+    boost = float(progress.quality_boost(casework.quality_at_caseload(model, params.council.initial_caseload), model))
+    parts = []
+    for first in range(0, params.population.stationary_horizon_weeks, STATIONARY_CHUNK_WEEKS):
+        weeks = min(STATIONARY_CHUNK_WEEKS, params.population.stationary_horizon_weeks - first)
+        municipality = np.repeat(np.arange(model.n_municipalities), rng.poisson(weekly * weeks))
+        age = rng.integers(first, first + weeks, len(municipality))
+        attributes = new_citizen_attributes(rng, params.population, draw_groups(rng, params.labour_market.inflow_shares, len(age)))
+        alive, state = progress.stationary_survivors(model, rng, attributes, age, boost)
+        survivors = {name: column[alive] for name, column in attributes.items()} | {"group": state.pop("group")}
+        parts.append((municipality[alive], survivors, age[alive], state))
+    order = np.argsort(np.concatenate([part[0] for part in parts]), kind="stable")
+    join = lambda key: {name: np.concatenate([part[key][name] for part in parts])[order] for name in parts[0][key]}  # noqa: E731
+    return Stock(np.concatenate([part[0] for part in parts])[order], join(1),
+                 np.concatenate([part[2] for part in parts])[order].astype(np.int32), join(3))
 
 
 def _moved_friends(friend: np.ndarray, old_to_new: np.ndarray, size: int) -> np.ndarray:

@@ -94,6 +94,16 @@ PARAMS = {
         208, "weeks", "Weeks on benefits within that window that make a long history (80% of 5 years).",
         "public figure: 80% of 5 years", low=0, high=5200,
     ),
+    "start": Param(
+        "given", "",
+        "How the clients at the start are drawn: 'given' (client_share, stock_shares, initial_spell_mean) or 'stationary' (the stock the inflow and the exit hazards at council.initial_caseload keep: its size, groups, spells and clarification; client_share, stock_shares and initial_spell_mean are then unused).",
+        "issue 14: a steady status quo needs a settled start ('given' keeps the earlier calibration)",
+        choices=("given", "stationary"),
+    ),
+    "stationary_horizon_weeks": Param(
+        1040, "weeks", "With start = 'stationary': entrants of up to this many weeks ago are followed (longer spells are cut off).",
+        "assumption (20 years: clarification spells are 130-170 weeks on average)", low=52, high=5200,
+    ),
     "initial_spell_mean": Param(
         [20.0, 120.0, 150.0], "weeks",
         "Mean weeks already spent in the current spell by the clients at the start, by group (exponential).",

@@ -17,6 +17,7 @@ from abm import __version__
 from abm.config import Config
 from abm.metrics import RECORDED, TURNOVER_WINDOW, annualised_turnover, national
 from abm.model import JobcenterModel
+from abm.rules.progress import EXITS
 
 FINAL_YEAR = 52
 
@@ -49,7 +50,7 @@ def summarize(weekly: pl.DataFrame, config: Config, seed: int) -> dict:
     final = every_week.filter(pl.col("week") >= weeks - FINAL_YEAR)
     total = weekly.select(pl.all().exclude(pl.String).sum())  # strategy, municipality_name, region are labels
     client_weeks = float(total["clients"][0])
-    exits = {kind: int(total[f"exits_{kind}"][0]) for kind in ("job", "education", "flexjob", "disability")}
+    exits = {kind: int(total[f"exits_{kind}"][0]) for kind in EXITS if f"exits_{kind}" in total.columns}
     exit_spell_weeks = float(weekly.select((pl.col("exit_spell_mean").fill_null(0) * sum(
         pl.col(f"exits_{kind}") for kind in exits)).sum()).item())
     decision_weeks = float(weekly.select((pl.col("decision_weeks_mean").fill_null(0) * pl.col("decisions")).sum()).item())

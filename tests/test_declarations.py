@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 
 from abm import mechanisms
-from abm.metrics import COUNTED, IDENTITY, RECORDED, national, national_now, with_output_schema
+from abm.metrics import COUNTED, IDENTITY, RECORDED, national, national_now, recorded_outputs, with_output_schema
 from abm.model import JobcenterModel
 from abm.simulate import national_weekly
 from abm.state import CaseworkerState, CitizenState
@@ -32,10 +32,14 @@ def test_state_tables_are_the_declared_columns():
 
 
 def test_weekly_table_has_every_declared_output_with_its_type():
-    model = JobcenterModel(small_config(run__weeks=12, council__strategy_mix=["invest", "status_quo"]), seed=5)
+    config = small_config(run__weeks=12, council__strategy_mix=["invest", "status_quo"])
+    model = JobcenterModel(config, seed=5)
     weekly = model.run().weekly()
-    assert weekly.columns == [*IDENTITY, *(output.name for output in RECORDED)]
-    for output in RECORDED:
+    recorded = recorded_outputs(config)
+    assert weekly.columns == [*IDENTITY, *(output.name for output in recorded)]
+    switched_off = {output.name for output in RECORDED} - {output.name for output in recorded}
+    assert switched_off and all(output.when is not None for output in RECORDED if output.name in switched_off)
+    for output in recorded:
         assert weekly.schema[output.name] == (pl.Int64 if output.dtype == "int" else pl.Float64), output.name
     assert set(model.tally.values) == set(COUNTED)
     assert {"exit_spell_weeks", "decision_weeks"} <= set(COUNTED) - {o.name for o in RECORDED}

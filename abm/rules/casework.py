@@ -1,8 +1,11 @@
 """Casework: a caseworker's hours are shared over the caseload; time buys meeting quality.
 
 Minutes per citizen per week = casework hours x productivity / caseload. Quality is a
-saturating function of those minutes, lowered by stress; trainees are less productive.
-A citizen waiting for a caseworker gets no casework (quality 0).
+saturating (Hill) function of those minutes, lowered by stress; trainees are less productive.
+A citizen waiting for a caseworker gets no casework (quality 0). Contact intensity by spell
+stage: clients early in their spell may get several times a client's share of the time,
+which leaves less for the others. Caseworker absence: for a period, a share of the
+caseworkers is away each week and their clients' meetings are cancelled.
 """
 
 from __future__ import annotations
@@ -10,9 +13,10 @@ from __future__ import annotations
 import numpy as np
 
 from abm.compiled import kernel
-from abm.declarations import Column, Output, per_municipality
+from abm.declarations import Column, Output, When, per_municipality
 from abm.jobcenter import NO_CASEWORKER
 from abm.parameters import Param
+from abm.rules import turnover
 
 PARAMS = {
     "hours_per_week": Param(37.0, "hours", "A caseworker's working week.", "Danish standard full-time week", low=1.0, high=80.0),
@@ -36,11 +40,32 @@ PARAMS = {
     ),
     "trainee_weeks": Param(26, "weeks", "Training period of a new hire.", "public figure: union advises ~6 months reduced caseload", low=0, high=520),
     "trainee_productivity": Param(0.5, "share", "Productivity of a new hire at the start of training.", "assumption", low=0.01, high=1.0),
+    "early_contact_weeks": Param(
+        0, "weeks", "Weeks at the start of a spell in which a client gets early_contact_factor times a client's share of casework time (0 = none).",
+        "issue 14: meetings by spell stage (Maibom, Rosholm & Svarer 2017: fortnightly meetings in the first 13 weeks)",
+        low=0, high=520,
+    ),
+    "early_contact_factor": Param(
+        1.0, "x", "Casework time of a client early in the spell relative to the others' (more meetings); the caseworker's hours stay the same, so the others get less.",
+        "assumption (1 = every client the same share, the earlier calibration)", low=0.0, high=20.0,
+    ),
+    "absence_weeks": Param(
+        0, "weeks", "Length of a period of caseworker absence (0 = none).",
+        "issue 14: caseworker absence as a virtual field trial", low=0, high=5200,
+    ),
+    "absence_start_week": Param(0, "week", "First week of the absence period.", "assumption", low=0, high=5200),
+    "absence_share": Param(
+        0.5, "share", "Share of caseworkers away in each week of the period (drawn afresh each week); their clients' meetings are cancelled (quality 0).",
+        "assumption", low=0.0, high=1.0,
+    ),
     "stress_quality_penalty": Param(0.3, "share", "Quality lost at full stress.", "assumption", low=0.0, high=1.0),
 }
 
 CITIZEN_STATE = {"quality": Column(np.float64, 0.0, "meeting quality this week (0 while waiting)")}
-CASEWORKER_STATE = {"quality": Column(np.float64, 0.0, "meeting quality this week")}
+CASEWORKER_STATE = {
+    "quality": Column(np.float64, 0.0, "meeting quality this week"),
+    "early_quality": Column(np.float64, 0.0, "meeting quality for clients early in their spell (early_contact_weeks)"),
+}
 
 
 def _trainees(model) -> np.ndarray:
@@ -49,7 +74,11 @@ def _trainees(model) -> np.ndarray:
     return per_municipality(model, staff.municipality[rows], staff.experience[rows] < model.params.casework.trainee_weeks)
 
 
-OUTPUTS = (Output("trainees", "int", "caseworkers", "caseworkers still in training", measure=_trainees),)
+OUTPUTS = (
+    Output("trainees", "int", "caseworkers", "caseworkers still in training", measure=_trainees),
+    Output("meetings_cancelled", "int", "citizens", "clients whose caseworker is away this week (meetings cancelled)",
+           when=When("casework.absence_weeks > 0", lambda config: config.casework.absence_weeks > 0)),
+)
 
 
 def quality_of_minutes(minutes: np.ndarray | float, p) -> np.ndarray | float:
@@ -67,25 +96,89 @@ def reference_quality(p) -> float:
     return float(quality_of_minutes(p.hours_per_week * p.casework_share * 60 / p.reference_caseload, p))
 
 
-def caseworker_quality(model) -> np.ndarray:
-    """Meeting quality each caseworker gives this week (0 for empty rows)."""
+def quality_at_caseload(model, caseload: float) -> float:
+    """Quality an experienced caseworker gives at ``caseload``, stressed as that caseload makes them."""
+    p = model.params.casework
+    stress = turnover.stress_level(model.params.turnover, np.array([caseload]), 0.0)[0]
+    return float(quality_of_minutes(p.hours_per_week * p.casework_share * 60 / caseload, p) * (1 - p.stress_quality_penalty * stress))
+
+
+def early_contact(p) -> bool:
+    """Whether clients early in their spell get a different share of casework time."""
+    return p.early_contact_weeks > 0 and p.early_contact_factor != 1.0
+
+
+def caseworker_quality(model, early_clients: np.ndarray | None = None, factor: float = 1.0) -> np.ndarray:
+    """Meeting quality each caseworker gives a client this week (0 for empty rows).
+
+    With ``early_clients`` (per caseworker) getting ``factor`` times a share each, the
+    hours are shared over the weighted caseload and the quality is that of an ordinary share
+    times ``factor``.
+    """
     p = model.params.casework
     staff = model.caseworkers
     ramp = np.minimum(staff.experience / max(p.trainee_weeks, 1), 1.0) if p.trainee_weeks else 1.0
     productivity = p.trainee_productivity + (1 - p.trainee_productivity) * ramp
-    minutes = p.hours_per_week * p.casework_share * 60 * productivity / np.maximum(staff.caseload, 1)
+    caseload = staff.caseload if early_clients is None else staff.caseload + (p.early_contact_factor - 1) * early_clients
+    minutes = p.hours_per_week * p.casework_share * 60 * productivity / np.maximum(caseload, 1) * factor
     quality = quality_of_minutes(minutes, p) * (1 - p.stress_quality_penalty * staff.stress)
     return np.where(staff.active, quality, 0.0)
 
 
 def apply(model) -> None:
-    """Each caseworker's quality this week, and so each client's (0 while waiting; empty slots keep 0)."""
-    model.caseworkers.quality = caseworker_quality(model)
-    citizens = model.citizens
-    _citizen_quality(citizens.occupied(), citizens.caseworker, model.caseworkers.quality, citizens.quality)
+    """Each caseworker's quality this week, and so each client's (0 while waiting or while
+    the caseworker is away; empty slots keep 0)."""
+    p = model.params.casework
+    citizens, staff = model.citizens, model.caseworkers
+    if not early_contact(p):
+        staff.quality = caseworker_quality(model)
+        _cancel_meetings_of_the_absent(model)
+        _citizen_quality(citizens.occupied(), citizens.caseworker, staff.quality, citizens.quality)
+        return
+    early = _early_clients(citizens.occupied(), citizens.caseworker, citizens.spell, p.early_contact_weeks, staff.size)
+    staff.quality = caseworker_quality(model, early)
+    staff.early_quality = caseworker_quality(model, early, p.early_contact_factor)
+    _cancel_meetings_of_the_absent(model)
+    _citizen_quality_by_stage(citizens.occupied(), citizens.caseworker, citizens.spell, p.early_contact_weeks,
+                              staff.quality, staff.early_quality, citizens.quality)
+
+
+def _cancel_meetings_of_the_absent(model) -> None:
+    """In the absence period, a share ``absence_share`` of the caseworkers is away this week:
+    their clients' meetings are cancelled (quality 0)."""
+    p = model.params.casework
+    if not p.absence_start_week <= model.week < p.absence_start_week + p.absence_weeks:
+        return
+    staff = model.caseworkers
+    rows = np.flatnonzero(staff.active)
+    away = rows[model.streams.absence.random(len(rows)) < p.absence_share]
+    staff.quality[away] = 0.0
+    staff.early_quality[away] = 0.0
+    model.tally.add("meetings_cancelled", staff.municipality[away], staff.caseload[away])
 
 
 @kernel
 def _citizen_quality(rows, caseworker, by_caseworker, quality):
     for i in rows:
         quality[i] = by_caseworker[caseworker[i]] if caseworker[i] != NO_CASEWORKER else 0.0
+
+
+@kernel
+def _early_clients(rows, caseworker, spell, early_weeks, n_staff):
+    """Each caseworker's clients in the first ``early_weeks`` weeks of their spell."""
+    early = np.zeros(n_staff)
+    for i in rows:
+        if caseworker[i] != NO_CASEWORKER and spell[i] < early_weeks:
+            early[caseworker[i]] += 1
+    return early
+
+
+@kernel
+def _citizen_quality_by_stage(rows, caseworker, spell, early_weeks, by_caseworker, early_by_caseworker, quality):
+    for i in rows:
+        if caseworker[i] == NO_CASEWORKER:
+            quality[i] = 0.0
+        elif spell[i] < early_weeks:
+            quality[i] = early_by_caseworker[caseworker[i]]
+        else:
+            quality[i] = by_caseworker[caseworker[i]]

@@ -1,4 +1,4 @@
-"""Councils: the budget cycle's headcount decision under each strategy.
+"""Councils: the budget cycle's headcount decision under each strategy, and in-office trials.
 
 Every council follows a strategy, named in ``council.strategy`` or ``council.strategy_mix``
 and looked up in the registry (:mod:`abm.strategies`); the built-in strategies are
@@ -6,6 +6,10 @@ defined at the end of this module, each in one place. Councils set the number of
 positions per department (``headcount``) and the jobcenter fills or cuts to it.
 Decisions come every ``budget_cycle_weeks`` from ``first_decision_week``; media pressure
 and the strategies' bookkeeping are updated weekly.
+
+An in-office trial (``trial_weeks`` > 0) uses the pilot's second unit: a randomised share
+of clients is served in a treatment unit at ``trial_caseload`` while the ordinary unit,
+the control, keeps the caseload it had, for a fixed period, with nothing scaled up.
 """
 
 from __future__ import annotations
@@ -13,15 +17,18 @@ from __future__ import annotations
 import numpy as np
 
 from abm import jobcenter, strategies
-from abm.declarations import Output
+from abm.declarations import Output, Weighted, When, per_municipality, ratio
 from abm.denmark import named_strategies
 from abm.parameters import Param
 from abm.rules import costs
+from abm.rules.progress import EXITS, OUT_OF_LABOUR_FORCE_ON
 from abm.strategies import Decision, Strategy
 
 OBJECTIVES = ("net_cost", "trust", "protests", "unemployment")
 ORDINARY, PILOT = 0, 1
 PILOT_NOT_STARTED, PILOT_RUNNING, PILOT_SCALED, PILOT_STOPPED = 0, 1, 2, 3
+TRIAL_CLIENTS = ("both", "stock", "entrants")
+TRIAL_STAFF = ("experienced", "new_hires")
 
 PARAMS = {
     "strategy": Param(
@@ -74,6 +81,29 @@ PARAMS = {
         0.0, "share", "Pilot is scaled up if its exit rate beats the rest by more than this share (0 = if it wins).",
         "MODEL.md: scaled to everyone if it wins", low=-1.0, high=10.0,
     ),
+    "trial_weeks": Param(
+        0, "weeks", "Length of an in-office trial in every municipality not running pilot_then_scale (0 = no trial).",
+        "issue 14: virtual field trials (randomised share of clients in a low-caseload unit)", low=0, high=5200,
+    ),
+    "trial_start_week": Param(0, "week", "Week the trial starts (clients are randomised then).", "assumption", low=0, high=5200),
+    "trial_share": Param(0.5, "share", "Share of clients randomised into the trial's treatment unit.", "assumption", low=0.0, high=1.0),
+    "trial_caseload": Param(
+        70.0, "cases / caseworker", "Caseload of the treatment unit (its positions follow its clients).",
+        "Hainmueller et al. (2016): caseloads about 1:150 -> 1:70", low=1.0, high=1000.0,
+    ),
+    "trial_clients": Param(
+        "both", "", "Who is randomised: the clients at the start (stock), only those entering during the trial, or both.",
+        "issue 14 item 3", choices=TRIAL_CLIENTS,
+    ),
+    "trial_staff": Param(
+        "experienced", "",
+        "Who staffs the treatment unit: caseworkers moved from the control unit (then new hires for the rest), or new hires only (the control's excess is laid off).",
+        "issue 14 item 3", choices=TRIAL_STAFF,
+    ),
+    "trial_merge_at_end": Param(
+        False, "", "At the end, merge the treatment unit into the ordinary one (else its clients finish their spells there).",
+        "issue 14: no reassignment at the end unless asked",
+    ),
     "responsive_threshold": Param(0.3, "media pressure", "Media pressure at which a responsive council hires.", "assumption", low=0.0, high=1.0),
     "responsive_step": Param(0.15, "share", "Share of positions a responsive council adds under pressure.", "assumption", low=0.0, high=10.0),
     "responsive_budget_factor": Param(
@@ -86,12 +116,56 @@ PARAMS = {
     ),
 }
 
+TRIAL_ON = When("council.trial_weeks > 0", lambda config: config.council.trial_weeks > 0)
+_TRIAL_AND_OUT_ON = When(f"{TRIAL_ON.doc} and {OUT_OF_LABOUR_FORCE_ON.doc}",
+                         lambda config: TRIAL_ON.holds(config) and OUT_OF_LABOUR_FORCE_ON.holds(config))
+UNITS = {"control": ORDINARY, "trial": PILOT}
+"""The trial's units by the prefix of their outputs: the ordinary unit is the control."""
+
+
+def _unit_caseworkers(model, unit: int) -> np.ndarray:
+    staff = model.caseworkers
+    rows = np.flatnonzero(staff.active & (staff.unit == unit))
+    return per_municipality(model, staff.municipality[rows])
+
+
+def _unit_caseload(model, unit: int) -> np.ndarray:
+    staff = model.caseworkers
+    rows = np.flatnonzero(staff.active & (staff.unit == unit))
+    return ratio(per_municipality(model, staff.municipality[rows], staff.caseload[rows]), _unit_caseworkers(model, unit))
+
+
+def _unit_outputs(prefix: str, unit: int, label: str) -> tuple[Output, ...]:
+    return (
+        Output(f"{prefix}_clients", "int", "citizens", f"clients in the {label}",
+               measure=lambda model: model.census.by_department()[:, unit], when=TRIAL_ON),
+        *(Output(f"{prefix}_exits_{kind}", "int", "citizens", f"exits ({kind}) from the {label} this week",
+                 when=_TRIAL_AND_OUT_ON if kind == "out_of_labour_force" else TRIAL_ON) for kind in EXITS),
+        Output(f"{prefix}_caseworkers", "int", "caseworkers", f"caseworkers of the {label}",
+               measure=lambda model: _unit_caseworkers(model, unit), when=TRIAL_ON),
+        Output(f"{prefix}_caseload", "float", "cases / caseworker", f"realised caseload of the {label}",
+               national=Weighted(f"{prefix}_caseworkers"), measure=lambda model: _unit_caseload(model, unit), when=TRIAL_ON),
+    )
+
+
 OUTPUTS = (
     Output("clients_pilot", "int", "citizens", "clients in a pilot unit", measure=lambda model: model.census.pilot),
     Output("positions", "int", "positions", "positions the council pays for",
            measure=lambda model: model.councils.headcount.sum(axis=1)),
     Output("layoffs", "int", "caseworkers", "caseworkers laid off this week", summary=("per_year",)),
+    *_unit_outputs("trial", PILOT, "trial's treatment unit"),
+    *_unit_outputs("control", ORDINARY, "ordinary unit (the trial's control)"),
 )
+
+
+def count_exits_by_unit(model, municipality: np.ndarray, unit: np.ndarray, kind: np.ndarray) -> None:
+    """The week's leavers (their municipality, unit and exit code) counted per unit and kind of exit."""
+    if model.params.council.trial_weeks == 0:
+        return  # not recorded
+    for prefix, code in UNITS.items():
+        in_unit = unit == code
+        for exit_code, name in enumerate(EXITS):
+            model.tally.add(f"{prefix}_exits_{name}", municipality[in_unit & (kind == exit_code)])
 
 
 class CouncilState:
@@ -112,6 +186,7 @@ class CouncilState:
         self.pilot_exits = np.zeros((n, 2))
         self.pilot_client_weeks = np.zeros((n, 2))
         self.score = np.zeros(n)  # the imitation objective, summed over the current cycle
+        self.control_caseload = np.zeros(n)  # the control unit's caseload when a trial started
 
     def strategy_names(self) -> list[str]:
         return [self.followed[s].name for s in self.strategy]
@@ -133,9 +208,16 @@ def init(model, clients: np.ndarray) -> None:
 
 
 def entering_unit(model, slots: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """The unit of citizens entering these slots: a share ``pilot_share`` joins a running pilot."""
-    piloting = model.councils.pilot_phase[model.citizens.slot_municipality[slots]] == PILOT_RUNNING
-    return np.where(piloting & (rng.random(len(slots)) < model.params.council.pilot_share), PILOT, ORDINARY)
+    """The unit of citizens entering these slots: a share ``pilot_share`` joins a running pilot,
+    a share ``trial_share`` the treatment unit of a running trial that randomises entrants."""
+    p = model.params.council
+    municipality = model.citizens.slot_municipality[slots]
+    draw = rng.random(len(slots))
+    piloting = model.councils.pilot_phase[municipality] == PILOT_RUNNING
+    unit = np.where(piloting & (draw < p.pilot_share), PILOT, ORDINARY)
+    if p.trial_clients != "stock" and trial_running(model):
+        unit = np.where(trial_municipalities(model)[municipality] & (draw < p.trial_share), PILOT, unit)
+    return unit
 
 
 def assigned_strategies(p, n_municipalities: int) -> list[str]:
@@ -149,18 +231,36 @@ def is_decision_week(model) -> bool:
     return model.week >= p.first_decision_week and (model.week - p.first_decision_week) % p.budget_cycle_weeks == 0
 
 
+def trial_running(model) -> bool:
+    p = model.params.council
+    return p.trial_weeks > 0 and p.trial_start_week <= model.week < p.trial_start_week + p.trial_weeks
+
+
+def trial_municipalities(model) -> np.ndarray:
+    """Where a trial runs (a mask): every municipality whose council does not run its own pilot."""
+    return np.array([name != "pilot_then_scale" for name in model.councils.strategy_names()], dtype=bool)
+
+
 def apply(model) -> None:
-    """Weekly bookkeeping; at the budget cycle, each council sets its headcount by its strategy."""
-    councils = model.councils
+    """Weekly bookkeeping; at the budget cycle, each council sets its headcount by its strategy;
+    a trial holds its units' caseloads."""
     if model.week < 0:
         _hold_starting_caseload(model)
         return
     p = model.params.council
-    for strategy, _ in councils.groups():
+    for strategy, _ in model.councils.groups():
         if strategy.track is not None:
             strategy.track(model, strategy.declared(p))
-    if not is_decision_week(model):
-        return
+    if is_decision_week(model):
+        _decide(model)
+    if p.trial_weeks > 0:
+        _trial(model)
+
+
+def _decide(model) -> None:
+    """The budget cycle: each council sets its ordinary unit's positions by its strategy."""
+    councils = model.councils
+    p = model.params.council
     clients = model.citizens.census().by_department()
     positions = councils.headcount.copy()
     clients.setflags(write=False)  # every strategy decides on the same figures
@@ -218,6 +318,60 @@ def _merge_pilot_units(model, municipalities: np.ndarray) -> None:
     model.recruitment.take(keep)
     jobcenter.rebalance(model, jobcenter.department(municipalities, ORDINARY))
     jobcenter.assign_waiting(model)
+
+
+def _trial(model) -> None:
+    """An in-office trial's week: it starts, holds both units' caseloads while it runs, then
+    winds down (the treatment unit keeps its clients at its caseload until they leave, the
+    control its caseload until then) or merges if asked. It overrides the council's strategy."""
+    p = model.params.council
+    towns = np.flatnonzero(trial_municipalities(model))
+    end = p.trial_start_week + p.trial_weeks
+    if model.week < p.trial_start_week or len(towns) == 0 or (model.week > end and p.trial_merge_at_end):
+        return
+    if model.week == p.trial_start_week:
+        _start_trial(model, towns)
+    if model.week == end and p.trial_merge_at_end:
+        _merge_pilot_units(model, towns)
+        return
+    councils = model.councils
+    clients = model.citizens.census().by_department()
+    held = towns[(model.week < end) | (clients[towns, PILOT] > 0)]  # then the council's strategy sets it again
+    councils.headcount[held, ORDINARY] = np.ceil(clients[held, ORDINARY] / councils.control_caseload[held])
+    councils.headcount[towns, PILOT] = np.ceil(clients[towns, PILOT] / p.trial_caseload)
+    _enforce_headcount(model)
+    if model.week < end:  # the experiment keeps its unit staffed: openings are filled at once, not after recruiting
+        staff = model.caseworkers
+        filled = np.bincount(staff.municipality[staff.active & (staff.unit == PILOT)], minlength=model.n_municipalities)
+        missing = np.maximum(councils.headcount[towns, PILOT] - filled[towns], 0)
+        model.recruitment.take(keep=(model.recruitment.unit != PILOT) | ~np.isin(model.recruitment.municipality, towns))
+        jobcenter.hire(model, np.repeat(towns, missing), np.full(missing.sum(), PILOT))
+        jobcenter.assign_waiting(model)
+
+
+def _start_trial(model, towns: np.ndarray) -> None:
+    """Randomise clients into the treatment unit; with experienced staff, move the control's
+    caseworkers beyond its positions there (``_trial`` then sets both units' positions and hires the rest)."""
+    p = model.params.council
+    citizens, staff, councils = model.citizens, model.caseworkers, model.councils
+    before = citizens.census().by_department()[:, ORDINARY]
+    ordinary_staff = np.bincount(staff.municipality[staff.active & (staff.unit == ORDINARY)], minlength=model.n_municipalities)
+    councils.control_caseload[towns] = np.maximum(before[towns], 1) / np.maximum(ordinary_staff[towns], 1)
+    if p.trial_clients != "entrants":
+        in_town = np.isin(citizens.slot_municipality, towns) & citizens.active
+        chosen = np.flatnonzero(in_town & (model.streams.trial.random(citizens.size) < p.trial_share))
+        jobcenter.detach(model, chosen)
+        citizens.unit[chosen] = PILOT
+    treated = np.bincount(citizens.slot_municipality[citizens.active & (citizens.unit == PILOT)], minlength=model.n_municipalities)
+    positions = np.ceil(treated / p.trial_caseload).astype(np.int64)
+    control_positions = np.ceil((before - treated) / np.maximum(councils.control_caseload, 1e-9)).astype(np.int64)
+    if p.trial_staff == "experienced":  # the control's caseworkers beyond its positions move to the treatment unit
+        movers = np.minimum(np.maximum(ordinary_staff - control_positions, 0), positions)
+        rows = np.flatnonzero(staff.active & (staff.unit == ORDINARY) & np.isin(staff.municipality, towns))
+        order = np.lexsort((model.streams.trial.random(len(rows)), staff.municipality[rows]))
+        rows = rows[order]
+        rank = np.arange(len(rows)) - np.searchsorted(staff.municipality[rows], staff.municipality[rows])
+        jobcenter.move_caseworkers(model, rows[rank < movers[staff.municipality[rows]]], PILOT)
 
 
 def _enforce_headcount(model) -> None:

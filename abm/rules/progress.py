@@ -16,13 +16,13 @@ from typing import NamedTuple
 import numpy as np
 
 from abm.compiled import bundle, kernel
-from abm.declarations import Column, Output, Ratio, Weighted, ratio
+from abm.declarations import Column, Output, Ratio, Weighted, When, ratio
 from abm.parameters import SUM_TOLERANCE, Check, Param
 from abm.population import GROUPS
 from abm.rules import casework
 from abm.rules.inflow import scenario_factors
 
-EXITS = ("job", "education", "flexjob", "disability")
+EXITS = ("job", "education", "flexjob", "disability", "out_of_labour_force")
 
 PARAMS = {
     "job_hazard": Param(
@@ -34,6 +34,11 @@ PARAMS = {
     "education_hazard": Param(
         [0.006, 0.0015, 0.0001], "per week", "Weekly chance of starting education at the reference caseload, by group.",
         "assumption", low=0.0, high=1.0, kind="list[float]", length=len(GROUPS),
+    ),
+    "out_of_labour_force_hazard": Param(
+        0.0, "per week",
+        "Weekly chance that a job-ready client leaves the labour force (deregistered without a job); casework does not change it. 0 = no such exit.",
+        "assumption (issue 14: field trials count it apart from jobs; 0 keeps the earlier calibration)", low=0.0, high=1.0,
     ),
     "quality_elasticity": Param(
         1.5, "", "Exit and clarification speed scale as (quality / reference quality) to this power.",
@@ -94,17 +99,25 @@ CITIZEN_STATE = {
     "pressed_recent": Column(np.float64, 0.0, "being pressed, remembered (weekly persistence pressed_memory)"),
 }
 
-_EXIT_COUNTS = tuple(f"exits_{kind}" for kind in EXITS)
+_EXIT_COUNTS = tuple(f"exits_{kind}" for kind in EXITS if kind != "out_of_labour_force")  # always in the table
+OUT_OF_LABOUR_FORCE_ON = When("progress.out_of_labour_force_hazard > 0",
+                              lambda config: config.progress.out_of_labour_force_hazard > 0)
 
 OUTPUTS = (
     Output("exits_job", "int", "citizens", "clients who found a job this week"),
     Output("exits_education", "int", "citizens", "clients who started education this week"),
     Output("exits_flexjob", "int", "citizens", "clients granted a flexjob this week"),
     Output("exits_disability", "int", "citizens", "clients granted disability pension this week"),
+    Output("exits_out_of_labour_force", "int", "citizens", "job-ready clients who left the labour force (no job) this week",
+           when=OUT_OF_LABOUR_FORCE_ON),
+    Output("exits_job_early", "int", "citizens",
+           "of the clients who found a job this week, those in the first casework.early_contact_weeks weeks of their spell",
+           when=When("casework.early_contact_weeks > 0", lambda config: config.casework.early_contact_weeks > 0)),
     Output("exit_spell_weeks", "float", "weeks", "summed spells of this week's leavers", recorded=False),
+    # Nationally weighted by the exits always in the table (out of the labour force is not, when off).
     Output("exit_spell_mean", "float", "weeks", "mean spell of the clients who left this week",
            national=Weighted(_EXIT_COUNTS),
-           measure=lambda model: ratio(model.tally.values["exit_spell_weeks"], sum(model.tally.values[name] for name in _EXIT_COUNTS))),
+           measure=lambda model: ratio(model.tally.values["exit_spell_weeks"], sum(model.tally.values[f"exits_{kind}"] for kind in EXITS))),
     Output("decisions", "int", "decisions", "flexjob / disability-pension / back-to-job-track decisions this week"),
     Output("decision_weeks", "float", "weeks", "summed spells at this week's decisions", recorded=False),
     Output("decision_weeks_mean", "float", "weeks", "mean spell at this week's decisions", national=Weighted("decisions"),
@@ -130,7 +143,7 @@ def _decision_shares_problem(config) -> str | None:
 CHECKS = [Check(("progress.disability_share", "progress.flexjob_share"), _decision_shares_problem)]
 
 
-JOB, EDUCATION, FLEXJOB, DISABILITY = range(len(EXITS))
+JOB, EDUCATION, FLEXJOB, DISABILITY, OUT_OF_LABOUR_FORCE = range(len(EXITS))
 
 
 def quality_boost(quality: np.ndarray, model) -> np.ndarray:
@@ -138,6 +151,11 @@ def quality_boost(quality: np.ndarray, model) -> np.ndarray:
     p = model.params.progress
     ratio = quality / casework.reference_quality(model.params.casework)
     return p.self_help_share + (1 - p.self_help_share) * ratio**p.quality_elasticity
+
+
+def press_chance(quality: np.ndarray, p, q_ref: float) -> np.ndarray:
+    """Weekly chance a sick client is pressed to activation, by meeting quality (``p``: progress)."""
+    return p.press_probability * np.clip((1 - quality) / (1 - q_ref), 0, 3) ** p.press_quality_exponent
 
 
 def distance_factor(model, distance: np.ndarray, group: np.ndarray) -> np.ndarray:
@@ -174,6 +192,48 @@ def on_entry(model, slots: np.ndarray, rng: np.random.Generator) -> None:
     )
 
 
+def stationary_survivors(model, rng: np.random.Generator, attributes: dict[str, np.ndarray], age: np.ndarray,
+                         boost: float) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Which entrants of ``age`` weeks ago would still be clients now had the exit hazards
+    been those of quality boost ``boost`` all along (no pressing, no caseworker change), and
+    their progress columns now: the same hazards and clarification as ``_week``, in closed
+    form per person (a constant weekly hazard until the decision, another after it).
+    """
+    p = model.params.progress
+    population = model.params.population
+    _, job_factor = scenario_factors(model.params.labour_market)
+    group = attributes["group"].astype(np.int64)
+    distance, health = attributes["distance"], attributes["health_base"]
+    health_mean = np.asarray(population.health_mean, dtype=float)
+    distance_mean = np.asarray(population.distance_mean, dtype=float)
+
+    def weekly_exit(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(distance term, weekly chance of a job, education or leaving the labour force) in group g."""
+        term = _distance_term(distance, distance_mean[g], p.distance_effect)
+        personal = term * (np.maximum(health, 1e-6) / health_mean[g]) ** p.health_effect
+        rate = (np.asarray(p.job_hazard)[g] * job_factor + np.asarray(p.education_hazard)[g]) * boost * personal
+        return term, np.minimum(rate + np.where(g == 0, p.out_of_labour_force_hazard, 0.0), 1.0)
+
+    term, chance = weekly_exit(group)
+    weeks = np.asarray(p.clarification_weeks, dtype=float)[group]
+    need = np.where(weeks > 0, rng.gamma(p.clarification_shape, np.maximum(weeks, 1e-9) / p.clarification_shape), 0.0)
+    decision_week = np.where(need > 0, np.ceil(need / max(boost, 1e-9)), np.inf)
+    waiting = age < decision_week  # no decision yet
+    alive = rng.random(len(age)) < (1 - chance) ** np.minimum(age, decision_week)
+    disability = np.asarray(p.disability_share)[group] * np.clip((1 - health) / (1 - health_mean[group]), 0, 2)
+    back = ~waiting & (rng.random(len(age)) >= disability + np.asarray(p.flexjob_share)[group])  # to the job-ready track
+    job_ready_term, job_ready_chance = weekly_exit(np.zeros_like(group))
+    after = np.where(back, age - decision_week, 0.0)
+    alive &= (waiting | back) & (rng.random(len(age)) < (1 - job_ready_chance) ** after)
+    state = {
+        "group": np.where(back, 0, group).astype(np.int8),
+        "distance_factor": np.where(back, job_ready_term, term),
+        "clarification": np.where(waiting & (need > 0), age * boost, 0.0),
+        "clarification_need": np.where(back, 0.0, need),
+    }
+    return alive, {name: column[alive] for name, column in state.items()}
+
+
 class Columns(NamedTuple):
     """The citizens' columns the week reads and writes."""
 
@@ -197,6 +257,8 @@ class Casework(NamedTuple):
 
     boost: np.ndarray  # speed-up of exits and clarification by the caseworker's quality
     press: np.ndarray  # chance a sick client is pressed, by the caseworker's quality
+    early_boost: np.ndarray  # the same for clients early in their spell (casework.early_contact_weeks)
+    early_press: np.ndarray
     press_handling: np.ndarray  # per municipality: pressing left after protests changed case handling
 
 
@@ -204,6 +266,7 @@ class Params(NamedTuple):
     """The week's parameters, by target group where arrays (hazards with this week's job chances)."""
 
     sick_threshold: float
+    early_contact_weeks: int  # clients below this spell get the early quality (0: none)
     press_health_damage: float
     health_recovery: float
     pressed_memory: float
@@ -214,6 +277,7 @@ class Params(NamedTuple):
     churn_by_changes: np.ndarray  # the job chance left after 0, 1, ... cap caseworker changes
     job_hazard: np.ndarray
     education_hazard: np.ndarray
+    out_of_labour_force_hazard: float
     disability_share: np.ndarray
     flexjob_share: np.ndarray
 
@@ -236,13 +300,22 @@ def apply(model) -> None:
     # computed per caseworker (the last entry answers for NO_CASEWORKER, -1: quality 0).
     quality = np.append(model.caseworkers.quality, 0.0)
     q_ref = casework.reference_quality(model.params.casework)
+    boost = quality_boost(quality, model)
+    press = press_chance(quality, p, q_ref)
+    early_contact = casework.early_contact(model.params.casework)
+    if early_contact:  # clients early in their spell get their own quality (casework.early_contact_weeks)
+        early_quality = np.append(model.caseworkers.early_quality, 0.0)
+        early_press = press_chance(early_quality, p, q_ref)
     this_week = Casework(
-        boost=quality_boost(quality, model),
-        press=p.press_probability * np.clip((1 - quality) / (1 - q_ref), 0, 3) ** p.press_quality_exponent,
+        boost=boost,
+        press=press,
+        early_boost=quality_boost(early_quality, model) if early_contact else boost,
+        early_press=early_press if early_contact else press,
         press_handling=1 - p.protest_handling_effect * model.councils.media_pressure,  # protests change case handling
     )
     params = bundle(
         Params, p, health_mean=population.health_mean, distance_mean=population.distance_mean,
+        early_contact_weeks=model.params.casework.early_contact_weeks if early_contact else 0,
         churn_by_changes=(1 - p.change_penalty) ** np.arange(p.change_penalty_cap + 1.0),
         job_hazard=np.asarray(p.job_hazard, dtype=float) * job_factor,
     )
@@ -257,6 +330,9 @@ def apply(model) -> None:
         model.tally.add(f"exits_{name}", municipality[kind == code])
     if len(leaving):
         model.tally.add("exit_spell_weeks", municipality, citizens.spell[leaving])
+    early_weeks = model.params.casework.early_contact_weeks
+    if early_weeks:
+        model.tally.add("exits_job_early", municipality[(kind == JOB) & (citizens.spell[leaving] < early_weeks)])
     model.people.leave(leaving, kind)
 
 
@@ -265,8 +341,8 @@ NO_EXIT = -1
 
 @kernel
 def _week(rng, rows, exit_draws, c, this_week, p, counts):
-    """One week of each citizen in ``rows``, in one pass: health and pressing, exits to job
-    or education, clarification and its decision (the sub-models of ODD 7.3, in order).
+    """One week of each citizen in ``rows``, in one pass: health and pressing, exits to job,
+    education or out of the labour force, clarification and its decision (the sub-models of ODD 7.3, in order).
 
     ``exit_draws`` has one uniform number per row (drawn in bulk: cheaper); the rarer
     draws (pressing, decisions) come from ``rng`` as needed. Updates the columns in place,
@@ -279,12 +355,14 @@ def _week(rng, rows, exit_draws, c, this_week, p, counts):
     for r in range(len(rows)):
         i = rows[r]
         g, m, worker = c.group[i], c.slot_municipality[i], c.caseworker[i]
+        early = c.spell[i] < p.early_contact_weeks  # more meetings early in the spell
 
         # Health and pressing: sick citizens may be pressed to activation (losing health); the others recover.
         is_pressed = False
         if c.health[i] < p.sick_threshold:
             counts.sick[m] += 1
-            if rng.random() < this_week.press[worker] * this_week.press_handling[m]:
+            press = this_week.early_press[worker] if early else this_week.press[worker]
+            if rng.random() < press * this_week.press_handling[m]:
                 is_pressed = True
                 counts.sick_pressed[m] += 1
         c.pressed[i] = is_pressed
@@ -293,15 +371,16 @@ def _week(rng, rows, exit_draws, c, this_week, p, counts):
         c.pressed_recent[i] = p.pressed_memory * c.pressed_recent[i] + (1 - p.pressed_memory) * is_pressed
 
         # Exits to job or education: one uniform draw decides.
-        boost = this_week.boost[worker]
+        boost = this_week.early_boost[worker] if early else this_week.boost[worker]
         job, education = _exit_hazards(
             p.job_hazard[g], p.education_hazard[g], boost, c.distance_factor[i], health, p.health_mean[g], p.health_effect,
             p.churn_by_changes[min(c.changes[i], len(p.churn_by_changes) - 1)],
         )
+        out = p.out_of_labour_force_hazard if g == 0 else 0.0  # job-ready clients only
         exit_kind = NO_EXIT
         draw = exit_draws[r]
-        if draw < job + education:
-            exit_kind = JOB if draw < job else EDUCATION
+        if draw < job + education + out:
+            exit_kind = JOB if draw < job else (EDUCATION if draw < job + education else OUT_OF_LABOUR_FORCE)
 
         # Clarification: progress at the speed of casework; at its end, a decision.
         elif c.clarification_need[i] > 0:

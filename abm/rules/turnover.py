@@ -18,8 +18,10 @@ from abm.parameters import Param
 
 PARAMS = {
     "sustainable_caseload": Param(
-        60.0, "cases / caseworker", "Caseload the hours allow without strain.",
-        "seed 000: union recommends at most 55 (activity-ready) and 45 (resource programmes)", low=1.0, high=1000.0,
+        60.0, "cases / caseworker",
+        "Caseload above which stress rises (below it, stress stays at stress_base). At 60, below every ordinary caseload (~100), stress and quits rise at any caseload; set near the ordinary caseload, only overload stresses.",
+        "seed 000: union recommends at most 55 (activity-ready) and 45 (resource programmes); issue 14: the next calibration sets it",
+        low=1.0, high=1000.0,
     ),
     "stress_base": Param(0.1, "0-1", "Stress of a caseworker at a sustainable caseload and no protests.", "assumption", low=0.0, high=1.0),
     "stress_load": Param(
@@ -93,7 +95,12 @@ def annualised_turnover(quits, caseworker_weeks):
 
 
 def stress_level(p, caseload: np.ndarray, media_pressure: np.ndarray | float) -> np.ndarray:
-    """The stress a caseload (and media pressure) pushes a caseworker toward, 0-1."""
+    """The stress a caseload (and media pressure) pushes a caseworker toward, 0-1.
+
+    Only the caseload above ``sustainable_caseload`` stresses: that threshold decides whether
+    the status quo's stress channel (stress -> quality, quits, caseworker changes) acts at
+    ordinary caseloads or only in overload.
+    """
     return np.clip(p.stress_base + p.stress_load * np.maximum(caseload / p.sustainable_caseload - 1, 0)
                    + p.stress_media * media_pressure, 0.0, 1.0)
 

@@ -13,8 +13,10 @@ A run counts as done when its ``runs/`` file exists; that file is written after 
 one and every write is atomic (:func:`abm.results.write_parquet`), so a driver killed at
 any moment leaves each run either done or missing, never half written (a temporary file
 it was writing is removed on resume). ``--resume`` runs the missing and failed runs again;
-the manifest's identity hash makes sure they belong to the same experiment. The weekly series of all runs read as one dataset:
-``pl.scan_parquet("results/<experiment>/weekly/*.parquet")``.
+the manifest's identity hash makes sure they belong to the same experiment. The weekly
+series of all runs read as one dataset: ``pl.scan_parquet("results/<experiment>/weekly/*.parquet")``.
+A mechanism switched on in some runs only adds its columns to theirs: read such runs with
+``pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed")`` (null where absent).
 """
 
 from __future__ import annotations
@@ -104,7 +106,8 @@ class SweepStore:
     def finish(self) -> tuple[pl.DataFrame, pl.DataFrame]:
         """Write summary.parquet (and failures.parquet if any run failed); return both."""
         files = sorted(self.runs.glob("*.parquet"))
-        summary = pl.concat([pl.read_parquet(f) for f in files], how="vertical_relaxed").sort("run_id") if files else pl.DataFrame()
+        # diagonal: a run with a mechanism the others lack has summary columns they do not
+        summary = pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed").sort("run_id") if files else pl.DataFrame()
         if files:
             write_parquet(summary, self.folder / "summary.parquet")
         records = [json.loads(f.read_text(encoding="utf-8")) for f in sorted(self.failed.glob("*.json"))]

@@ -1,0 +1,160 @@
+"""The mechanisms issue 14's calibration needs: each does what it says, on a small config,
+and is off (today's results) by default."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from abm.config import defaults
+from abm.model import JobcenterModel
+from abm.rules import casework, progress, turnover
+from abm.rules.progress import EXITS
+from conftest import small_config
+from test_invariants import check_weekly
+
+
+def _gain_per_case(p, high: float, low: float) -> float:
+    """Quality gained per case removed from ``high`` down to ``low`` cases."""
+    minutes = lambda c: p.hours_per_week * p.casework_share * 60 / c  # noqa: E731
+    return (casework.quality_of_minutes(minutes(low), p) - casework.quality_of_minutes(minutes(high), p)) / (high - low)
+
+
+def test_quality_exponent_one_is_the_plain_curve_and_above_one_gives_diminishing_returns():
+    plain = defaults().casework
+    minutes = np.array([3.0, 15.0, 40.0])
+    assert np.allclose(casework.quality_of_minutes(minutes, plain), minutes / (minutes + plain.half_quality_minutes))
+    # Exponent 1: convex in the caseload, each case removed buys more than the one before.
+    assert _gain_per_case(plain, 70, 40) > _gain_per_case(plain, 150, 100) > _gain_per_case(plain, 250, 150)
+    hill = defaults().with_overrides({"casework.quality_exponent": 3.0, "casework.half_quality_minutes": 5.0}).casework
+    assert casework.quality_of_minutes(5.0, hill) == 0.5
+    # Exponent 3: the gain per case removed shrinks as caseloads fall below ~200.
+    assert _gain_per_case(hill, 250, 150) > _gain_per_case(hill, 150, 100) > 2 * _gain_per_case(hill, 70, 40)
+
+
+def test_exit_out_of_the_labour_force_is_its_own_kind_for_job_ready_clients():
+    weeks = 52
+    off = JobcenterModel(small_config(run__weeks=weeks), seed=3).run().weekly()
+    assert "exits_out_of_labour_force" not in off.columns  # switched off: the table is today's
+    model = JobcenterModel(small_config(run__weeks=weeks, progress__out_of_labour_force_hazard=0.02), seed=3)
+    weekly = model.run().weekly()
+    out = weekly["exits_out_of_labour_force"].sum()
+    job_ready_weeks = weekly["clients_job_ready"].sum()
+    # About 2% of the job-ready clients a week (counted at the end of the week: the week's entrants
+    # are at risk too, so a little more).
+    assert 0.017 < out / job_ready_weeks < 0.025
+    assert weekly["clients"].sum() < off["clients"].sum()
+    check_weekly(weekly)  # every citizen still accounted for
+
+
+TRIAL = {"municipalities.sizes": [40000, 60000], "council.initial_caseload": 150.0, "council.trial_start_week": 5,
+         "council.trial_weeks": 40, "council.trial_caseload": 70.0, "run.weeks": 45}
+
+
+def _run(values: dict, seed: int = 3) -> pl.DataFrame:
+    return JobcenterModel(defaults().with_overrides(values), seed=seed).run().weekly()
+
+
+def test_in_office_trial_runs_the_treatment_unit_at_its_caseload_and_the_control_at_the_one_it_had():
+    weekly = _run(TRIAL)
+    before = weekly.filter(pl.col("week") == 4)
+    during = weekly.filter(pl.col("week").is_between(6, 44))
+    assert (before["trial_clients"] == 0).all()
+    # Half the clients at the start, and half the entrants, are in the treatment unit.
+    start = weekly.filter(pl.col("week") == 5)
+    assert np.allclose(start["trial_clients"] / start["clients"], 0.5, atol=0.03)
+    # Both units hold their caseloads, up to whole positions (a unit of 11 caseworkers moves in steps of 9%)
+    # and the quits whose replacements are still being recruited.
+    assert abs(during["trial_caseload"].median() - 70.0) < 3.5
+    assert (during["trial_caseload"] - 70.0).abs().quantile(0.8) < 7.0
+    control = during.sort("municipality", "week")["control_caseload"].to_numpy().reshape(2, -1)
+    had = before.sort("municipality")["control_caseload"].to_numpy()[:, None]
+    assert np.all(np.abs(np.median(control, axis=1) / had[:, 0] - 1) < 0.1)
+    # The units add up to the municipality, and their exits to the exits by kind.
+    assert (weekly["trial_clients"] + weekly["control_clients"] == weekly["clients"]).all()
+    assert "trial_exits_out_of_labour_force" not in weekly.columns  # that exit is off
+    for kind in (kind for kind in EXITS if f"exits_{kind}" in weekly.columns):
+        assert (weekly[f"trial_exits_{kind}"] + weekly[f"control_exits_{kind}"] == weekly[f"exits_{kind}"]).all(), kind
+    # The treatment unit's clients find jobs faster (more time per client: 150 -> 70 cases).
+    rate = {unit: during[f"{unit}_exits_job"].sum() / during[f"{unit}_clients"].sum() for unit in ("trial", "control")}
+    assert 1.2 < rate["trial"] / rate["control"] < 3.0
+    check_weekly(weekly)
+
+
+def test_a_trial_of_entrants_only_leaves_the_stock_in_the_control_unit():
+    weekly = _run({**TRIAL, "council.trial_clients": "entrants", "council.trial_staff": "new_hires"})
+    start = weekly.filter(pl.col("week") == 5)
+    assert (start["trial_clients"] < 0.02 * start["clients"]).all()  # only the week's entrants
+    later = weekly.filter(pl.col("week") == 44)
+    inflow = weekly.filter(pl.col("week").is_between(5, 44)).group_by("municipality").agg(pl.col("inflow").sum()).sort("municipality")
+    assert (later.sort("municipality")["trial_clients"] < 0.5 * inflow["inflow"]).all()
+    assert (later["trial_clients"] > 0.15 * inflow["inflow"]).all()
+    # The unit is staffed as its entrants arrive (at once, not after the recruitment delay).
+    growing = weekly.filter(pl.col("week").is_between(10, 44))
+    assert growing["trial_caseload"].max() <= 72.0 and growing["trial_caseload"].median() > 50.0
+    check_weekly(weekly)
+
+
+def test_more_contact_early_in_the_spell_raises_early_job_exits_at_the_others_expense():
+    base = {"municipalities.sizes": [40000, 60000], "run.weeks": 52, "casework.early_contact_weeks": 13}
+    same = _run(base)  # factor 1: every client the same share (today's results), early exits counted
+    more = _run({**base, "casework.early_contact_factor": 3.0})
+    early = more["exits_job_early"].sum() / same["exits_job_early"].sum()
+    later = (more["exits_job"] - more["exits_job_early"]).sum() / (same["exits_job"] - same["exits_job_early"]).sum()
+    assert 1.1 < early < 2.5  # three times the meetings in the first 13 weeks (measured: 1.21)
+    assert later < 1.0  # the others get less of the caseworker's time
+    check_weekly(more)
+
+
+def test_early_contact_factor_one_changes_nothing():
+    base = {"municipalities.sizes": [40000], "run.weeks": 20}
+    plain = _run(base)
+    counted = _run({**base, "casework.early_contact_weeks": 13})
+    assert plain.equals(counted.drop("exits_job_early"))
+
+
+def test_caseworker_absence_cancels_meetings_and_lowers_exits_during_the_period():
+    base = {"municipalities.sizes": [40000, 60000], "run.weeks": 40}
+    plain = _run(base)
+    absent = _run({**base, "casework.absence_start_week": 10, "casework.absence_weeks": 20, "casework.absence_share": 0.5})
+    period = lambda weekly: weekly.filter(pl.col("week").is_between(10, 29))  # noqa: E731
+    before = lambda weekly: weekly.filter(pl.col("week") < 10)  # noqa: E731
+    assert before(absent).drop("meetings_cancelled").equals(before(plain))  # nothing changes before the period
+    assert (before(absent)["meetings_cancelled"] == 0).all()
+    cancelled = period(absent)["meetings_cancelled"].sum() / (period(absent)["clients"] - period(absent)["waiting_for_caseworker"]).sum()
+    assert 0.45 < cancelled < 0.55
+    # Half the meetings cancelled: the job chance that depends on casework (70% of it) falls by about half.
+    ratio = period(absent)["exits_job"].sum() / period(plain)["exits_job"].sum()
+    assert 0.5 < ratio < 0.85
+    check_weekly(absent)
+
+
+def test_the_stationary_start_is_the_stock_the_inflow_and_the_exit_hazard_keep():
+    """One group with one weekly exit chance h and inflow L a week: the stock is about L / h,
+    its spells geometric with mean (1 - h) / h."""
+    config = defaults().with_overrides({
+        "municipalities.sizes": [200_000], "population.start": "stationary", "run.burn_in_weeks": 0,
+        "labour_market.inflow_shares": [1.0, 0.0, 0.0], "progress.distance_effect": 0.0, "progress.health_effect": 0.0,
+        "progress.job_hazard": [0.04, 0.0, 0.0], "progress.education_hazard": [0.01, 0.0, 0.0],
+    })
+    model = JobcenterModel(config, seed=2)
+    rows = model.citizens.occupied()
+    boost = progress.quality_boost(casework.quality_at_caseload(model, config.council.initial_caseload), model)
+    hazard = 0.05 * boost
+    inflow = config.labour_market.inflow_per_1000 * 200
+    assert abs(len(rows) / (inflow / hazard) - 1) < 0.03
+    assert abs(model.citizens.spell[rows].mean() / ((1 - hazard) / hazard) - 1) < 0.05
+    assert (model.citizens.group[rows] == 0).all()
+
+
+def test_stress_rises_only_above_the_sustainable_caseload():
+    p = defaults().turnover
+    assert turnover.stress_level(p, np.array([30.0, 60.0]), 0.0).tolist() == [p.stress_base] * 2
+    assert turnover.stress_level(p, np.array([100.0]), 0.0)[0] > p.stress_base  # the default stresses ordinary caseloads
+    ordinary = defaults().with_overrides({"turnover.sustainable_caseload": 120.0}).turnover
+    assert turnover.stress_level(ordinary, np.array([100.0]), 0.0)[0] == ordinary.stress_base
+    # In a run at ~100 cases, caseworkers stay at the base stress when the threshold is above their caseload.
+    weekly = _run({"municipalities.sizes": [40000, 60000], "run.weeks": 20, "turnover.sustainable_caseload": 200.0})
+    assert np.allclose(weekly["stress_mean"], ordinary.stress_base)
+    default = _run({"municipalities.sizes": [40000, 60000], "run.weeks": 20})
+    assert (default["stress_mean"] > ordinary.stress_base + 0.1).all()

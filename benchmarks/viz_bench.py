@@ -1,0 +1,117 @@
+"""How fast the browser app (``abm viz``) answers: first page and one Step, in headless Chromium.
+
+Run from the repository root::
+
+    .venv/bin/python benchmarks/viz_bench.py               # default config and all of Denmark
+    .venv/bin/python benchmarks/viz_bench.py --steps 5 --only default
+
+For each config it starts the real ``abm viz`` on a free 127.0.0.1 port, opens a fresh page
+in Debian's Chromium (Playwright, as ``tests/test_viz_browser.py`` does) and measures:
+
+- *first page*: from navigation until "Week 0 of" is shown and the server has sent its
+  last update (the websocket quiet for ``QUIET`` seconds), i.e. every view drawn;
+- *step*: from the click on *Step* (one week: the render interval is 1) until the new
+  week is shown and the websocket is quiet again, i.e. every view redrawn.
+
+The end of an update is the last websocket frame before the quiet period, so the quiet
+wait itself is not counted. Prints medians (and min-max) of ``--steps`` steps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
+QUIET = 0.6  # seconds without a websocket frame: the update is complete
+CONFIGS = {
+    "default": [],  # configs/compare.toml: 12 municipalities at 1/10 scale
+    "denmark": ["configs/denmark.toml", "--set", "municipalities.preset=denmark"],  # all 98 at full scale
+}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_server(arguments: list[str], log) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "abm.cli", "viz", *arguments, "--port", str(port)],
+                               cwd=ROOT, stdout=subprocess.PIPE, stderr=log, text=True)
+    line = process.stdout.readline()
+    address = f"http://127.0.0.1:{port}/"
+    if address not in line:
+        process.terminate()
+        raise SystemExit(f"abm viz did not start: {line!r}")
+    return process, address
+
+
+class Frames:
+    """The time of the last websocket frame the page received from the server."""
+
+    def __init__(self, page):
+        self.last = time.perf_counter()
+        page.on("websocket", lambda ws: ws.on("framereceived", self._seen))
+
+    def _seen(self, _payload) -> None:
+        self.last = time.perf_counter()
+
+    def settled(self, page, since: float) -> float:
+        """Wait until no frame for ``QUIET`` s; seconds from ``since`` to the last frame."""
+        while time.perf_counter() - self.last < QUIET:
+            page.wait_for_timeout(50)
+        return self.last - since
+
+
+def measure(browser, address: str, steps: int) -> tuple[float, list[float]]:
+    page = browser.new_page(viewport={"width": 1500, "height": 950})
+    frames = Frames(page)
+    started = time.perf_counter()
+    page.goto(address)
+    page.get_by_text("Week 0 of").wait_for(timeout=180_000)
+    first = frames.settled(page, started)
+    times = []
+    for week in range(1, steps + 1):
+        clicked = time.perf_counter()
+        page.get_by_role("button", name="Step").click()
+        page.get_by_text(f"Week {week} of").wait_for(timeout=60_000)
+        times.append(frames.settled(page, clicked))
+    page.close()
+    return first, times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=10, help="steps to time per config (default 10)")
+    parser.add_argument("--only", choices=list(CONFIGS), help="measure one config only")
+    args = parser.parse_args()
+    with sync_playwright() as playwright, tempfile.TemporaryFile("w+") as log:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        for name, arguments in CONFIGS.items():
+            if args.only and name != args.only:
+                continue
+            server, address = start_server(arguments, log)
+            try:
+                first, times = measure(browser, address, args.steps)
+            finally:
+                server.terminate()
+                server.wait(timeout=20)
+            print(f"{name:8s} first page {first:6.2f} s   step median {statistics.median(times):6.3f} s "
+                  f"(min {min(times):.3f}, max {max(times):.3f}, n={len(times)})", flush=True)
+        browser.close()
+
+
+if __name__ == "__main__":
+    main()

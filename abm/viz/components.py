@@ -234,40 +234,33 @@ def CaseloadView(model):
 
 
 REGION_ROWS = ("Nordjylland", "Midtjylland", "Syddanmark", "Sjælland", "Hovedstaden")
-"""The tile grid's rows, roughly north-west to south-east as on a map of Denmark."""
-TILE_LABEL_PX = 52
+"""The tile grid's regions, top to bottom: roughly north-west to south-east, as on a map of Denmark."""
+TILES_PER_ROW = 10
+"""At most this many tiles in a row; a region with more continues on the next rows."""
+TILE_LABEL_PX = 42
 """A tile's name is cut to this width (the tooltip shows it whole)."""
-SYNTHETIC_ROW = 14
-"""At most this many tiles per row for synthetic municipalities, which have no region."""
 
 
 def tile_positions(model) -> tuple[list[str], list[tuple[int, int]]]:
-    """(row names, (column, row) per municipality): the tile grid's layout.
+    """(row labels, (column, row) per municipality): the tile grid's layout.
 
-    Not a map: a row per region (north to south-east: Nordjylland, Midtjylland,
-    Syddanmark, Sjælland, Hovedstaden), its municipalities largest first. Synthetic
-    municipalities, which have no region, fill rows by size, largest first.
+    Not a map and needs no map data: Denmark's municipalities are grouped by region
+    (north to south-east: Nordjylland, Midtjylland, Syddanmark, Sjælland, Hovedstaden),
+    largest first, ``TILES_PER_ROW`` to a row; Hovedstaden, with 29, takes three rows.
+    Synthetic municipalities, which have no region, form one group by size.
     """
     regions = model.municipalities["region"].to_list()
-    order = np.argsort(-model.inhabitants, kind="stable")
-    if any(region is None for region in regions):
-        width = min(SYNTHETIC_ROW, math.ceil(math.sqrt(2 * len(order))))
-        return [f"sizes {width * r + 1}-{min(width * (r + 1), len(order))}" for r in range(math.ceil(len(order) / width))], \
-            _by_rank(order, width)
-    rows = [region for region in REGION_ROWS if region in regions]
-    position = [(0, 0)] * len(regions)
-    filled = {region: 0 for region in rows}
-    for m in order:
-        position[m] = (filled[regions[m]], rows.index(regions[m]))
-        filled[regions[m]] += 1
-    return rows, position
-
-
-def _by_rank(order: np.ndarray, width: int) -> list[tuple[int, int]]:
-    position = [(0, 0)] * len(order)
-    for rank, m in enumerate(order):
-        position[m] = (rank % width, rank // width)
-    return position
+    groups = [r for r in REGION_ROWS if r in regions] if None not in regions else [None]
+    labels, position = [], [(0, 0)] * len(regions)
+    for group in groups:
+        members = [m for m in np.argsort(-model.inhabitants, kind="stable") if regions[m] == group]
+        first = len(labels)
+        for rank, m in enumerate(members):
+            position[m] = (rank % TILES_PER_ROW, first + rank // TILES_PER_ROW)
+        rows = math.ceil(len(members) / TILES_PER_ROW)
+        # category labels must differ: continuation rows get blanks of different lengths
+        labels += [(group or "largest first") if k == 0 else " " * (len(labels) + k) for k in range(rows)]
+    return labels, position
 
 
 @solara.component
@@ -283,18 +276,18 @@ def TileGridView(model):
     values = _rounded(now)
     finite = [v for v in values if v is not None]
     tiles = [{"value": [x, y, v], "name": names[m]} for m, ((x, y), v) in enumerate(zip(position, values))]
-    option = _base(f"{series.title}, week {model.week}", f"{series.unit} · a tile per municipality, a row per region, "
-                   "largest first (not a map)", [])
+    option = _base(f"{series.title}, week {model.week}", f"{series.unit} · a tile per municipality, by region, "
+                   "largest first", [])
     option |= {
         "grid": {"left": 96, "right": 16, "top": 60, "bottom": 56},
         "tooltip": {"trigger": "item"},
-        "xAxis": {"type": "category", "data": list(range(max(x for x, _ in position) + 1)), "show": False},
+        "xAxis": {"type": "category", "data": list(range(TILES_PER_ROW)), "show": False},
         "yAxis": {"type": "category", "data": rows, "inverse": True, "axisLabel": {"fontSize": 11}},
         "visualMap": {"min": min(finite, default=0), "max": max(finite, default=1), "calculable": True, "orient": "horizontal",
                       "left": "center", "bottom": 0, "itemHeight": 160, "precision": 3,
                       "inRange": {"color": ["#fde725", "#5ec962", "#21918c", "#3b528b", "#440154"]}},
         "series": [{"name": series.title, "type": "heatmap", "data": tiles, "itemStyle": {"borderColor": "#fff", "borderWidth": 1},
-                    "label": {"show": True, "formatter": "{b}", "fontSize": 9, "overflow": "truncate",
+                    "label": {"show": True, "formatter": "{b}", "fontSize": 8, "overflow": "truncate",
                               "width": TILE_LABEL_PX}}],
     }
     with solara.Column(gap="0px", classes=["abm-tile-grid"]):

@@ -18,6 +18,7 @@ import os
 import solara
 from mesa.visualization import Slider
 from mesa.visualization.solara_viz import ModelController
+from mesa.visualization.utils import update_counter
 
 from abm.config import defaults, load_config
 from abm.viz import CONFIG_ENV, OVERRIDES_ENV
@@ -98,7 +99,14 @@ def Page():
             for key, widget in PARAMS.items():
                 if key != "base":
                     ParameterInput(key, widget, values)
+    Views(model.value)
+
+
+@solara.component
+def Views(model):
+    """Every view, two to a row, redrawn together when the controller steps the model."""
+    update = update_counter.get()
     with solara.ColumnsResponsive(12, large=6):
         for view in VIEWS:
-            with solara.Card(margin=0, classes=["abm-view"]):
-                view(model.value)
+            with solara.Card(margin=0):
+                view(model, update)

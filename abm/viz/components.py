@@ -7,6 +7,10 @@ a small JSON description and draws it in the browser, instead of the server rend
 PNG per view and week. ECharts comes with Solara's bundled assets (``solara-assets``), so
 the page works without internet. Colours stand for strategies throughout.
 
+Each view is a component called with the model and ``update``, the value of Mesa's update
+counter (``mesa.visualization.utils.update_counter``): a new value redraws it. The page
+reads the counter once for all views, so a Step is one render, not one per view.
+
 The data side goes through a few functions (``series_values``, ``combined``,
 ``strategy_groups``, ``shown_lines``); the charts only lay out what they return.
 """
@@ -22,7 +26,8 @@ import networkx as nx
 import numpy as np
 import polars as pl
 import solara
-from mesa.visualization.utils import update_counter
+import traitlets
+from solara.components.echarts import EchartsWidget
 
 from abm import strategies
 from abm.metrics import TURNOVER_WINDOW
@@ -164,8 +169,25 @@ def _rounded(values: np.ndarray) -> list:
 # -- the views ---------------------------------------------------------------------------
 
 
+class Option:
+    """A chart's ECharts option, boxed: Solara's renderer walks every dict and list it is
+    given, looking for child elements, and a chart's data (thousands of numbers) made that
+    walk most of a Step's time. A new box is a new option (compared by identity)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: dict):
+        self.value = value
+
+
+class ChartWidget(EchartsWidget):
+    """``solara.FigureEcharts``'s widget, taking a boxed :class:`Option`."""
+
+    option = traitlets.Any(None).tag(sync=True, to_json=lambda option, _: option.value if option else {})
+
+
 def _chart(option: dict) -> None:
-    solara.FigureEcharts(option=option, attributes=CHART_STYLE)
+    ChartWidget.element(option=Option(option), attributes=CHART_STYLE)
 
 
 def _base(title: str, subtitle: str, legend: list[str]) -> dict:
@@ -182,8 +204,7 @@ def time_series_view(series: Series):
     """A view of one outcome: a thin line per municipality, a thick one per strategy, with a legend."""
 
     @solara.component
-    def TimeSeries(model):
-        update_counter.get()
+    def TimeSeries(model, update: int):
         per_municipality, per_strategy = shown_lines(model, series)
         names = model.municipalities["name"].to_list()
         strategy_of = model.councils.strategy_names()
@@ -210,9 +231,8 @@ def time_series_view(series: Series):
 
 
 @solara.component
-def CaseloadView(model):
+def CaseloadView(model, update: int):
     """How many clients each caseworker has now, stacked by the council's strategy."""
-    update_counter.get()
     staff = model.caseworkers
     rows = np.flatnonzero(staff.active)
     caseload, municipality = staff.caseload[rows], staff.municipality[rows]
@@ -264,9 +284,8 @@ def tile_positions(model) -> tuple[list[str], list[tuple[int, int]]]:
 
 
 @solara.component
-def TileGridView(model):
+def TileGridView(model, update: int):
     """Every municipality as a tile, coloured by the chosen outcome this week (a grid cartogram)."""
-    update_counter.get()
     chosen, set_chosen = solara.use_state(SERIES[3].title)
     series = next(s for s in SERIES if s.title == chosen)
     per_municipality, _ = shown_lines(model, series)
@@ -311,9 +330,8 @@ def _municipality_label(model, m: int) -> str:
 
 
 @solara.component
-def NetworkView(model):
+def NetworkView(model, update: int):
     """One chosen municipality's citizens and their ties, coloured by trust."""
-    update_counter.get()
     chosen, set_chosen = solara.use_state(model.n_municipalities // 2)
     municipality = min(chosen, model.n_municipalities - 1)
     slots = network_sample(model, municipality)
@@ -365,9 +383,8 @@ FIGURES = (
 
 
 @solara.component
-def KeyFiguresView(model):
+def KeyFiguresView(model, update: int):
     """This week's figures per strategy (and all together), under the settings of the run."""
-    update_counter.get()
     settings = " · ".join(f"{name}: <b>{html.escape(value)}</b>" for name, value in settings_summary(model.config))
     parts = [f"<h3 style='margin:0'>Week {model.week} of {model.config.run.weeks}</h3>",
              f"<p style='font-size:11px;color:#555;margin:2px 0'>{settings}</p>",

@@ -162,8 +162,11 @@ def shown_frame(model) -> pl.DataFrame:
 
 
 def _rounded(values: np.ndarray) -> list:
-    """Values for the browser: ``DIGITS`` significant digits, None for undefined."""
-    return [None if not math.isfinite(v) else float(f"{v:.{DIGITS}g}") for v in values.tolist()]
+    """Values for the browser: ``DIGITS`` significant digits of the largest, None for undefined."""
+    finite = np.isfinite(values)
+    largest = np.abs(values[finite]).max(initial=0.0)
+    decimals = DIGITS - 1 - (int(math.floor(math.log10(largest))) if largest > 0 else 0)
+    return np.where(finite, np.round(values, max(decimals, 0)), None).tolist()
 
 
 # -- the views ---------------------------------------------------------------------------
@@ -342,24 +345,27 @@ def NetworkView(model, update: int):
     )
     citizens = model.citizens
     present = slots[citizens.active[slots]]
-    xy = {int(s): [round(float(v), 4) for v in layout[int(s)]] for s in present}
-    graph = model.network.to_networkx(present)
+    xy = {int(s): [round(float(v), 3) for v in layout[int(s)]] for s in present}
+    trust = np.round(citizens.trust[present], 2).tolist()
     protesting = citizens.protesting[present]
-    nodes = [{"name": f"citizen {s}: trust {t:.2f}" + (", protesting" if p else ""), "value": xy[int(s)],
-              "symbolSize": 11 if p else 7,
-              "itemStyle": {"color": matplotlib.colors.to_hex(TRUST_COLOURS(float(t))), "opacity": 1,
-                            "borderColor": "#000" if p else "#555", "borderWidth": 2 if p else 0.4}}
-             for s, t, p in zip(present, citizens.trust[present], protesting)]
-    edges = [{"coords": [xy[a], xy[b]]} for a, b in graph.edges()]
+    nodes = [[*xy[int(s)], t] for s, t in zip(present, trust)]
+    protesters = [xy[int(s)] for s in present[protesting]]
+    edges = [[xy[a], xy[b]] for a, b in model.network.to_networkx(present).edges()]
     clients = int((citizens.active & (citizens.slot_municipality == municipality)).sum())
     name = model.municipalities["name"][municipality]
     option = _base(f"{name}, week {model.week}: {len(present)} of {clients:,} clients",
                    f"colour: trust (red 0, green 1) · black ring: protesting ({int(protesting.sum())})", [])
     hidden = {"type": "value", "show": False, "scale": True}
     option |= {"grid": {"left": 8, "right": 8, "top": 64, "bottom": 8}, "xAxis": hidden, "yAxis": hidden,
-               "series": [{"type": "lines", "coordinateSystem": "cartesian2d", "data": edges, "silent": True,
+               "visualMap": {"show": False, "dimension": 2, "min": 0, "max": 1, "seriesIndex": 1,
+                             "inRange": {"color": [matplotlib.colors.to_hex(TRUST_COLOURS(x)) for x in np.linspace(0, 1, 9)]}},
+               "series": [{"type": "lines", "coordinateSystem": "cartesian2d", "silent": True, "polyline": False,
+                           "data": [{"coords": edge} for edge in edges],
                            "lineStyle": {"color": "#999", "width": 0.4, "opacity": 0.6}},
-                          {"type": "scatter", "data": nodes, "z": 3}]}
+                          {"name": "trust", "type": "scatter", "data": nodes, "symbolSize": 7, "z": 3,
+                           "itemStyle": {"opacity": 1, "borderColor": "#555", "borderWidth": 0.4}},
+                          {"name": "protesting", "type": "scatter", "data": protesters, "symbolSize": 12, "z": 4,
+                           "silent": True, "itemStyle": {"color": "rgba(0,0,0,0)", "borderColor": "#000", "borderWidth": 2}}]}
     with solara.Column(gap="0px"):
         solara.Select(
             "Municipality shown",

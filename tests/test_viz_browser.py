@@ -285,7 +285,8 @@ def test_play_runs_weeks_and_the_screenshot_is_saved(page, tmp_path):
     page.get_by_role("button", name="❚❚").click()
     shown = [m for m in range(12) if STRATEGIES[m % len(STRATEGIES)] == "austerity"][-1]  # where protests grow
     choose(page, "Municipality shown", re.compile(rf"{shown}: [^,]+, [0-9,]+ inhabitants, austerity"))
-    page.set_viewport_size({"width": 1500, "height": 1780})  # every view; the app scrolls inside its frame
+    page.set_viewport_size({"width": 1500, "height": 2250})  # every view; the app scrolls inside its frame
+    page.evaluate("document.querySelectorAll('*').forEach(element => element.scrollTop = 0)")  # from the top
     page.wait_for_timeout(2_000)
     screenshot = ROOT / os.environ[SCREENSHOT] if os.environ.get(SCREENSHOT) else tmp_path / "viz.png"
     screenshot.parent.mkdir(parents=True, exist_ok=True)

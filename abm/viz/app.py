@@ -89,7 +89,7 @@ def Page():
         solara.AppBarTitle(f"Jobcenters: {os.path.basename(CONFIG.origin)}")
     with solara.Sidebar(), solara.Column():
         with solara.Card("Controls"):
-            solara.SliderInt("Weeks per Step (and per redraw while playing)", value=weeks_per_step, min=1, max=52,
+            solara.SliderInt("Weeks per Step (and redraw)", value=weeks_per_step, min=1, max=52,
                              thumb_label="always")
             solara.SliderInt("Pause between weeks while playing (ms)", value=play_interval, min=0, max=1000, step=10,
                              thumb_label="always")

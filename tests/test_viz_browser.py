@@ -1,7 +1,10 @@
 """``abm viz`` as a researcher uses it: the real server, driven by a real headless Chromium.
 
 The browser is Debian's ``chromium`` (installed by ``.ci/run``), driven in real time by
-Playwright, because Solara renders the page over a websocket. The play test saves a
+Playwright, because Solara renders the page over a websocket. Every request that leaves
+127.0.0.1 is blocked and recorded, so the page is shown to work offline (ECharts comes
+from Solara's bundled assets). Charts are read through their ECharts instance (the option
+the browser draws: legend, series, tiles). The play test saves a
 screenshot in pytest's temporary folder; to refresh the one the README shows, run it with
 ``ABM_SCREENSHOT=docs/img/viz.png``. The last two tests are fast: bad input fails before
 any server starts.
@@ -18,6 +21,7 @@ import sys
 import time
 from pathlib import Path
 
+import polars as pl
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
@@ -29,7 +33,8 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SMALL = ["--set", "municipalities.count=6", "--set", "municipalities.population_scale=0.2"]
 SCREENSHOT = "ABM_SCREENSHOT"  # environment variable: where to save the play test's screenshot
-VIEWS = 7  # five time series, the caseload histogram, the network
+CHARTS = 8  # the tile grid, five time series, the caseload histogram, the network
+TIME_SERIES = ("Trust in the jobcenter", "Caseworker turnover", "Protests", "Unemployment", "Net cost")
 STRATEGIES = names()  # the server, a fresh process, has the built-in strategies
 
 
@@ -92,18 +97,38 @@ def browser():
 @pytest.fixture
 def page(server, browser):
     """A fresh page on the app (a new session, so a new model); records console errors."""
-    page = browser.new_page(viewport={"width": 1500, "height": 950})
-    page.errors = []
+    page = browser.new_page(viewport={"width": 1500, "height": 950}, accept_downloads=True)
+    page.errors, page.outside = [], []
     page.on("console", lambda message: page.errors.append(message.text) if message.type == "error" else None)
     page.on("pageerror", lambda error: page.errors.append(str(error)))
+    page.route(re.compile(r"^(?!https?://127\.0\.0\.1[:/]).*"), lambda route: (page.outside.append(route.request.url), route.abort()))
     page.goto(server)
     wait_for_week(page, 0, seconds=60)
     yield page
     page.close()
 
 
-def plots(page):
-    return page.locator(".vue-grid-item img")
+CHART_OPTIONS = """() => Array.from(document.querySelectorAll('.solara-echarts'))
+    .map(e => e.__vue__ && e.__vue__.chart ? e.__vue__.chart.getOption() : null)"""
+
+
+def charts(page) -> list[dict]:
+    """The option each drawn chart shows, in page order (read from the chart's own ECharts instance)."""
+    options = page.evaluate(CHART_OPTIONS)
+    assert None not in options, "every chart is drawn"
+    return options
+
+
+def time_series(page, title: str) -> dict:
+    return next(option for option in charts(page) if option["title"][0]["text"] == title)
+
+
+def tile_grid(page) -> dict:
+    return next(option for option in charts(page) if option["series"][0]["type"] == "heatmap")
+
+
+def wait_for_charts(page) -> None:
+    page.wait_for_function(f"() => ({CHART_OPTIONS})().filter(o => o).length >= {CHARTS}", timeout=30_000)
 
 
 def wait_for_week(page, week: int, seconds: float = 30) -> None:
@@ -143,26 +168,77 @@ def every_strategy_in_twelve_municipalities(page) -> None:
 
 
 @pytest.mark.slow
-def test_page_loads_with_its_plots_and_no_console_errors(page):
-    drawn = f"Array.from(document.querySelectorAll('.vue-grid-item img')).filter(i => i.naturalWidth > 300).length >= {VIEWS}"
-    page.wait_for_function(drawn, timeout=30_000)
+def test_page_loads_offline_with_its_charts_slider_values_and_no_unexplained_widgets(page):
+    wait_for_charts(page)
     assert page.get_by_text("Strategy of every council").first.is_visible()
+    for slider in page.get_by_role("slider").all():  # each slider shows its value on its thumb
+        thumb = slider.locator(".v-slider__thumb-label")
+        expect(thumb).to_be_visible()
+        assert thumb.inner_text().strip() == slider.get_attribute("aria-valuenow")
+    expect(page.locator(".v-input", has_text="Municipalities").locator(".v-slider__thumb-label")).to_have_text("6")
+    for unexplained in ("Page 0", "Use Threads"):
+        assert page.get_by_text(unexplained, exact=False).count() == 0
     time.sleep(1)  # late resource errors would arrive now
-    assert page.errors == []
+    assert page.errors == [] and page.outside == []
 
 
 @pytest.mark.slow
-def test_step_advances_the_week_and_changes_the_plots(page):
+def test_step_redraws_every_chart_and_time_series_have_legends(page):
+    wait_for_charts(page)
     step(page, 1)
     step(page, 2)
-    before = [plot.get_attribute("src") for plot in plots(page).all()]
+    page.wait_for_timeout(500)
+    before = charts(page)
     step(page, 3)
-    page.wait_for_timeout(1_000)  # the new PNGs replace the old ones just after the text
-    after = [plot.get_attribute("src") for plot in plots(page).all()]
-    assert len(before) == len(after) == VIEWS
-    unchanged = [i for i, (new, old) in enumerate(zip(after, before)) if new == old]
-    assert unchanged == [], "every plot is redrawn with the new week's data"
-    assert page.errors == []
+    page.wait_for_timeout(1_000)  # the charts' new options arrive just after the text
+    after = charts(page)
+    assert len(before) == len(after) == CHARTS
+    unchanged = [new["title"][0]["text"] for new, old in zip(after, before) if new["series"] == old["series"]]
+    assert unchanged == [], "every chart is redrawn with the new week's data"
+    for title in TIME_SERIES:
+        option = time_series(page, title)
+        shown = option["legend"][0]
+        assert shown.get("show", True) and shown["data"] == ["status quo"], title
+        assert [s["name"] for s in option["series"]][-1] == "status quo"  # the strategy's own (thick) line
+        assert len(option["series"][-1]["data"]) == 3  # weeks 0-2
+    assert page.errors == [] and page.outside == []
+
+
+@pytest.mark.slow
+def test_tile_grid_shows_every_municipality_coloured_by_the_chosen_outcome(page):
+    wait_for_charts(page)
+    step(page, 1)
+    page.wait_for_timeout(500)
+    tiles = tile_grid(page)
+    assert tiles["title"][0]["text"] == "Unemployment, week 1"
+    assert tiles["series"][0]["type"] == "heatmap"
+    cells = tiles["series"][0]["data"]
+    assert len(cells) == 6 and len({tuple(cell["value"][:2]) for cell in cells}) == 6  # a tile each, none on another
+    assert all(cell["value"][2] > 0 for cell in cells)  # clients per 1,000 inhabitants
+    assert tiles["visualMap"][0]["min"] == min(cell["value"][2] for cell in cells)
+    choose(page, "Colour the tiles by", "Protests")
+    page.wait_for_function(f"() => ({CHART_OPTIONS})().some(o => o && o.title[0].text.startsWith('Protests, week 1'))")
+    assert page.errors == [] and page.outside == []
+
+
+@pytest.mark.slow
+def test_download_holds_the_plotted_series(page, tmp_path):
+    wait_for_charts(page)
+    step(page, 1)
+    step(page, 2)
+    page.wait_for_timeout(500)
+    with page.expect_download() as download:
+        page.get_by_role("button", name=re.compile("Download the plotted series")).click()
+    path = tmp_path / "series.csv"
+    download.value.save_as(path)
+    table = pl.read_csv(path)
+    assert table.height == 2 * (6 + 1)  # two weeks of six municipalities and one strategy
+    unemployment = time_series(page, "Unemployment")["series"][-1]["data"]
+    column = next(name for name in table.columns if name.startswith("Unemployment ("))
+    shown = table.filter(pl.col("level") == "strategy").sort("week")[column].to_list()
+    assert shown == pytest.approx(unemployment, rel=1e-4)
+    assert table[next(name for name in table.columns if name.startswith("Caseworker turnover"))].null_count() == table.height
+    assert page.errors == [] and page.outside == []
 
 
 @pytest.mark.slow
@@ -200,7 +276,7 @@ def test_a_bad_seed_is_reported_on_the_page_and_a_good_one_used(page):
 @pytest.mark.slow
 def test_play_runs_weeks_and_the_screenshot_is_saved(page, tmp_path):
     every_strategy_in_twelve_municipalities(page)
-    slide(page, "Render Interval", 1, 5, presses=2)  # plots redrawn every 5 weeks
+    slide(page, "Weeks per Step", 1, 5, presses=4)  # charts redrawn every 5 weeks
     page.get_by_role("button", name="▶").click()
     page.wait_for_function(
         "() => { const shown = document.body.innerText.match(/Week (\\d+) of/); return shown && +shown[1] >= 40 }",
@@ -208,14 +284,15 @@ def test_play_runs_weeks_and_the_screenshot_is_saved(page, tmp_path):
     )
     page.get_by_role("button", name="❚❚").click()
     shown = [m for m in range(12) if STRATEGIES[m % len(STRATEGIES)] == "austerity"][-1]  # where protests grow
-    choose(page, "Municipality shown", re.compile(rf"{shown}: [0-9,]+ inhabitants, austerity"))
-    page.set_viewport_size({"width": 1500, "height": 1780})  # every view; the app scrolls inside its frame
+    choose(page, "Municipality shown", re.compile(rf"{shown}: [^,]+, [0-9,]+ inhabitants, austerity"))
+    page.set_viewport_size({"width": 1500, "height": 2250})  # every view; the app scrolls inside its frame
+    page.evaluate("document.querySelectorAll('*').forEach(element => element.scrollTop = 0)")  # from the top
     page.wait_for_timeout(2_000)
     screenshot = ROOT / os.environ[SCREENSHOT] if os.environ.get(SCREENSHOT) else tmp_path / "viz.png"
     screenshot.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=screenshot)
     assert screenshot.stat().st_size > 50_000
-    assert page.errors == []
+    assert page.errors == [] and page.outside == []
 
 
 def test_a_bad_config_fails_before_the_server_starts_like_validate(tmp_path):

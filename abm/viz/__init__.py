@@ -1,4 +1,4 @@
-"""The browser app (Mesa's SolaraViz) that ``abm viz`` serves: controls, views, page.
+"""The browser app that ``abm viz`` serves (Solara, with Mesa's controller): controls, views, page.
 
 ``abm viz`` hands the app its starting config through these environment variables, so
 the command can check the config without importing the (heavy) app.

@@ -1,14 +1,24 @@
-"""The browser app's views: time series, caseloads, one municipality's network, key figures.
+"""The browser app's views: key figures, time series, a tile grid of the municipalities,
+caseloads, one municipality's network, and a CSV download of what is shown.
 
 Every view reads the model's live columns (``model.record``, ``model.citizens``,
-``model.caseworkers``) and draws with matplotlib, whose figures Solara sends as PNGs.
-Views of citizens draw a sample, so a Denmark-size model (hundreds of thousands of
-citizens) renders as fast as a small one. Colours stand for strategies throughout.
+``model.caseworkers``) and draws with ECharts (``solara.FigureEcharts``): the page gets
+a small JSON description and draws it in the browser, instead of the server rendering a
+PNG per view and week. ECharts comes with Solara's bundled assets (``solara-assets``), so
+the page works without internet. Colours stand for strategies throughout.
+
+Each view is a component called with the model and ``update``, the value of Mesa's update
+counter (``mesa.visualization.utils.update_counter``): a new value redraws it. The page
+reads the counter once for all views, so a Step is one render, not one per view.
+
+The data side goes through a few functions (``series_values``, ``combined``,
+``strategy_groups``, ``shown_lines``); the charts only lay out what they return.
 """
 
 from __future__ import annotations
 
 import html
+import math
 from dataclasses import dataclass, replace
 
 import matplotlib
@@ -16,80 +26,94 @@ import networkx as nx
 import numpy as np
 import polars as pl
 import solara
-from matplotlib.collections import LineCollection
-from matplotlib.figure import Figure
-from mesa.visualization.utils import update_counter
+import traitlets
+from solara.components.echarts import EchartsWidget
 
 from abm import strategies
-from abm.metrics import TURNOVER_WINDOW, national
+from abm.metrics import TURNOVER_WINDOW
 from abm.viz.controls import settings_summary
 
 NETWORK_NODES = 300
 """At most this many citizens are drawn in the network view."""
 
 TRUST_COLOURS = matplotlib.colormaps["RdYlGn"]
-FIGURE_SIZE = (5.6, 3.4)
-"""Inches at 100 dpi: fits one cell of SolaraViz's grid (half the width, about 390 px high)."""
+CHART_STYLE = {"style": "height: 340px; width: 100%"}
+DIGITS = 5
+"""Significant digits sent to the browser: a line's shape needs no more, and the page stays small."""
 
 
-def strategy_colour(name: str) -> tuple[float, float, float]:
-    """A strategy's colour, fixed by its place in the registry; black for anything else ("all")."""
+def strategy_colour(name: str) -> str:
+    """A strategy's colour (hex), fixed by its place in the registry; black for anything else ("all")."""
     order = strategies.names()
-    return matplotlib.colormaps["tab10"].colors[order.index(name) % 10] if name in order else (0.0, 0.0, 0.0)
+    colour = matplotlib.colormaps["tab10"].colors[order.index(name) % 10] if name in order else (0.0, 0.0, 0.0)
+    return matplotlib.colors.to_hex(colour)
+
+
+def label(strategy: str) -> str:
+    """A strategy as people read it: ``status_quo`` -> ``status quo``."""
+    return strategy.replace("_", " ")
 
 
 @dataclass(frozen=True)
 class Series:
-    """An outcome over time for a group of municipalities: its national aggregate over the
-    group (``metrics.national``, so municipalities add up to strategies as they add up to
-    the country), divided by ``per``'s (another output) and times ``scale`` if given.
+    """An outcome over time as a ratio of weekly sums, so municipalities add up to strategies.
 
-    ``window`` > 1 smooths a ratio over that many weeks (both its sums), for rare events
-    such as quits.
+    ``numerator`` (multiplied together) and ``denominator`` name columns of the weekly
+    record or ``inhabitants``; without a denominator the series is a count, summed over
+    municipalities. ``window`` > 1 sums both over that many weeks; weeks before the first
+    full window are left out (a window of one week of a small municipality reads as a
+    1,000% turnover).
     """
 
     title: str
     unit: str
-    output: str
-    per: str | None = None
+    numerator: tuple[str, ...]
+    denominator: str | None = None
     scale: float = 1.0
     window: int = 1
 
 
+TURNOVER = Series("Caseworker turnover", f"quits per caseworker-year (past {TURNOVER_WINDOW} weeks)", ("quits",),
+                  "caseworkers", 52.0, TURNOVER_WINDOW)
+"""``metrics.annualised_turnover`` (quits x 52 / caseworker-weeks) over ``TURNOVER_WINDOW`` weeks."""
+
 SERIES = (
-    Series("Trust in the jobcenter", "mean trust of clients (0-1)", "trust_mean"),
-    Series("Caseworker turnover", f"quits per caseworker-year (past {TURNOVER_WINDOW} weeks)", "turnover_annualised", window=TURNOVER_WINDOW),
-    Series("Protests", "protesters per 1,000 clients", "protesters", "clients", 1000.0),
-    Series("Unemployment", "clients per 1,000 inhabitants", "clients", "inhabitants", 1000.0),
-    Series("Net cost", "DKK per inhabitant per week", "net_cost", "inhabitants"),
+    Series("Trust in the jobcenter", "mean trust of clients (0-1)", ("trust_mean", "clients"), "clients"),
+    TURNOVER,
+    Series("Protests", "protesters per 1,000 clients", ("protesters",), "clients", 1000.0),
+    Series("Unemployment", "clients per 1,000 inhabitants", ("clients",), "inhabitants", 1000.0),
+    Series("Net cost", "DKK per inhabitant per week", ("net_cost",), "inhabitants"),
 )
+"""The time series shown (all rates, so municipalities of any size compare), and the tile grid's outcomes."""
 
 
-def _weekly(model) -> pl.DataFrame:
-    """The weekly table so far, made once per recorded week however many views ask."""
-    key = (id(model), model.record.rows)
-    if _WEEKLY.get("key") != key:
-        _WEEKLY.update(key=key, frame=model.weekly())
-    return _WEEKLY["frame"]
+# -- the data: one place that turns the record into what the views show ------------------
 
 
-_WEEKLY: dict = {}
+def _weekly(model, name: str | None) -> np.ndarray:
+    """A recorded column so far, shape (weeks, municipalities), NaN (no clients) as 0."""
+    shape = (model.record.rows, model.n_municipalities)
+    if name is None:
+        return np.ones(shape)
+    if name == "inhabitants":
+        return np.broadcast_to(model.inhabitants.astype(float), shape)
+    return np.nan_to_num(model.record.so_far(name))
 
 
-def series_table(model, series: Series, by: tuple[str, ...]) -> pl.DataFrame:
-    """The series per group of ``by`` (e.g. ``("strategy",)``; ``()``: all together) and week: columns *by, week, value."""
-    names = [series.output] if series.per is None else [series.output, series.per]
-    totals = national(_weekly(model), by=(*by, "week"), names=names,
-                      smooth={series.output: series.window} if series.window > 1 else None)
-    value = pl.col(series.output) * series.scale
-    if series.per is not None:
-        value = pl.when(pl.col(series.per) > 0).then(value / pl.col(series.per))
-    return totals.select(*by, "week", value.cast(pl.Float64).fill_null(np.nan).alias("value"))
+def _rolling_sum(values: np.ndarray, window: int) -> np.ndarray:
+    """Sums over the past ``window`` weeks; NaN before the first full window."""
+    if window <= 1:
+        return values
+    total = np.cumsum(values, axis=0)
+    total[window:] = total[window:] - total[:-window]
+    total[: window - 1] = np.nan
+    return total
 
 
-def by_week(table: pl.DataFrame, key: str) -> dict:
-    """A series table's values per group: key -> values by week."""
-    return {group: frame.sort("week")["value"].to_numpy() for (group,), frame in table.group_by(key)}
+def series_values(model, series: Series) -> tuple[np.ndarray, np.ndarray]:
+    """(numerator, denominator) per week and municipality, before any grouping."""
+    numerator = np.prod([_weekly(model, name) for name in series.numerator], axis=0) * series.scale
+    return _rolling_sum(numerator, series.window), _rolling_sum(_weekly(model, series.denominator), series.window)
 
 
 def strategy_groups(model) -> list[tuple[str, np.ndarray]]:
@@ -97,59 +121,200 @@ def strategy_groups(model) -> list[tuple[str, np.ndarray]]:
     return [(strategy.name, members) for strategy, members in model.councils.groups()]
 
 
-def _figure(size: tuple[float, float] = FIGURE_SIZE) -> tuple[Figure, matplotlib.axes.Axes]:
-    figure = Figure(figsize=size, dpi=100, layout="constrained")
-    return figure, figure.subplots()
+def combined(series: Series, numerator: np.ndarray, denominator: np.ndarray, members: np.ndarray) -> np.ndarray:
+    """The series for a group of municipalities: sums divided (or just summed, for counts)."""
+    total = numerator[..., members].sum(axis=-1)
+    return total if series.denominator is None else _ratio(total, denominator[..., members].sum(axis=-1))
 
 
-def _show(figure: Figure) -> None:
-    solara.FigureMatplotlib(figure, format="png")
+def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    return np.divide(numerator, denominator, out=np.full(numerator.shape, np.nan), where=denominator > 0)
+
+
+def shown_lines(model, series: Series) -> tuple[np.ndarray, list[tuple[str, np.ndarray]]]:
+    """What a time series view shows: (per municipality (weeks, municipalities), [(strategy, per week)])."""
+    numerator, denominator = series_values(model, series)
+    per_municipality = numerator if series.denominator is None else _ratio(numerator, denominator)
+    return per_municipality, [(name, combined(series, numerator, denominator, members))
+                              for name, members in strategy_groups(model)]
+
+
+def shown_frame(model) -> pl.DataFrame:
+    """Every time series shown, as one table: a row per week and municipality or strategy."""
+    names = model.municipalities["name"].to_list()
+    regions = model.municipalities["region"].to_list()
+    strategy_of = model.councils.strategy_names()
+    weeks = np.arange(model.record.rows)
+    blocks = []
+    for series in SERIES:
+        per_municipality, per_strategy = shown_lines(model, series)
+        column = f"{series.title} ({series.unit})"
+        rows = [pl.DataFrame({"week": weeks, "level": "municipality", "name": names[m], "region": regions[m],
+                              "strategy": strategy_of[m], column: per_municipality[:, m]})
+                for m in range(model.n_municipalities)]
+        rows += [pl.DataFrame({"week": weeks, "level": "strategy", "name": name, "region": None,
+                               "strategy": name, column: values}) for name, values in per_strategy]
+        blocks.append(pl.concat(rows, how="vertical_relaxed").with_columns(pl.col(column).fill_nan(None)))
+    frame = blocks[0]
+    for block in blocks[1:]:
+        frame = frame.join(block, on=["week", "level", "name", "region", "strategy"], how="left", nulls_equal=True)
+    return frame.with_columns(pl.col("week").cast(pl.Int32))
+
+
+def _rounded(values: np.ndarray) -> list:
+    """Values for the browser: ``DIGITS`` significant digits of the largest, None for undefined."""
+    finite = np.isfinite(values)
+    largest = np.abs(values[finite]).max(initial=0.0)
+    decimals = DIGITS - 1 - (int(math.floor(math.log10(largest))) if largest > 0 else 0)
+    return np.where(finite, np.round(values, max(decimals, 0)), None).tolist()
+
+
+# -- the views ---------------------------------------------------------------------------
+
+
+class Option:
+    """A chart's ECharts option, boxed: Solara's renderer walks every dict and list it is
+    given, looking for child elements, and a chart's data (thousands of numbers) made that
+    walk most of a Step's time. A new box is a new option (compared by identity)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: dict):
+        self.value = value
+
+
+class ChartWidget(EchartsWidget):
+    """``solara.FigureEcharts``'s widget, taking a boxed :class:`Option`."""
+
+    option = traitlets.Any(None).tag(sync=True, to_json=lambda option, _: option.value if option else {})
+
+
+def _chart(option: dict) -> None:
+    ChartWidget.element(option=Option(option), attributes=CHART_STYLE)
+
+
+def _base(title: str, subtitle: str, legend: list[str]) -> dict:
+    return {
+        "animation": False,  # a new week is a new picture, not a transition
+        "title": {"text": title, "subtext": subtitle, "left": 4, "textStyle": {"fontSize": 14}},
+        "legend": {"data": legend, "top": 46, "left": 4, "itemWidth": 18, "textStyle": {"fontSize": 11}},
+        "grid": {"left": 56, "right": 16, "top": 84, "bottom": 40},
+        "tooltip": {"trigger": "item"},
+    }
 
 
 def time_series_view(series: Series):
-    """A view of one outcome: a thin line per municipality, a thick one per strategy."""
+    """A view of one outcome: a thin line per municipality, a thick one per strategy, with a legend."""
 
-    def view(model):
-        figure, ax = _figure()
-        weeks = np.arange(model.record.rows)
-        names = model.councils.strategy_names()
-        per_municipality = sorted(by_week(series_table(model, series, ("municipality",)), "municipality").items())
-        lines = [np.column_stack([weeks, values]) for _, values in per_municipality]
-        colours = [strategy_colour(names[m]) for m, _ in per_municipality]
-        ax.add_collection(LineCollection(lines, colors=colours, linewidths=0.6, alpha=0.35))
-        for strategy, values in sorted(by_week(series_table(model, series, ("strategy",)), "strategy").items()):
-            ax.plot(weeks, values, color=strategy_colour(strategy), linewidth=2.2)
-        ax.autoscale_view()
-        ax.set_xlim(0, max(len(weeks) - 1, 1))
-        ax.set_title(series.title, fontsize=11, loc="left")
-        ax.set_ylabel(series.unit, fontsize=9)
-        ax.set_xlabel("week", fontsize=9)
-        ax.tick_params(labelsize=8)
-        ax.grid(alpha=0.3)
-        _show(figure)
+    @solara.component
+    def TimeSeries(model, update: int):
+        per_municipality, per_strategy = shown_lines(model, series)
+        names = model.municipalities["name"].to_list()
+        strategy_of = model.councils.strategy_names()
+        weeks = list(range(len(per_municipality)))
+        thin = [{"name": names[m], "type": "line", "data": _rounded(per_municipality[:, m]), "showSymbol": False,
+                 "lineStyle": {"width": 0.8, "opacity": 0.35, "color": strategy_colour(strategy_of[m])},
+                 "itemStyle": {"color": strategy_colour(strategy_of[m])}, "z": 1, "silent": False}
+                for m in range(model.n_municipalities)]
+        thick = [{"name": label(name), "type": "line", "data": _rounded(values), "showSymbol": False,
+                  "lineStyle": {"width": 2.5, "color": strategy_colour(name)}, "itemStyle": {"color": strategy_colour(name)},
+                  "z": 3} for name, values in per_strategy]
+        waiting = f" · shown from week {series.window - 1}, once {series.window} weeks are recorded" if len(weeks) < series.window else ""
+        option = _base(series.title, series.unit + waiting, [label(name) for name, _ in per_strategy])
+        option |= {
+            "xAxis": {"type": "category", "data": weeks, "name": "week", "nameLocation": "middle", "nameGap": 24},
+            "yAxis": {"type": "value", "scale": True},
+            "tooltip": {"trigger": "axis"} if model.n_municipalities <= 12 else {"trigger": "item"},
+            "series": thin + thick,
+        }
+        _chart(option)
 
-    return view
+    TimeSeries.__name__ = f"TimeSeries_{series.title.replace(' ', '_')}"
+    return TimeSeries
 
 
-def caseload_view(model):
+@solara.component
+def CaseloadView(model, update: int):
     """How many clients each caseworker has now, stacked by the council's strategy."""
-    figure, ax = _figure()
     staff = model.caseworkers
     rows = np.flatnonzero(staff.active)
     caseload, municipality = staff.caseload[rows], staff.municipality[rows]
     groups = strategy_groups(model)
-    bins = np.linspace(0, max(int(caseload.max(initial=0)) + 1, 10), 40)
-    ax.hist([caseload[members[municipality]] for _, members in groups], bins=bins, stacked=True,
-            color=[strategy_colour(name) for name, _ in groups])
+    edges = np.linspace(0, max(int(caseload.max(initial=0)) + 1, 10), 40)
+    centres = [f"{(a + b) / 2:.0f}" for a, b in zip(edges[:-1], edges[1:])]
     target = model.config.council.caseload_target
-    ax.axvline(target, color="black", linestyle="--", linewidth=1, label=f"caseload target {target:g}")
-    ax.set_title(f"Caseload of {len(rows):,} caseworkers, week {model.week}", fontsize=11, loc="left")
-    ax.set_xlabel("clients per caseworker", fontsize=9)
-    ax.set_ylabel("caseworkers", fontsize=9)
-    ax.tick_params(labelsize=8)
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    _show(figure)
+    bars = [{"name": label(name), "type": "bar", "stack": "all", "barCategoryGap": "5%", "itemStyle": {"color": strategy_colour(name)},
+             "data": np.histogram(caseload[members[municipality]], bins=edges)[0].tolist()} for name, members in groups]
+    target_bin = int(np.clip(np.searchsorted(edges, target) - 1, 0, len(centres) - 1))
+    bars[0]["markLine"] = {"symbol": "none", "silent": True, "lineStyle": {"color": "#000", "type": "dashed"},
+                           "label": {"formatter": f"caseload target {target:g}"}, "data": [{"xAxis": centres[target_bin]}]}
+    option = _base(f"Caseload of {len(rows):,} caseworkers, week {model.week}", "caseworkers, stacked by the council's strategy",
+                   [label(name) for name, _ in groups])
+    option |= {"xAxis": {"type": "category", "data": centres, "name": "clients per caseworker", "nameLocation": "middle",
+                         "nameGap": 24},
+               "yAxis": {"type": "value"}, "series": bars}
+    _chart(option)
+
+
+REGION_ROWS = ("Nordjylland", "Midtjylland", "Syddanmark", "Sjælland", "Hovedstaden")
+"""The tile grid's regions, top to bottom: roughly north-west to south-east, as on a map of Denmark."""
+TILES_PER_ROW = 10
+"""At most this many tiles in a row; a region with more continues on the next rows."""
+TILE_LABEL_PX = 42
+"""A tile's name is cut to this width (the tooltip shows it whole)."""
+
+
+def tile_positions(model) -> tuple[list[str], list[tuple[int, int]]]:
+    """(row labels, (column, row) per municipality): the tile grid's layout.
+
+    Not a map and needs no map data: Denmark's municipalities are grouped by region
+    (north to south-east: Nordjylland, Midtjylland, Syddanmark, Sjælland, Hovedstaden),
+    largest first, ``TILES_PER_ROW`` to a row; Hovedstaden, with 29, takes three rows.
+    Synthetic municipalities, which have no region, form one group by size.
+    """
+    regions = model.municipalities["region"].to_list()
+    groups = [r for r in REGION_ROWS if r in regions] if None not in regions else [None]
+    labels, position = [], [(0, 0)] * len(regions)
+    for group in groups:
+        members = [m for m in np.argsort(-model.inhabitants, kind="stable") if regions[m] == group]
+        first = len(labels)
+        for rank, m in enumerate(members):
+            position[m] = (rank % TILES_PER_ROW, first + rank // TILES_PER_ROW)
+        rows = math.ceil(len(members) / TILES_PER_ROW)
+        # category labels must differ: continuation rows get blanks of different lengths
+        labels += [(group or "largest first") if k == 0 else " " * (len(labels) + k) for k in range(rows)]
+    return labels, position
+
+
+@solara.component
+def TileGridView(model, update: int):
+    """Every municipality as a tile, coloured by the chosen outcome this week (a grid cartogram)."""
+    chosen, set_chosen = solara.use_state(SERIES[3].title)
+    series = next(s for s in SERIES if s.title == chosen)
+    per_municipality, _ = shown_lines(model, series)
+    now = per_municipality[-1] if len(per_municipality) else np.full(model.n_municipalities, np.nan)
+    rows, position = tile_positions(model)
+    names = model.municipalities["name"].to_list()
+    values = _rounded(now)
+    finite = [v for v in values if v is not None]
+    tiles = [{"value": [x, y, v], "name": names[m]} for m, ((x, y), v) in enumerate(zip(position, values))]
+    option = _base(f"{series.title}, week {model.week}", f"{series.unit} · a tile per municipality, by region, "
+                   "largest first", [])
+    option |= {
+        "grid": {"left": 96, "right": 16, "top": 60, "bottom": 56},
+        "tooltip": {"trigger": "item"},
+        "xAxis": {"type": "category", "data": list(range(TILES_PER_ROW)), "show": False},
+        "yAxis": {"type": "category", "data": rows, "inverse": True, "axisLabel": {"fontSize": 11}},
+        "visualMap": {"min": min(finite, default=0), "max": max(finite, default=1), "calculable": True, "orient": "horizontal",
+                      "left": "center", "bottom": 0, "itemHeight": 160, "precision": 3,
+                      "inRange": {"color": ["#fde725", "#5ec962", "#21918c", "#3b528b", "#440154"]}},
+        "series": [{"name": series.title, "type": "heatmap", "data": tiles, "itemStyle": {"borderColor": "#fff", "borderWidth": 1},
+                    "label": {"show": True, "formatter": "{b}", "fontSize": 8, "overflow": "truncate",
+                              "width": TILE_LABEL_PX}}],
+    }
+    with solara.Column(gap="0px", classes=["abm-tile-grid"]):
+        solara.Select("Colour the tiles by", value=chosen, values=[s.title for s in SERIES], on_value=set_chosen)
+        _chart(option)
 
 
 def network_sample(model, municipality: int) -> np.ndarray:
@@ -164,13 +329,12 @@ def network_sample(model, municipality: int) -> np.ndarray:
 
 
 def _municipality_label(model, m: int) -> str:
-    return f"{m}: {model.inhabitants[m]:,} inhabitants, {model.councils.strategy_names()[m]}"
+    return f"{m}: {model.municipalities['name'][m]}, {model.inhabitants[m]:,} inhabitants, {label(model.councils.strategy_names()[m])}"
 
 
 @solara.component
-def NetworkView(model):
+def NetworkView(model, update: int):
     """One chosen municipality's citizens and their ties, coloured by trust."""
-    update_counter.get()  # redraw after every step, like the views SolaraViz wraps itself
     chosen, set_chosen = solara.use_state(model.n_municipalities // 2)
     municipality = min(chosen, model.n_municipalities - 1)
     slots = network_sample(model, municipality)
@@ -181,67 +345,75 @@ def NetworkView(model):
     )
     citizens = model.citizens
     present = slots[citizens.active[slots]]
-    graph = model.network.to_networkx(present)
-    figure, ax = _figure((FIGURE_SIZE[0], FIGURE_SIZE[1] - 0.6))  # room for the municipality menu
-    xy = np.array([layout[int(s)] for s in present]).reshape(-1, 2)
-    edges = [(layout[a], layout[b]) for a, b in graph.edges()]
-    ax.add_collection(LineCollection(edges, colors="0.6", linewidths=0.4, alpha=0.6))
-    dots = ax.scatter(xy[:, 0], xy[:, 1], c=citizens.trust[present], cmap=TRUST_COLOURS, vmin=0, vmax=1, s=22,
-                      edgecolors="0.3", linewidths=0.3, zorder=2)
+    xy = {int(s): [round(float(v), 3) for v in layout[int(s)]] for s in present}
+    trust = np.round(citizens.trust[present], 2).tolist()
     protesting = citizens.protesting[present]
-    ax.scatter(xy[protesting, 0], xy[protesting, 1], s=70, facecolors="none", edgecolors="black", linewidths=1.4,
-               zorder=3, label=f"protesting ({protesting.sum()})")
-    figure.colorbar(dots, ax=ax, label="trust", shrink=0.8)
+    nodes = [[*xy[int(s)], t] for s, t in zip(present, trust)]
+    protesters = [xy[int(s)] for s in present[protesting]]
+    edges = [[xy[a], xy[b]] for a, b in model.network.to_networkx(present).edges()]
     clients = int((citizens.active & (citizens.slot_municipality == municipality)).sum())
-    ax.set_title(f"Municipality {municipality}, week {model.week}: {len(present)} of {clients:,} clients",
-                 fontsize=11, loc="left")
-    ax.legend(fontsize=8, loc="lower left")
-    ax.set_axis_off()
+    name = model.municipalities["name"][municipality]
+    option = _base(f"{name}, week {model.week}: {len(present)} of {clients:,} clients",
+                   f"colour: trust (red 0, green 1) · black ring: protesting ({int(protesting.sum())})", [])
+    hidden = {"type": "value", "show": False, "scale": True}
+    option |= {"grid": {"left": 8, "right": 8, "top": 64, "bottom": 8}, "xAxis": hidden, "yAxis": hidden,
+               "visualMap": {"show": False, "dimension": 2, "min": 0, "max": 1, "seriesIndex": 1,
+                             "inRange": {"color": [matplotlib.colors.to_hex(TRUST_COLOURS(x)) for x in np.linspace(0, 1, 9)]}},
+               "series": [{"type": "lines", "coordinateSystem": "cartesian2d", "silent": True, "polyline": False,
+                           "data": [{"coords": edge} for edge in edges],
+                           "lineStyle": {"color": "#999", "width": 0.4, "opacity": 0.6}},
+                          {"name": "trust", "type": "scatter", "data": nodes, "symbolSize": 7, "z": 3,
+                           "itemStyle": {"opacity": 1, "borderColor": "#555", "borderWidth": 0.4}},
+                          {"name": "protesting", "type": "scatter", "data": protesters, "symbolSize": 12, "z": 4,
+                           "silent": True, "itemStyle": {"color": "rgba(0,0,0,0)", "borderColor": "#000", "borderWidth": 2}}]}
     with solara.Column(gap="0px"):
         solara.Select(
             "Municipality shown",
             value=_municipality_label(model, municipality),
             values=[_municipality_label(model, m) for m in range(model.n_municipalities)],
-            on_value=lambda label: set_chosen(int(label.split(":")[0])),
+            on_value=lambda text: set_chosen(int(text.split(":")[0])),
         )
-        _show(figure)
+        _chart(option)
 
 
 FIGURES = (
-    (Series("Clients", "", "clients"), "{:,.0f}"),
-    (Series("Trust", "", "trust_mean"), "{:.3f}"),
-    (Series("Protesters", "", "protesters"), "{:,.0f}"),
-    (Series("Caseworkers", "", "caseworkers"), "{:,.0f}"),
-    (Series("Caseload", "", "caseload_mean"), "{:.1f}"),
-    (Series(f"Turnover / yr ({TURNOVER_WINDOW} wk)", "", "turnover_annualised", window=TURNOVER_WINDOW), "{:.1%}"),
-    (Series("Net cost (M DKK / week)", "", "net_cost", scale=1e-6), "{:,.2f}"),
+    (Series("Clients", "", ("clients",)), "{:,.0f}"),
+    (Series("Trust", "", ("trust_mean", "clients"), "clients"), "{:.3f}"),
+    (Series("Protesters per 1,000 clients", "", ("protesters",), "clients", 1000.0), "{:.1f}"),
+    (Series("Caseworkers", "", ("caseworkers",)), "{:,.0f}"),
+    (Series("Caseload", "", ("caseload_mean", "caseworkers"), "caseworkers"), "{:.1f}"),
+    (replace(TURNOVER, title=f"Turnover / yr ({TURNOVER_WINDOW} wk)"), "{:.1%}"),
+    (Series("Net cost (M DKK / week)", "", ("net_cost",), scale=1e-6), "{:,.2f}"),
 )
 """The key figures of the week (with their format), totalled like the time series."""
 
 
-def key_figures_view(model):
+@solara.component
+def KeyFiguresView(model, update: int):
     """This week's figures per strategy (and all together), under the settings of the run."""
-    settings = " · ".join(f"{label}: <b>{html.escape(value)}</b>" for label, value in settings_summary(model.config))
+    settings = " · ".join(f"{name}: <b>{html.escape(value)}</b>" for name, value in settings_summary(model.config))
     parts = [f"<h3 style='margin:0'>Week {model.week} of {model.config.run.weeks}</h3>",
              f"<p style='font-size:11px;color:#555;margin:2px 0'>{settings}</p>",
              "<p style='font-size:11px;color:#555;margin:2px 0'>Colours: strategies. Plots: a thin line per "
-             "municipality, a thick line per strategy (its municipalities together).</p>"]
+             "municipality, a thick line per strategy (its municipalities together); click a legend entry to hide it.</p>"]
     parts += [f"<p style='color:#b00020;margin:2px 0'>Not applied: {html.escape(problem)}</p>" for problem in model.control_problems]
     if model.record.rows == 0:
         parts.append("<p>No week simulated yet: press <b>Step</b> or <b>▶</b>.</p>")
     else:
         groups = strategy_groups(model)
-        columns = [name for name, _ in groups] + (["all"] if len(groups) > 1 else [])
-        rows = [["Municipalities", *(str(members.sum()) for _, members in groups)]
-                + ([str(model.n_municipalities)] if len(groups) > 1 else [])]
+        if len(groups) > 1:
+            groups.append(("all", np.ones(model.n_municipalities, dtype=bool)))
+        rows = [["Municipalities", *(str(members.sum()) for _, members in groups)]]
         for series, form in FIGURES:
-            latest = by_week(series_table(model, series, ("strategy",)), "strategy")
-            values = [latest[name][-1] for name, _ in groups]
-            if len(groups) > 1:
-                values.append(series_table(model, series, ())["value"][-1])
-            rows.append([series.title, *(form.format(value) for value in values)])
-        parts.append(_html_table(["", *columns], rows))
-    solara.HTML(tag="div", unsafe_innerHTML="".join(parts), style="padding: 2px 8px; font-size: 12px; overflow-x: auto")
+            numerator, denominator = (values[-1] for values in series_values(model, series))
+            rows.append([series.title, *("—" if not np.isfinite(value := combined(series, numerator, denominator, members))
+                                          else form.format(value) for _, members in groups)])
+        parts.append(_html_table(["", *(name for name, _ in groups)], rows))
+    with solara.Column(gap="4px"):
+        solara.HTML(tag="div", unsafe_innerHTML="".join(parts), style="padding: 2px 8px; font-size: 12px; overflow-x: auto")
+        if model.record.rows:
+            solara.FileDownload(lambda: shown_frame(model).write_csv(), filename=f"abm-week-{model.week}.csv",
+                                label="Download the plotted series (CSV)", mime_type="text/csv")
 
 
 def _html_table(header: list[str], rows: list[list[str]]) -> str:
@@ -251,9 +423,7 @@ def _html_table(header: list[str], rows: list[list[str]]) -> str:
     """
     cell = "padding:1px 6px;border-bottom:1px solid #ddd;text-align:right"
     head = "".join(
-        f"<th style='{cell};vertical-align:bottom;color:{matplotlib.colors.to_hex(strategy_colour(h))}'>"
-        f"{html.escape(h.replace('_', ' '))}</th>"
-        for h in header
+        f"<th style='{cell};vertical-align:bottom;color:{strategy_colour(h)}'>{html.escape(label(h))}</th>" for h in header
     )
     body = "".join(
         "<tr>" + "".join(f"<td style='{cell}{';text-align:left' if i == 0 else ''}'>{html.escape(c)}</td>" for i, c in enumerate(row)) + "</tr>"
@@ -263,5 +433,5 @@ def _html_table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def views() -> list:
-    """The SolaraViz components, in the order they are laid out (two per row)."""
-    return [key_figures_view, *(time_series_view(s) for s in SERIES), caseload_view, NetworkView]
+    """The views, in the order they are laid out (two per row)."""
+    return [KeyFiguresView, TileGridView, *(time_series_view(s) for s in SERIES), CaseloadView, NetworkView]

@@ -5,11 +5,16 @@ for ``abm compare`` and ``abm sweep``: its identity (run id, labels, seed, varie
 parameters) first, then what the run produced. Each file is written to a temporary name
 beside its target (``.<name>.<random>.tmp``) and renamed into place, so an interrupted or
 failed write never leaves half a file under ``results/``; :func:`remove_stale_temporaries`
-clears what a killed process left.
+clears what a killed process left. Files are readable by the group and others as the umask
+allows (0644 under the usual umask 022), like the plots, so a colleague on a shared server
+can read them. Parquet files carry key-value metadata: ``abm_version``, ``seed`` (the
+config's or experiment's seed, where one was given) and ``units`` (JSON: column -> unit, for
+the columns :data:`UNITS` declares).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -17,6 +22,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from abm import __version__
 from abm.errors import UserError
 
 if TYPE_CHECKING:
@@ -25,6 +31,61 @@ if TYPE_CHECKING:
 
 TEMPORARY = ".*.tmp"
 """The names of files being written (see :func:`write_parquet`)."""
+
+OUTCOME_LABELS = {
+    "full_year_unemployed": "Full-year unemployed",
+    "spell_mean_weeks": "Ongoing spell, mean",
+    "job_education_exits_per_client_year": "Exits to job or education",
+    "decision_weeks_mean": "Weeks to a decision",
+    "trust_mean": "Trust in the jobcenter",
+    "protesters_mean": "Citizens protesting",
+    "protest_events_per_year": "Protest events",
+    "turnover_annual": "Caseworker turnover",
+    "caseload_mean": "Caseload",
+    "caseworker_changes_per_client_year_final": "Caseworker changes",
+    "sick_pressed_share": "Sick clients pressed to activation",
+    "net_cost_mdkk": "Net cost",
+}
+"""Readable names of the summary outcomes compared in tables and reports."""
+
+UNITS = {
+    # the summary row (one per run); final year = the last 52 weeks
+    "weeks": "weeks", "municipalities": "count", "inhabitants": "persons",
+    "full_year_unemployed": "persons (final year)",
+    "spell_mean_weeks": "weeks (final year)",
+    "completed_spell_mean_weeks": "weeks",
+    "exits_job": "exits", "exits_education": "exits", "exits_flexjob": "exits", "exits_disability": "exits",
+    "job_education_exits_per_client_year": "exits per client-year",
+    "decision_weeks_mean": "weeks",
+    "trust_mean": "0-1 (final year)",
+    "protesters_mean": "persons (final year)",
+    "protest_events_per_year": "events per year",
+    "turnover_annual": "quits per caseworker-year",
+    "caseworkers_final": "caseworkers (final-year mean)",
+    "caseload_mean": "clients per caseworker",
+    "caseworker_changes_per_client_year": "changes per client-year",
+    "caseworker_changes_per_client_year_final": "per client-year (final year)",
+    "sick_pressed_share": "share of sick clients (0-1)",
+    "migrations": "persons",
+    "benefit_cost_mdkk": "M DKK (whole run)", "staff_cost_mdkk": "M DKK (whole run)",
+    "net_cost_mdkk": "M DKK (whole run)", "net_cost_final_year_mdkk": "M DKK (final year)",
+    # the weekly table (one row per municipality and week)
+    "clients": "persons", "clients_job_ready": "persons", "clients_activity_ready": "persons",
+    "clients_resource": "persons", "clients_pilot": "persons", "inflow": "persons per week",
+    "moved_in": "persons per week", "moved_out": "persons per week", "decisions": "decisions per week",
+    "spell_mean": "weeks", "spell_median": "weeks", "exit_spell_mean": "weeks",
+    "protesters": "persons", "protest_event": "1 if a protest event", "media_pressure": "0-1",
+    "caseworkers": "persons", "trainees": "persons", "positions": "positions", "recruiting": "recruitments",
+    "caseload_p90": "clients per caseworker", "stress_mean": "0-1",
+    "hires": "persons per week", "quits": "persons per week", "layoffs": "persons per week",
+    "turnover_annualised": "quits per caseworker-year (this week x 52)",
+    "caseworker_changes": "changes per week", "changes_per_client": "changes in the current spell",
+    "waiting_for_caseworker": "persons", "sick": "persons", "sick_pressed": "persons per week",
+    "benefit_cost": "DKK per week", "staff_cost": "DKK per week", "net_cost": "DKK per week",
+}
+"""The unit of each result column (summary row and weekly table), written into every
+Parquet file's metadata and shown in the report. Derived columns (``<outcome>_ci95``,
+``<outcome>_vs_<baseline>``) share their outcome's unit."""
 
 
 def summary_row(task: Task, result: RunResult) -> dict:
@@ -60,13 +121,30 @@ def prepare_output_dir(path: str | Path) -> Path:
     return path
 
 
-def write_parquet(frame: pl.DataFrame, path: str | Path) -> Path:
-    """Write ``frame`` to ``path`` atomically (temporary file, then rename)."""
+def unit_of(column: str) -> str | None:
+    """The unit of a result column, also of a derived one (``trust_mean_ci95`` -> trust's)."""
+    for name in sorted(UNITS, key=len, reverse=True):  # the longest declared name the column starts with
+        if column == name or column.startswith(f"{name}_ci95") or column.startswith(f"{name}_vs_"):
+            return UNITS[name]
+    return None
+
+
+def parquet_metadata(frame: pl.DataFrame, seed: int | None = None) -> dict[str, str]:
+    """What a Parquet file says about itself: abm's version, the seed, the columns' units."""
+    units = {column: unit for column in frame.columns if (unit := unit_of(column)) is not None}
+    metadata = {"abm_version": __version__, "units": json.dumps(units, ensure_ascii=False)}
+    return metadata | ({"seed": str(seed)} if seed is not None else {})
+
+
+def write_parquet(frame: pl.DataFrame, path: str | Path, *, seed: int | None = None) -> Path:
+    """Write ``frame`` to ``path`` atomically (temporary file, then rename), with
+    :func:`parquet_metadata`."""
     path = Path(path)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(handle)
     try:
-        frame.write_parquet(temporary, compression="zstd")
+        frame.write_parquet(temporary, compression="zstd", metadata=parquet_metadata(frame, seed))
+        os.chmod(temporary, _readable_mode())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
@@ -81,8 +159,17 @@ def write_text(text: str, path: str | Path) -> Path:
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as out:
             out.write(text)
+        os.chmod(temporary, _readable_mode())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
     return path
+
+
+def _readable_mode() -> int:
+    """The mode an ordinary new file gets (0644 under umask 022): mkstemp's 0600 would hide
+    results from the group. The umask can only be read by setting it, so it is set back at once."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask

@@ -70,10 +70,10 @@ def analyse(experiment: Experiment, summary: pl.DataFrame, folder: Path) -> str:
 
 
 def sweep_caption(experiment: Experiment, summary: pl.DataFrame) -> str:
-    """The line under the sweep's figures: design, replications, seed, size and file."""
-    size = f"{int(summary['inhabitants'][0]):,} inhabitants at the base config; " if "inhabitants" in summary.columns else ""
+    """The line under the sweep's figures: design, replications, seed, scale and file."""
     return (f"{experiment.kind} design, {len(experiment.points)} point(s) x {experiment.replications} replication(s), "
-            f"experiment seed {experiment.seed}; {size}{summary.height} runs; {experiment.path}; abm {__version__}")
+            f"experiment seed {experiment.seed}; {summary.height} runs; base population scale "
+            f"{experiment.base.municipalities.population_scale:g}; {experiment.path}; abm {__version__}")
 
 
 def outcome_table(summary: pl.DataFrame, strategies: tuple[str, ...], parameters: list[str]) -> pl.DataFrame:

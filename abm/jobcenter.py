@@ -1,7 +1,6 @@
 """The jobcenter's case allocation: who is whose caseworker.
 
-A department is a municipality's ordinary unit or its pilot unit (``municipality * 2 +
-unit``). Citizens waiting for a caseworker (newcomers, those whose caseworker quit or was
+A department is a municipality's ordinary unit or its pilot unit (``department(m, unit)``). Citizens waiting for a caseworker (newcomers, those whose caseworker quit or was
 laid off, movers, those moved by a rebalancing) are given the least-loaded caseworkers of
 their department. Every reassignment of a citizen who had a caseworker counts as a
 caseworker change: the churn citizens suffer.
@@ -12,7 +11,68 @@ from __future__ import annotations
 import numpy as np
 
 from abm.compiled import kernel
-from abm.state import NO_CASEWORKER
+from abm.declarations import Column, Output, Ratio, Weighted, group_quantile, per_municipality, ratio
+
+NO_CASEWORKER = -1
+
+CITIZEN_STATE = {
+    "unit": Column(np.int8, 0, "0 ordinary department, 1 pilot unit"),
+    "caseworker": Column(np.int32, NO_CASEWORKER, "row of the caseworker, -1 while waiting for one"),
+    "changes": Column(np.int16, 0, "caseworker changes in this spell"),
+    "changed": Column(bool, False, "caseworker changed this week"),
+}
+
+CASEWORKER_STATE = {
+    "active": Column(bool, False, "whether the row holds a caseworker"),
+    "municipality": Column(np.int32, -1, "municipality of the jobcenter"),
+    "unit": Column(np.int8, 0, "0 ordinary department, 1 pilot unit"),
+    "caseload": Column(np.int32, 0, "citizens assigned (refreshed after every reassignment)"),
+    "hired_id": Column(np.int64, -1, "one id per employment, so a Mesa agent can follow the caseworker"),
+}
+
+
+def _staff(model) -> tuple[np.ndarray, np.ndarray]:
+    """The employed caseworkers' rows and municipalities."""
+    staff = model.caseworkers
+    rows = np.flatnonzero(staff.active)
+    return rows, staff.municipality[rows]
+
+
+def caseworkers_per_municipality(model) -> np.ndarray:
+    return per_municipality(model, _staff(model)[1])
+
+
+def _caseload_mean(model) -> np.ndarray:
+    rows, municipality = _staff(model)
+    return ratio(per_municipality(model, municipality, model.caseworkers.caseload[rows]), per_municipality(model, municipality))
+
+
+def _caseload_p90(model) -> np.ndarray:
+    rows, municipality = _staff(model)
+    return group_quantile(municipality, model.caseworkers.caseload[rows], model.n_municipalities, 0.9)
+
+
+OUTPUTS = (
+    Output("caseworkers", "int", "caseworkers", "staff employed at the end of the week", measure=caseworkers_per_municipality),
+    Output("caseload_mean", "float", "cases / caseworker", "mean cases per caseworker",
+           national=Ratio(("clients", "waiting_for_caseworker"), "caseworkers"), measure=_caseload_mean),
+    Output("caseload_p90", "float", "cases / caseworker", "90th percentile of cases per caseworker",
+           national=None, measure=_caseload_p90),
+    Output("caseworker_changes", "int", "reassignments", "citizens who lost their caseworker this week (a change)"),
+    Output("changes_per_client", "float", "changes", "mean caseworker changes in the current spell",
+           national=Weighted("clients"), measure=lambda model: ratio(model.census.changes, model.census.clients)),
+    Output("waiting_for_caseworker", "int", "citizens", "clients without a caseworker at the end of the week",
+           measure=lambda model: model.census.waiting),
+)
+
+
+def department(municipality, unit):
+    """The department code of a municipality's unit (0 ordinary, 1 pilot).
+
+    Municipality m's departments are 2m and 2m + 1: ``code // 2`` is the municipality,
+    ``code % 2`` the unit, and codes index ``councils.headcount.ravel()``.
+    """
+    return municipality * 2 + unit
 
 
 def department_count(model) -> int:
@@ -28,7 +88,7 @@ def assign_waiting(model) -> None:
     if len(waiting) == 0:
         return
     n_departments = department_count(model)
-    waiting_department = citizens.slot_municipality[waiting] * 2 + citizens.unit[waiting]
+    waiting_department = department(citizens.slot_municipality[waiting], citizens.unit[waiting])
     rows = np.flatnonzero(staff.active)
     row_department = staff.department()[rows]
     load = staff.caseload[rows]
@@ -84,7 +144,7 @@ def hire(model, municipality: np.ndarray, unit: np.ndarray) -> None:
     staff.employ(rows, {"municipality": municipality, "unit": unit, "experience": 0,
                         "stress": model.params.turnover.stress_base, "caseload": 0})
     model.tally.add("hires", municipality)
-    rebalance(model, np.unique(municipality * 2 + unit))
+    rebalance(model, np.unique(department(municipality, unit)))
 
 
 def rebalance(model, departments: np.ndarray) -> None:

@@ -1,22 +1,34 @@
-"""What is measured: the week's event counts (``Tally``) and the weekly table per municipality.
+"""What is measured: the week's event counts (``Tally``), the weekly table per municipality
+and its national aggregates, all following the mechanisms' declared ``OUTPUTS``.
 
 Rules count events as they happen (``model.tally.add("quits", municipality_of_each)``);
-at the end of the week ``WeeklyRecord`` turns state and counts into one row per
-municipality. Columns are documented in README.md (result schema).
+at the end of the week ``WeeklyRecord`` measures every declared output into one row per
+municipality. ``national`` is the one way municipalities add up to the country (or to a
+strategy's municipalities), used by the run summary, the DataCollector, the browser app
+and the plots. The README's result schema is generated from the same declarations.
 """
 
 from __future__ import annotations
 
+from typing import Iterable, Mapping
+
 import numpy as np
 import polars as pl
 
-from abm.rules import costs
+from abm.declarations import SUMMARIES, Ratio
+from abm.mechanisms import OUTPUTS, OWNER
+from abm.rules.turnover import TURNOVER_WINDOW, annualised_turnover  # noqa: F401 (the one definition, used from here)
 
-COUNTED = (
-    "inflow", "exits_job", "exits_education", "exits_flexjob", "exits_disability", "moved_in", "moved_out",
-    "exit_spell_weeks", "decisions", "decision_weeks", "protesters", "protest_event", "hires", "quits", "layoffs",
-    "caseworker_changes", "sick", "sick_pressed",
-)
+COUNTED = tuple(output.name for output in OUTPUTS if output.counted)
+"""The event counters rules add to during the week."""
+
+RECORDED = tuple(output for output in OUTPUTS if output.recorded)
+"""The outputs in the weekly table, in its column order (after ``IDENTITY``)."""
+
+IDENTITY = ("week", "municipality", "municipality_name", "region", "strategy")
+"""The columns that say which row is which."""
+
+_INTEGER_COLUMNS = {output.name for output in RECORDED if output.dtype == "int"}
 
 
 class Tally:
@@ -28,7 +40,7 @@ class Tally:
 
     def reset(self) -> None:
         self.values = {name: np.zeros(self.n) for name in COUNTED}
-        self.exits_by_department = np.zeros(2 * self.n)
+        self.exits_by_department = np.zeros(2 * self.n)  # per department (``jobcenter.department``)
 
     def add(self, name: str, municipality: np.ndarray, weights: np.ndarray | None = None) -> None:
         if len(municipality):
@@ -58,53 +70,8 @@ class WeeklyRecord:
 
     def record(self, model) -> dict[str, np.ndarray]:
         """Measure the week just simulated; returns this week's row per municipality."""
-        staff, councils, tally = model.caseworkers, model.councils, model.tally
-        counts = tally.values
-        n = self.n
-        census = model.census
-        clients = census.clients
-        staff_rows = np.flatnonzero(staff.active)
-        staff_muni = staff.municipality[staff_rows]
-        caseworkers = np.bincount(staff_muni, minlength=n)
-        benefit, staffing, net = costs.week_cost(model, census)
-        exits = sum(counts[f"exits_{kind}"] for kind in ("job", "education", "flexjob", "disability"))
-        row = {
-            "clients": clients,
-            "clients_job_ready": census.by_group[:, 0],
-            "clients_activity_ready": census.by_group[:, 1],
-            "clients_resource": census.by_group[:, 2],
-            "clients_pilot": census.pilot,
-            **{name: counts[name] for name in ("inflow", "exits_job", "exits_education", "exits_flexjob",
-                                               "exits_disability", "moved_in", "moved_out", "decisions")},
-            "spell_mean": _ratio(census.spell, clients),
-            "spell_median": census.median_spell(),
-            "exit_spell_mean": _ratio(counts["exit_spell_weeks"], exits),
-            "decision_weeks_mean": _ratio(counts["decision_weeks"], counts["decisions"]),
-            "trust_mean": _ratio(census.trust, clients),
-            "protesters": counts["protesters"],
-            "protest_event": counts["protest_event"],
-            "media_pressure": councils.media_pressure.copy(),
-            "caseworkers": caseworkers,
-            "trainees": np.bincount(staff_muni, weights=staff.experience[staff_rows] < model.params.casework.trainee_weeks, minlength=n),
-            "positions": councils.headcount.sum(axis=1),
-            "recruiting": np.bincount(model.recruitment.municipality, minlength=n),
-            "caseload_mean": _ratio(np.bincount(staff_muni, weights=staff.caseload[staff_rows], minlength=n), caseworkers),
-            "caseload_p90": _group_quantile(staff_muni, staff.caseload[staff_rows], n, 0.9),
-            "stress_mean": _ratio(np.bincount(staff_muni, weights=staff.stress[staff_rows], minlength=n), caseworkers),
-            "hires": counts["hires"],
-            "quits": counts["quits"],
-            "layoffs": counts["layoffs"],
-            "turnover_annualised": annualised_turnover(counts["quits"], caseworkers),
-            "caseworker_changes": counts["caseworker_changes"],
-            "changes_per_client": _ratio(census.changes, clients),
-            "waiting_for_caseworker": census.waiting,
-            "sick": counts["sick"],
-            "sick_pressed": counts["sick_pressed"],
-            "sick_pressed_share": _ratio(counts["sick_pressed"], counts["sick"]),
-            "benefit_cost": benefit,
-            "staff_cost": staffing,
-            "net_cost": net,
-        }
+        counts = model.tally.values
+        row = {output.name: counts[output.name] if output.counted else output.measure(model) for output in RECORDED}
         for name, values in row.items():
             self._put(name, values)
         self.rows += 1
@@ -123,58 +90,96 @@ class WeeklyRecord:
             "week": np.repeat(np.arange(weeks, dtype=np.int32), n),
             "municipality": np.tile(np.arange(n, dtype=np.int32), weeks),
             "strategy": np.tile(np.array(model.councils.strategy_names()), weeks),
-            "inhabitants": np.tile(model.inhabitants, weeks),
         }
-        for name, values in self.columns.items():
-            data[name] = values[:weeks].ravel()
-        frame = pl.DataFrame(data).insert_column(2, pl.Series("municipality_name", model.municipalities["name"].to_list() * weeks))
-        frame = frame.insert_column(3, pl.Series("region", model.municipalities["region"].to_list() * weeks, dtype=pl.String))
-        integral = [c for c in frame.columns if c in _INTEGER_COLUMNS]
-        return frame.with_columns(
-            [pl.col(c).cast(pl.Int64) for c in integral]
-            + [pl.col(c).fill_nan(None) for c in frame.columns if c not in integral and frame.schema[c] == pl.Float64]
-        )
+        for output in RECORDED:
+            data[output.name] = self.so_far(output.name).ravel()
+        frame = weekly_frame(data)
+        frame = frame.insert_column(2, pl.Series("municipality_name", model.municipalities["name"].to_list() * weeks))
+        return frame.insert_column(3, pl.Series("region", model.municipalities["region"].to_list() * weeks, dtype=pl.String))
 
 
-_INTEGER_COLUMNS = {
-    "clients", "clients_job_ready", "clients_activity_ready", "clients_resource", "clients_pilot", "inflow",
-    "exits_job", "exits_education", "exits_flexjob", "exits_disability", "moved_in", "moved_out", "decisions",
-    "protesters", "protest_event", "caseworkers", "trainees", "positions", "recruiting", "hires", "quits",
-    "layoffs", "caseworker_changes", "waiting_for_caseworker", "sick", "sick_pressed", "inhabitants",
-}
+def weekly_frame(data: Mapping[str, np.ndarray]) -> pl.DataFrame:
+    """Recorded columns as the weekly table's types: counts as integers, undefined ratios as null."""
+    frame = pl.DataFrame(data)
+    integral = [c for c in frame.columns if c in _INTEGER_COLUMNS]
+    return frame.with_columns(
+        [pl.col(c).cast(pl.Int64) for c in integral]
+        + [pl.col(c).fill_nan(None) for c in frame.columns if c not in integral and frame.schema[c] == pl.Float64]
+    )
 
 
-TURNOVER_WINDOW = 52
-"""Weeks that plotted turnover sums quits and caseworkers over (one week is too noisy to read)."""
+def national(weekly: pl.DataFrame, by: Iterable[str] = ("week",), names: Iterable[str] | None = None,
+             smooth: Mapping[str, int] | None = None) -> pl.DataFrame:
+    """Municipalities added up per ``by`` group (the country per week by default), as each
+    output declares (sums, weighted means, ratios of sums); outputs without a national
+    aggregate, or whose columns ``weekly`` lacks, are left out.
 
-
-def annualised_turnover(quits, caseworker_weeks):
-    """Caseworker turnover: quits per caseworker-year, ``quits x 52 / caseworker-weeks``.
-
-    The one definition of turnover: both are summed over the same window, stated where it
-    is used (one week in the weekly table and the DataCollector, ``TURNOVER_WINDOW`` weeks
-    in plots, the whole run in the summary). Numbers or numpy arrays (NaN without
-    caseworkers) or polars expressions (null without caseworkers).
+    ``names`` picks outputs (default: every one in ``weekly``); ``smooth`` gives ratios a
+    rolling window of weeks (both sums over the last n weeks, per group of the other
+    ``by`` columns), e.g. ``{"turnover_annualised": 52}``. ``by=()`` gives one row.
     """
-    if isinstance(caseworker_weeks, pl.Expr):
-        return pl.when(caseworker_weeks > 0).then(quits * 52 / caseworker_weeks)
-    caseworker_weeks = np.asarray(caseworker_weeks, dtype=float)
-    return np.divide(np.asarray(quits, dtype=float) * 52, caseworker_weeks, out=np.full(caseworker_weeks.shape, np.nan),
-                     where=caseworker_weeks > 0)
+    by = list(by)
+    smooth = dict(smooth or {})
+    chosen = [o for o in RECORDED if o.national is not None and (names is None or o.name in names)
+              and all(column in weekly.columns for column in o.national.inputs(o.name))]
+    windowed = {o.name: o.national for o in chosen if smooth.get(o.name, 1) > 1}
+    if windowed and (not all(isinstance(rule, Ratio) for rule in windowed.values()) or "week" not in by):
+        raise ValueError(f"only ratios can be smoothed, and only over weeks: {', '.join(windowed)}")
+    aggregates = [o.national.expression(o.name).alias(o.name) for o in chosen if o.name not in windowed]
+    for name, rule in windowed.items():
+        aggregates += [rule.numerator_expression().sum().alias(f"_{name}_numerator"),
+                       pl.col(rule.denominator).sum().alias(f"_{name}_denominator")]
+    result = weekly.group_by(by).agg(aggregates).sort(by) if by else weekly.select(aggregates)
+    if windowed:
+        groups = [column for column in by if column != "week"]
+        result = result.sort([*groups, "week"]).with_columns(
+            (_rolling(f"_{name}_numerator", smooth[name], groups) * rule.scale
+             / _rolling(f"_{name}_denominator", smooth[name], groups)).alias(name)
+            for name, rule in windowed.items()
+        ).drop([f"_{name}_{part}" for name in windowed for part in ("numerator", "denominator")])
+    return result.select(*by, *(o.name for o in chosen))
 
 
-def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    """numerator / denominator, NaN (stored as null) where the denominator is zero."""
-    return np.divide(numerator, denominator, out=np.full(len(numerator), np.nan), where=denominator > 0)
+def _rolling(column: str, window: int, groups: list[str]) -> pl.Expr:
+    rolled = pl.col(column).rolling_sum(window, min_samples=1)
+    return rolled.over(groups) if groups else rolled
 
 
-def _group_quantile(group: np.ndarray, values: np.ndarray, n: int, q: float) -> np.ndarray:
-    """The q-quantile (nearest rank) of values within each group; NaN for empty groups."""
-    order = np.lexsort((values, group))
-    counts = np.bincount(group, minlength=n)
-    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    pick = starts + np.floor(q * np.maximum(counts - 1, 0)).astype(np.int64)
-    result = np.full(n, np.nan)
-    has = counts > 0
-    result[has] = values[order][pick[has]]
-    return result
+def national_now(row: Mapping[str, np.ndarray], names: Iterable[str]) -> dict[str, float]:
+    """This week's national figures from a recorded row (``WeeklyRecord.record``'s return
+    value), by the same rules as ``national`` (for the DataCollector, every week)."""
+    return {o.name: o.national.value(o.name, row) for o in RECORDED if o.name in names}
+
+
+def describe_outputs() -> str:
+    """The README's weekly-table schema (between ``<!-- outputs:begin -->`` and ``<!-- outputs:end -->``)."""
+    lines = [
+        "| column | type | unit | nationally | meaning | in the run summary | declared in |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| `week`, `municipality`, `municipality_name`, `region`, `strategy` | int, int, str, str, str | | | identity of the row (week 0 is the first week after the burn-in); `municipality` is the index, `municipality_name` e.g. \"Høje-Taastrup\" or \"Synthetic 03\", `region` one of the five regions (null for synthetic municipalities) | | `abm/metrics.py`, `abm/denmark.py` |",
+    ]
+    for output in RECORDED:
+        national_rule = "-" if output.national is None else output.national.describe()
+        module = "abm/" + OWNER[output.name].removeprefix("abm.").replace(".", "/") + ".py"
+        summary = ", ".join(f"`{output.name}_{kind}` ({SUMMARIES[kind]})" for kind in output.summary)
+        lines.append(f"| `{output.name}` | {output.dtype} | {output.unit} | {national_rule} | {output.doc} | {summary} | `{module}` |")
+    return "\n".join(lines)
+
+
+OUTPUT_MARKERS = ("<!-- outputs:begin -->", "<!-- outputs:end -->")
+
+
+def with_output_schema(readme: str) -> str:
+    """The README with the weekly-table schema between ``OUTPUT_MARKERS`` regenerated."""
+    begin, end = OUTPUT_MARKERS
+    head, rest = readme.split(begin, 1)
+    tail = rest.split(end, 1)[1]
+    return f"{head}{begin}\n{describe_outputs()}\n{end}{tail}"
+
+
+if __name__ == "__main__":  # python -m abm.metrics README.md
+    import sys
+    from pathlib import Path
+
+    readme = Path(sys.argv[1])
+    readme.write_text(with_output_schema(readme.read_text()))

@@ -1,8 +1,9 @@
 """The model: municipalities with councils, jobcenters and citizens, stepped weekly.
 
-``JobcenterModel.step`` is the weekly schedule, top to bottom; each rule lives in
-``abm/rules/`` with its parameters. State is columnar (``abm.state``); the Mesa agents in
-``abm.agents`` are views of its rows.
+``JobcenterModel`` only schedules: ``SCHEDULE`` is the week, top to bottom; each rule
+lives in ``abm/rules/`` with its parameters, state and outputs (``abm.mechanisms``). State
+is columnar (``abm.state``); who enters, leaves and moves is ``abm.people.Population``;
+the Mesa agents in ``abm.agents`` are views of the rows.
 """
 
 from __future__ import annotations
@@ -19,18 +20,15 @@ from abm import jobcenter
 from abm.agents import Caseworker, Citizen, Council, Municipality, Roster
 from abm.compiled import kernel
 from abm.config import SCHEMA, Config, defaults
-from abm.denmark import named_strategies, run_municipalities
+from abm.denmark import run_municipalities
 from abm.errors import ConfigError
-from abm.metrics import Tally, WeeklyRecord, annualised_turnover
-from abm.network import CitizenNetwork, council_network
-from abm.population import draw_groups, new_citizen_attributes
+from abm.metrics import Tally, WeeklyRecord, national_now
+from abm.network import council_network
+from abm.people import Population
 from abm.rules import casework, council, inflow, migration, progress, protest, trust, turnover
-from abm.rules.council import CouncilState, PILOT, PILOT_RUNNING, assigned_strategies
+from abm.rules.council import ORDINARY
 from abm.spells import SpellLog
-from abm.state import CaseworkerState, CitizenState, Recruitment
-
-SLOT_HEADROOM = 1.3  # slots per municipality at the start (and when packed), as a multiple of its clients
-PACK_SAVING = 0.2  # the table is packed when that would drop at least this share of its slots
+from abm.state import CaseworkerState, Recruitment
 
 
 class RandomStreams:
@@ -117,6 +115,7 @@ class JobcenterModel(mesa.Model):
         self.tally = Tally(self.n_municipalities)
         self.record = WeeklyRecord(config.run.weeks, self.n_municipalities)
         self.latest: dict[str, np.ndarray] = {}
+        self._national: tuple[dict, dict[str, float]] | None = None  # (the row it was computed from, the national figures)
         self.rule_seconds: dict[str, float] | None = None  # set to {} to time each rule
         self.spell_log = SpellLog() if spell_log else None  # per-person spells (abm.spells), off by default
         self._populate()
@@ -127,6 +126,30 @@ class JobcenterModel(mesa.Model):
         self.latest = WeeklyRecord(1, self.n_municipalities).record(self)  # week 0 starts from the last burn-in week: measured, not kept
         self.datacollector = mesa.DataCollector(model_reporters=NATIONAL_REPORTERS)
         self.datacollector.collect(self)  # Mesa's step 0; then after every week
+
+    def _populate(self) -> None:
+        """Municipalities at their starting state, each mechanism setting up what it owns.
+
+        The order is that of the draws from the ``build`` stream: the citizens' network, the
+        councils' peers, the councils' starting caseloads, the clients, the staff.
+        """
+        clients = np.round(self.inhabitants * self.params.population.client_share).astype(np.int64)
+        self.people = Population(self, clients)
+        self.council_peers = council_network(self.streams.build, self.params.network, self.municipalities)
+        self.caseworkers = CaseworkerState(0)
+        self.recruitment = Recruitment()
+        council.init(self, clients)
+        self.people.start(clients)
+        turnover.init(self, clients / np.maximum(self.councils.headcount[:, ORDINARY], 1))
+        jobcenter.assign_waiting(self)
+        self.census = self.citizens.census()  # the citizens as last counted: at the end of each week
+
+        self.municipality_agents = [Municipality(self, m) for m in range(self.n_municipalities)]
+        self.council_agents = [Council(self, m) for m in range(self.n_municipalities)]
+        self.rosters = {
+            "citizens": Roster(self, Citizen, lambda: self.citizens.occupied()),
+            "caseworkers": Roster(self, Caseworker, lambda: self.caseworkers.employed()),
+        }
 
     # -- the week ---------------------------------------------------------------------
 
@@ -169,7 +192,7 @@ class JobcenterModel(mesa.Model):
         if self.week >= 0:
             self.latest = self.record.record(self)
             self.datacollector.collect(self)
-        self._pack_when_sparse()
+        self.people.pack_when_sparse()
         self.week += 1
 
     # -- results ------------------------------------------------------------------------
@@ -179,134 +202,12 @@ class JobcenterModel(mesa.Model):
         return self.record.frame(self)
 
     def national(self, name: str) -> float:
-        """This week's figure for the whole country (sums, or client-weighted means)."""
-        row = self.latest
-        if not row:
+        """This week's figure for the whole country (``metrics.national`` of the latest week)."""
+        if not self.latest:
             return float("nan")
-        if name in ("trust_mean", "spell_mean", "changes_per_client"):
-            weights = row["clients"]
-            return float(np.nansum(row[name] * weights) / max(weights.sum(), 1))
-        if name == "caseload_mean":
-            return float(row["clients"].sum() - row["waiting_for_caseworker"].sum()) / max(row["caseworkers"].sum(), 1)
-        if name == "turnover_annualised":
-            return float(annualised_turnover(row["quits"].sum(), row["caseworkers"].sum()))
-        return float(np.sum(row[name]))
-
-    # -- bookkeeping used by the rules ----------------------------------------------------
-
-    def make_room(self, wanted: np.ndarray, carry: np.ndarray | None = None):
-        """Free citizen slots, ``wanted[m]`` in municipality m (ordered by municipality).
-
-        Grows the table when a municipality's block is full; ``carry`` (slot numbers the
-        caller holds) is returned remapped beside the slots when given.
-        """
-        slots = self.citizens.free_slots(wanted)
-        if slots is None:
-            # Growing copies every column and the network, so every municipality that is short
-            # or low on room grows at once, by a quarter of its block: grows stay rare.
-            free = self.citizens.free_count()
-            block = self.citizens.block_sizes()
-            low = (free < wanted) | (free - wanted < block // 8)
-            old_to_new = self._reblocked(self.citizens.grow(np.where(low, np.maximum(wanted - free, 0) + block // 4 + 16, 0)))
-            carry = None if carry is None else old_to_new[carry]
-            slots = self.citizens.free_slots(wanted)
-        return slots if carry is None else (slots, carry)
-
-    def enter(self, slots: np.ndarray, attributes: dict[str, np.ndarray]) -> None:
-        """New citizens take these free slots (free slots hold every column's fill value) and start a spell."""
-        citizens = self.citizens
-        p = self.params
-        citizens.assign(slots, attributes)
-        citizens.occupy(slots)
-        citizens.person[slots] = citizens.new_person_ids(len(slots))
-        weeks = np.asarray(p.progress.clarification_weeks)[citizens.group[slots]]
-        citizens.distance_factor[slots] = progress.distance_factor(self, citizens.distance[slots], citizens.group[slots])
-        citizens.clarification_need[slots] = np.where(
-            weeks > 0, self.streams.inflow.gamma(2.0, np.maximum(weeks, 1e-9) / 2.0), 0.0
-        )
-        piloting = self.councils.pilot_phase[citizens.slot_municipality[slots]] == PILOT_RUNNING
-        joins_pilot = piloting & (self.streams.inflow.random(len(slots)) < p.council.pilot_share)
-        citizens.unit[slots] = np.where(joins_pilot, PILOT, 0)
-        if self.spell_log is not None:
-            self.spell_log.entered(citizens.person[slots], citizens.slot_municipality[slots], citizens.unit[slots], citizens.group[slots])
-
-    def leave(self, slots: np.ndarray, kind: np.ndarray | None = None) -> None:
-        """Citizens end their spell (the caller counts the kind of exit; ``kind``, its codes, feeds the spell log)."""
-        if len(slots) == 0:
-            return
-        citizens = self.citizens
-        muni = citizens.slot_municipality[slots]
-        if self.spell_log is not None:
-            self.spell_log.ended(self.week, citizens.person[slots], citizens.spell[slots], muni, citizens.group[slots], kind)
-        self.tally.add("exit_spell_weeks", muni, citizens.spell[slots])
-        self.tally.exits_by_department += np.bincount(muni * 2 + citizens.unit[slots], minlength=2 * self.n_municipalities)
-        assigned = citizens.caseworker[slots]
-        assigned = assigned[assigned >= 0]
-        self.caseworkers.caseload -= np.bincount(assigned, minlength=self.caseworkers.size).astype(np.int32)
-        citizens.reset(slots)
-
-    def move(self, slots: np.ndarray, destination: np.ndarray) -> None:
-        """Citizens move to another municipality, keeping their spell, with a new caseworker."""
-        order = np.argsort(destination, kind="stable")
-        slots, destination = slots[order], destination[order]
-        wanted = np.bincount(destination, minlength=self.n_municipalities)
-        new_slots, slots = self.make_room(wanted, carry=slots)
-        citizens = self.citizens
-        jobcenter.detach(self, slots)
-        if self.spell_log is not None:
-            self.spell_log.moved(citizens.person[slots])
-        self.tally.add("moved_out", citizens.slot_municipality[slots])
-        self.tally.add("moved_in", citizens.slot_municipality[new_slots])
-        citizens.relocate(slots, new_slots)
-        citizens.unit[new_slots] = 0
-        jobcenter.assign_waiting(self)
-
-    # -- construction -----------------------------------------------------------------------
-
-    def _populate(self) -> None:
-        """Municipalities at their starting state: clients mid-spell, staffed jobcenters."""
-        p = self.params
-        rng = self.streams.build
-        n = self.n_municipalities
-        clients = np.round(self.inhabitants * p.population.client_share).astype(np.int64)
-        self.citizens = CitizenState(np.ceil(clients * SLOT_HEADROOM).astype(np.int64) + 16)
-        self.network = CitizenNetwork(rng, p.network, self.citizens.slot_municipality)
-        self.council_peers = council_network(rng, p.network, self.municipalities)
-        self.caseworkers = CaseworkerState(0)
-        self.recruitment = Recruitment()
-        self.friend = np.arange(self.citizens.size)  # the tie each citizen talks to this week (see meet_friends)
-
-        spread = rng.uniform(1 - p.council.initial_caseload_spread, 1 + p.council.initial_caseload_spread, n)
-        starting_caseload = self.municipalities["initial_caseload"].to_numpy() * spread
-        headcount = np.ceil(clients / starting_caseload).astype(np.int64)
-        strategy = named_strategies(assigned_strategies(p.council, n), self.municipalities)
-        self.councils = CouncilState(strategy, headcount, starting_caseload)
-
-        slots = self.citizens.free_slots(clients)
-        groups = draw_groups(rng, p.population.stock_shares, len(slots))
-        self.enter(slots, new_citizen_attributes(rng, p.population, groups))
-        citizens = self.citizens
-        typical_spell = np.array([20.0, 120.0, 150.0])[groups]
-        citizens.spell[slots] = rng.exponential(typical_spell).astype(np.int32)
-        citizens.clarification[slots] = rng.random(len(slots)) * citizens.clarification_need[slots]
-
-        rows = self.caseworkers.free_slots(int(headcount.sum()))
-        load = clients / np.maximum(headcount, 1)
-        stress = np.clip(p.turnover.stress_base + p.turnover.stress_load * np.maximum(load / p.turnover.sustainable_caseload - 1, 0), 0, 1)
-        municipality = np.repeat(np.arange(n), headcount)
-        self.caseworkers.employ(rows, {
-            "municipality": municipality, "unit": 0,
-            "experience": rng.integers(0, 520, len(rows)), "stress": stress[municipality],
-        })
-        jobcenter.assign_waiting(self)
-        self.census = self.citizens.census()  # the citizens as last counted: at the end of each week
-
-        self.municipality_agents = [Municipality(self, m) for m in range(n)]
-        self.council_agents = [Council(self, m) for m in range(n)]
-        self.rosters = {
-            "citizens": Roster(self, Citizen, lambda: self.citizens.occupied()),
-            "caseworkers": Roster(self, Caseworker, lambda: self.caseworkers.employed()),
-        }
+        if self._national is None or self._national[0] is not self.latest:
+            self._national = (self.latest, national_now(self.latest, REPORTED))
+        return self._national[1][name]
 
     # -- Mesa's view of the citizens ----------------------------------------------------------
 
@@ -333,32 +234,6 @@ class JobcenterModel(mesa.Model):
     def agent_types(self) -> list[type]:
         self.sync_agents()
         return super().agent_types
-
-    def _pack_when_sparse(self) -> None:
-        """Shrink the citizens' table when that drops a good share of it (after the burn-in, say).
-
-        The rules loop over occupied slots only, but empty ones between them still cost
-        memory traffic. Packed, each municipality keeps ``SLOT_HEADROOM`` slots per client.
-        """
-        citizens = self.citizens
-        sizes = np.ceil((citizens.block_sizes() - citizens.free_count()) * SLOT_HEADROOM).astype(np.int64) + 16
-        if sizes.sum() <= (1 - PACK_SAVING) * citizens.size:
-            self._reblocked(citizens.pack(sizes))
-
-    def _reblocked(self, old_to_new: np.ndarray) -> np.ndarray:
-        """The network and this week's friends follow the citizens to their new slots."""
-        self.network.follow(self.streams.network, old_to_new, self.citizens.slot_municipality)
-        self.friend = _moved_friends(self.friend, old_to_new, self.citizens.size)
-        return old_to_new
-
-
-def _moved_friends(friend: np.ndarray, old_to_new: np.ndarray, size: int) -> np.ndarray:
-    """This week's friends in the new slots; a friend's dropped slot was empty, as is talking to oneself."""
-    moved = np.arange(size)
-    kept = np.flatnonzero(old_to_new >= 0)
-    friend_now = old_to_new[friend[kept]]
-    moved[old_to_new[kept]] = np.where(friend_now >= 0, friend_now, old_to_new[kept])
-    return moved
 
 
 @kernel
@@ -391,3 +266,6 @@ NATIONAL_REPORTERS = {
     "Caseload": lambda m: m.national("caseload_mean"),
     "Net cost (M DKK/week)": lambda m: m.national("net_cost") / 1e6,
 }
+"""The DataCollector's national series (``model.datacollector``), each a ``metrics.national`` figure."""
+
+REPORTED = ("clients", "trust_mean", "protesters", "turnover_annualised", "caseload_mean", "net_cost")

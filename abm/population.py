@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import ndtri
 
+from abm.declarations import Column, Output, Weighted, ratio
 from abm.parameters import Param
 
 GROUPS = ("job_ready", "activity_ready", "resource")
@@ -85,7 +86,43 @@ PARAMS = {
     "protest_threshold_sd": Param(
         0.15, "grievance", "Spread of personal protest thresholds.", "assumption", low=0.0, high=5.0
     ),
+    "history_weeks": Param(
+        260, "weeks", "Window of the benefit history drawn for a new client (the last 5 years).",
+        "public figure: history counted over 5 years", low=1, high=5200,
+    ),
+    "long_history_weeks": Param(
+        208, "weeks", "Weeks on benefits within that window that make a long history (80% of 5 years).",
+        "public figure: 80% of 5 years", low=0, high=5200,
+    ),
+    "initial_spell_mean": Param(
+        [20.0, 120.0, 150.0], "weeks",
+        "Mean weeks already spent in the current spell by the clients at the start, by group (exponential).",
+        "assumption (the burn-in settles the spells)", low=0.0, high=5200.0, kind="list[float]", length=len(GROUPS),
+    ),
 }
+
+CITIZEN_STATE = {
+    "active": Column(bool, False, "whether someone occupies this slot now"),
+    "person": Column(np.int64, -1, "unique person id, kept across migration"),
+    "group": Column(np.int8, 0, "target group: 0 job-ready, 1 activity-ready, 2 resource programme"),
+    "health_base": Column(np.float64, 1.0, "health the citizen recovers toward"),
+    "distance": Column(np.float64, 0.0, "distance from the labour market"),
+    "spell": Column(np.int32, 0, "weeks in the current spell"),
+    "benefit_weeks": Column(np.int32, 0, "weeks on benefits in the last years, incl. this spell"),
+}
+
+OUTPUTS = (
+    Output("inhabitants", "int", "inhabitants", "the municipality's inhabitants", measure=lambda model: model.inhabitants),
+    Output("clients", "int", "citizens",
+           "citizens on benefits at the end of the week (a year's `clients` summed / 52 = full-year unemployed)",
+           measure=lambda model: model.census.clients),
+    *(Output(f"clients_{name}", "int", "citizens", f"of them, {label}", measure=lambda model, g=g: model.census.by_group[:, g])
+      for g, (name, label) in enumerate(zip(GROUPS, ("job-ready", "activity-ready", "in a resource programme")))),
+    Output("spell_mean", "float", "weeks", "mean weeks in the ongoing spells", national=Weighted("clients"),
+           measure=lambda model: ratio(model.census.spell, model.census.clients)),
+    Output("spell_median", "float", "weeks", "median weeks in the ongoing spells", national=None,
+           measure=lambda model: model.census.median_spell()),
+)
 
 
 def municipality_count(p_muni) -> int:
@@ -132,7 +169,11 @@ def new_citizen_attributes(rng: np.random.Generator, p, groups: np.ndarray) -> d
     n = len(groups)
     health = beta_draw(rng, np.asarray(p.health_mean)[groups], p.concentration)
     long_history = rng.random(n) < np.asarray(p.long_history_share)[groups]
-    history = np.where(long_history, rng.uniform(208, 260, n), rng.uniform(0, 208, n) * rng.random(n))
+    history = np.where(
+        long_history,
+        rng.uniform(p.long_history_weeks, p.history_weeks, n),
+        rng.uniform(0, p.long_history_weeks, n) * rng.random(n),
+    )
     return {
         "group": groups,
         "health": health,

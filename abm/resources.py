@@ -30,7 +30,7 @@ import numpy as np
 
 from abm.config import Config
 from abm.errors import UserError
-from abm.model import SLOT_HEADROOM
+from abm.people import SLOT_HEADROOM
 from abm.denmark import municipality_frame
 
 GIB = 2**30

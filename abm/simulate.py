@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from abm import __version__
 from abm.config import Config
-from abm.metrics import TURNOVER_WINDOW, annualised_turnover
+from abm.metrics import RECORDED, TURNOVER_WINDOW, annualised_turnover, national
 from abm.model import JobcenterModel
 
 FINAL_YEAR = 52
@@ -45,7 +45,8 @@ def summarize(weekly: pl.DataFrame, config: Config, seed: int) -> dict:
     """National outcomes of one run: the figures the strategies are compared on."""
     weeks = int(weekly["week"].max()) + 1
     years = weeks / 52
-    final = national_weekly(weekly).filter(pl.col("week") >= weeks - FINAL_YEAR)
+    every_week = national_weekly(weekly)
+    final = every_week.filter(pl.col("week") >= weeks - FINAL_YEAR)
     total = weekly.select(pl.all().exclude(pl.String).sum())  # strategy, municipality_name, region are labels
     client_weeks = float(total["clients"][0])
     exits = {kind: int(total[f"exits_{kind}"][0]) for kind in ("job", "education", "flexjob", "disability")}
@@ -81,25 +82,30 @@ def summarize(weekly: pl.DataFrame, config: Config, seed: int) -> dict:
         "staff_cost_mdkk": float(total["staff_cost"][0]) / 1e6,
         "net_cost_mdkk": float(total["net_cost"][0]) / 1e6,
         "net_cost_final_year_mdkk": float(final["net_cost"].sum()) / 1e6,
+        **declared_summaries(every_week, final, years),
         "abm_version": __version__,
         "config": config.to_json(),
     }
 
 
+def declared_summaries(every_week: pl.DataFrame, final: pl.DataFrame, years: float) -> dict[str, float | None]:
+    """The summary figures outputs declare (``Output.summary``), from the national series."""
+    figures = {}
+    for output in RECORDED:
+        for kind in output.summary:
+            if kind == "final_year":
+                value = final[output.name].mean()
+            else:
+                value = every_week[output.name].sum() / (years if kind == "per_year" else 1)
+            figures[f"{output.name}_{kind}"] = None if value is None else _defined(value)
+    return figures
+
+
 def national_weekly(weekly: pl.DataFrame) -> pl.DataFrame:
-    """Country totals per week from a run's municipal rows (client-weighted means)."""
-    return weekly.group_by("week").agg(
-        pl.col("clients", "caseworkers", "protesters", "protest_event", "quits", "caseworker_changes",
-               "net_cost", "benefit_cost", "staff_cost").sum(),
-        ((pl.col("trust_mean").fill_null(0) * pl.col("clients")).sum() / pl.col("clients").sum()).alias("trust_mean"),
-        ((pl.col("spell_mean").fill_null(0) * pl.col("clients")).sum() / pl.col("clients").sum()).alias("spell_mean"),
-        ((pl.col("clients") - pl.col("waiting_for_caseworker")).sum() / pl.col("caseworkers").sum()).alias("caseload_mean"),
-    ).sort("week").with_columns(
-        annualised_turnover(*(pl.col(name).rolling_sum(TURNOVER_WINDOW, min_samples=1) for name in ("quits", "caseworkers")))
-        .alias("turnover_annualised"),
-    ).with_columns(  # a week without clients or staff has no mean: null, as in the municipal rows
-        pl.col("trust_mean", "spell_mean", "caseload_mean", "turnover_annualised").fill_nan(None),
-    )
+    """Country figures per week from a run's municipal rows (``metrics.national``), turnover
+    over the past ``TURNOVER_WINDOW`` weeks; a week without clients or staff has no mean: null."""
+    figures = national(weekly, smooth={"turnover_annualised": TURNOVER_WINDOW})
+    return figures.with_columns(pl.col(pl.Float64).fill_nan(None))
 
 
 def _defined(value) -> float | None:

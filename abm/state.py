@@ -13,14 +13,15 @@ from typing import NamedTuple
 
 import numpy as np
 
+from abm import mechanisms
 from abm.compiled import kernel
-
-NO_CASEWORKER = -1
+from abm.jobcenter import NO_CASEWORKER, department  # noqa: F401 (NO_CASEWORKER: the fill of ``caseworker``)
 SPELL_BINS = 1040  # the census counts spells by week up to 20 years: median spells that short are exact
 
 
 class Columns:
-    """A table of equally long numpy columns; subclasses list them in ``FIELDS``."""
+    """A table of equally long numpy columns; subclasses list them in ``FIELDS`` (name ->
+    (dtype, fill value)), gathered from the mechanisms' declarations (``abm.mechanisms``)."""
 
     FIELDS: dict[str, tuple[type, object]] = {}
 
@@ -52,33 +53,9 @@ class Columns:
 
 
 class CitizenState(Columns):
-    """Everyone in contact with a jobcenter (see docs/ODD.md for each variable)."""
+    """Everyone in contact with a jobcenter: the ``CITIZEN_STATE`` columns every mechanism declares."""
 
-    FIELDS = {
-        "active": (bool, False),
-        "person": (np.int64, -1),          # unique person id, stable across migration
-        "group": (np.int8, 0),             # 0 job-ready, 1 activity-ready, 2 resource programme
-        "unit": (np.int8, 0),              # 0 ordinary department, 1 pilot unit
-        "health": (np.float64, 1.0),
-        "health_base": (np.float64, 1.0),  # health the citizen recovers toward
-        "distance": (np.float64, 0.0),     # distance from the labour market
-        "distance_factor": (np.float64, 1.0),  # its effect on exit hazards (progress.distance_factor)
-        "trust": (np.float64, 0.5),
-        "grievance": (np.float64, 0.0),
-        "comparison": (np.float64, 0.0),   # grievance from ties treated better elsewhere
-        "threshold": (np.float64, 1.0),    # personal protest threshold
-        "spell": (np.int32, 0),            # weeks in the current spell
-        "benefit_weeks": (np.int32, 0),    # weeks on benefits in the last years, incl. this spell
-        "caseworker": (np.int32, NO_CASEWORKER),
-        "changes": (np.int16, 0),          # caseworker changes in this spell
-        "changed": (bool, False),          # caseworker changed this week
-        "protesting": (bool, False),
-        "clarification": (np.float64, 0.0),       # progress toward a flexjob / pension decision
-        "clarification_need": (np.float64, 0.0),  # progress that decision requires
-        "quality": (np.float64, 0.0),      # meeting quality this week
-        "pressed": (bool, False),          # sick and pressed to activation this week
-        "pressed_recent": (np.float64, 0.0),
-    }
+    FIELDS = mechanisms.state_columns("citizens")
 
     def __init__(self, slots_per_municipality: np.ndarray):
         super().__init__(int(slots_per_municipality.sum()))
@@ -248,18 +225,9 @@ def _census(rows, municipality, group, unit, caseworker, spell, changes, trust, 
 
 
 class CaseworkerState(Columns):
-    """Caseworkers in the municipalities' jobcenter departments."""
+    """Caseworkers in the municipalities' jobcenter departments: the declared ``CASEWORKER_STATE`` columns."""
 
-    FIELDS = {
-        "active": (bool, False),
-        "municipality": (np.int32, -1),
-        "unit": (np.int8, 0),          # 0 ordinary department, 1 pilot unit
-        "experience": (np.int32, 0),   # weeks since hired
-        "stress": (np.float64, 0.0),
-        "caseload": (np.int32, 0),     # refreshed by the jobcenter after every reassignment
-        "quality": (np.float64, 0.0),  # meeting quality this week (set by casework)
-        "hired_id": (np.int64, -1),    # one id per employment, so a Mesa agent can follow the caseworker
-    }
+    FIELDS = mechanisms.state_columns("caseworkers")
 
     def __init__(self, size: int):
         super().__init__(size)
@@ -302,7 +270,7 @@ class CaseworkerState(Columns):
         return free[:n]
 
     def department(self) -> np.ndarray:
-        return self.municipality * 2 + self.unit
+        return department(self.municipality, self.unit)
 
 
 class Recruitment:
@@ -325,4 +293,4 @@ class Recruitment:
         return taken
 
     def count(self, n_departments: int) -> np.ndarray:
-        return np.bincount(self.municipality * 2 + self.unit, minlength=n_departments)
+        return np.bincount(department(self.municipality, self.unit), minlength=n_departments)

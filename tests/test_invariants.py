@@ -7,7 +7,8 @@ import polars as pl
 import pytest
 
 from abm.agents import Citizen
-from abm.model import PACK_SAVING, SLOT_HEADROOM, JobcenterModel
+from abm.model import JobcenterModel
+from abm.people import PACK_SAVING, SLOT_HEADROOM
 from abm.state import NO_CASEWORKER
 from abm.strategies import names
 from conftest import small_config
@@ -133,7 +134,7 @@ def test_draining_packs_the_table_and_keeps_everyone():
 def test_packing_moves_every_person_with_their_state_ties_and_friend():
     model = JobcenterModel(small_config(), seed=4)
     citizens = model.citizens
-    model.leave(citizens.occupied()[::2])  # half leave: the table is now mostly empty
+    model.people.leave(citizens.occupied()[::2])  # half leave: the table is now mostly empty
     model.meet_friends()
 
     def people():
@@ -149,7 +150,7 @@ def test_packing_moves_every_person_with_their_state_ties_and_friend():
 
     size = citizens.size
     state, ties, friends = people()
-    model._pack_when_sparse()
+    model.people.pack_when_sparse()
     state_after, ties_after, friends_after = people()
     assert citizens.size < 0.75 * size
     for name, values in state.items():

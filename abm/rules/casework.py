@@ -10,8 +10,9 @@ from __future__ import annotations
 import numpy as np
 
 from abm.compiled import kernel
+from abm.declarations import Column, Output, per_municipality
+from abm.jobcenter import NO_CASEWORKER
 from abm.parameters import Param
-from abm.state import NO_CASEWORKER
 
 PARAMS = {
     "hours_per_week": Param(37.0, "hours", "A caseworker's working week.", "Danish standard full-time week", low=1.0, high=80.0),
@@ -37,6 +38,18 @@ PARAMS = {
     "trainee_productivity": Param(0.5, "share", "Productivity of a new hire at the start of training.", "assumption", low=0.01, high=1.0),
     "stress_quality_penalty": Param(0.3, "share", "Quality lost at full stress.", "assumption", low=0.0, high=1.0),
 }
+
+CITIZEN_STATE = {"quality": Column(np.float64, 0.0, "meeting quality this week (0 while waiting)")}
+CASEWORKER_STATE = {"quality": Column(np.float64, 0.0, "meeting quality this week")}
+
+
+def _trainees(model) -> np.ndarray:
+    staff = model.caseworkers
+    rows = np.flatnonzero(staff.active)
+    return per_municipality(model, staff.municipality[rows], staff.experience[rows] < model.params.casework.trainee_weeks)
+
+
+OUTPUTS = (Output("trainees", "int", "caseworkers", "caseworkers still in training", measure=_trainees),)
 
 
 def quality_of_minutes(minutes: np.ndarray | float, p) -> np.ndarray | float:

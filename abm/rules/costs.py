@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from abm.declarations import Output
 from abm.parameters import Param
 from abm.population import GROUPS
 
@@ -22,6 +23,12 @@ PARAMS = {
         "public figure 2022: ~483,000 DKK (seed 002 implies ~437,500)", low=0.0, high=1e8,
     ),
 }
+
+OUTPUTS = (
+    Output("benefit_cost", "float", "DKK", "benefits paid this week", measure=lambda model: week_cost(model, model.census)[0]),
+    Output("staff_cost", "float", "DKK", "cost of the staff employed this week", measure=lambda model: week_cost(model, model.census)[1]),
+    Output("net_cost", "float", "DKK", "benefits + staff this week", measure=lambda model: week_cost(model, model.census)[2]),
+)
 
 
 def week_cost(model, census) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from abm import jobcenter, strategies
+from abm.declarations import Output
+from abm.denmark import named_strategies
 from abm.parameters import Param
 from abm.rules import costs
 from abm.strategies import Decision, Strategy
@@ -84,6 +86,13 @@ PARAMS = {
     ),
 }
 
+OUTPUTS = (
+    Output("clients_pilot", "int", "citizens", "clients in a pilot unit", measure=lambda model: model.census.pilot),
+    Output("positions", "int", "positions", "positions the council pays for",
+           measure=lambda model: model.councils.headcount.sum(axis=1)),
+    Output("layoffs", "int", "caseworkers", "caseworkers laid off this week", summary=("per_year",)),
+)
+
 
 class CouncilState:
     """One row per municipality: the council's strategy, positions, pressure and scores."""
@@ -110,6 +119,23 @@ class CouncilState:
     def groups(self) -> list[tuple[Strategy, np.ndarray]]:
         """(strategy, which municipalities follow it) for each strategy followed, in registry order."""
         return [(strategy, self.strategy == code) for code, strategy in enumerate(self.followed)]
+
+
+def init(model, clients: np.ndarray) -> None:
+    """Councils at the start: their strategies, and positions for a starting caseload around
+    each municipality's ``initial_caseload`` (the section's, or the one set by name)."""
+    p = model.params.council
+    n = model.n_municipalities
+    spread = model.streams.build.uniform(1 - p.initial_caseload_spread, 1 + p.initial_caseload_spread, n)
+    starting_caseload = model.municipalities["initial_caseload"].to_numpy() * spread
+    strategy = named_strategies(assigned_strategies(p, n), model.municipalities)
+    model.councils = CouncilState(strategy, np.ceil(clients / starting_caseload).astype(np.int64), starting_caseload)
+
+
+def entering_unit(model, slots: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The unit of citizens entering these slots: a share ``pilot_share`` joins a running pilot."""
+    piloting = model.councils.pilot_phase[model.citizens.slot_municipality[slots]] == PILOT_RUNNING
+    return np.where(piloting & (rng.random(len(slots)) < model.params.council.pilot_share), PILOT, ORDINARY)
 
 
 def assigned_strategies(p, n_municipalities: int) -> list[str]:
@@ -190,7 +216,7 @@ def _merge_pilot_units(model, municipalities: np.ndarray) -> None:
     councils.headcount[municipalities, PILOT] = 0
     keep = ~np.isin(model.recruitment.municipality, municipalities) | (model.recruitment.unit == ORDINARY)
     model.recruitment.take(keep)
-    jobcenter.rebalance(model, municipalities * 2 + ORDINARY)
+    jobcenter.rebalance(model, jobcenter.department(municipalities, ORDINARY))
     jobcenter.assign_waiting(model)
 
 
@@ -204,7 +230,7 @@ def _enforce_headcount(model) -> None:
     excess = filled + pending - positions
     if not np.any(excess > 0):
         return
-    department = recruitment.municipality * 2 + recruitment.unit
+    department = jobcenter.department(recruitment.municipality, recruitment.unit)
     order = np.argsort(department, kind="stable")
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order)) - np.searchsorted(department[order], department[order])

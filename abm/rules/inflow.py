@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from abm import jobcenter
+from abm.declarations import Output
 from abm.parameters import Param
 from abm.population import GROUPS, draw_groups, new_citizen_attributes
 
@@ -34,6 +35,9 @@ PARAMS = {
 }
 
 
+OUTPUTS = (Output("inflow", "int", "citizens", "new clients this week"),)
+
+
 def scenario_factors(p) -> tuple[float, float]:
     """(inflow factor, job-chance factor) of the labour-market scenario."""
     if p.scenario == "boom":
@@ -52,9 +56,9 @@ def apply(model) -> None:
     arrivals = rng.poisson(rate)
     if arrivals.sum() == 0:
         return
-    slots = model.make_room(arrivals)
+    slots = model.people.make_room(arrivals)
     groups = draw_groups(rng, p.inflow_shares, len(slots))
     attributes = new_citizen_attributes(rng, model.params.population, groups)
-    model.enter(slots, attributes)
+    model.people.enter(slots, attributes)
     model.tally.add("inflow", model.citizens.slot_municipality[slots])
     jobcenter.assign_waiting(model)

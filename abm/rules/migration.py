@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from abm.compiled import kernel
+from abm.declarations import Output
 from abm.parameters import Param
 
 PARAMS = {
@@ -18,6 +19,11 @@ PARAMS = {
     "weekly_chance": Param(0.02, "per week", "Chance an eligible citizen moves in a week.", "seeds 000, 003 (assumed small)", low=0.0, high=1.0),
     "trust_margin": Param(0.2, "trust", "How much more the friend elsewhere must trust their jobcenter.", "assumption", low=0.0, high=1.0),
 }
+
+OUTPUTS = (
+    Output("moved_in", "int", "citizens", "clients who moved here this week"),
+    Output("moved_out", "int", "citizens", "clients who moved away this week"),
+)
 
 
 def apply(model) -> None:
@@ -29,7 +35,7 @@ def apply(model) -> None:
     )
     movers = eligible[model.streams.migration.random(len(eligible)) < p.weekly_chance]
     if len(movers):
-        model.move(movers, citizens.slot_municipality[model.friend[movers]])
+        model.people.move(movers, citizens.slot_municipality[model.friend[movers]])
 
 
 @kernel

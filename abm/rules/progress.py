@@ -11,9 +11,12 @@ often when protests have changed case handling; being pressed wears their health
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
-from abm.compiled import kernel
+from abm.compiled import bundle, kernel
+from abm.declarations import Column, Output, Ratio, Weighted, ratio
 from abm.parameters import SUM_TOLERANCE, Check, Param
 from abm.population import GROUPS
 from abm.rules import casework
@@ -76,7 +79,41 @@ PARAMS = {
         "seed 004: 1 in 6 staff saw protests or media change case handling", low=0.0, high=1.0,
     ),
     "pressed_memory": Param(0.9, "per week", "How long being pressed is remembered (weekly persistence).", "assumption", low=0.0, high=0.999),
+    "clarification_shape": Param(
+        2.0, "", "Gamma shape of the progress a clarification needs (mean: clarification_weeks; higher = less spread).",
+        "assumption", low=0.01, high=1000.0,
+    ),
 }
+
+CITIZEN_STATE = {
+    "health": Column(np.float64, 1.0, "health, 1 = well"),
+    "distance_factor": Column(np.float64, 1.0, "the distance term of the exit hazards (see distance_factor)"),
+    "clarification": Column(np.float64, 0.0, "progress toward a flexjob / disability-pension decision"),
+    "clarification_need": Column(np.float64, 0.0, "progress that decision requires (0: no clarification track)"),
+    "pressed": Column(bool, False, "sick and pressed to activation this week"),
+    "pressed_recent": Column(np.float64, 0.0, "being pressed, remembered (weekly persistence pressed_memory)"),
+}
+
+_EXIT_COUNTS = tuple(f"exits_{kind}" for kind in EXITS)
+
+OUTPUTS = (
+    Output("exits_job", "int", "citizens", "clients who found a job this week"),
+    Output("exits_education", "int", "citizens", "clients who started education this week"),
+    Output("exits_flexjob", "int", "citizens", "clients granted a flexjob this week"),
+    Output("exits_disability", "int", "citizens", "clients granted disability pension this week"),
+    Output("exit_spell_weeks", "float", "weeks", "summed spells of this week's leavers", recorded=False),
+    Output("exit_spell_mean", "float", "weeks", "mean spell of the clients who left this week",
+           national=Weighted(_EXIT_COUNTS),
+           measure=lambda model: ratio(model.tally.values["exit_spell_weeks"], sum(model.tally.values[name] for name in _EXIT_COUNTS))),
+    Output("decisions", "int", "decisions", "flexjob / disability-pension / back-to-job-track decisions this week"),
+    Output("decision_weeks", "float", "weeks", "summed spells at this week's decisions", recorded=False),
+    Output("decision_weeks_mean", "float", "weeks", "mean spell at this week's decisions", national=Weighted("decisions"),
+           measure=lambda model: ratio(model.tally.values["decision_weeks"], model.tally.values["decisions"])),
+    Output("sick", "int", "citizens", "sick clients (health below sick_threshold)"),
+    Output("sick_pressed", "int", "citizens", "sick clients pressed to activation this week"),
+    Output("sick_pressed_share", "float", "share", "sick_pressed / sick", national=Ratio("sick_pressed", "sick"),
+           measure=lambda model: ratio(model.tally.values["sick_pressed"], model.tally.values["sick"])),
+)
 
 
 def _decision_shares_problem(config) -> str | None:
@@ -119,106 +156,199 @@ def _distance_term(distance, group_mean, effect):
     return np.exp(-effect * (distance - group_mean))
 
 
+def init(model, slots: np.ndarray) -> None:
+    """The clients at the start are part-way through their clarification."""
+    citizens = model.citizens
+    citizens.clarification[slots] = model.streams.build.random(len(slots)) * citizens.clarification_need[slots]
+
+
+def on_entry(model, slots: np.ndarray, rng: np.random.Generator) -> None:
+    """Entrants' clarification need (gamma, mean ``clarification_weeks`` of their group) and distance term."""
+    p = model.params.progress
+    citizens = model.citizens
+    group = citizens.group[slots]
+    weeks = np.asarray(p.clarification_weeks)[group]
+    citizens.distance_factor[slots] = distance_factor(model, citizens.distance[slots], group)
+    citizens.clarification_need[slots] = np.where(
+        weeks > 0, rng.gamma(p.clarification_shape, np.maximum(weeks, 1e-9) / p.clarification_shape), 0.0
+    )
+
+
+class Columns(NamedTuple):
+    """The citizens' columns the week reads and writes."""
+
+    slot_municipality: np.ndarray
+    group: np.ndarray
+    health: np.ndarray
+    health_base: np.ndarray
+    distance: np.ndarray
+    distance_factor: np.ndarray
+    changes: np.ndarray
+    spell: np.ndarray
+    caseworker: np.ndarray
+    clarification: np.ndarray
+    clarification_need: np.ndarray
+    pressed: np.ndarray
+    pressed_recent: np.ndarray
+
+
+class Casework(NamedTuple):
+    """This week's casework: per caseworker (last entry: none) and per municipality."""
+
+    boost: np.ndarray  # speed-up of exits and clarification by the caseworker's quality
+    press: np.ndarray  # chance a sick client is pressed, by the caseworker's quality
+    press_handling: np.ndarray  # per municipality: pressing left after protests changed case handling
+
+
+class Params(NamedTuple):
+    """The week's parameters, by target group where arrays (hazards with this week's job chances)."""
+
+    sick_threshold: float
+    press_health_damage: float
+    health_recovery: float
+    pressed_memory: float
+    health_effect: float
+    distance_effect: float
+    health_mean: np.ndarray
+    distance_mean: np.ndarray
+    churn_by_changes: np.ndarray  # the job chance left after 0, 1, ... cap caseworker changes
+    job_hazard: np.ndarray
+    education_hazard: np.ndarray
+    disability_share: np.ndarray
+    flexjob_share: np.ndarray
+
+
+class Counts(NamedTuple):
+    """Per municipality, filled by the week."""
+
+    sick: np.ndarray
+    sick_pressed: np.ndarray
+    decisions: np.ndarray
+    decision_weeks: np.ndarray
+
+
 def apply(model) -> None:
     p = model.params.progress
     population = model.params.population
     citizens = model.citizens
-    n = model.n_municipalities
     _, job_factor = scenario_factors(model.params.labour_market)
-    churn_by_changes = (1 - p.change_penalty) ** np.arange(p.change_penalty_cap + 1.0)
     # Quality is the caseworker's, the same for all their clients: what follows from it is
     # computed per caseworker (the last entry answers for NO_CASEWORKER, -1: quality 0).
     quality = np.append(model.caseworkers.quality, 0.0)
-    boost_by_caseworker = quality_boost(quality, model)
     q_ref = casework.reference_quality(model.params.casework)
-    press_by_caseworker = p.press_probability * np.clip((1 - quality) / (1 - q_ref), 0, 3) ** p.press_quality_exponent
-    press_handling = 1 - p.protest_handling_effect * model.councils.media_pressure  # protests change case handling
-    counts = np.zeros((4, n), dtype=np.int64)  # sick, sick and pressed, decisions, weeks to those decisions
+    this_week = Casework(
+        boost=quality_boost(quality, model),
+        press=p.press_probability * np.clip((1 - quality) / (1 - q_ref), 0, 3) ** p.press_quality_exponent,
+        press_handling=1 - p.protest_handling_effect * model.councils.media_pressure,  # protests change case handling
+    )
+    params = bundle(
+        Params, p, health_mean=population.health_mean, distance_mean=population.distance_mean,
+        churn_by_changes=(1 - p.change_penalty) ** np.arange(p.change_penalty_cap + 1.0),
+        job_hazard=np.asarray(p.job_hazard, dtype=float) * job_factor,
+    )
+    counts = Counts(*np.zeros((4, model.n_municipalities), dtype=np.int64))
     rows = citizens.occupied()
     rng = model.streams.progress
-    leaving, kind = _week(
-        rng, rows, rng.random(len(rows)), citizens.slot_municipality, citizens.group, citizens.health,
-        citizens.health_base, citizens.distance, citizens.distance_factor, citizens.changes, citizens.spell, citizens.caseworker,
-        citizens.clarification, citizens.clarification_need, citizens.pressed, citizens.pressed_recent,
-        boost_by_caseworker, press_by_caseworker, press_handling, counts,
-        p.sick_threshold, p.press_health_damage, p.health_recovery, p.pressed_memory,
-        np.asarray(population.health_mean, dtype=float), np.asarray(population.distance_mean, dtype=float),
-        p.distance_effect, p.health_effect, churn_by_changes,
-        np.asarray(p.job_hazard, dtype=float) * job_factor, np.asarray(p.education_hazard, dtype=float),
-        np.asarray(p.disability_share, dtype=float), np.asarray(p.flexjob_share, dtype=float),
-    )
-    for name, values in zip(("sick", "sick_pressed", "decisions", "decision_weeks"), counts):
+    leaving, kind = _week(rng, rows, rng.random(len(rows)), bundle(Columns, citizens), this_week, params, counts)
+    for name, values in counts._asdict().items():
         model.tally.add_totals(name, values)
     municipality = citizens.slot_municipality[leaving]
     for code, name in enumerate(EXITS):
         model.tally.add(f"exits_{name}", municipality[kind == code])
-    model.leave(leaving, kind)
+    if len(leaving):
+        model.tally.add("exit_spell_weeks", municipality, citizens.spell[leaving])
+    model.people.leave(leaving, kind)
+
+
+NO_EXIT = -1
 
 
 @kernel
-def _week(rng, rows, exit_draws, municipality, group, health, health_base, distance, distance_factor, changes, spell, caseworker,
-          clarification, clarification_need, pressed, pressed_recent, boost_by_caseworker, press_by_caseworker,
-          press_handling, counts, sick_threshold, press_health_damage, health_recovery, pressed_memory, health_mean,
-          distance_mean, distance_effect, health_effect, churn_by_changes, job_hazard,
-          education_hazard, disability_share, flexjob_share):
-    """One week of each citizen in ``rows``: pressing the sick, health, exits, clarification.
+def _week(rng, rows, exit_draws, c, this_week, p, counts):
+    """One week of each citizen in ``rows``, in one pass: health and pressing, exits to job
+    or education, clarification and its decision (the sub-models of ODD 7.3, in order).
 
     ``exit_draws`` has one uniform number per row (drawn in bulk: cheaper); the rarer
     draws (pressing, decisions) come from ``rng`` as needed. Updates the columns in place,
-    adds to ``counts`` and returns the leavers' slots and exit kinds.
+    adds to ``counts`` and returns the leavers' slots and exit kinds. The formulas are
+    helpers of numbers only (see ``abm.compiled``).
     """
     leaving = np.empty(len(rows), dtype=np.int64)
     kind = np.empty(len(rows), dtype=np.int8)
     n_leaving = 0
-    cap = len(churn_by_changes) - 1
     for r in range(len(rows)):
         i = rows[r]
-        g, m = group[i], municipality[i]
-        # Sick citizens may be pressed to activation (losing health); the others recover.
-        is_pressed = False
-        if health[i] < sick_threshold:
-            counts[0, m] += 1
-            if rng.random() < press_by_caseworker[caseworker[i]] * press_handling[m]:
-                is_pressed = True
-                counts[1, m] += 1
-        pressed[i] = is_pressed
-        if is_pressed:
-            h = health[i] - press_health_damage
-        else:
-            h = health[i] + health_recovery * (health_base[i] - health[i])
-        h = min(max(h, 0.0), 1.0)
-        health[i] = h
-        pressed_recent[i] = pressed_memory * pressed_recent[i] + (1 - pressed_memory) * is_pressed
+        g, m, worker = c.group[i], c.slot_municipality[i], c.caseworker[i]
 
-        # Exit hazards: base rate x casework x the citizen's distance and health x churn.
-        boost = boost_by_caseworker[caseworker[i]]
-        health_ratio = max(h, 1e-6) / health_mean[g]
-        if health_effect != 1.0:
-            health_ratio = health_ratio**health_effect
-        personal = distance_factor[i] * health_ratio
-        job = job_hazard[g] * boost * personal * churn_by_changes[min(changes[i], cap)]
-        education = education_hazard[g] * boost * personal
+        # Health and pressing: sick citizens may be pressed to activation (losing health); the others recover.
+        is_pressed = False
+        if c.health[i] < p.sick_threshold:
+            counts.sick[m] += 1
+            if rng.random() < this_week.press[worker] * this_week.press_handling[m]:
+                is_pressed = True
+                counts.sick_pressed[m] += 1
+        c.pressed[i] = is_pressed
+        health = _health_after(c.health[i], c.health_base[i], is_pressed, p.press_health_damage, p.health_recovery)
+        c.health[i] = health
+        c.pressed_recent[i] = p.pressed_memory * c.pressed_recent[i] + (1 - p.pressed_memory) * is_pressed
+
+        # Exits to job or education: one uniform draw decides.
+        boost = this_week.boost[worker]
+        job, education = _exit_hazards(
+            p.job_hazard[g], p.education_hazard[g], boost, c.distance_factor[i], health, p.health_mean[g], p.health_effect,
+            p.churn_by_changes[min(c.changes[i], len(p.churn_by_changes) - 1)],
+        )
+        exit_kind = NO_EXIT
         draw = exit_draws[r]
         if draw < job + education:
-            leaving[n_leaving], kind[n_leaving] = i, JOB if draw < job else EDUCATION
+            exit_kind = JOB if draw < job else EDUCATION
+
+        # Clarification: progress at the speed of casework; at its end, a decision.
+        elif c.clarification_need[i] > 0:
+            c.clarification[i] += boost
+            if c.clarification[i] >= c.clarification_need[i]:
+                counts.decisions[m] += 1
+                counts.decision_weeks[m] += c.spell[i]
+                exit_kind = _decision(rng.random(), p.disability_share[g], p.flexjob_share[g], health, p.health_mean[g])
+                if exit_kind == NO_EXIT:  # back to the job-ready track
+                    c.group[i] = 0
+                    c.distance_factor[i] = _distance_term(c.distance[i], p.distance_mean[0], p.distance_effect)
+                    c.clarification[i] = 0.0
+                    c.clarification_need[i] = 0.0
+
+        if exit_kind != NO_EXIT:
+            leaving[n_leaving], kind[n_leaving] = i, exit_kind
             n_leaving += 1
-        elif clarification_need[i] > 0:
-            # The clarification track ends in a decision: disability pension, flexjob or back to job-ready.
-            clarification[i] += boost
-            if clarification[i] >= clarification_need[i]:
-                counts[2, m] += 1
-                counts[3, m] += spell[i]
-                disability = disability_share[g] * min(max((1 - h) / (1 - health_mean[g]), 0.0), 2.0)
-                outcome = rng.random()
-                if outcome < disability:
-                    leaving[n_leaving], kind[n_leaving] = i, DISABILITY
-                    n_leaving += 1
-                elif outcome < disability + flexjob_share[g]:
-                    leaving[n_leaving], kind[n_leaving] = i, FLEXJOB
-                    n_leaving += 1
-                else:
-                    group[i] = 0
-                    distance_factor[i] = _distance_term(distance[i], distance_mean[0], distance_effect)
-                    clarification[i] = 0.0
-                    clarification_need[i] = 0.0
     return leaving[:n_leaving], kind[:n_leaving]
+
+
+@kernel
+def _health_after(health, health_base, is_pressed, press_health_damage, health_recovery):
+    """This week's health, 0-1: worn down when pressed, else recovering toward the usual level."""
+    if is_pressed:
+        h = health - press_health_damage
+    else:
+        h = health + health_recovery * (health_base - health)
+    return min(max(h, 0.0), 1.0)
+
+
+@kernel
+def _exit_hazards(job_hazard, education_hazard, boost, distance_factor, health, health_mean, health_effect, churn):
+    """(job, education) chances this week: base rate x casework x the citizen's distance
+    and health x churn (what caseworker changes leave of the job chance)."""
+    health_ratio = max(health, 1e-6) / health_mean
+    if health_effect != 1.0:
+        health_ratio = health_ratio**health_effect
+    personal = distance_factor * health_ratio
+    return job_hazard * boost * personal * churn, education_hazard * boost * personal
+
+
+@kernel
+def _decision(draw, disability_share, flexjob_share, health, health_mean):
+    """The end of clarification: disability pension (likelier in poor health), flexjob, or ``NO_EXIT``."""
+    disability = disability_share * min(max((1 - health) / (1 - health_mean), 0.0), 2.0)
+    if draw < disability:
+        return DISABILITY
+    if draw < disability + flexjob_share:
+        return FLEXJOB
+    return NO_EXIT

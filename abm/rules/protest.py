@@ -9,9 +9,12 @@ council's media pressure, which stresses caseworkers and changes case handling.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
-from abm.compiled import kernel
+from abm.compiled import bundle, kernel
+from abm.declarations import Column, Output
 from abm.parameters import Param
 from abm.population import GROUPS
 
@@ -33,53 +36,91 @@ PARAMS = {
     "media_memory": Param(0.85, "per week", "Weekly persistence of media pressure after protest events.", "assumption", low=0.0, high=0.999),
 }
 
+CITIZEN_STATE = {
+    "grievance": Column(np.float64, 0.0, "grievance: hardship x (1 - trust), remembered"),
+    "threshold": Column(np.float64, 1.0, "personal protest threshold"),
+    "protesting": Column(bool, False, "protesting this week"),
+}
+
+OUTPUTS = (
+    Output("protesters", "int", "citizens", "citizens protesting this week"),
+    Output("protest_event", "int", "events", "1 if the protesters made a protest event this week"),
+    Output("media_pressure", "float", "0-1", "the council's media pressure after protest events", national=None,
+           measure=lambda model: model.councils.media_pressure.copy()),
+)
+
+
+class Columns(NamedTuple):
+    """What the week reads and writes: the citizens' columns and their ties."""
+
+    active: np.ndarray
+    slot_municipality: np.ndarray
+    group: np.ndarray
+    health: np.ndarray
+    pressed_recent: np.ndarray
+    spell: np.ndarray
+    comparison: np.ndarray
+    trust: np.ndarray
+    grievance: np.ndarray
+    threshold: np.ndarray
+    protesting: np.ndarray  # read only: who protests now is returned
+    ties: np.ndarray
+
+
+class Params(NamedTuple):
+    hardship_base: np.ndarray
+    sickness_hardship: float
+    pressed_hardship: float
+    spell_hardship: float
+    spell_hardship_weeks: int
+    grievance_memory: float
+    network_weight: float
+
+
+class Counts(NamedTuple):
+    """Per municipality, filled by the week."""
+
+    protesters: np.ndarray
+    clients: np.ndarray
+
 
 def apply(model) -> None:
     p = model.params.protest
     citizens = model.citizens
-    protesters = np.zeros(model.n_municipalities, dtype=np.int64)
-    clients = np.zeros(model.n_municipalities, dtype=np.int64)
-    citizens.protesting = _week(
-        citizens.occupied(), citizens.active, citizens.slot_municipality, citizens.group, citizens.health, citizens.pressed_recent,
-        citizens.spell, citizens.comparison, citizens.trust, citizens.grievance, citizens.threshold,
-        citizens.protesting, model.network.ties, protesters, clients,
-        np.asarray(p.hardship_base, dtype=float), p.sickness_hardship, p.pressed_hardship, p.spell_hardship,
-        p.spell_hardship_weeks, p.grievance_memory, p.network_weight,
-    )
-    events = protesters >= np.maximum(p.event_min_protesters, p.event_share * clients)
-    model.tally.add_totals("protesters", protesters)
+    counts = Counts(np.zeros(model.n_municipalities, dtype=np.int64), np.zeros(model.n_municipalities, dtype=np.int64))
+    citizens.protesting = _week(citizens.occupied(), bundle(Columns, citizens, ties=model.network.ties), bundle(Params, p), counts)
+    events = counts.protesters >= np.maximum(p.event_min_protesters, p.event_share * counts.clients)
+    model.tally.add_totals("protesters", counts.protesters)
     model.tally.set("protest_event", events.astype(float))
     councils = model.councils
     councils.media_pressure = p.media_memory * councils.media_pressure + (1 - p.media_memory) * events
 
 
 @kernel
-def _week(rows, active, municipality, group, health, pressed_recent, spell, comparison, trust, grievance, threshold,
-          protesting, ties, protesters, clients, hardship_base, sickness_hardship, pressed_hardship,
-          spell_hardship, spell_hardship_weeks, grievance_memory, network_weight):
+def _week(rows, c, p, counts):
     """Grievance of each citizen in ``rows``; who protests this week (from who protested last week)."""
-    now_protesting = np.zeros(len(active), dtype=np.bool_)
+    now_protesting = np.zeros(len(c.active), dtype=np.bool_)
     for i in rows:
-        m = municipality[i]
-        clients[m] += 1
+        m = c.slot_municipality[i]
+        counts.clients[m] += 1
         hardship = (
-            hardship_base[group[i]]
-            + sickness_hardship * (1 - health[i])
-            + pressed_hardship * pressed_recent[i]
-            + spell_hardship * min(spell[i] / spell_hardship_weeks, 1.0)
-            + comparison[i]
+            p.hardship_base[c.group[i]]
+            + p.sickness_hardship * (1 - c.health[i])
+            + p.pressed_hardship * c.pressed_recent[i]
+            + p.spell_hardship * min(c.spell[i] / p.spell_hardship_weeks, 1.0)
+            + c.comparison[i]
         )
-        g = grievance_memory * grievance[i] + (1 - grievance_memory) * hardship * (1 - trust[i])
-        grievance[i] = g
-        if g + network_weight <= threshold[i]:
+        g = p.grievance_memory * c.grievance[i] + (1 - p.grievance_memory) * hardship * (1 - c.trust[i])
+        c.grievance[i] = g
+        if g + p.network_weight <= c.threshold[i]:
             continue  # not even a fully protesting network could tip this citizen
         present = protesting_ties = 0
-        for tie in ties[i]:
-            if active[tie]:
+        for tie in c.ties[i]:
+            if c.active[tie]:
                 present += 1
-                protesting_ties += protesting[tie]
+                protesting_ties += c.protesting[tie]
         share = protesting_ties / present if present > 0 else 0.0
-        if g + network_weight * share > threshold[i]:
+        if g + p.network_weight * share > c.threshold[i]:
             now_protesting[i] = True
-            protesters[m] += 1
+            counts.protesters[m] += 1
     return now_protesting

@@ -8,9 +8,12 @@ grievance that feeds protest (seed 004's cross-pressure).
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
-from abm.compiled import kernel
+from abm.compiled import bundle, kernel
+from abm.declarations import Column, Output, Weighted, ratio
 from abm.parameters import Param
 
 PARAMS = {
@@ -27,40 +30,66 @@ PARAMS = {
     "comparison_memory": Param(0.95, "per week", "Weekly persistence of comparison grievance.", "assumption", low=0.0, high=0.999),
 }
 
+CITIZEN_STATE = {
+    "trust": Column(np.float64, 0.5, "trust in the jobcenter, 0-1"),
+    "comparison": Column(np.float64, 0.0, "grievance from ties treated better elsewhere"),
+}
+
+OUTPUTS = (
+    Output("trust_mean", "float", "0-1", "mean trust of the clients", national=Weighted("clients"),
+           measure=lambda model: ratio(model.census.trust, model.census.clients)),
+)
+
+
+class Columns(NamedTuple):
+    """What the week reads and writes: the citizens' columns, and this week's friend of each."""
+
+    active: np.ndarray
+    slot_municipality: np.ndarray
+    friend: np.ndarray
+    trust: np.ndarray  # read only: the new trust is returned
+    quality: np.ndarray
+    pressed: np.ndarray
+    changed: np.ndarray
+    comparison: np.ndarray
+
+
+class Params(NamedTuple):
+    experience_rate: float
+    full_trust_quality: float
+    social_rate: float
+    change_shock: float
+    pressed_penalty: float
+    comparison_margin: float
+    comparison_weight: float
+    comparison_memory: float
+
 
 def apply(model) -> None:
-    p = model.params.trust
     citizens = model.citizens
-    citizens.trust = _week(
-        citizens.occupied(), citizens.active, citizens.slot_municipality, model.friend, citizens.trust, citizens.quality,
-        citizens.pressed, citizens.changed, citizens.comparison, p.experience_rate, p.full_trust_quality,
-        p.social_rate, p.change_shock, p.pressed_penalty, p.comparison_margin, p.comparison_weight,
-        p.comparison_memory,
-    )
+    citizens.trust = _week(citizens.occupied(), bundle(Columns, citizens, friend=model.friend), bundle(Params, model.params.trust))
 
 
 @kernel
-def _week(rows, active, municipality, friend, trust, quality, pressed, changed, comparison, experience_rate,
-          full_trust_quality, social_rate, change_shock, pressed_penalty, comparison_margin, comparison_weight,
-          comparison_memory):
+def _week(rows, c, p):
     """The new trust of each citizen in ``rows`` (from everyone's trust last week), and comparison grievance."""
-    new_trust = trust.copy()
+    new_trust = c.trust.copy()
     for i in rows:
-        f = friend[i]
-        friend_here = active[f]
-        before = trust[i]
-        experienced = quality[i] * (1 - pressed_penalty * pressed[i])
-        updated = before + experience_rate * (min(experienced / full_trust_quality, 1.0) - before)
+        f = c.friend[i]
+        friend_here = c.active[f]
+        before = c.trust[i]
+        experienced = c.quality[i] * (1 - p.pressed_penalty * c.pressed[i])
+        updated = before + p.experience_rate * (min(experienced / p.full_trust_quality, 1.0) - before)
         if friend_here:
-            updated += social_rate * (trust[f] - before)
-        if changed[i]:
-            updated -= change_shock
+            updated += p.social_rate * (c.trust[f] - before)
+        if c.changed[i]:
+            updated -= p.change_shock
         new_trust[i] = min(max(updated, 0.0), 1.0)
 
         seen = 0.0  # grievance from a friend elsewhere who is treated clearly better
-        if friend_here and municipality[f] != municipality[i]:
-            gap = quality[f] - quality[i]
-            if gap > comparison_margin:
-                seen = comparison_weight * gap
-        comparison[i] = comparison_memory * comparison[i] + (1 - comparison_memory) * seen
+        if friend_here and c.slot_municipality[f] != c.slot_municipality[i]:
+            gap = c.quality[f] - c.quality[i]
+            if gap > p.comparison_margin:
+                seen = p.comparison_weight * gap
+        c.comparison[i] = p.comparison_memory * c.comparison[i] + (1 - p.comparison_memory) * seen
     return new_trust

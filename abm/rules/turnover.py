@@ -10,8 +10,10 @@ and filled after a recruitment delay; new hires start as trainees.
 from __future__ import annotations
 
 import numpy as np
+import polars as pl
 
 from abm import jobcenter
+from abm.declarations import Column, Output, Ratio, Weighted, per_municipality, ratio
 from abm.parameters import Param
 
 PARAMS = {
@@ -39,16 +41,82 @@ PARAMS = {
         "assumption: new hires build their caseload mostly from new cases", low=0.0, high=10.0,
     ),
     "recruitment_weeks": Param(12, "weeks", "Time from an opening to the new hire starting.", "assumption", low=0, high=520),
+    "initial_experience_weeks": Param(
+        520, "weeks", "Caseworkers at the start have served up to this many weeks (uniformly).", "assumption", low=1, high=5200,
+    ),
 }
+
+CASEWORKER_STATE = {
+    "experience": Column(np.int32, 0, "weeks since hired"),
+    "stress": Column(np.float64, 0.0, "stress, 0-1"),
+}
+
+
+def _stress_mean(model) -> np.ndarray:
+    staff = model.caseworkers
+    rows = np.flatnonzero(staff.active)
+    municipality = staff.municipality[rows]
+    return ratio(per_municipality(model, municipality, staff.stress[rows]), per_municipality(model, municipality))
+
+
+OUTPUTS = (
+    Output("stress_mean", "float", "0-1", "mean stress of the caseworkers", national=Weighted("caseworkers"), measure=_stress_mean,
+           summary=("final_year",)),
+    Output("hires", "int", "caseworkers", "new caseworkers starting this week", summary=("per_year",)),
+    Output("quits", "int", "caseworkers", "caseworkers quitting this week"),
+    Output("turnover_annualised", "float", "quits / caseworker-year", "quits x 52 / caseworkers (annualised_turnover)",
+           national=Ratio("quits", "caseworkers", 52.0),
+           measure=lambda model: annualised_turnover(model.tally.values["quits"], per_municipality(
+               model, model.caseworkers.municipality[model.caseworkers.active]))),
+    Output("recruiting", "int", "positions", "recruitments under way",
+           measure=lambda model: per_municipality(model, model.recruitment.municipality)),
+)
+
+
+TURNOVER_WINDOW = 52
+"""Weeks that plotted turnover sums quits and caseworkers over (one week is too noisy to read)."""
+
+
+def annualised_turnover(quits, caseworker_weeks):
+    """Caseworker turnover: quits per caseworker-year, ``quits x 52 / caseworker-weeks``.
+
+    The one definition of turnover: both are summed over the same window, stated where it
+    is used (one week in the weekly table and the DataCollector, ``TURNOVER_WINDOW`` weeks
+    in plots, the whole run in the summary). Numbers or numpy arrays (NaN without
+    caseworkers) or polars expressions (null without caseworkers).
+    """
+    if isinstance(caseworker_weeks, pl.Expr):
+        return pl.when(caseworker_weeks > 0).then(quits * 52 / caseworker_weeks)
+    caseworker_weeks = np.asarray(caseworker_weeks, dtype=float)
+    return np.divide(np.asarray(quits, dtype=float) * 52, caseworker_weeks, out=np.full(caseworker_weeks.shape, np.nan),
+                     where=caseworker_weeks > 0)
+
+
+def stress_level(p, caseload: np.ndarray, media_pressure: np.ndarray | float) -> np.ndarray:
+    """The stress a caseload (and media pressure) pushes a caseworker toward, 0-1."""
+    return np.clip(p.stress_base + p.stress_load * np.maximum(caseload / p.sustainable_caseload - 1, 0)
+                   + p.stress_media * media_pressure, 0.0, 1.0)
+
+
+def init(model, load_by_municipality: np.ndarray) -> None:
+    """The starting staff of ``councils.headcount``: stressed by their municipality's caseload, of every seniority."""
+    p = model.params.turnover
+    rng = model.streams.build
+    headcount = model.councils.headcount[:, 0]
+    rows = model.caseworkers.free_slots(int(headcount.sum()))
+    municipality = np.repeat(np.arange(model.n_municipalities), headcount)
+    stress = stress_level(p, load_by_municipality, 0.0)
+    model.caseworkers.employ(rows, {
+        "municipality": municipality, "unit": 0,
+        "experience": rng.integers(0, p.initial_experience_weeks, len(rows)), "stress": stress[municipality],
+    })
 
 
 def apply(model) -> None:
     p = model.params.turnover
     staff = model.caseworkers
     rows = np.flatnonzero(staff.active)
-    load = staff.caseload[rows] / p.sustainable_caseload
-    media = model.councils.media_pressure[staff.municipality[rows]]
-    level = np.clip(p.stress_base + p.stress_load * np.maximum(load - 1, 0) + p.stress_media * media, 0.0, 1.0)
+    level = stress_level(p, staff.caseload[rows], model.councils.media_pressure[staff.municipality[rows]])
     staff.stress[rows] += p.stress_adjust * (level - staff.stress[rows])
     staff.experience[rows] += 1
 

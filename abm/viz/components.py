@@ -14,13 +14,14 @@ from dataclasses import dataclass, replace
 import matplotlib
 import networkx as nx
 import numpy as np
+import polars as pl
 import solara
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from mesa.visualization.utils import update_counter
 
 from abm import strategies
-from abm.metrics import TURNOVER_WINDOW
+from abm.metrics import TURNOVER_WINDOW, national
 from abm.viz.controls import settings_summary
 
 NETWORK_NODES = 300
@@ -39,72 +40,61 @@ def strategy_colour(name: str) -> tuple[float, float, float]:
 
 @dataclass(frozen=True)
 class Series:
-    """An outcome over time as a ratio of weekly sums, so municipalities add up to strategies.
+    """An outcome over time for a group of municipalities: its national aggregate over the
+    group (``metrics.national``, so municipalities add up to strategies as they add up to
+    the country), divided by ``per``'s (another output) and times ``scale`` if given.
 
-    ``numerator`` (multiplied together) and ``denominator`` name columns of the weekly
-    record or ``inhabitants``; without a denominator the series is a count, summed over
-    municipalities. ``window`` > 1 sums both over that many weeks first, smoothing rare
-    events such as quits.
+    ``window`` > 1 smooths a ratio over that many weeks (both its sums), for rare events
+    such as quits.
     """
 
     title: str
     unit: str
-    numerator: tuple[str, ...]
-    denominator: str | None = None
+    output: str
+    per: str | None = None
     scale: float = 1.0
     window: int = 1
 
 
-TURNOVER = Series("Caseworker turnover", f"quits per caseworker-year (past {TURNOVER_WINDOW} weeks)", ("quits",),
-                  "caseworkers", 52.0, TURNOVER_WINDOW)
-"""``metrics.annualised_turnover`` (quits x 52 / caseworker-weeks) over the plots' window."""
-
 SERIES = (
-    Series("Trust in the jobcenter", "mean trust of clients (0-1)", ("trust_mean", "clients"), "clients"),
-    TURNOVER,
-    Series("Protests", "protesters per 1,000 clients", ("protesters",), "clients", 1000.0),
-    Series("Unemployment", "clients per 1,000 inhabitants", ("clients",), "inhabitants", 1000.0),
-    Series("Net cost", "DKK per inhabitant per week", ("net_cost",), "inhabitants"),
+    Series("Trust in the jobcenter", "mean trust of clients (0-1)", "trust_mean"),
+    Series("Caseworker turnover", f"quits per caseworker-year (past {TURNOVER_WINDOW} weeks)", "turnover_annualised", window=TURNOVER_WINDOW),
+    Series("Protests", "protesters per 1,000 clients", "protesters", "clients", 1000.0),
+    Series("Unemployment", "clients per 1,000 inhabitants", "clients", "inhabitants", 1000.0),
+    Series("Net cost", "DKK per inhabitant per week", "net_cost", "inhabitants"),
 )
 
 
-def _weekly(model, name: str | None) -> np.ndarray:
-    """A recorded column so far, shape (weeks, municipalities), NaN (no clients) as 0."""
-    shape = (model.record.rows, model.n_municipalities)
-    if name is None:
-        return np.ones(shape)
-    if name == "inhabitants":
-        return np.broadcast_to(model.inhabitants.astype(float), shape)
-    return np.nan_to_num(model.record.so_far(name))
+def _weekly(model) -> pl.DataFrame:
+    """The weekly table so far, made once per recorded week however many views ask."""
+    key = (id(model), model.record.rows)
+    if _WEEKLY.get("key") != key:
+        _WEEKLY.update(key=key, frame=model.weekly())
+    return _WEEKLY["frame"]
 
 
-def _rolling_sum(values: np.ndarray, window: int) -> np.ndarray:
-    if window <= 1:
-        return values
-    total = np.cumsum(values, axis=0)
-    total[window:] = total[window:] - total[:-window]
-    return total
+_WEEKLY: dict = {}
 
 
-def series_values(model, series: Series) -> tuple[np.ndarray, np.ndarray]:
-    """(numerator, denominator) per week and municipality, before any grouping."""
-    numerator = np.prod([_weekly(model, name) for name in series.numerator], axis=0) * series.scale
-    return _rolling_sum(numerator, series.window), _rolling_sum(_weekly(model, series.denominator), series.window)
+def series_table(model, series: Series, by: tuple[str, ...]) -> pl.DataFrame:
+    """The series per group of ``by`` (e.g. ``("strategy",)``; ``()``: all together) and week: columns *by, week, value."""
+    names = [series.output] if series.per is None else [series.output, series.per]
+    totals = national(_weekly(model), by=(*by, "week"), names=names,
+                      smooth={series.output: series.window} if series.window > 1 else None)
+    value = pl.col(series.output) * series.scale
+    if series.per is not None:
+        value = pl.when(pl.col(series.per) > 0).then(value / pl.col(series.per))
+    return totals.select(*by, "week", value.cast(pl.Float64).fill_null(np.nan).alias("value"))
+
+
+def by_week(table: pl.DataFrame, key: str) -> dict:
+    """A series table's values per group: key -> values by week."""
+    return {group: frame.sort("week")["value"].to_numpy() for (group,), frame in table.group_by(key)}
 
 
 def strategy_groups(model) -> list[tuple[str, np.ndarray]]:
     """(strategy, which municipalities follow it) for each strategy present."""
     return [(strategy.name, members) for strategy, members in model.councils.groups()]
-
-
-def combined(series: Series, numerator: np.ndarray, denominator: np.ndarray, members: np.ndarray) -> np.ndarray:
-    """The series for a group of municipalities: sums divided (or just summed, for counts)."""
-    total = numerator[..., members].sum(axis=-1)
-    return total if series.denominator is None else _ratio(total, denominator[..., members].sum(axis=-1))
-
-
-def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    return np.divide(numerator, denominator, out=np.full(numerator.shape, np.nan), where=denominator > 0)
 
 
 def _figure(size: tuple[float, float] = FIGURE_SIZE) -> tuple[Figure, matplotlib.axes.Axes]:
@@ -121,14 +111,14 @@ def time_series_view(series: Series):
 
     def view(model):
         figure, ax = _figure()
-        numerator, denominator = series_values(model, series)
-        weeks = np.arange(len(numerator))
+        weeks = np.arange(model.record.rows)
         names = model.councils.strategy_names()
-        per_municipality = _ratio(numerator, denominator)
-        lines = [np.column_stack([weeks, per_municipality[:, m]]) for m in range(model.n_municipalities)]
-        ax.add_collection(LineCollection(lines, colors=[strategy_colour(s) for s in names], linewidths=0.6, alpha=0.35))
-        for strategy, members in strategy_groups(model):
-            ax.plot(weeks, combined(series, numerator, denominator, members), color=strategy_colour(strategy), linewidth=2.2)
+        per_municipality = sorted(by_week(series_table(model, series, ("municipality",)), "municipality").items())
+        lines = [np.column_stack([weeks, values]) for _, values in per_municipality]
+        colours = [strategy_colour(names[m]) for m, _ in per_municipality]
+        ax.add_collection(LineCollection(lines, colors=colours, linewidths=0.6, alpha=0.35))
+        for strategy, values in sorted(by_week(series_table(model, series, ("strategy",)), "strategy").items()):
+            ax.plot(weeks, values, color=strategy_colour(strategy), linewidth=2.2)
         ax.autoscale_view()
         ax.set_xlim(0, max(len(weeks) - 1, 1))
         ax.set_title(series.title, fontsize=11, loc="left")
@@ -218,13 +208,13 @@ def NetworkView(model):
 
 
 FIGURES = (
-    (Series("Clients", "", ("clients",)), "{:,.0f}"),
-    (Series("Trust", "", ("trust_mean", "clients"), "clients"), "{:.3f}"),
-    (Series("Protesters", "", ("protesters",)), "{:,.0f}"),
-    (Series("Caseworkers", "", ("caseworkers",)), "{:,.0f}"),
-    (Series("Caseload", "", ("caseload_mean", "caseworkers"), "caseworkers"), "{:.1f}"),
-    (replace(TURNOVER, title=f"Turnover / yr ({TURNOVER_WINDOW} wk)"), "{:.1%}"),
-    (Series("Net cost (M DKK / week)", "", ("net_cost",), scale=1e-6), "{:,.2f}"),
+    (Series("Clients", "", "clients"), "{:,.0f}"),
+    (Series("Trust", "", "trust_mean"), "{:.3f}"),
+    (Series("Protesters", "", "protesters"), "{:,.0f}"),
+    (Series("Caseworkers", "", "caseworkers"), "{:,.0f}"),
+    (Series("Caseload", "", "caseload_mean"), "{:.1f}"),
+    (Series(f"Turnover / yr ({TURNOVER_WINDOW} wk)", "", "turnover_annualised", window=TURNOVER_WINDOW), "{:.1%}"),
+    (Series("Net cost (M DKK / week)", "", "net_cost", scale=1e-6), "{:,.2f}"),
 )
 """The key figures of the week (with their format), totalled like the time series."""
 
@@ -241,13 +231,15 @@ def key_figures_view(model):
         parts.append("<p>No week simulated yet: press <b>Step</b> or <b>▶</b>.</p>")
     else:
         groups = strategy_groups(model)
-        if len(groups) > 1:
-            groups.append(("all", np.ones(model.n_municipalities, dtype=bool)))
-        rows = [["Municipalities", *(str(members.sum()) for _, members in groups)]]
+        columns = [name for name, _ in groups] + (["all"] if len(groups) > 1 else [])
+        rows = [["Municipalities", *(str(members.sum()) for _, members in groups)]
+                + ([str(model.n_municipalities)] if len(groups) > 1 else [])]
         for series, form in FIGURES:
-            numerator, denominator = (values[-1] for values in series_values(model, series))
-            rows.append([series.title, *(form.format(combined(series, numerator, denominator, members)) for _, members in groups)])
-        columns = [name for name, _ in groups]
+            latest = by_week(series_table(model, series, ("strategy",)), "strategy")
+            values = [latest[name][-1] for name, _ in groups]
+            if len(groups) > 1:
+                values.append(series_table(model, series, ())["value"][-1])
+            rows.append([series.title, *(form.format(value) for value in values)])
         parts.append(_html_table(["", *columns], rows))
     solara.HTML(tag="div", unsafe_innerHTML="".join(parts), style="padding: 2px 8px; font-size: 12px; overflow-x: auto")
 

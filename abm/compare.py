@@ -20,7 +20,7 @@ from tabulate import tabulate
 from abm import strategies
 from abm.config import Config
 from abm.execution import Runner, Task, batch_tasks, execute
-from abm.results import OUTCOME_LABELS, UNITS, summary_row, weekly_rows
+from abm.results import OUTCOME_LABELS, SUMMARY_UNITS, summary_row, weekly_rows
 from abm.simulate import OUTCOMES, national_weekly, run_simulation
 from abm.style import strategy_label
 
@@ -121,10 +121,10 @@ def format_table(table: pl.DataFrame, baseline: str) -> str:
     strategies = table["strategy"].to_list()
     records = list(table.iter_rows(named=True))
     headers = ["outcome", "unit", *(strategy_label(s) for s in strategies)]
-    means = [[OUTCOME_LABELS[o], UNITS[o], *(with_interval(r[o], r[f"{o}_ci95"]) for r in records)] for o in OUTCOMES]
+    means = [[OUTCOME_LABELS[o], SUMMARY_UNITS[o], *(with_interval(r[o], r[f"{o}_ci95"]) for r in records)] for o in OUTCOMES]
     means.append(["Payback against the baseline", "years (share paid back)", *(payback_text(r, baseline) for r in records)])
     others = [r for r in records if r["strategy"] != baseline]
-    differences = [[OUTCOME_LABELS[o], UNITS[o], *(with_interval(r[f"{o}_vs_{baseline}"], r[f"{o}_vs_{baseline}_ci95"]) for r in others)]
+    differences = [[OUTCOME_LABELS[o], SUMMARY_UNITS[o], *(with_interval(r[f"{o}_vs_{baseline}"], r[f"{o}_vs_{baseline}_ci95"]) for r in others)]
                    for o in OUTCOMES]
     replications = table["replications"].max()
     return "\n".join([

@@ -26,7 +26,7 @@ import polars as pl  # noqa: E402
 from abm import __version__  # noqa: E402
 from abm.compare import t_half_width  # noqa: E402
 from abm.metrics import TURNOVER_WINDOW  # noqa: E402
-from abm.results import OUTCOME_LABELS, UNITS  # noqa: E402
+from abm.results import OUTCOME_LABELS, SUMMARY_UNITS  # noqa: E402
 from abm.simulate import OUTCOMES  # noqa: E402
 from abm.style import strategy_colour, strategy_label  # noqa: E402
 
@@ -144,7 +144,7 @@ def differences_plot(table: pl.DataFrame, baseline: str, others: list[str], path
         ax.set_ylim(-0.6, len(others) - 0.4)
         ax.invert_yaxis()
         ax.set_title(OUTCOME_LABELS[outcome])
-        ax.set_xlabel(UNITS[outcome], fontsize=7)
+        ax.set_xlabel(SUMMARY_UNITS[outcome], fontsize=7)
         ax.grid(alpha=0.3, axis="x")
     figure.suptitle(f"Paired difference from {strategy_label(baseline)} (same seeds): mean ± 95% t-interval")
     return save_figure(figure, path, caption_line)

@@ -17,7 +17,7 @@ import polars as pl
 
 from abm.compare import PAYBACK_NOTE, payback_text, with_interval
 from abm.plots import Figure
-from abm.results import OUTCOME_LABELS, UNITS
+from abm.results import OUTCOME_LABELS, SUMMARY_UNITS
 from abm.simulate import OUTCOMES
 from abm.style import strategy_colour, strategy_label
 
@@ -74,7 +74,7 @@ def html_report(title: str, description: str, table: pl.DataFrame, baseline: str
     records = list(table.iter_rows(named=True))
     columns = [{"label": strategy_label(r["strategy"]), "colour": strategy_colour(r["strategy"]),
                 "baseline": r["strategy"] == baseline} for r in records]
-    rows = [{"label": OUTCOME_LABELS[o], "unit": UNITS[o],
+    rows = [{"label": OUTCOME_LABELS[o], "unit": SUMMARY_UNITS[o],
              "cells": [{"value": with_interval(r[o], r[f"{o}_ci95"]),
                         "delta": None if r["strategy"] == baseline else with_interval(r[f"{o}_vs_{baseline}"], r[f"{o}_vs_{baseline}_ci95"])}
                        for r in records]}

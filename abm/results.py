@@ -9,7 +9,7 @@ clears what a killed process left. Files are readable by the group and others as
 allows (0644 under the usual umask 022), like the plots, so a colleague on a shared server
 can read them. Parquet files carry key-value metadata: ``abm_version``, ``seed`` (the
 config's or experiment's seed, where one was given) and ``units`` (JSON: column -> unit, for
-the columns :data:`UNITS` declares).
+the columns :data:`WEEKLY_UNITS` and :data:`SUMMARY_UNITS` declare).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import polars as pl
 
 from abm import __version__
 from abm.errors import UserError
+from abm.mechanisms import OUTPUTS
 
 if TYPE_CHECKING:
     from abm.execution import Task
@@ -48,44 +49,35 @@ OUTCOME_LABELS = {
 }
 """Readable names of the summary outcomes compared in tables and reports."""
 
-UNITS = {
-    # the summary row (one per run); final year = the last 52 weeks
-    "weeks": "weeks", "municipalities": "count", "inhabitants": "persons",
-    "full_year_unemployed": "persons (final year)",
+WEEKLY_UNITS = {output.name: output.unit for output in OUTPUTS if output.recorded}
+"""The unit of each column of the weekly table, as its output declares it (:mod:`abm.mechanisms`)."""
+
+SUMMARY_UNITS = {
+    "weeks": "weeks", "municipalities": "municipalities", "inhabitants": "inhabitants",
+    "full_year_unemployed": "citizens (final year)",
     "spell_mean_weeks": "weeks (final year)",
     "completed_spell_mean_weeks": "weeks",
-    "exits_job": "exits", "exits_education": "exits", "exits_flexjob": "exits", "exits_disability": "exits",
+    "exits_job": "citizens", "exits_education": "citizens", "exits_flexjob": "citizens", "exits_disability": "citizens",
     "job_education_exits_per_client_year": "exits per client-year",
     "decision_weeks_mean": "weeks",
     "trust_mean": "0-1 (final year)",
-    "protesters_mean": "persons (final year)",
+    "protesters_mean": "citizens (final year)",
     "protest_events_per_year": "events per year",
     "turnover_annual": "quits per caseworker-year",
-    "caseworkers_final": "caseworkers (final-year mean)",
-    "caseload_mean": "clients per caseworker",
+    "caseworkers_final": "caseworkers (final year)",
+    "caseload_mean": "cases per caseworker",
     "caseworker_changes_per_client_year": "changes per client-year",
     "caseworker_changes_per_client_year_final": "per client-year (final year)",
     "sick_pressed_share": "share of sick clients (0-1)",
-    "migrations": "persons",
+    "migrations": "citizens",
     "benefit_cost_mdkk": "M DKK (whole run)", "staff_cost_mdkk": "M DKK (whole run)",
     "net_cost_mdkk": "M DKK (whole run)", "net_cost_final_year_mdkk": "M DKK (final year)",
-    # the weekly table (one row per municipality and week)
-    "clients": "persons", "clients_job_ready": "persons", "clients_activity_ready": "persons",
-    "clients_resource": "persons", "clients_pilot": "persons", "inflow": "persons per week",
-    "moved_in": "persons per week", "moved_out": "persons per week", "decisions": "decisions per week",
-    "spell_mean": "weeks", "spell_median": "weeks", "exit_spell_mean": "weeks",
-    "protesters": "persons", "protest_event": "1 if a protest event", "media_pressure": "0-1",
-    "caseworkers": "persons", "trainees": "persons", "positions": "positions", "recruiting": "recruitments",
-    "caseload_p90": "clients per caseworker", "stress_mean": "0-1",
-    "hires": "persons per week", "quits": "persons per week", "layoffs": "persons per week",
-    "turnover_annualised": "quits per caseworker-year (this week x 52)",
-    "caseworker_changes": "changes per week", "changes_per_client": "changes in the current spell",
-    "waiting_for_caseworker": "persons", "sick": "persons", "sick_pressed": "persons per week",
-    "benefit_cost": "DKK per week", "staff_cost": "DKK per week", "net_cost": "DKK per week",
+    **{f"{output.name}_{kind}": f"{output.unit}{ {'total': '', 'per_year': ' per year', 'final_year': ' (final year)'}[kind]}"
+       for output in OUTPUTS for kind in output.summary},
 }
-"""The unit of each result column (summary row and weekly table), written into every
-Parquet file's metadata and shown in the report. Derived columns (``<outcome>_ci95``,
-``<outcome>_vs_<baseline>``) share their outcome's unit."""
+"""The unit of each figure of the summary row (one per run), those computed in
+:func:`abm.simulate.summarize` and those outputs declare; shown in tables and reports.
+Derived columns (``<outcome>_ci95``, ``<outcome>_vs_<baseline>``) share their outcome's unit."""
 
 
 def summary_row(task: Task, result: RunResult) -> dict:
@@ -121,17 +113,19 @@ def prepare_output_dir(path: str | Path) -> Path:
     return path
 
 
-def unit_of(column: str) -> str | None:
+def unit_of(column: str, units: dict[str, str]) -> str | None:
     """The unit of a result column, also of a derived one (``trust_mean_ci95`` -> trust's)."""
-    for name in sorted(UNITS, key=len, reverse=True):  # the longest declared name the column starts with
+    for name in sorted(units, key=len, reverse=True):  # the longest declared name the column starts with
         if column == name or column.startswith(f"{name}_ci95") or column.startswith(f"{name}_vs_"):
-            return UNITS[name]
+            return units[name]
     return None
 
 
 def parquet_metadata(frame: pl.DataFrame, seed: int | None = None) -> dict[str, str]:
-    """What a Parquet file says about itself: abm's version, the seed, the columns' units."""
-    units = {column: unit for column in frame.columns if (unit := unit_of(column)) is not None}
+    """What a Parquet file says about itself: abm's version, the seed, the columns' units
+    (a table with a ``week`` column is weekly, any other has summary figures)."""
+    declared = WEEKLY_UNITS if "week" in frame.columns else SUMMARY_UNITS
+    units = {column: unit for column in frame.columns if (unit := unit_of(column, declared)) is not None}
     metadata = {"abm_version": __version__, "units": json.dumps(units, ensure_ascii=False)}
     return metadata | ({"seed": str(seed)} if seed is not None else {})
 

@@ -24,9 +24,10 @@ import abm
 from abm import strategies
 from abm.cli import main
 from abm.compare import comparison_table, format_table, payback_weeks, run_comparison
+from abm.mechanisms import OUTPUTS
 from abm.plots import DPI, caption, comparison_plots
 from abm.report import html_report
-from abm.results import OUTCOME_LABELS, UNITS, write_parquet, write_text
+from abm.results import OUTCOME_LABELS, SUMMARY_UNITS, write_parquet, write_text
 from abm.simulate import OUTCOMES
 from abm.style import OKABE_ITO, strategy_colour, strategy_label
 from conftest import small_config
@@ -94,7 +95,7 @@ def test_report_has_units_a_transposed_table_and_no_baseline_differences(compari
     rows = re.findall(r"<tr><th>(.*?)</tr>", table, flags=re.S)
     assert len(rows) == len(OUTCOMES) + 1  # the outcomes, then the payback
     for row, outcome in zip(rows, OUTCOMES):
-        assert OUTCOME_LABELS[outcome] in row and f"[{UNITS[outcome]}]" in row
+        assert OUTCOME_LABELS[outcome] in row and f"[{SUMMARY_UNITS[outcome]}]" in row
         cells = re.findall(r"<td>(.*?)</td>", row, flags=re.S)
         assert "Δ" not in cells[0] and all("Δ" in cell for cell in cells[1:])  # the baseline comes first
     assert "baseline" in rows[-1]
@@ -128,9 +129,12 @@ def test_parquet_files_carry_units_version_and_seed(comparison):
         assert units, name
         frame = pl.read_parquet(comparison / name)
         assert set(units) <= set(frame.columns)
-    assert json.loads(pl.read_parquet_metadata(comparison / "runs.parquet")["units"])["net_cost_mdkk"] == UNITS["net_cost_mdkk"]
+    assert json.loads(pl.read_parquet_metadata(comparison / "runs.parquet")["units"])["net_cost_mdkk"] == SUMMARY_UNITS["net_cost_mdkk"]
+    weekly_units = json.loads(pl.read_parquet_metadata(comparison / "weekly.parquet")["units"])
+    declared = {output.name: output.unit for output in OUTPUTS}
+    assert weekly_units["trust_mean"] == declared["trust_mean"] and weekly_units["net_cost"] == declared["net_cost"]
     comparison_units = json.loads(pl.read_parquet_metadata(comparison / "comparison.parquet")["units"])
-    assert comparison_units["trust_mean_vs_status_quo_ci95"] == UNITS["trust_mean"]
+    assert comparison_units["trust_mean_vs_status_quo_ci95"] == SUMMARY_UNITS["trust_mean"]
 
 
 def test_writes_follow_the_umask(tmp_path):

@@ -61,8 +61,8 @@ pre { background: #f7f7f7; padding: 1em; overflow-x: auto; font-size: 0.8em; }
 <figcaption><b>Figure {{ loop.index }}. {{ figure.title }}.</b> {{ figure.caption }} (SVG: plots/{{ figure.svg }})</figcaption></figure>
 {% endfor %}
 <h2>Config and seeds</h2>
-<p>Seeds by replication: {{ seeds }}. Run again with the config below (saved as a TOML layer or passed with --set)
-and the same seed to get the same results, byte for byte.</p>
+<p>Seeds by replication: {{ seeds }}. The resolved config of the first run (the baseline's; every run's is in the
+<code>config</code> column of runs.parquet); the same config and seed give the same results, byte for byte.</p>
 <pre>{{ config }}</pre>
 </body></html>
 """)

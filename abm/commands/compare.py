@@ -56,7 +56,7 @@ def handle(args) -> int:
     run_line = (f"config: {path}; seed {seed}; {config.compare.replications} replications; {config.run.weeks} weeks; "
                 f"{runs['municipalities'][0]} municipalities, {runs['inhabitants'][0]:,} inhabitants")
     write_text(html_report("Strategy comparison", config.description, table, baseline, figures, run_line, caption_line,
-                           config.to_json(), seeds), out / "report.html")
+                           runs["config"][0], seeds), out / "report.html")
     print(text)
     print(f"\nresults: {out}/ (runs.parquet, weekly.parquet, comparison.txt, plots/ as PNG and SVG, report.html)")
     return 0

@@ -99,7 +99,7 @@ def _interval_row(row: dict, group: pl.DataFrame) -> dict:
 def format_outcome_table(table: pl.DataFrame, keys: list[str]) -> str:
     cells = [[strategy_label(row["strategy"]), *(_label(row[k]) for k in keys[1:]), row["runs"],
               *(with_interval(row[o], row[o + "_ci95"]) for o in KEY_OUTCOMES)] for row in table.iter_rows(named=True)]
-    header = [*keys, "runs", *KEY_OUTCOMES.values()]
+    header = [*keys, "runs", *(f"{name}\n{title}" for name, title in KEY_OUTCOMES.items())]  # the column, then its meaning
     lines = [tabulate(cells, header, disable_numparse=True, stralign="right")]
     lines.append("\n± is the 95% interval across the runs in each row (replications; n/a with one run); "
                  "every outcome is in table.parquet.")

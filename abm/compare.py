@@ -15,12 +15,14 @@ import math
 import numpy as np
 import polars as pl
 from scipy import stats
+from tabulate import tabulate
 
 from abm import strategies
 from abm.config import Config
 from abm.execution import Runner, Task, batch_tasks, execute
-from abm.results import summary_row, weekly_rows
+from abm.results import OUTCOME_LABELS, SUMMARY_UNITS, summary_row, weekly_rows
 from abm.simulate import OUTCOMES, national_weekly, run_simulation
+from abm.style import strategy_label
 
 
 class RunFailed(RuntimeError):
@@ -64,12 +66,19 @@ def run_comparison(config: Config, *, workers: int | None = None, address: str |
     return runs, weekly, national
 
 
-def interval(values: np.ndarray) -> tuple[float, float]:
-    """Mean and half-width of its 95% t-interval (0 for a single value)."""
+def interval(values: np.ndarray) -> tuple[float, float | None]:
+    """Mean and half-width of its 95% t-interval (None, undefined, for a single value)."""
     values = np.asarray(values, dtype=float)
-    if len(values) < 2:
-        return float(values.mean()), 0.0
-    return float(values.mean()), float(stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / math.sqrt(len(values)))
+    half = t_half_width(values.std(ddof=1) if len(values) > 1 else np.nan, len(values))
+    return float(values.mean()), (None if np.isnan(half) else float(half))
+
+
+def t_half_width(std, n):
+    """Half-width of the 95% t-interval of a mean, from the sample standard deviation and
+    the number of values (arrays too, for figures' bands); NaN where n < 2 (undefined)."""
+    n = np.asarray(n, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 1, stats.t.ppf(0.975, np.maximum(n - 1, 1)) * std / np.sqrt(n), np.nan)
 
 
 def payback_weeks(national: pl.DataFrame, baseline: str) -> pl.DataFrame:
@@ -107,27 +116,56 @@ def comparison_table(runs: pl.DataFrame, paybacks: pl.DataFrame, baseline: str, 
 
 
 def format_table(table: pl.DataFrame, baseline: str) -> str:
-    """The comparison as aligned text: mean +/- 95% interval per strategy and outcome."""
+    """The comparison as aligned text: outcomes as rows, strategies as columns; the means
+    with their 95% intervals, then the paired differences from the baseline."""
     strategies = table["strategy"].to_list()
-    width = max(len(o) for o in OUTCOMES + ("payback year (median)",))
-    header = f"{'outcome':<{width}}" + "".join(f"{s:>22}" for s in strategies)
-    lines = [header, "-" * len(header)]
-    for outcome in OUTCOMES:
-        cells = "".join(f"{format_number(m):>12} ±{format_number(h):<9}" for m, h in zip(table[outcome], table[f"{outcome}_ci95"]))
-        lines.append(f"{outcome:<{width}}{cells}")
-    paybacks = []
-    for strategy, years, share in zip(strategies, table["payback_years_median"], table["payback_share"]):
-        paybacks.append("baseline" if strategy == baseline else "never" if years is None else f"{years:.1f} ({share:.0%})")
-    lines.append(f"{'payback year (median)':<{width}}" + "".join(f"{p:>22}" for p in paybacks))
-    lines.append(f"\n± is the 95% interval across replications; payback is against {baseline} "
-                 f"(share of replications that paid back).")
-    return "\n".join(lines)
+    records = list(table.iter_rows(named=True))
+    headers = ["outcome", "unit", *(strategy_label(s) for s in strategies)]
+    means = [[OUTCOME_LABELS[o], SUMMARY_UNITS[o], *(with_interval(r[o], r[f"{o}_ci95"]) for r in records)] for o in OUTCOMES]
+    means.append(["Payback against the baseline", "years (share paid back)", *(payback_text(r, baseline) for r in records)])
+    others = [r for r in records if r["strategy"] != baseline]
+    differences = [[OUTCOME_LABELS[o], SUMMARY_UNITS[o], *(with_interval(r[f"{o}_vs_{baseline}"], r[f"{o}_vs_{baseline}_ci95"]) for r in others)]
+                   for o in OUTCOMES]
+    replications = table["replications"].max()
+    return "\n".join([
+        f"Mean ± 95% interval across {replications} replication(s)",
+        tabulate(means, headers, disable_numparse=True, colalign=("left", "left", *("right",) * len(records))),
+        "",
+        f"Paired difference from {strategy_label(baseline)} (same seeds) ± 95% interval",
+        tabulate(differences, headers[:2] + [strategy_label(r["strategy"]) for r in others], disable_numparse=True,
+                 colalign=("left", "left", *("right",) * len(others))),
+        "",
+        "n/a: undefined (an interval needs two replications or more). " + PAYBACK_NOTE,
+    ])
+
+
+PAYBACK_NOTE = ("Payback: median years until the strategy's cumulative net cost stays at or below the baseline's "
+                "(share of replications that paid back); 'same as baseline' where its net cost equals the baseline's "
+                "in every replication.")
+
+
+def payback_text(record: dict, baseline: str) -> str:
+    """A table row's payback: the baseline, the same cost as the baseline, never, or years (share)."""
+    if record["strategy"] == baseline:
+        return "baseline"
+    difference, half = record[f"net_cost_mdkk_vs_{baseline}"], record[f"net_cost_mdkk_vs_{baseline}_ci95"]
+    if difference == 0 and not half:  # zero in every replication: nothing to pay back
+        return "same as baseline"
+    if record["payback_years_median"] is None:
+        return "never"
+    return f"{record['payback_years_median']:.1f} ({record['payback_share']:.0%})"
+
+
+def with_interval(mean: float | None, half: float | None) -> str:
+    """A mean and its 95% half-width as text; "n/a" where the interval is undefined."""
+    return "n/a" if mean is None else f"{format_number(mean)} ± {format_number(half)}"
 
 
 def format_number(value: float | None) -> str:
-    """A figure for tables: thousands separated, small values with three decimals."""
+    """A figure for tables: thousands separated, small values with three decimals; "n/a"
+    where undefined (None or NaN)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
+        return "n/a"
     magnitude = abs(value)
     if magnitude >= 1000:
         return f"{value:,.0f}"

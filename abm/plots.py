@@ -1,83 +1,175 @@
-"""Plots of a strategy comparison: outcomes over time, one line per strategy.
+"""Figures of a strategy comparison, fit for a paper: outcomes over time and the paired
+differences from the baseline, one colour per strategy (:mod:`abm.style`).
 
-Uses matplotlib's non-interactive Agg backend, so plots are written on machines with no
-screen (clusters, CI).
+Every figure is written as PNG at :data:`DPI` (for the report and slides) and as SVG (for
+papers), with a caption line under it: replications, seeds, scale and config. Bands are the
+95% t-intervals across replications that the tables use (:func:`abm.compare.t_half_width`);
+with one replication there is no interval, and the caption says so. Sizes differ between
+configs, so protests are per 1,000 clients and unemployment a share of the inhabitants.
+Uses matplotlib's non-interactive Agg backend, so figures are written on machines with no
+screen (clusters, CI); SVGs carry no date and fixed ids, so the same results give the same
+bytes.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 
+from abm import __version__  # noqa: E402
+from abm.compare import t_half_width  # noqa: E402
 from abm.metrics import TURNOVER_WINDOW  # noqa: E402
+from abm.results import OUTCOME_LABELS, SUMMARY_UNITS  # noqa: E402
+from abm.simulate import OUTCOMES  # noqa: E402
+from abm.style import strategy_colour, strategy_label  # noqa: E402
+
+DPI = 200
+"""Resolution of the PNG figures (the SVGs are vector)."""
+
+matplotlib.rcParams.update({"svg.hashsalt": "abm", "font.size": 9, "axes.titlesize": 10, "legend.fontsize": 8})
 
 PANELS = {
     "trust_mean": ("Trust in the jobcenter", "mean trust (0-1)"),
     "turnover_annualised": ("Caseworker turnover", f"quits per caseworker-year (past {TURNOVER_WINDOW} weeks)"),
-    "protesters": ("Protests", "citizens protesting"),
-    "clients": ("Unemployment", "citizens on benefits"),
+    "protesters_per_1000_clients": ("Protests", "citizens protesting per 1,000 clients"),
+    "unemployed_share": ("Unemployment", "% of inhabitants on benefits"),
     "net_cost": ("Net cost", "M DKK per week"),
     "cumulative_extra_cost": ("Cumulative net cost vs baseline", "M DKK (below 0 = saving)"),
 }
+"""The time-series panels: column of :func:`figure_data` -> (title, axis label)."""
+
+BANDS = "line: mean over replications; band: 95% t-interval"
 
 
-def _with_cumulative(national: pl.DataFrame, baseline: str) -> pl.DataFrame:
-    national = national.sort("week").with_columns(pl.col("net_cost").cum_sum().over("strategy", "replication").alias("cum"))
-    base = national.filter(pl.col("strategy") == baseline).select("replication", "week", pl.col("cum").alias("base"))
+@dataclass(frozen=True)
+class Figure:
+    """A figure written to disk: its PNG (an SVG beside it) and what it shows."""
+
+    path: Path
+    title: str
+
+
+def caption(replications: int, seeds: list[int], inhabitants: int, scale: float, weeks: int, origin: str) -> str:
+    """The line under every figure: what was run, so a reader can judge it and redo it."""
+    shown = ", ".join(map(str, seeds[:5])) + (", ..." if len(seeds) > 5 else "")
+    undefined = " (one replication: no interval)" if replications < 2 else ""
+    return (f"{replications} replication(s) per strategy{undefined}, seeds {shown}; {inhabitants:,} inhabitants "
+            f"(population scale {scale:g}); {weeks} weeks; config {origin}; abm {__version__}")
+
+
+def figure_data(national: pl.DataFrame, runs: pl.DataFrame, baseline: str) -> pl.DataFrame:
+    """The plotted series per strategy, replication and week: rates, costs in M DKK, the
+    cumulative net cost against the baseline's (same replication), and the turnover only
+    from the week its window is full (before, it rests on a few weeks: a spurious spike)."""
+    inhabitants = runs.select("strategy", "replication", "inhabitants")
+    national = national.sort("week").join(inhabitants, on=["strategy", "replication"], how="left").with_columns(
+        pl.col("net_cost").cum_sum().over("strategy", "replication").alias("cumulative"))
+    base = national.filter(pl.col("strategy") == baseline).select("replication", "week", pl.col("cumulative").alias("base"))
     return national.join(base, on=["replication", "week"], how="left").with_columns(
-        ((pl.col("cum") - pl.col("base")) / 1e6).alias("cumulative_extra_cost"), (pl.col("net_cost") / 1e6)
+        ((pl.col("cumulative") - pl.col("base")) / 1e6).alias("cumulative_extra_cost"),
+        (pl.col("net_cost") / 1e6),
+        pl.when(pl.col("clients") > 0).then(pl.col("protesters") / pl.col("clients") * 1000).alias("protesters_per_1000_clients"),
+        (pl.col("clients") / pl.col("inhabitants") * 100).alias("unemployed_share"),
+        pl.when(pl.col("week") >= TURNOVER_WINDOW - 1).then(pl.col("turnover_annualised")).alias("turnover_annualised"),
     )
 
 
-def strategy_lines(ax, national: pl.DataFrame, column: str, strategies: list[str]) -> None:
-    """Mean over replications per strategy, with the band between the lowest and highest."""
+def band(data: pl.DataFrame, column: str, strategy: str) -> pl.DataFrame:
+    """One strategy's weekly mean of ``column`` over replications and its 95% half-width."""
+    series = data.filter((pl.col("strategy") == strategy) & pl.col(column).is_not_null()).group_by("week").agg(
+        pl.col(column).mean().alias("mean"), pl.col(column).std().alias("std"), pl.len().alias("n")).sort("week")
+    return series.with_columns(pl.Series("half", t_half_width(series["std"].to_numpy(), series["n"].to_numpy()), dtype=pl.Float64))
+
+
+def strategy_lines(ax, data: pl.DataFrame, column: str, strategies: list[str]) -> None:
+    """Mean over replications per strategy, in its colour, with its 95% band."""
     for strategy in strategies:
-        series = national.filter(pl.col("strategy") == strategy).group_by("week").agg(
-            pl.col(column).mean().alias("mean"), pl.col(column).min().alias("low"), pl.col(column).max().alias("high")
-        ).sort("week")
-        years = series["week"].to_numpy() / 52
-        line, = ax.plot(years, series["mean"].to_numpy(), label=strategy, linewidth=1.5)
-        ax.fill_between(years, series["low"].to_numpy(), series["high"].to_numpy(), color=line.get_color(), alpha=0.15)
+        series = band(data, column, strategy)
+        years, mean, half = series["week"].to_numpy() / 52, series["mean"].to_numpy(), series["half"].to_numpy()
+        colour = strategy_colour(strategy)
+        ax.plot(years, mean, label=strategy_label(strategy), color=colour, linewidth=1.4)
+        ax.fill_between(years, mean - half, mean + half, color=colour, alpha=0.2, linewidth=0)
+    if column == "turnover_annualised" and data.filter(pl.col(column).is_not_null()).is_empty():
+        ax.text(0.5, 0.5, f"fewer than {TURNOVER_WINDOW} weeks simulated:\nno full window", transform=ax.transAxes,
+                ha="center", va="center", color="0.4")
 
 
-def comparison_plots(national: pl.DataFrame, strategies: list[str], baseline: str, folder: Path) -> list[Path]:
-    """One PNG per outcome plus an overview of all; returns the files written."""
-    national = _with_cumulative(national, baseline)
+def comparison_plots(national: pl.DataFrame, runs: pl.DataFrame, table: pl.DataFrame, strategies: list[str],
+                     baseline: str, folder: Path, caption_line: str) -> list[Figure]:
+    """An overview, one figure per outcome over time, and the paired differences from the
+    baseline; returns the figures written (PNG paths, SVGs beside them)."""
+    data = figure_data(national, runs, baseline)
     folder.mkdir(parents=True, exist_ok=True)
-    written = []
-    overview, axes = plt.subplots(2, 3, figsize=(16, 9), constrained_layout=True)
+    figures = []
+    overview, axes = plt.subplots(2, 3, figsize=(12, 6.5), constrained_layout=True)
     for ax, (column, (title, unit)) in zip(axes.ravel(), PANELS.items()):
-        strategy_lines(ax, national, column, strategies)
+        strategy_lines(ax, data, column, strategies)
         _decorate(ax, title, unit)
-        figure, single = plt.subplots(figsize=(8, 4.5), constrained_layout=True)
-        strategy_lines(single, national, column, strategies)
+        figure, single = plt.subplots(figsize=(6.5, 3.8), constrained_layout=True)
+        strategy_lines(single, data, column, strategies)
         _decorate(single, title, unit)
-        single.legend(fontsize=8)
-        written.append(save_figure(figure, folder / f"{column}.png"))
-    axes[0, 0].legend(fontsize=8)
-    overview.suptitle("Strategies compared: mean over replications (band: min-max)")
-    written.insert(0, save_figure(overview, folder / "overview.png"))
-    return written
+        single.legend(frameon=False)
+        figures.append(Figure(save_figure(figure, folder / f"{column}.png", f"{BANDS}. {caption_line}"), title))
+    overview.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside upper center", ncols=len(strategies), frameon=False)
+    figures.insert(0, Figure(save_figure(overview, folder / "overview.png", f"{BANDS}. {caption_line}"),
+                             "Strategies compared over time"))
+    path = differences_plot(table, baseline, [s for s in strategies if s != baseline], folder / "differences.png", caption_line)
+    figures.insert(1, Figure(path, f"Paired differences from {strategy_label(baseline)}"))
+    return figures
+
+
+def differences_plot(table: pl.DataFrame, baseline: str, others: list[str], path: Path, caption_line: str) -> Path:
+    """Each outcome's paired difference from the baseline per strategy, with the table's 95%
+    interval (a dot marked n/a where the interval is undefined)."""
+    figure, axes = plt.subplots(3, 4, figsize=(12, 6.5), constrained_layout=True)
+    positions = np.arange(len(others))
+    rows = {row["strategy"]: row for row in table.iter_rows(named=True)}
+    for ax, outcome in zip(axes.ravel(), OUTCOMES):
+        for position, strategy in zip(positions, others):
+            difference, half = rows[strategy][f"{outcome}_vs_{baseline}"], rows[strategy][f"{outcome}_vs_{baseline}_ci95"]
+            if difference is None:
+                continue
+            ax.errorbar(difference, position, xerr=half, fmt="o", color=strategy_colour(strategy), capsize=3, markersize=4)
+            if half is None:
+                ax.annotate("n/a", (difference, position), xytext=(5, 3), textcoords="offset points", fontsize=7, color="0.4")
+        ax.axvline(0, color="black", linewidth=0.8)
+        ax.set_yticks(positions, [strategy_label(s) for s in others])
+        ax.set_ylim(-0.6, len(others) - 0.4)
+        ax.invert_yaxis()
+        ax.set_title(OUTCOME_LABELS[outcome])
+        ax.set_xlabel(SUMMARY_UNITS[outcome], fontsize=7)
+        ax.grid(alpha=0.3, axis="x")
+    figure.suptitle(f"Paired difference from {strategy_label(baseline)} (same seeds): mean ± 95% t-interval")
+    return save_figure(figure, path, caption_line)
 
 
 def _decorate(ax, title: str, unit: str) -> None:
     ax.set_title(title)
     ax.set_xlabel("years")
+    ax.set_xlim(left=0)  # the turnover starts later (its window fills): same axis as the others
     ax.set_ylabel(unit)
     ax.grid(alpha=0.3)
     if "vs baseline" in title:
         ax.axhline(0, color="black", linewidth=0.8)
 
 
-def save_figure(figure, path: Path) -> Path:
-    figure.savefig(path, dpi=110)
+def save_figure(figure, path: Path, caption_line: str = "") -> Path:
+    """Write ``figure`` as PNG (at :data:`DPI`) and SVG beside it, with the caption line
+    under it; return the PNG's path."""
+    if caption_line:
+        figure.text(0.5, 0, caption_line, ha="center", va="top", fontsize=7, color="0.3", wrap=True)
+    png = path.with_suffix(".png")
+    figure.savefig(png, dpi=DPI, bbox_inches="tight")
+    figure.savefig(png.with_suffix(".svg"), bbox_inches="tight", metadata={"Date": None})
     plt.close(figure)
-    return path
+    return png
 
 
-__all__ = ["comparison_plots", "strategy_lines"]
+__all__ = ["DPI", "Figure", "caption", "comparison_plots", "differences_plot", "figure_data", "save_figure", "strategy_lines"]

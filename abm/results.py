@@ -5,11 +5,16 @@ for ``abm compare`` and ``abm sweep``: its identity (run id, labels, seed, varie
 parameters) first, then what the run produced. Each file is written to a temporary name
 beside its target (``.<name>.<random>.tmp``) and renamed into place, so an interrupted or
 failed write never leaves half a file under ``results/``; :func:`remove_stale_temporaries`
-clears what a killed process left.
+clears what a killed process left. Files are readable by the group and others as the umask
+allows (0644 under the usual umask 022), like the plots, so a colleague on a shared server
+can read them. Parquet files carry key-value metadata: ``abm_version``, ``seed`` (the
+config's or experiment's seed, where one was given) and ``units`` (JSON: column -> unit, for
+the columns :data:`WEEKLY_UNITS` and :data:`SUMMARY_UNITS` declare).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -17,7 +22,9 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from abm import __version__
 from abm.errors import UserError
+from abm.mechanisms import OUTPUTS
 
 if TYPE_CHECKING:
     from abm.execution import Task
@@ -25,6 +32,52 @@ if TYPE_CHECKING:
 
 TEMPORARY = ".*.tmp"
 """The names of files being written (see :func:`write_parquet`)."""
+
+OUTCOME_LABELS = {
+    "full_year_unemployed": "Full-year unemployed",
+    "spell_mean_weeks": "Ongoing spell, mean",
+    "job_education_exits_per_client_year": "Exits to job or education",
+    "decision_weeks_mean": "Weeks to a decision",
+    "trust_mean": "Trust in the jobcenter",
+    "protesters_mean": "Citizens protesting",
+    "protest_events_per_year": "Protest events",
+    "turnover_annual": "Caseworker turnover",
+    "caseload_mean": "Caseload",
+    "caseworker_changes_per_client_year_final": "Caseworker changes",
+    "sick_pressed_share": "Sick clients pressed to activation",
+    "net_cost_mdkk": "Net cost",
+}
+"""Readable names of the summary outcomes compared in tables and reports."""
+
+WEEKLY_UNITS = {output.name: output.unit for output in OUTPUTS if output.recorded}
+"""The unit of each column of the weekly table, as its output declares it (:mod:`abm.mechanisms`)."""
+
+SUMMARY_UNITS = {
+    "weeks": "weeks", "municipalities": "municipalities", "inhabitants": "inhabitants",
+    "full_year_unemployed": "citizens (final year)",
+    "spell_mean_weeks": "weeks (final year)",
+    "completed_spell_mean_weeks": "weeks",
+    "exits_job": "citizens", "exits_education": "citizens", "exits_flexjob": "citizens", "exits_disability": "citizens",
+    "job_education_exits_per_client_year": "exits per client-year",
+    "decision_weeks_mean": "weeks",
+    "trust_mean": "0-1 (final year)",
+    "protesters_mean": "citizens (final year)",
+    "protest_events_per_year": "events per year",
+    "turnover_annual": "quits per caseworker-year",
+    "caseworkers_final": "caseworkers (final year)",
+    "caseload_mean": "cases per caseworker",
+    "caseworker_changes_per_client_year": "changes per client-year",
+    "caseworker_changes_per_client_year_final": "per client-year (final year)",
+    "sick_pressed_share": "share of sick clients (0-1)",
+    "migrations": "citizens",
+    "benefit_cost_mdkk": "M DKK (whole run)", "staff_cost_mdkk": "M DKK (whole run)",
+    "net_cost_mdkk": "M DKK (whole run)", "net_cost_final_year_mdkk": "M DKK (final year)",
+    **{f"{output.name}_{kind}": f"{output.unit}{ {'total': '', 'per_year': ' per year', 'final_year': ' (final year)'}[kind]}"
+       for output in OUTPUTS for kind in output.summary},
+}
+"""The unit of each figure of the summary row (one per run), those computed in
+:func:`abm.simulate.summarize` and those outputs declare; shown in tables and reports.
+Derived columns (``<outcome>_ci95``, ``<outcome>_vs_<baseline>``) share their outcome's unit."""
 
 
 def summary_row(task: Task, result: RunResult) -> dict:
@@ -60,13 +113,32 @@ def prepare_output_dir(path: str | Path) -> Path:
     return path
 
 
-def write_parquet(frame: pl.DataFrame, path: str | Path) -> Path:
-    """Write ``frame`` to ``path`` atomically (temporary file, then rename)."""
+def unit_of(column: str, units: dict[str, str]) -> str | None:
+    """The unit of a result column, also of a derived one (``trust_mean_ci95`` -> trust's)."""
+    for name in sorted(units, key=len, reverse=True):  # the longest declared name the column starts with
+        if column == name or column.startswith(f"{name}_ci95") or column.startswith(f"{name}_vs_"):
+            return units[name]
+    return None
+
+
+def parquet_metadata(frame: pl.DataFrame, seed: int | None = None) -> dict[str, str]:
+    """What a Parquet file says about itself: abm's version, the seed, the columns' units
+    (a table with a ``week`` column is weekly, any other has summary figures)."""
+    declared = WEEKLY_UNITS if "week" in frame.columns else SUMMARY_UNITS
+    units = {column: unit for column in frame.columns if (unit := unit_of(column, declared)) is not None}
+    metadata = {"abm_version": __version__, "units": json.dumps(units, ensure_ascii=False)}
+    return metadata | ({"seed": str(seed)} if seed is not None else {})
+
+
+def write_parquet(frame: pl.DataFrame, path: str | Path, *, seed: int | None = None) -> Path:
+    """Write ``frame`` to ``path`` atomically (temporary file, then rename), with
+    :func:`parquet_metadata`."""
     path = Path(path)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(handle)
     try:
-        frame.write_parquet(temporary, compression="zstd")
+        frame.write_parquet(temporary, compression="zstd", metadata=parquet_metadata(frame, seed))
+        os.chmod(temporary, _readable_mode())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
@@ -81,8 +153,17 @@ def write_text(text: str, path: str | Path) -> Path:
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as out:
             out.write(text)
+        os.chmod(temporary, _readable_mode())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
     return path
+
+
+def _readable_mode() -> int:
+    """The mode an ordinary new file gets (0644 under umask 022): mkstemp's 0600 would hide
+    results from the group. The umask can only be read by setting it, so it is set back at once."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask

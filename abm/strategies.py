@@ -87,8 +87,9 @@ class Strategy:
     that differ only in parameters none of their strategies read are identical.
     ``capped`` strategies are given the headcount cap (``Decision.capped``) and apply it
     where they hire. ``track(model, params)``, if given, runs every week before any
-    decision while some council follows the strategy. Frozen, so it can be shipped to Ray
-    workers as it is (:func:`for_workers`).
+    decision while some council follows the strategy. ``label`` names it in figures and
+    reports (default: the name made readable, "Pilot then scale"; see :func:`label`). Frozen,
+    so it can be shipped to Ray workers as it is (:func:`for_workers`).
     """
 
     name: str
@@ -97,6 +98,7 @@ class Strategy:
     reads: tuple[str, ...] = ()
     capped: bool = False
     track: Callable[[Any, Any], None] | None = None
+    label: str = ""
 
     @property
     def parameters(self) -> tuple[str, ...]:
@@ -152,14 +154,14 @@ def register_built_in(strategy: Strategy) -> None:
 
 
 def register_strategy(name: str, *, doc: str, reads: tuple[str, ...] = (), capped: bool = False,
-                      track: Callable[[Any, Any], None] | None = None, replace: bool = False):
+                      track: Callable[[Any, Any], None] | None = None, label: str = "", replace: bool = False):
     """Decorator: register the decorated ``decide(decision)`` function as strategy ``name``.
 
     See :class:`Strategy` for the arguments; the function is returned unchanged.
     """
 
     def decorate(decide: Callable[[Decision], np.ndarray]) -> Callable[[Decision], np.ndarray]:
-        register(Strategy(name, decide, doc, tuple(reads), capped, track), replace=replace)
+        register(Strategy(name, decide, doc, tuple(reads), capped, track, label), replace=replace)
         return decide
 
     return decorate
@@ -227,6 +229,13 @@ def names() -> tuple[str, ...]:
     return tuple(_registry)
 
 
+def label(name: str) -> str:
+    """How figures and reports name a strategy: its registered label, else its name made
+    readable ("pilot_then_scale" -> "Pilot then scale"), also for one no longer registered."""
+    strategy = _registry.get(name)
+    return strategy.label if strategy is not None and strategy.label else name.replace("_", " ").capitalize()
+
+
 def lookup(name: str) -> Strategy:
     """The strategy registered under ``name``, or a ConfigError listing those that are."""
     try:
@@ -266,6 +275,8 @@ def _check(strategy: Strategy) -> None:
         raise ConfigError(f"strategy {name!r}: decide (and track, if given) must be functions")
     if not isinstance(strategy.doc, str) or not strategy.doc.strip():
         raise ConfigError(f"strategy {name!r}: doc must say in a line what the council does")
+    if not isinstance(strategy.label, str):
+        raise ConfigError(f"strategy {name!r}: label must be text (how figures name it), got {strategy.label!r}")
     if not isinstance(strategy.reads, tuple):
         raise ConfigError(f"strategy {name!r}: reads must be a tuple of council.* keys")
     for key in strategy.reads:

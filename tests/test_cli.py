@@ -38,7 +38,7 @@ def test_compare_writes_table_plots_and_report(tmp_path):
     assert (out / "plots" / "overview.png").stat().st_size > 10_000
     report = (out / "report.html").read_text()
     assert report.count("data:image/png;base64,") >= 6 and "invest" in report
-    assert "payback" in (out / "comparison.txt").read_text()
+    assert "Payback against the baseline" in (out / "comparison.txt").read_text()
 
 
 @pytest.mark.parametrize(

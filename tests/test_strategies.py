@@ -79,7 +79,7 @@ def test_a_strategy_from_the_researchers_file_runs_in_a_comparison_and_follows_i
 
     runs = pl.read_parquet(out / "runs.parquet")
     assert sorted(runs["strategy"].unique()) == ["hold_80", "status_quo"] and runs.height == 4
-    assert "hold_80" in (out / "comparison.txt").read_text()
+    assert "Hold 80" in (out / "comparison.txt").read_text()  # its readable label (abm.style.strategy_label)
     weekly = pl.read_parquet(out / "weekly.parquet")
     decisions = weekly.filter((pl.col("strategy") == "hold_80") & (pl.col("week") % 13 == 0))
     # its rule, at every decision: ceil(clients / 80) positions (no pilot units, so all clients are ordinary)

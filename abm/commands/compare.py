@@ -4,8 +4,8 @@ The runs execute as ``abm sweep``'s do (:mod:`abm.execution`): an embedded Ray o
 by default, ``--workers 1`` in this process, ``--address`` on a cluster; the results are
 the same, byte for byte. Writes under ``results/compare-<config name>/``: ``runs.parquet``
 (one summary row per run), ``weekly.parquet`` (every run's weekly rows),
-``comparison.parquet`` and ``comparison.txt`` (the table), ``plots/*.png`` and
-``report.html``.
+``comparison.parquet`` and ``comparison.txt`` (the table), ``plots/*.png`` and ``plots/*.svg``
+(:mod:`abm.plots`) and ``report.html``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from abm.commands.common import DEFAULT_CONFIG, add_config_arguments, add_execut
 from abm.compare import comparison_strategies, comparison_table, format_table, payback_weeks, run_comparison
 from abm.config import load_config
 from abm.execution import check_executor
-from abm.plots import comparison_plots
+from abm.plots import caption, comparison_plots
 from abm.resources import check_memory
 from abm.report import html_report
 from abm.results import prepare_output_dir, write_parquet, write_text
@@ -44,14 +44,19 @@ def handle(args) -> int:
     table = comparison_table(runs, paybacks, baseline, strategies)
     text = format_table(table, baseline)
 
-    write_parquet(runs, out / "runs.parquet")
-    write_parquet(weekly, out / "weekly.parquet")
-    write_parquet(table, out / "comparison.parquet")
+    seed = config.run.seed
+    write_parquet(runs, out / "runs.parquet", seed=seed)
+    write_parquet(weekly, out / "weekly.parquet", seed=seed)
+    write_parquet(table, out / "comparison.parquet", seed=seed)
     write_text(text + "\n", out / "comparison.txt")
-    plots = comparison_plots(national, strategies, baseline, out / "plots")
-    notes = [f"config: {path}; seed {config.run.seed}; {config.compare.replications} replications; "
-             f"{config.run.weeks} weeks; {runs['municipalities'][0]} municipalities, {runs['inhabitants'][0]:,} inhabitants"]
-    write_text(html_report("Strategy comparison", config.description, table, baseline, plots, notes), out / "report.html")
+    seeds = runs.filter(runs["strategy"] == baseline).sort("replication")["seed"].to_list()
+    caption_line = caption(config.compare.replications, seeds, runs["inhabitants"][0], config.municipalities.population_scale,
+                           config.run.weeks, str(path))
+    figures = comparison_plots(national, runs, table, strategies, baseline, out / "plots", caption_line)
+    run_line = (f"config: {path}; seed {seed}; {config.compare.replications} replications; {config.run.weeks} weeks; "
+                f"{runs['municipalities'][0]} municipalities, {runs['inhabitants'][0]:,} inhabitants")
+    write_text(html_report("Strategy comparison", config.description, table, baseline, figures, run_line, caption_line,
+                           runs["config"][0], seeds), out / "report.html")
     print(text)
-    print(f"\nresults: {out}/ (runs.parquet, weekly.parquet, comparison.txt, plots/, report.html)")
+    print(f"\nresults: {out}/ (runs.parquet, weekly.parquet, comparison.txt, plots/ as PNG and SVG, report.html)")
     return 0

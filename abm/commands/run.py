@@ -25,8 +25,8 @@ def handle(args) -> int:
     seed = config.run.seed
     out = prepare_output_dir(args.out or f"results/{args.config.stem}-seed{seed}")
     result = run_simulation(config, seed, progress=True, label=args.config.stem)
-    write_parquet(result.weekly, out / "weekly.parquet")
-    write_parquet(pl.DataFrame([result.summary]), out / "summary.parquet")
+    write_parquet(result.weekly, out / "weekly.parquet", seed=result.seed)
+    write_parquet(pl.DataFrame([result.summary]), out / "summary.parquet", seed=result.seed)
     print(format_summary(result.summary))
     print(f"\nresults: {out}/weekly.parquet ({result.weekly.height} rows), {out}/summary.parquet")
     return 0

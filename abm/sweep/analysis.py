@@ -5,7 +5,8 @@ outcome's mean and 95% interval across replications, by strategy and design poin
 sampled designs by strategy over the whole sample), ``sobol.parquet``, ``sobol.txt`` and
 ``plots/sobol_<strategy>.png`` for Sobol designs, and ``plots/curves.png`` (outcomes
 against the varied parameter, one line per strategy) when a grid or list varies one
-parameter.
+parameter. Every plot is also written as SVG, in the strategies' colours and with a caption
+line (:func:`abm.plots.save_figure`).
 """
 
 from __future__ import annotations
@@ -17,11 +18,14 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+from tabulate import tabulate
 
-from abm.compare import format_number, interval
+from abm import __version__
+from abm.compare import format_number, interval, with_interval
 from abm.plots import save_figure  # also selects matplotlib's Agg backend, for machines without a screen
 from abm.results import write_parquet, write_text
 from abm.simulate import OUTCOMES
+from abm.style import OKABE_ITO, strategy_colour, strategy_label
 from abm.sweep.experiment import Experiment
 
 import matplotlib.pyplot as plt  # noqa: E402  (after abm.plots chose the backend)
@@ -47,20 +51,29 @@ def analyse(experiment: Experiment, summary: pl.DataFrame, folder: Path) -> str:
     parameters = list(experiment.parameters) if experiment.kind in ("grid", "list") else []  # sampled: per strategy only
     keys = ["strategy", *parameters]
     table = outcome_table(summary, experiment.strategies, parameters)
-    write_parquet(table, folder / "table.parquet")
+    write_parquet(table, folder / "table.parquet", seed=experiment.seed)
+    caption_line = sweep_caption(experiment, summary)
     text = format_outcome_table(table, keys)
     write_text(text + "\n", folder / "table.txt")
     if len(keys) == 2:
-        outcome_curves(table, keys[1], experiment.strategies, plots / "curves.png")
+        outcome_curves(table, keys[1], experiment.strategies, plots / "curves.png", caption_line)
     if experiment.kind == "sobol":
         indices = sobol_indices(experiment, summary)
-        write_parquet(indices, folder / "sobol.parquet")
+        write_parquet(indices, folder / "sobol.parquet", seed=experiment.seed)
         sobol_text = format_sobol(indices)
         write_text(sobol_text + "\n", folder / "sobol.txt")
         for strategy in experiment.strategies:
-            sobol_plot(indices.filter(pl.col("strategy") == strategy), experiment.parameters, plots / f"sobol_{strategy}.png")
+            sobol_plot(indices.filter(pl.col("strategy") == strategy), experiment.parameters, plots / f"sobol_{strategy}.png",
+                       caption_line)
         text += "\n\n" + sobol_text
     return text
+
+
+def sweep_caption(experiment: Experiment, summary: pl.DataFrame) -> str:
+    """The line under the sweep's figures: design, replications, seed, scale and file."""
+    return (f"{experiment.kind} design, {len(experiment.points)} point(s) x {experiment.replications} replication(s), "
+            f"experiment seed {experiment.seed}; {summary.height} runs; base population scale "
+            f"{experiment.base.municipalities.population_scale:g}; {experiment.path}; abm {__version__}")
 
 
 def outcome_table(summary: pl.DataFrame, strategies: tuple[str, ...], parameters: list[str]) -> pl.DataFrame:
@@ -84,13 +97,12 @@ def _interval_row(row: dict, group: pl.DataFrame) -> dict:
 
 
 def format_outcome_table(table: pl.DataFrame, keys: list[str]) -> str:
-    cells = [[_label(row[k]) for k in keys] + [str(row["runs"])] +
-             [f"{format_number(row[o])} ±{format_number(row[o + '_ci95'])}" for o in KEY_OUTCOMES] for row in table.iter_rows(named=True)]
-    header = [*keys, "runs", *KEY_OUTCOMES]
-    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(header)]
-    lines = ["  ".join(h.rjust(w) for h, w in zip(header, widths)), "  ".join("-" * w for w in widths)]
-    lines += ["  ".join(c.rjust(w) for c, w in zip(cell, widths)) for cell in cells]
-    lines.append("\n± is the 95% interval across the runs in each row (replications); every outcome is in table.parquet.")
+    cells = [[strategy_label(row["strategy"]), *(_label(row[k]) for k in keys[1:]), row["runs"],
+              *(with_interval(row[o], row[o + "_ci95"]) for o in KEY_OUTCOMES)] for row in table.iter_rows(named=True)]
+    header = [*keys, "runs", *(f"{name}\n{title}" for name, title in KEY_OUTCOMES.items())]  # the column, then its meaning
+    lines = [tabulate(cells, header, disable_numparse=True, stralign="right")]
+    lines.append("\n± is the 95% interval across the runs in each row (replications; n/a with one run); "
+                 "every outcome is in table.parquet.")
     return "\n".join(lines)
 
 
@@ -137,14 +149,15 @@ def format_sobol(indices: pl.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def sobol_plot(indices: pl.DataFrame, parameters: tuple[str, ...], path: Path) -> Path:
+def sobol_plot(indices: pl.DataFrame, parameters: tuple[str, ...], path: Path, caption_line: str = "") -> Path:
     """One panel per outcome: S1 and ST per parameter, with their 95% intervals."""
     figure, axes = plt.subplots(1, len(KEY_OUTCOMES), figsize=(4 * len(KEY_OUTCOMES), 4.5), sharey=True, constrained_layout=True)
     positions = np.arange(len(parameters))
     for ax, (outcome, title) in zip(axes, KEY_OUTCOMES.items()):
         rows = indices.filter(pl.col("outcome") == outcome).fill_null(float("nan"))
-        for offset, key, label in ((-0.2, "S1", "first-order S1"), (0.2, "ST", "total ST")):
-            ax.barh(positions + offset, rows[key].to_numpy(), height=0.4, xerr=rows[f"{key}_conf"].to_numpy(), label=label)
+        for offset, key, label, colour in ((-0.2, "S1", "first-order S1", OKABE_ITO[1]), (0.2, "ST", "total ST", OKABE_ITO[4])):
+            ax.barh(positions + offset, rows[key].to_numpy(), height=0.4, xerr=rows[f"{key}_conf"].to_numpy(), label=label,
+                    color=colour)
         ax.set_title(title)
         ax.set_xlim(-0.2, 1.05)  # small negative estimates are sampling noise around 0; show them
         ax.axvline(0, color="black", linewidth=0.8)
@@ -152,11 +165,11 @@ def sobol_plot(indices: pl.DataFrame, parameters: tuple[str, ...], path: Path) -
     axes[0].set_yticks(positions, parameters)
     axes[0].invert_yaxis()
     axes[0].legend(fontsize=8)
-    figure.suptitle(f"Sobol sensitivity ({indices['strategy'][0] if indices.height else ''})")
-    return save_figure(figure, path)
+    figure.suptitle(f"Sobol sensitivity ({strategy_label(indices['strategy'][0]) if indices.height else ''})")
+    return save_figure(figure, path, caption_line)
 
 
-def outcome_curves(table: pl.DataFrame, parameter: str, strategies: tuple[str, ...], path: Path) -> Path:
+def outcome_curves(table: pl.DataFrame, parameter: str, strategies: tuple[str, ...], path: Path, caption_line: str = "") -> Path:
     """Each key outcome against the varied parameter: a line per strategy, a 95% band."""
     figure, axes = plt.subplots(1, len(KEY_OUTCOMES), figsize=(4 * len(KEY_OUTCOMES), 4), constrained_layout=True)
     values = table[parameter].to_list()
@@ -166,17 +179,18 @@ def outcome_curves(table: pl.DataFrame, parameter: str, strategies: tuple[str, .
         for strategy in strategies:
             rows = table.filter(pl.col("strategy") == strategy)
             x = rows[parameter].to_numpy() if numeric else np.array([labels.index(_label(v)) for v in rows[parameter].to_list()])
-            mean, half = rows[outcome].to_numpy(), rows[f"{outcome}_ci95"].to_numpy()
-            line, = ax.plot(x, mean, marker="o", label=strategy)
-            ax.fill_between(x, mean - half, mean + half, color=line.get_color(), alpha=0.15)
+            mean, half = rows[outcome].to_numpy(), rows[f"{outcome}_ci95"].cast(pl.Float64).to_numpy()  # NaN: n/a, no band
+            colour = strategy_colour(strategy)
+            ax.plot(x, mean, marker="o", label=strategy_label(strategy), color=colour)
+            ax.fill_between(x, mean - half, mean + half, color=colour, alpha=0.2, linewidth=0)
         if not numeric:
             ax.set_xticks(range(len(labels)), labels, rotation=30, fontsize=8)
         ax.set_title(title)
         ax.set_xlabel(parameter)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
-    figure.suptitle("Outcomes along the sweep: mean over replications, band: 95% interval")
-    return save_figure(figure, path)
+    figure.suptitle("Outcomes along the sweep: mean over replications, band: 95% t-interval")
+    return save_figure(figure, path, caption_line)
 
 
 def _label(value) -> str:

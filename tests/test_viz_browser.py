@@ -26,6 +26,7 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from abm.strategies import names
+from abm.style import strategy_label
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -198,8 +199,8 @@ def test_step_redraws_every_chart_and_time_series_have_legends(page):
     for title in TIME_SERIES:
         option = time_series(page, title)
         shown = option["legend"][0]
-        assert shown.get("show", True) and shown["data"] == ["status quo"], title
-        assert [s["name"] for s in option["series"]][-1] == "status quo"  # the strategy's own (thick) line
+        assert shown.get("show", True) and shown["data"] == ["Status quo"], title
+        assert [s["name"] for s in option["series"]][-1] == "Status quo"  # the strategy's own (thick) line
         assert len(option["series"][-1]["data"]) == 3  # weeks 0-2
     assert page.errors == [] and page.outside == []
 
@@ -248,7 +249,7 @@ def test_changing_controls_and_reset_rebuilds_the_model(page):
     step(page, 1)
     table = page.locator("table").first.inner_text()
     for strategy in STRATEGIES:
-        assert strategy.replace("_", " ") in table
+        assert strategy_label(strategy) in table
     rows = {cells[0]: cells[1:] for cells in (line.split("\t") for line in table.splitlines()[1:])}
     rows = {name: [float(cell.replace(",", "")) for cell in cells] for name, cells in rows.items() if name in ("Municipalities", "Clients")}
     assert rows["Municipalities"] == [len(range(i, 12, len(STRATEGIES))) for i in range(len(STRATEGIES))] + [12]
@@ -284,7 +285,7 @@ def test_play_runs_weeks_and_the_screenshot_is_saved(page, tmp_path):
     )
     page.get_by_role("button", name="❚❚").click()
     shown = [m for m in range(12) if STRATEGIES[m % len(STRATEGIES)] == "austerity"][-1]  # where protests grow
-    choose(page, "Municipality shown", re.compile(rf"{shown}: [^,]+, [0-9,]+ inhabitants, austerity"))
+    choose(page, "Municipality shown", re.compile(rf"{shown}: [^,]+, [0-9,]+ inhabitants, {strategy_label('austerity')}"))
     page.set_viewport_size({"width": 1500, "height": 2250})  # every view; the app scrolls inside its frame
     page.evaluate("document.querySelectorAll('*').forEach(element => element.scrollTop = 0)")  # from the top
     page.wait_for_timeout(2_000)

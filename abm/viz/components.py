@@ -30,6 +30,8 @@ import traitlets
 from solara.components.echarts import EchartsWidget
 
 from abm import strategies
+from abm.style import strategy_colour
+from abm.style import strategy_label as label
 from abm.metrics import TURNOVER_WINDOW
 from abm.viz.controls import settings_summary
 
@@ -40,18 +42,6 @@ TRUST_COLOURS = matplotlib.colormaps["RdYlGn"]
 CHART_STYLE = {"style": "height: 340px; width: 100%"}
 DIGITS = 5
 """Significant digits sent to the browser: a line's shape needs no more, and the page stays small."""
-
-
-def strategy_colour(name: str) -> str:
-    """A strategy's colour (hex), fixed by its place in the registry; black for anything else ("all")."""
-    order = strategies.names()
-    colour = matplotlib.colormaps["tab10"].colors[order.index(name) % 10] if name in order else (0.0, 0.0, 0.0)
-    return matplotlib.colors.to_hex(colour)
-
-
-def label(strategy: str) -> str:
-    """A strategy as people read it: ``status_quo`` -> ``status quo``."""
-    return strategy.replace("_", " ")
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,8 @@ def analyse(experiment: Experiment, summary: pl.DataFrame, folder: Path) -> str:
         return "no finished runs to analyse"
     plots = folder / "plots"
     plots.mkdir(exist_ok=True)
-    parameters = list(experiment.parameters) if experiment.kind in ("grid", "list") else []  # sampled: per strategy only
+    # sampled: per strategy only (and per lever setting, over the scenarios)
+    parameters = list(experiment.parameters) if experiment.kind in ("grid", "list") else list(experiment.levers)
     keys = ["strategy", *parameters]
     table = outcome_table(summary, experiment.strategies, parameters)
     write_parquet(table, folder / "table.parquet")

@@ -18,7 +18,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--when", required=True, metavar="EXPRESSION",
                         help='condition on outcomes, e.g. "invest.net_cost_mdkk < status_quo.net_cost_mdkk"')
     parser.add_argument("--density", type=float, default=DENSITY,
-                        help=f"the PRIM box shown: the largest coverage with at least this density (default {DENSITY})")
+                        help=f"the PRIM box shown: of those with at least this density (default {DENSITY}), "
+                             "the largest coverage x density")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default RESULTS/discovery/<hash>)")
     parser.set_defaults(handler=handle)
 

@@ -34,7 +34,8 @@ import matplotlib.pyplot as plt  # noqa: E402  (after abm.plots chose the backen
 
 IDENTITY = ("run_id", "point", "replication", "strategy", "seed")
 DENSITY = 0.8
-"""The box chosen on PRIM's peeling trajectory: the largest coverage with at least this density."""
+"""The box chosen on PRIM's peeling trajectory: of those with at least this density, the one with
+the largest coverage x density (both high: most of the runs where the condition holds, few others)."""
 
 
 # -- the sweep -------------------------------------------------------------------------
@@ -178,7 +179,7 @@ def discover(folder: str | Path, when: str, out: str | Path | None = None, densi
         box = finder.find_box()
     trajectory = pl.from_pandas(box.peeling_trajectory.reset_index(drop=True))
     eligible = [i for i, d in enumerate(trajectory["density"]) if d >= density]
-    chosen = max(eligible, key=lambda i: trajectory["coverage"][i]) if eligible else trajectory.height - 1
+    chosen = max(eligible, key=lambda i: trajectory["coverage"][i] * trajectory["density"][i]) if eligible else trajectory.height - 1
     limits = _box_limits(box, chosen, x)
     write_parquet(table, out / "scenarios.parquet")
     write_parquet(trajectory, out / "prim_trajectory.parquet")
@@ -311,7 +312,7 @@ def _robustness_plot(scored: pl.DataFrame, name: str, sense: str, policies: list
     for ax, column, title in ((left, name, f"{name} over the scenarios ({sense} is better)"),
                               (right, "regret", f"regret on {name} against the best policy")):
         data = [scored.filter(pl.col("policy") == p)[column].to_numpy() for p in policies]
-        ax.boxplot(data, vert=False, tick_labels=policies)
+        ax.boxplot(data, orientation="horizontal", tick_labels=policies)
         ax.set_title(title, fontsize=9)
     figure.tight_layout()
     save_figure(figure, path)

@@ -137,7 +137,9 @@ def optimise(experiment: Experiment, objectives: list[tuple[str, str]], constrai
                    population, experiment.seed, f"sqlite:///{folder / 'study.db'}", constraint_values if constraints else None)
     front = pareto_table(study, space, objectives)
     write_parquet(front, folder / "pareto.parquet")
-    text = f"Pareto front of {experiment.name} ({len(study.trials)} candidates, {generations} generations):\n" + format_table(front)
+    failed = sum(trial.state == optuna.trial.TrialState.FAIL for trial in study.trials)
+    text = (f"Pareto front of {experiment.name} ({len(study.trials)} candidates in {generations} generations"
+            f"{f', {failed} failed' if failed else ''}):\n" + (format_table(front) if front.height else "(no candidate finished)"))
     write_text(text + "\n", folder / "pareto.txt")
     pareto_plot(study, objectives, folder / "pareto.png")
     return text, folder

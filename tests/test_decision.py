@@ -125,6 +125,10 @@ def test_prim_recovers_the_box_known_by_construction(known_sweep, capsys):
     trajectory = pl.read_parquet(known_sweep / "d" / "prim_trajectory.parquet")
     assert trajectory["density"].max() == 1.0
     assert "coverage 1.00" in capsys.readouterr().out
+    leaves = pl.read_parquet(known_sweep / "d" / "cart_boxes.parquet").sort("density", descending=True)
+    assert leaves["density"][0] == 1.0 and leaves["coverage"][0] == 1.0
+    assert leaves["limits"][0].startswith("100") and "council.initial_caseload" in leaves["limits"][0]
+    assert leaves["mass"].sum() == pytest.approx(1.0)  # CART's leaves partition the runs
     assert all((known_sweep / "d" / name).is_file() for name in ("prim_box.png", "prim_tradeoff.png", "cart_boxes.parquet", "discovery.html"))
     assert {p: p.stat().st_mtime_ns for p in before} == before  # the sweep's own files untouched
 

@@ -194,7 +194,9 @@ def discover(folder: str | Path, when: str, out: str | Path | None = None, densi
         box.inspect(chosen, style="graph")
     save_figure(plt.gcf(), out / "prim_box.png")
 
-    tree = cart.CART(x, holds, mass_min=max(0.05, 1.5 / holds.size))  # a leaf holds at least one run
+    # categories as their codes: EMA's CART loses the categories' side of a split (2.5.3)
+    codes = x.apply(lambda column: column.cat.codes.astype(float) if column.dtype.name == "category" else column)
+    tree = cart.CART(codes, holds, mass_min=max(0.05, 1.5 / holds.size))  # a leaf holds at least one run
     tree.build_tree()
     cart_boxes = _cart_table(tree, x)
     write_parquet(cart_boxes, out / "cart_boxes.parquet")
@@ -207,8 +209,8 @@ def discover(folder: str | Path, when: str, out: str | Path | None = None, densi
         f"{int(stats['n'])} runs",
         format_table(limits),
         "",
-        "CART leaves where it mostly holds:",
-        format_table(cart_boxes.filter(pl.col("density") >= 0.5).drop("box")) if cart_boxes.height else "(none)",
+        "CART's leaves, densest first (density: share of the leaf's runs where it holds):",
+        format_table(cart_boxes.sort("density", descending=True).drop("box")),
     ])
     write_text(text + "\n", out / "discovery.txt")
     write_text(_html_section(f"Where {when}", text, ["prim_tradeoff.png", "prim_box.png"]), out / "discovery.html")
@@ -252,8 +254,9 @@ def _cart_table(tree, x) -> pl.DataFrame:
         for name in x.columns:
             low, high = limits[name][0], limits[name][1]
             if x[name].dtype.name == "category":
-                if set(low) != set(x[name].cat.categories):
-                    restricted.append(f"{name} in {{{', '.join(sorted(map(str, low)))}}}")
+                inside = [str(c) for code, c in enumerate(x[name].cat.categories) if low <= code <= high]
+                if len(inside) < len(x[name].cat.categories):
+                    restricted.append(f"{name} in {{{', '.join(inside)}}}")
             elif low > x[name].min() or high < x[name].max():
                 restricted.append(f"{low:.4g} <= {name} <= {high:.4g}")
         rows.append({"box": number, "coverage": float(stats["coverage"]), "density": float(stats["density"]),
@@ -334,7 +337,7 @@ def _slug(text: str) -> str:
 
 
 def format_table(frame: pl.DataFrame) -> str:
-    with pl.Config(tbl_rows=200, tbl_cols=20, tbl_width_chars=200, fmt_str_lengths=120, tbl_hide_dataframe_shape=True,
+    with pl.Config(tbl_rows=200, tbl_cols=20, tbl_width_chars=300, fmt_str_lengths=200, tbl_hide_dataframe_shape=True,
                    tbl_hide_column_data_types=True, float_precision=3):
         return str(frame)
 

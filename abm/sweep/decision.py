@@ -192,7 +192,10 @@ def discover(folder: str | Path, when: str, out: str | Path | None = None, densi
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         box.inspect(chosen, style="graph")
-    save_figure(plt.gcf(), out / "prim_box.png")
+        figure = plt.gcf()
+        figure.set_size_inches(10, 1.2 * len(limits) + 2)
+        figure.tight_layout()  # the factors' names on the left are long
+    save_figure(figure, out / "prim_box.png")
 
     # categories as their codes: EMA's CART loses the categories' side of a split (2.5.3)
     codes = x.apply(lambda column: column.cat.codes.astype(float) if column.dtype.name == "category" else column)

@@ -12,15 +12,18 @@ not by the draws. Each generation of NSGA-II is one batch on the executor
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import optuna
 import polars as pl
 
+from abm import strategies
 from abm.errors import UserError
-from abm.execution import Runner, Task, batch_tasks, check_executor, execute
+from abm.execution import Runner, Task, batch_tasks, check_executor, connect, execute
 from abm.plots import save_figure  # also selects matplotlib's Agg backend
 from abm.results import write_parquet, write_text
 from abm.simulate import run_simulation
@@ -133,8 +136,9 @@ def optimise(experiment: Experiment, objectives: list[tuple[str, str]], constrai
         measured = values[len(objectives):]
         return [m - limit if op == "<=" else limit - m for m, (_, op, limit) in zip(measured, constraints)]
 
-    study = search(space, model_evaluator(experiment, names, workers, address, runner), objectives, generations,
-                   population, experiment.seed, f"sqlite:///{folder / 'study.db'}", constraint_values if constraints else None)
+    with executor_session(workers, address):
+        study = search(space, model_evaluator(experiment, names, workers, address, runner), objectives, generations,
+                       population, experiment.seed, f"sqlite:///{folder / 'study.db'}", constraint_values if constraints else None)
     front = pareto_table(study, space, objectives)
     write_parquet(front, folder / "pareto.parquet")
     failed = sum(trial.state == optuna.trial.TrialState.FAIL for trial in study.trials)
@@ -145,11 +149,29 @@ def optimise(experiment: Experiment, objectives: list[tuple[str, str]], constrai
     return text, folder
 
 
+@contextlib.contextmanager
+def executor_session(workers: int | None, address: str | None) -> Iterator[None]:
+    """One Ray for every generation: :func:`abm.execution.execute` would start and stop one per call."""
+    if workers == 1 and address is None:
+        yield
+        return
+    import ray
+
+    connect(workers or os.cpu_count() or 1, address)
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
 def pareto_table(study: optuna.Study, space: Space, objectives: list[tuple[str, str]]) -> pl.DataFrame:
     """The non-dominated candidates (feasible ones only, when constrained): their levers and objective values."""
     rows = []
     for trial in study.best_trials:
         levers = {name: _chosen(spec, trial.params[name]) for name, spec in space.items()}
+        if "strategy" in levers:  # a setting the chosen strategy does not read is shown as empty
+            ignored = strategies.settings() - set(strategies.lookup(levers["strategy"]).parameters)
+            levers = {name: None if name in ignored else value for name, value in levers.items()}
         rows.append({"trial": trial.number, **levers, **{name: value for (name, _), value in zip(objectives, trial.values)}})
     return pl.DataFrame(rows).sort([name for name, _ in objectives][0]) if rows else pl.DataFrame()
 

@@ -201,3 +201,22 @@ def test_bad_objectives_fail_with_one_line(tmp_path, capsys, argv, message):
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
     assert not (tmp_path / "o").exists()
+
+
+def test_discovery_on_a_sweep_missing_runs_of_a_strategy_fails_with_one_line(tmp_path, capsys):
+    run = known_runner()
+
+    def invest_fails_once(config, seed):
+        if config.council.strategy == "invest" and config.council.caseload_target == 80:
+            raise ValueError("injected failure")
+        return run(config, seed)
+
+    experiment = load_experiment(write_scenarios(tmp_path, n=2))
+    run_sweep(experiment, tmp_path / "r", workers=1, runner=invest_fails_once)
+    capsys.readouterr()  # the sweep's progress bar
+    assert main(["discover", str(tmp_path / "r"), "--when", "invest.net_cost_mdkk < status_quo.net_cost_mdkk"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "lack a finished run of 'invest'" in err and "--resume" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "r" / "discovery").exists()
+    assert main(["robustness", str(tmp_path / "r"), "--outcomes", "happiness:max"]) == 2
+    assert "--outcomes happiness: not an outcome" in capsys.readouterr().err

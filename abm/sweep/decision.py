@@ -78,13 +78,15 @@ def paired(summary: pl.DataFrame, resolved: dict, strategies: list[str], folder:
                             f"{', '.join(summary['strategy'].unique(maintain_order=True))}); run the sweep with it")
         columns = [pl.col(o).alias(f"{strategy}.{o}") for o in outcomes]
         frames.append(own.select(*keys, *(parameters if not frames else []), *columns))
+    every = pl.concat([frame.select(keys) for frame in frames]).unique()
+    for strategy, frame in zip(strategies, frames):
+        missing = every.height - frame.select(keys).unique().height
+        if missing:
+            raise UserError(f"{folder}: {missing} design points x replications lack a finished run of {strategy!r} "
+                            f"(failed or not yet run); finish them with `abm sweep EXPERIMENT --out {folder} --resume`")
     table = frames[0]
-    for strategy, frame in zip(strategies[1:], frames[1:]):
-        joined = table.join(frame, on=keys, how="inner")
-        if joined.height < max(table.height, frame.height):
-            raise UserError(f"{folder}: {max(table.height, frame.height) - joined.height} design points x replications "
-                            f"lack a finished run of {strategy!r} or its pair; finish them with `abm sweep --resume`")
-        table = joined
+    for frame in frames[1:]:
+        table = table.join(frame, on=keys, how="inner")
     return table.sort(keys)
 
 

@@ -20,6 +20,7 @@ from abm.errors import ConfigError
 from abm.execution import execute, identical_runs
 from abm.simulate import RunResult, run_simulation
 from abm.sweep import load_experiment, run_sweep
+from abm.sweep.analysis import TABLE_OUTCOMES, analyse
 from abm.sweep.optimise import search
 
 REPO = Path(__file__).resolve().parents[1]
@@ -47,7 +48,7 @@ def known_runner():
     def run(config, seed) -> RunResult:
         trust = 0.9 if config.council.initial_caseload > 100 else 0.2
         cost = (config.council.caseload_target - 70.0) ** 2 if config.council.strategy == "invest" else 500.0
-        summary = {"trust_mean": trust, "net_cost_mdkk": cost, "protest_events_per_year": 0.0}
+        summary = dict.fromkeys(TABLE_OUTCOMES, 0.0) | {"trust_mean": trust, "net_cost_mdkk": cost}
         return RunResult(pl.DataFrame({"week": [0]}), summary, seed)
 
     return run
@@ -220,3 +221,16 @@ def test_discovery_on_a_sweep_missing_runs_of_a_strategy_fails_with_one_line(tmp
     assert not (tmp_path / "r" / "discovery").exists()
     assert main(["robustness", str(tmp_path / "r"), "--outcomes", "happiness:max"]) == 2
     assert "--outcomes happiness: not an outcome" in capsys.readouterr().err
+
+
+def test_morris_screening_finds_the_only_uncertainty_that_matters(tmp_path):
+    bounds = '"council.initial_caseload" = [60, 140]\n"turnover.recruitment_weeks" = [4, 20]'
+    path = write_scenarios(tmp_path, n=6, bounds=bounds, levers='"council.caseload_target" = [55]', strategies=("invest",))
+    path.write_text(path.read_text().replace("n = 6", 'sampler = "morris"\nn = 6'), encoding="utf-8")
+    experiment = load_experiment(path)
+    assert len(experiment.points) == 6 * 3  # n trajectories of (uncertainties + 1) scenarios
+    store, summary, _ = run_sweep(experiment, tmp_path / "m", workers=1, runner=known_runner())
+    analyse(experiment, summary, store.folder)
+    effects = pl.read_parquet(tmp_path / "m" / "morris.parquet").filter(pl.col("outcome") == "trust_mean")
+    mu_star = dict(zip(effects["uncertainty"], effects["mu_star"]))
+    assert mu_star["council.initial_caseload"] > 0.1 and mu_star["turnover.recruitment_weeks"] == 0.0

@@ -28,7 +28,7 @@ from what the council chooses (the XLRM frame of exploratory modelling)::
 
     [uncertainties]                          # scenarios: sampled, crossed with every policy
     sampler = "lhs"                          # lhs (Latin hypercube) | sobol (scrambled, n a power of two)
-    n = 40
+    n = 40                                   # | morris (n trajectories: n x (uncertainties + 1) scenarios)
     [uncertainties.bounds]                   # numeric: name = [low, high]
     "council.initial_caseload" = [60, 140]
     [uncertainties.choices]                  # any kind: name = [value, ...], drawn evenly
@@ -37,7 +37,8 @@ from what the council chooses (the XLRM frame of exploratory modelling)::
     [levers]                                 # policies: every strategy at every combination
     "council.caseload_target" = [55, 80, 110]
 
-Scenarios are drawn with SciPy's ``qmc`` (seeded by the experiment's seed); the design
+Scenarios are drawn with SciPy's ``qmc`` or SALib's Morris trajectories (seeded by the
+experiment's seed; a Morris design also gets elementary-effects screening); the design
 points are every scenario x lever combination (kind ``scenarios``). A key cannot be both
 an uncertainty and a lever. A strategy that does not read a lever (``status_quo`` and the
 caseload target) is run once per scenario and replication, not once per lever value
@@ -56,6 +57,7 @@ design sees the parameters' effect, not the noise.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -74,7 +76,7 @@ from abm.resources import check_design_size
 
 KINDS = ("grid", "list", "random", "sobol")
 TOP_LEVEL_KEYS = ("description", "base", "set", "strategies", "replications", "seed", "design", "uncertainties", "levers")
-SAMPLERS = ("lhs", "sobol")
+SAMPLERS = ("lhs", "sobol", "morris")
 UNCERTAINTY_KEYS = ("sampler", "n", "bounds", "choices")
 DESIGN_KEYS = {"grid": ("kind", "parameters"), "list": ("kind", "points"), "random": ("kind", "n", "bounds"), "sobol": ("kind", "n", "bounds")}
 NUMERIC_KINDS = ("int", "float")
@@ -99,6 +101,8 @@ class Experiment:
     seed: int
     uncertainties: tuple[str, ...] = ()  # scenarios: the sampled keys (a scenario is one combination of them)
     levers: tuple[str, ...] = ()         # scenarios: the keys of the lever grid (with the strategy, a policy)
+    sampler: str = ""                    # scenarios: lhs | sobol | morris
+    unit_samples: tuple[tuple[float, ...], ...] = ()  # scenarios: each scenario in the unit cube (Morris needs them)
 
     def tasks(self) -> list[Task]:
         """Every run, in run-id order: point, then replication, then strategy."""
@@ -111,7 +115,7 @@ class Experiment:
             "bounds": {name: list(b) for name, b in self.bounds.items()}, "n": self.n,
             "strategies": list(self.strategies), "replications": self.replications, "seed": self.seed,
             "base": json.loads(self.base.to_json()), "points": list(self.points),
-            "uncertainties": list(self.uncertainties), "levers": list(self.levers),
+            "uncertainties": list(self.uncertainties), "levers": list(self.levers), "sampler": self.sampler,
         }
 
     def identity(self) -> str:
@@ -161,9 +165,10 @@ def load_experiment(path: str | Path, yes: bool = False) -> Experiment:
     if "uncertainties" in document or "levers" in document:
         if "design" in document:
             raise ConfigError(f"{origin}: [design] and [uncertainties]/[levers] are two ways to give the runs: keep one")
-        uncertainties, levers, points = _scenarios(document, origin, seed, runs_per_point, yes)
-        return _checked_experiment(path, document, base, "scenarios", (*uncertainties, *levers), points, {}, None,
-                                   strategies, replications, seed, uncertainties, levers)
+        uncertainties, levers, points, sampler, unit = _scenarios(document, origin, seed, runs_per_point, yes)
+        experiment = _checked_experiment(path, document, base, "scenarios", (*uncertainties, *levers), points, {}, None,
+                                         strategies, replications, seed, uncertainties, levers)
+        return dataclasses.replace(experiment, sampler=sampler, unit_samples=tuple(map(tuple, unit.tolist())))
     design = _table(document, "design", origin)
     if not design:
         raise ConfigError(f"{origin}: no [design]: add one with kind = one of {', '.join(KINDS)}, "
@@ -214,8 +219,9 @@ def _checked_experiment(path: Path, document: dict, base: Config, kind: str, par
 
 
 def _scenarios(document: dict, origin: str, seed: int, runs_per_point: int,
-               yes: bool) -> tuple[tuple[str, ...], tuple[str, ...], list[dict]]:
-    """The uncertainties' and levers' names, and every scenario x lever combination."""
+               yes: bool) -> tuple[tuple[str, ...], tuple[str, ...], list[dict], str, np.ndarray]:
+    """The uncertainties' and levers' names, every scenario x lever combination, the sampler
+    and the scenarios in the unit cube."""
     table = _table(document, "uncertainties", origin)
     _check_keys(table, UNCERTAINTY_KEYS, origin, "uncertainties.")
     sampler = table.get("sampler", "lhs")
@@ -249,7 +255,8 @@ def _scenarios(document: dict, origin: str, seed: int, runs_per_point: int,
         if not isinstance(options, list) or not options:
             raise ConfigError(f"{origin}: levers.{name} = {show(options)} is not allowed: "
                               f"expected a non-empty list of values ({_param(name).allowed()})")
-    check_design_size(n * math.prod(len(v) for v in lever_values.values()) * runs_per_point, origin, yes)
+    scenario_count = n * (len(uncertainties) + 1) if sampler == "morris" else n
+    check_design_size(scenario_count * math.prod(len(v) for v in lever_values.values()) * runs_per_point, origin, yes)
     unit = _unit_samples(sampler, n, len(uncertainties), seed)
     scenarios = []
     for row in unit:
@@ -263,14 +270,24 @@ def _scenarios(document: dict, origin: str, seed: int, runs_per_point: int,
         scenarios.append(scenario)
     points = [{**scenario, **dict(zip(lever_values, combination))}
               for scenario in scenarios for combination in itertools.product(*lever_values.values())]
-    return tuple(uncertainties), tuple(lever_values), points
+    return tuple(uncertainties), tuple(lever_values), points, sampler, unit
+
+
+def unit_problem(names: tuple[str, ...]) -> dict:
+    """SALib's problem for scenarios drawn in the unit cube (:func:`_unit_samples`)."""
+    return {"num_vars": len(names), "names": list(names), "bounds": [[0.0, 1.0]] * len(names)}
 
 
 def _unit_samples(sampler: str, n: int, dimensions: int, seed: int) -> np.ndarray:
-    """``n`` points in the unit cube, from SciPy's quasi-Monte Carlo samplers, seeded."""
+    """Points in the unit cube, seeded: ``n`` from SciPy's quasi-Monte Carlo samplers, or
+    ``n`` Morris trajectories of ``dimensions + 1`` points each (SALib)."""
     from scipy.stats import qmc
 
     rng = np.random.default_rng([seed, RANDOM_STREAM])
+    if sampler == "morris":
+        from SALib.sample import morris
+
+        return morris.sample(unit_problem(tuple(map(str, range(dimensions)))), n, seed=seed)
     if sampler == "sobol":
         return qmc.Sobol(dimensions, scramble=True, seed=rng).random_base2(n.bit_length() - 1)
     return qmc.LatinHypercube(dimensions, seed=rng).random(n)

@@ -29,7 +29,8 @@ from abm.results import write_parquet, write_text
 from abm.simulate import run_simulation
 from abm.sweep.analysis import TABLE_OUTCOMES
 from abm.sweep.decision import format_table, new_output_folder
-from abm.sweep.experiment import Experiment, _param
+from abm.config import SCHEMA
+from abm.sweep.experiment import Experiment
 
 import matplotlib.pyplot as plt  # noqa: E402  (after abm.plots chose the backend)
 
@@ -47,7 +48,8 @@ def lever_space(experiment: Experiment) -> Space:
         space["strategy"] = ("choice", list(experiment.strategies))
     for lever in experiment.levers:
         values = list(dict.fromkeys(point[lever] for point in experiment.points))
-        kind = _param(lever).kind
+        section, key = lever.split(".")
+        kind = SCHEMA[section][key].kind
         if kind in ("int", "float") and len(values) > 1:
             space[lever] = (kind, min(values), max(values))
         else:

@@ -28,6 +28,8 @@ agents listen on 127.0.0.1 only (see :func:`connect`).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import json
 import logging
 import os
 import socket
@@ -123,24 +125,57 @@ def execute(tasks: list[Task], *, workers: int | None = None, address: str | Non
             runner: Runner = run_simulation, description: str = "runs", done: int = 0) -> Iterator[Outcome]:
     """Each task's outcome as it finishes, under one progress bar (``done`` runs already counted).
 
+    Tasks identical by construction (:func:`identical_runs`) run once; each gets the result.
+
     In this process when ``workers == 1`` and no ``address`` is given, else on Ray: embedded
     with ``workers`` CPUs (default: all), or the cluster at ``address``. ``runner`` runs one
     simulation (config, seed); tests and benchmarks substitute it.
     """
     failed = 0
+    copies = identical_runs(tasks)
+    distinct = [group[0] for group in copies.values()]
     with tqdm(total=len(tasks) + done, initial=done, desc=description, unit="run") as bar:
         bar.set_postfix(failed=0)
         if not tasks:  # e.g. a resumed sweep that is already complete: no need to start Ray
             return
         if address is None and workers == 1:
-            outcomes = (outcome for task in tasks for outcome in run_batch([task], runner))
+            outcomes = (outcome for task in distinct for outcome in run_batch([task], runner))
         else:
-            outcomes = _on_ray(tasks, runner, workers or os.cpu_count() or 1, address)
-        for outcome in outcomes:
-            failed += outcome[2] is not None
-            bar.update(1)
-            bar.set_postfix(failed=failed)
-            yield outcome
+            outcomes = _on_ray(distinct, runner, workers or os.cpu_count() or 1, address)
+        for task, result, error in outcomes:
+            for copy in copies[run_key(task)]:
+                failed += error is not None
+                bar.update(1)
+                bar.set_postfix(failed=failed)
+                yield copy, result if result is None or copy is task else _result_of(copy, result), error
+
+
+def run_key(task: Task) -> str:
+    """What a run's result depends on: its seed and config, less the strategy settings that
+    none of its councils' strategies reads (:attr:`abm.strategies.Strategy.parameters`)."""
+    council = task.config.council
+    used = {council.strategy, *council.strategy_mix, *council.strategy_by_municipality.values()}
+    read = {key for name in used for key in strategies.lookup(name).parameters}
+    values = task.config.to_dict()
+    for key in strategies.settings() - read:
+        del values["council"][key.split(".", 1)[1]]
+    return json.dumps([task.seed, values], sort_keys=True)
+
+
+def _result_of(copy: Task, result: RunResult) -> RunResult:
+    """The result of an identical run, recording ``copy``'s own config (the settings it was given)."""
+    if "config" not in result.summary:  # a runner substituted by a test or benchmark
+        return result
+    return dataclasses.replace(result, summary={**result.summary, "config": copy.config.to_json()})
+
+
+def identical_runs(tasks: list[Task]) -> dict[str, list[Task]]:
+    """The tasks grouped by :func:`run_key`, in order: each group is run once and its result
+    given to every task in it (e.g. ``status_quo`` at every ``council.caseload_target``)."""
+    groups: dict[str, list[Task]] = {}
+    for task in tasks:
+        groups.setdefault(run_key(task), []).append(task)
+    return groups
 
 
 def run_batch(tasks: list[Task], runner: Runner) -> list[Outcome]:

@@ -2,6 +2,8 @@
 
 from abm.commands import compare, run, sweep, validate, viz
 from abm.commands import calibrate, check
+from abm.commands import discover, optimise, robustness
 
 COMMANDS = [run, compare, sweep, validate, viz]
 COMMANDS += [check, calibrate]
+COMMANDS += [discover, robustness, optimise]

@@ -26,7 +26,8 @@ from abm.plots import save_figure  # also selects matplotlib's Agg backend, for 
 from abm.results import write_parquet, write_text
 from abm.simulate import OUTCOMES
 from abm.style import OKABE_ITO, strategy_colour, strategy_label
-from abm.sweep.experiment import Experiment
+from abm.sweep.decision import format_table
+from abm.sweep.experiment import Experiment, unit_problem
 
 import matplotlib.pyplot as plt  # noqa: E402  (after abm.plots chose the backend)
 
@@ -48,7 +49,8 @@ def analyse(experiment: Experiment, summary: pl.DataFrame, folder: Path) -> str:
         return "no finished runs to analyse"
     plots = folder / "plots"
     plots.mkdir(exist_ok=True)
-    parameters = list(experiment.parameters) if experiment.kind in ("grid", "list") else []  # sampled: per strategy only
+    # sampled: per strategy only (and per lever setting, over the scenarios)
+    parameters = list(experiment.parameters) if experiment.kind in ("grid", "list") else list(experiment.levers)
     keys = ["strategy", *parameters]
     table = outcome_table(summary, experiment.strategies, parameters)
     write_parquet(table, folder / "table.parquet", seed=experiment.seed)
@@ -57,6 +59,13 @@ def analyse(experiment: Experiment, summary: pl.DataFrame, folder: Path) -> str:
     write_text(text + "\n", folder / "table.txt")
     if len(keys) == 2:
         outcome_curves(table, keys[1], experiment.strategies, plots / "curves.png", caption_line)
+    if experiment.sampler == "morris":
+        effects = morris_effects(experiment, summary)
+        write_parquet(effects, folder / "morris.parquet")
+        morris_text = ("Morris screening: mu* (mean absolute elementary effect over the uncertainty's range, "
+                       "± 95% interval) and sigma (its spread: interactions)\n" + format_table(effects))
+        write_text(morris_text + "\n", folder / "morris.txt")
+        text += "\n\n" + morris_text
     if experiment.kind == "sobol":
         indices = sobol_indices(experiment, summary)
         write_parquet(indices, folder / "sobol.parquet", seed=experiment.seed)
@@ -134,6 +143,32 @@ def sobol_indices(experiment: Experiment, summary: pl.DataFrame) -> pl.DataFrame
                              **{key: _finite(values[i]) for key, values in indices.items()}})
     return pl.DataFrame(rows, schema={"strategy": pl.String, "outcome": pl.String, "parameter": pl.String,
                                       "S1": pl.Float64, "S1_conf": pl.Float64, "ST": pl.Float64, "ST_conf": pl.Float64})
+
+
+def morris_effects(experiment: Experiment, summary: pl.DataFrame) -> pl.DataFrame:
+    """Morris elementary effects per policy (strategy and lever setting), outcome and uncertainty.
+
+    Each scenario's output is its mean over replications; a policy with a missing scenario is skipped."""
+    from SALib.analyze import morris
+
+    problem = unit_problem(experiment.uncertainties)
+    samples = np.array(experiment.unit_samples)
+    levers = list(experiment.levers)
+    rows = []
+    for keys, runs in summary.group_by(["strategy", *levers], maintain_order=True):
+        means = runs.group_by("point").agg([pl.col(o).mean() for o in KEY_OUTCOMES]).sort("point")
+        if means.height != len(samples):
+            continue
+        for outcome in KEY_OUTCOMES:
+            values = means[outcome].to_numpy().astype(float)
+            if not np.isfinite(values).all():
+                continue
+            result = morris.analyze(problem, samples, values, seed=experiment.seed)
+            for i, name in enumerate(experiment.uncertainties):
+                rows.append({"strategy": keys[0], **dict(zip(levers, keys[1:])), "outcome": outcome, "uncertainty": name,
+                             "mu_star": _finite(result["mu_star"][i]), "mu_star_conf": _finite(result["mu_star_conf"][i]),
+                             "sigma": _finite(result["sigma"][i])})
+    return pl.DataFrame(rows)
 
 
 def format_sobol(indices: pl.DataFrame) -> str:

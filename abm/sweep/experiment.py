@@ -23,6 +23,27 @@ high]``, numbers only). ``sobol`` uses SALib's Saltelli scheme without second-or
 so it makes ``n * (parameters + 2)`` points; ``n`` must be a power of two. Sampled values
 of whole-number parameters are rounded.
 
+Instead of ``[design]``, an experiment for decision support separates what nobody controls
+from what the council chooses (the XLRM frame of exploratory modelling)::
+
+    [uncertainties]                          # scenarios: sampled, crossed with every policy
+    sampler = "lhs"                          # lhs (Latin hypercube) | sobol (scrambled, n a power of two)
+    n = 40                                   # | morris (n trajectories: n x (uncertainties + 1) scenarios)
+    [uncertainties.bounds]                   # numeric: name = [low, high]
+    "council.initial_caseload" = [60, 140]
+    [uncertainties.choices]                  # any kind: name = [value, ...], drawn evenly
+    "labour_market.scenario" = ["baseline", "recession"]
+
+    [levers]                                 # policies: every strategy at every combination
+    "council.caseload_target" = [55, 80, 110]
+
+Scenarios are drawn with SciPy's ``qmc`` or SALib's Morris trajectories (seeded by the
+experiment's seed; a Morris design also gets elementary-effects screening); the design
+points are every scenario x lever combination (kind ``scenarios``). A key cannot be both
+an uncertainty and a lever. A strategy that does not read a lever (``status_quo`` and the
+caseload target) is run once per scenario and replication, not once per lever value
+(:func:`abm.execution.identical_runs`).
+
 Parameter names are the config's dotted keys and every generated value is checked by its
 :class:`~abm.parameters.Param`, so a mistake fails here with the file, the key, the value
 and what is allowed, as configs do.
@@ -36,6 +57,7 @@ design sees the parameters' effect, not the noise.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -53,7 +75,9 @@ from abm.parameters import Param
 from abm.resources import check_design_size
 
 KINDS = ("grid", "list", "random", "sobol")
-TOP_LEVEL_KEYS = ("description", "base", "set", "strategies", "replications", "seed", "design")
+TOP_LEVEL_KEYS = ("description", "base", "set", "strategies", "replications", "seed", "design", "uncertainties", "levers")
+SAMPLERS = ("lhs", "sobol", "morris")
+UNCERTAINTY_KEYS = ("sampler", "n", "bounds", "choices")
 DESIGN_KEYS = {"grid": ("kind", "parameters"), "list": ("kind", "points"), "random": ("kind", "n", "bounds"), "sobol": ("kind", "n", "bounds")}
 NUMERIC_KINDS = ("int", "float")
 RANDOM_STREAM = 0x5EED  # keeps the random design's draws apart from any run's seed tree
@@ -67,7 +91,7 @@ class Experiment:
     path: Path
     description: str
     base: Config                     # the base config with ``set`` applied
-    kind: str                        # grid | list | random | sobol
+    kind: str                        # grid | list | random | sobol | scenarios
     parameters: tuple[str, ...]      # the varied dotted keys, in column order
     points: tuple[dict, ...]         # one {name: value} per design point, every value checked
     bounds: dict                     # random/sobol: {name: (low, high)}; empty otherwise
@@ -75,6 +99,10 @@ class Experiment:
     strategies: tuple[str, ...]
     replications: int
     seed: int
+    uncertainties: tuple[str, ...] = ()  # scenarios: the sampled keys (a scenario is one combination of them)
+    levers: tuple[str, ...] = ()         # scenarios: the keys of the lever grid (with the strategy, a policy)
+    sampler: str = ""                    # scenarios: lhs | sobol | morris
+    unit_samples: tuple[tuple[float, ...], ...] = ()  # scenarios: each scenario in the unit cube (Morris needs them)
 
     def tasks(self) -> list[Task]:
         """Every run, in run-id order: point, then replication, then strategy."""
@@ -87,6 +115,7 @@ class Experiment:
             "bounds": {name: list(b) for name, b in self.bounds.items()}, "n": self.n,
             "strategies": list(self.strategies), "replications": self.replications, "seed": self.seed,
             "base": json.loads(self.base.to_json()), "points": list(self.points),
+            "uncertainties": list(self.uncertainties), "levers": list(self.levers), "sampler": self.sampler,
         }
 
     def identity(self) -> str:
@@ -132,16 +161,24 @@ def load_experiment(path: str | Path, yes: bool = False) -> Experiment:
     replications = _whole(document.get("replications", 1), origin, "replications", 1, 10_000)
     seed = _whole(document.get("seed", base.run.seed), origin, "seed", 0, 2**63 - 1)
 
+    runs_per_point = replications * len(strategies)
+    if "uncertainties" in document or "levers" in document:
+        if "design" in document:
+            raise ConfigError(f"{origin}: [design] and [uncertainties]/[levers] are two ways to give the runs: keep one")
+        uncertainties, levers, points, sampler, unit = _scenarios(document, origin, seed, runs_per_point, yes)
+        experiment = _checked_experiment(path, document, base, "scenarios", (*uncertainties, *levers), points, {}, None,
+                                         strategies, replications, seed, uncertainties, levers)
+        return dataclasses.replace(experiment, sampler=sampler, unit_samples=tuple(map(tuple, unit.tolist())))
     design = _table(document, "design", origin)
     if not design:
-        raise ConfigError(f"{origin}: no [design]: add one with kind = one of {', '.join(KINDS)}")
+        raise ConfigError(f"{origin}: no [design]: add one with kind = one of {', '.join(KINDS)}, "
+                          f"or give [uncertainties] and [levers]")
     kind = design.get("kind")
     if kind not in KINDS:
         raise ConfigError(f"{origin}: design.kind = {show(kind)} is not allowed: expected one of "
                           f"{', '.join(KINDS)}{suggest(kind, KINDS)}")
     _check_keys(design, DESIGN_KEYS[kind], origin, "design.")
     n, bounds = None, {}
-    runs_per_point = replications * len(strategies)
     if kind == "grid":
         parameters, options = _grid(design, origin)
         check_design_size(math.prod(len(values) for values in options) * runs_per_point, origin, yes)
@@ -154,15 +191,22 @@ def load_experiment(path: str | Path, yes: bool = False) -> Experiment:
         if kind == "sobol" and n & (n - 1):
             raise ConfigError(f"{origin}: design.n = {n} is not allowed: Sobol sampling needs a power of two, e.g. "
                               f"{1 << (n.bit_length() - 1)} or {1 << n.bit_length()}")
-        bounds = _bounds(design, origin)
+        bounds = _bounds(design, origin, "design.bounds")
         parameters = tuple(bounds)
         check_design_size(n * (len(parameters) + 2 if kind == "sobol" else 1) * runs_per_point, origin, yes)
         samples = _sobol_samples(bounds, n, seed) if kind == "sobol" else _random_samples(bounds, n, seed)
         points = [{name: _rounded(_param(name), value) for name, value in zip(parameters, row)} for row in samples.tolist()]
+    return _checked_experiment(path, document, base, kind, parameters, points, bounds, n, strategies, replications, seed)
+
+
+def _checked_experiment(path: Path, document: dict, base: Config, kind: str, parameters: tuple[str, ...],
+                        points: list[dict], bounds: dict, n: int | None, strategies: list[str], replications: int,
+                        seed: int, uncertainties: tuple[str, ...] = (), levers: tuple[str, ...] = ()) -> Experiment:
+    """The experiment, once every design point's values (and the config they make) are checked."""
+    origin = str(path)
     for name in parameters:
         if name in ("council.strategy", "council.strategy_mix"):
             raise ConfigError(f"{origin}: design varies {name}: give strategies = [...] instead")
-
     checked = []
     for number, point in enumerate(points):
         base.with_overrides(point, origin=f"{origin}: design point {number}")  # checks every value
@@ -170,8 +214,83 @@ def load_experiment(path: str | Path, yes: bool = False) -> Experiment:
     return Experiment(
         name=path.stem, path=path, description=str(document.get("description", "")), base=base, kind=kind,
         parameters=parameters, points=tuple(checked), bounds=bounds, n=n, strategies=tuple(strategies),
-        replications=replications, seed=seed,
+        replications=replications, seed=seed, uncertainties=uncertainties, levers=levers,
     )
+
+
+def _scenarios(document: dict, origin: str, seed: int, runs_per_point: int,
+               yes: bool) -> tuple[tuple[str, ...], tuple[str, ...], list[dict], str, np.ndarray]:
+    """The uncertainties' and levers' names, every scenario x lever combination, the sampler
+    and the scenarios in the unit cube."""
+    table = _table(document, "uncertainties", origin)
+    _check_keys(table, UNCERTAINTY_KEYS, origin, "uncertainties.")
+    sampler = table.get("sampler", "lhs")
+    if sampler not in SAMPLERS:
+        raise ConfigError(f"{origin}: uncertainties.sampler = {show(sampler)} is not allowed: expected one of "
+                          f"{', '.join(SAMPLERS)}{suggest(str(sampler), SAMPLERS)}")
+    n = _whole(table.get("n"), origin, "uncertainties.n", 1, 1_000_000)
+    if sampler == "sobol" and n & (n - 1):
+        raise ConfigError(f"{origin}: uncertainties.n = {n} is not allowed: the Sobol sampler needs a power of two, e.g. "
+                          f"{1 << (n.bit_length() - 1)} or {1 << n.bit_length()}")
+    bounds = _bounds(table, origin, "uncertainties.bounds") if "bounds" in table else {}
+    choices = _flatten(_table(table, "choices", origin), origin, "uncertainties.choices")
+    for name, options in choices.items():
+        if not isinstance(options, list) or not options:
+            raise ConfigError(f"{origin}: uncertainties.choices.{name} = {show(options)} is not allowed: "
+                              f"expected a non-empty list of values ({_param(name).allowed()})")
+    uncertainties = (*bounds, *(name for name in choices if name not in bounds))
+    if len(uncertainties) < len(bounds) + len(choices):
+        twice = sorted(set(bounds) & set(choices))
+        raise ConfigError(f"{origin}: {', '.join(twice)} is in both uncertainties.bounds and uncertainties.choices: keep one")
+    if not uncertainties:
+        raise ConfigError(f"{origin}: [uncertainties] names no parameter: give [uncertainties.bounds] name = [low, high] "
+                          f"or [uncertainties.choices] name = [values]")
+    lever_values = _flatten(_table(document, "levers", origin), origin, "levers")
+    for name, options in lever_values.items():
+        if name in uncertainties:
+            raise ConfigError(f"{origin}: levers.{name} is also an uncertainty: a parameter is either chosen (a lever) "
+                              f"or not controlled (an uncertainty), not both")
+        if name in ("council.strategy", "council.strategy_mix"):
+            raise ConfigError(f"{origin}: levers.{name}: strategies are given by strategies = [...]")
+        if not isinstance(options, list) or not options:
+            raise ConfigError(f"{origin}: levers.{name} = {show(options)} is not allowed: "
+                              f"expected a non-empty list of values ({_param(name).allowed()})")
+    scenario_count = n * (len(uncertainties) + 1) if sampler == "morris" else n
+    check_design_size(scenario_count * math.prod(len(v) for v in lever_values.values()) * runs_per_point, origin, yes)
+    unit = _unit_samples(sampler, n, len(uncertainties), seed)
+    scenarios = []
+    for row in unit:
+        scenario = {}
+        for name, u in zip(uncertainties, row.tolist()):
+            if name in bounds:
+                low, high = bounds[name]
+                scenario[name] = _rounded(_param(name), low + u * (high - low))
+            else:
+                scenario[name] = choices[name][min(int(u * len(choices[name])), len(choices[name]) - 1)]
+        scenarios.append(scenario)
+    points = [{**scenario, **dict(zip(lever_values, combination))}
+              for scenario in scenarios for combination in itertools.product(*lever_values.values())]
+    return tuple(uncertainties), tuple(lever_values), points, sampler, unit
+
+
+def unit_problem(names: tuple[str, ...]) -> dict:
+    """SALib's problem for scenarios drawn in the unit cube (:func:`_unit_samples`)."""
+    return {"num_vars": len(names), "names": list(names), "bounds": [[0.0, 1.0]] * len(names)}
+
+
+def _unit_samples(sampler: str, n: int, dimensions: int, seed: int) -> np.ndarray:
+    """Points in the unit cube, seeded: ``n`` from SciPy's quasi-Monte Carlo samplers, or
+    ``n`` Morris trajectories of ``dimensions + 1`` points each (SALib)."""
+    from scipy.stats import qmc
+
+    rng = np.random.default_rng([seed, RANDOM_STREAM])
+    if sampler == "morris":
+        from SALib.sample import morris
+
+        return morris.sample(unit_problem(tuple(map(str, range(dimensions)))), n, seed=seed)
+    if sampler == "sobol":
+        return qmc.Sobol(dimensions, scramble=True, seed=rng).random_base2(n.bit_length() - 1)
+    return qmc.LatinHypercube(dimensions, seed=rng).random(n)
 
 
 # -- designs ---------------------------------------------------------------------------
@@ -205,14 +324,14 @@ def _list(design: dict, origin: str) -> tuple[tuple[str, ...], list[dict]]:
     return names, [{name: point[name] for name in names} for point in points]
 
 
-def _bounds(design: dict, origin: str) -> dict[str, tuple[float, float]]:
-    raw = _flatten(_table(design, "bounds", origin), origin, "design.bounds")
+def _bounds(table: dict, origin: str, key: str) -> dict[str, tuple[float, float]]:
+    raw = _flatten(_table(table, "bounds", origin), origin, key)
     if not raw:
-        raise ConfigError(f"{origin}: design.bounds is empty: give name = [low, high] for at least one parameter")
+        raise ConfigError(f"{origin}: {key} is empty: give name = [low, high] for at least one parameter")
     bounds = {}
     for name, pair in raw.items():
         param = _param(name)
-        where = f"{origin}: design.bounds.{name} = {show(pair)} is not allowed"
+        where = f"{origin}: {key}.{name} = {show(pair)} is not allowed"
         if param.kind not in NUMERIC_KINDS:
             raise ConfigError(f"{where}: only numeric parameters can be sampled ({name} is {param.kind}); use a grid or list design")
         if not (isinstance(pair, list) and len(pair) == 2 and all(_is_number(v) for v in pair)):

@@ -1,0 +1,353 @@
+"""Decision support on a finished sweep: when a condition holds, and which policy is robust.
+
+``discover`` finds the boxes of uncertainties (and levers) where a condition on the
+outcomes holds, with the EMA Workbench's PRIM (coverage, density, the quasi-p value of each
+limit, the peeling trajectory) and its CART as a second view. ``robustness`` gives each
+policy's outcome over the scenarios and its regret against the best policy in each
+scenario. Both read ``manifest.json`` and ``summary.parquet`` of a sweep folder and write
+only into their own output folder: the sweep's results are never modified.
+
+A condition is a small expression over outcomes, parsed by :func:`parse_condition` (no
+``eval``): ``invest.net_cost_mdkk < status_quo.net_cost_mdkk`` compares two strategies'
+outcomes in the same design point and replication (common random numbers make the pair
+fair); ``trust_mean >= 0.6`` needs a sweep of one strategy. Allowed: numbers, outcome
+names, ``strategy.outcome``, ``+ - * /``, comparisons, ``and``, ``or``, ``not``.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import html
+import json
+import warnings
+from pathlib import Path
+
+import polars as pl
+
+from abm import strategies
+from abm.errors import UserError
+from abm.plots import save_figure  # also selects matplotlib's Agg backend
+from abm.results import prepare_output_dir, write_parquet, write_text
+
+import matplotlib.pyplot as plt  # noqa: E402  (after abm.plots chose the backend)
+
+IDENTITY = ("run_id", "point", "replication", "strategy", "seed")
+DENSITY = 0.8
+"""The box chosen on PRIM's peeling trajectory: of those with at least this density, the one with
+the largest coverage x density (both high: most of the runs where the condition holds, few others)."""
+
+
+# -- the sweep -------------------------------------------------------------------------
+
+
+def read_sweep(folder: str | Path) -> tuple[pl.DataFrame, dict]:
+    """A finished sweep's summary and resolved experiment, or one clear line saying what is missing."""
+    folder = Path(folder)
+    manifest, summary = folder / "manifest.json", folder / "summary.parquet"
+    if not manifest.is_file() or not summary.is_file():
+        raise UserError(f"{folder}: not a finished sweep results folder (needs manifest.json and summary.parquet; "
+                        f"run `abm sweep EXPERIMENT --out {folder}` first)")
+    resolved = json.loads(manifest.read_text(encoding="utf-8"))["resolved"]
+    return pl.read_parquet(summary), resolved
+
+
+def outcome_names(summary: pl.DataFrame, resolved: dict) -> list[str]:
+    """The summary's numeric columns that are results, not identity or design parameters."""
+    skip = {*IDENTITY, *resolved["parameters"]}
+    return [name for name, dtype in summary.schema.items() if name not in skip and dtype.is_numeric()]
+
+
+def factors(resolved: dict) -> list[str]:
+    """What PRIM and CART may restrict: the uncertainties and levers, else the design's parameters."""
+    return [*resolved.get("uncertainties", []), *resolved.get("levers", [])] or list(resolved["parameters"])
+
+
+def paired(summary: pl.DataFrame, resolved: dict, strategies: list[str], folder: Path) -> pl.DataFrame:
+    """One row per design point and replication: the parameters, then ``strategy.outcome`` columns.
+
+    Fails if a strategy lacks runs another has (a sweep not finished, or runs that failed)."""
+    parameters = list(resolved["parameters"])
+    outcomes = outcome_names(summary, resolved)
+    keys = ["point", "replication"] if "point" in summary.columns else ["replication"]
+    frames = []
+    for strategy in strategies:
+        own = summary.filter(pl.col("strategy") == strategy)
+        if own.is_empty():
+            raise UserError(f"{folder}: no finished runs of strategy {strategy!r} (strategies with runs: "
+                            f"{', '.join(summary['strategy'].unique(maintain_order=True))}); run the sweep with it")
+        columns = [pl.col(o).alias(f"{strategy}.{o}") for o in outcomes]
+        frames.append(own.select(*keys, *(parameters if not frames else []), *columns))
+    every = pl.concat([frame.select(keys) for frame in frames]).unique()
+    for strategy, frame in zip(strategies, frames):
+        missing = every.height - frame.select(keys).unique().height
+        if missing:
+            raise UserError(f"{folder}: {missing} design points x replications lack a finished run of {strategy!r} "
+                            f"(failed or not yet run); finish them with `abm sweep EXPERIMENT --out {folder} --resume`")
+    table = frames[0]
+    for frame in frames[1:]:
+        table = table.join(frame, on=keys, how="inner")
+    return table.sort(keys)
+
+
+# -- conditions ------------------------------------------------------------------------
+
+
+_COMPARE = {ast.Lt: "__lt__", ast.LtE: "__le__", ast.Gt: "__gt__", ast.GtE: "__ge__", ast.Eq: "__eq__", ast.NotEq: "__ne__"}
+_ARITHMETIC = {ast.Add: "__add__", ast.Sub: "__sub__", ast.Mult: "__mul__", ast.Div: "__truediv__"}
+
+
+def parse_condition(text: str, outcomes: list[str], strategies: list[str]) -> tuple[pl.Expr, list[str]]:
+    """The condition as a polars expression over :func:`paired` columns, and the strategies it names.
+
+    An outcome without a strategy is allowed only when the sweep has one strategy."""
+    where = f"--when {text!r}"
+    try:
+        tree = ast.parse(text, mode="eval").body
+    except SyntaxError:
+        raise UserError(f"{where}: not an expression; e.g. --when \"invest.net_cost_mdkk < status_quo.net_cost_mdkk\"") from None
+    named: list[str] = []
+
+    def column(strategy: str, outcome: str) -> pl.Expr:
+        if strategy not in strategies:
+            raise UserError(f"{where}: unknown strategy {strategy!r}; this sweep ran: {', '.join(strategies)}")
+        if outcome not in outcomes:
+            raise UserError(f"{where}: unknown outcome {outcome!r}; outcomes: {', '.join(outcomes)}")
+        if strategy not in named:
+            named.append(strategy)
+        return pl.col(f"{strategy}.{outcome}")
+
+    def build(node: ast.AST) -> pl.Expr:
+        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+            return pl.lit(node.value)
+        if isinstance(node, ast.Name):
+            if len(strategies) != 1:
+                raise UserError(f"{where}: {node.id!r} needs a strategy, as strategy.outcome (e.g. "
+                                f"{strategies[0]}.{node.id}); this sweep ran: {', '.join(strategies)}")
+            return column(strategies[0], node.id)
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            return column(node.value.id, node.attr)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            return -build(node.operand)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+            return ~build(node.operand)
+        if isinstance(node, ast.BinOp) and type(node.op) in _ARITHMETIC:
+            return getattr(build(node.left), _ARITHMETIC[type(node.op)])(build(node.right))
+        if isinstance(node, ast.BoolOp):
+            parts = [build(value) for value in node.values]
+            combined = parts[0]
+            for part in parts[1:]:
+                combined = combined & part if isinstance(node.op, ast.And) else combined | part
+            return combined
+        if isinstance(node, ast.Compare) and all(type(op) in _COMPARE for op in node.ops):
+            left, result = build(node.left), None
+            for op, right_node in zip(node.ops, node.comparators):
+                right = build(right_node)
+                term = getattr(left, _COMPARE[type(op)])(right)
+                result = term if result is None else result & term
+                left = right
+            return result
+        raise UserError(f"{where}: {ast.unparse(node)!r} is not allowed; use numbers, outcomes, strategy.outcome, "
+                        f"+ - * /, comparisons, and, or, not")
+
+    expression = build(tree)
+    if not named:
+        raise UserError(f"{where}: names no outcome; e.g. --when \"invest.net_cost_mdkk < status_quo.net_cost_mdkk\"")
+    return expression, named
+
+
+# -- scenario discovery ----------------------------------------------------------------
+
+
+def discover(folder: str | Path, when: str, out: str | Path | None = None, density: float = DENSITY) -> tuple[str, Path]:
+    """PRIM and CART on where ``when`` holds; write tables, plots and an HTML section; return the text and folder."""
+    folder = Path(folder)
+    summary, resolved = read_sweep(folder)
+    expression, named = parse_condition(when, outcome_names(summary, resolved), list(resolved["strategies"]))
+    names = factors(resolved)
+    table = paired(summary, resolved, named, folder).with_columns(expression.alias("holds"))
+    holds = table["holds"].to_numpy().astype(bool)
+    if holds.all() or not holds.any():
+        raise UserError(f"--when {when!r} holds in {holds.sum()} of {holds.size} runs: nothing to tell apart; "
+                        f"change the condition")
+    out = new_output_folder(out or folder / "discovery" / _slug(when), "discovery")
+    x = _factor_frame(table, names)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # EMA's notes on optional packages and pandas' FutureWarnings
+        from ema_workbench.analysis import cart, prim
+
+        finder = prim.Prim(x, holds, threshold=density, mass_min=0.05)
+        box = finder.find_box()
+    trajectory = pl.from_pandas(box.peeling_trajectory.reset_index(drop=True))
+    eligible = [i for i, d in enumerate(trajectory["density"]) if d >= density]
+    chosen = max(eligible, key=lambda i: trajectory["coverage"][i] * trajectory["density"][i]) if eligible else trajectory.height - 1
+    limits = _box_limits(box, chosen, x)
+    write_parquet(table, out / "scenarios.parquet")
+    write_parquet(trajectory, out / "prim_trajectory.parquet")
+    write_parquet(limits, out / "prim_box.parquet")
+
+    figure = box.show_tradeoff()
+    figure.axes[0].scatter([trajectory["coverage"][chosen]], [trajectory["density"][chosen]], s=120,
+                           facecolors="none", edgecolors="red", label="chosen box")
+    save_figure(figure, out / "prim_tradeoff.png")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        box.inspect(chosen, style="graph")
+        figure = plt.gcf()
+        figure.set_size_inches(10, 1.2 * len(limits) + 2)
+        figure.tight_layout()  # the factors' names on the left are long
+    save_figure(figure, out / "prim_box.png")
+
+    # categories as their codes: EMA's CART loses the categories' side of a split (2.5.3)
+    codes = x.apply(lambda column: column.cat.codes.astype(float) if column.dtype.name == "category" else column)
+    tree = cart.CART(codes, holds, mass_min=max(0.05, 1.5 / holds.size))  # a leaf holds at least one run
+    tree.build_tree()
+    cart_boxes = _cart_table(tree, x)
+    write_parquet(cart_boxes, out / "cart_boxes.parquet")
+
+    stats = trajectory.row(chosen, named=True)
+    text = "\n".join([
+        f"{when}: holds in {int(holds.sum())} of {holds.size} runs ({holds.mean():.0%})",
+        f"PRIM box {chosen} of {trajectory.height - 1}: coverage {stats['coverage']:.2f} (share of the runs where it "
+        f"holds that are in the box), density {stats['density']:.2f} (share of the box's runs where it holds), "
+        f"{int(stats['n'])} runs",
+        format_table(limits),
+        "",
+        "CART's leaves, densest first (density: share of the leaf's runs where it holds):",
+        format_table(cart_boxes.sort("density", descending=True).drop("box")),
+    ])
+    write_text(text + "\n", out / "discovery.txt")
+    write_text(_html_section(f"Where {when}", text, ["prim_tradeoff.png", "prim_box.png"]), out / "discovery.html")
+    return text, out
+
+
+def _factor_frame(table: pl.DataFrame, names: list[str]):
+    """The factors as pandas for the EMA Workbench: numbers as floats, anything else as a category."""
+    import pandas as pd
+
+    columns = {}
+    for name in names:
+        series = table[name]
+        if series.dtype.is_numeric():
+            columns[name] = pd.Series(series.cast(pl.Float64).to_list(), dtype=float)
+        else:
+            columns[name] = pd.Series([str(value) for value in series.to_list()], dtype="category")
+    return pd.DataFrame(columns)
+
+
+def _box_limits(box, i: int, x) -> pl.DataFrame:
+    """The restricted factors of box ``i``: the limits, the whole range, and each limit's quasi-p value."""
+    limits, qp = box.box_lims[i], box.qp[i]
+    rows = []
+    for name, (qp_lower, qp_upper) in qp.items():
+        if x[name].dtype.name == "category":
+            inside, whole = ", ".join(sorted(map(str, limits[name][0]))), ", ".join(map(str, x[name].cat.categories))
+        else:
+            inside, whole = f"{limits[name][0]:.4g} .. {limits[name][1]:.4g}", f"{x[name].min():.4g} .. {x[name].max():.4g}"
+        rows.append({"factor": name, "box": inside, "range": whole,  # a quasi-p value of -1: that side is not restricted
+                     "qp_lower": None if qp_lower < 0 else float(qp_lower), "qp_upper": None if qp_upper < 0 else float(qp_upper)})
+    return pl.DataFrame(rows, schema={"factor": pl.String, "box": pl.String, "range": pl.String,
+                                      "qp_lower": pl.Float64, "qp_upper": pl.Float64})
+
+
+def _cart_table(tree, x) -> pl.DataFrame:
+    """CART's leaves: each one's coverage, density, mass and its limits on the factors it restricts."""
+    rows = []
+    for number, (limits, stats) in enumerate(zip(tree.boxes, tree.stats)):
+        restricted = []
+        for name in x.columns:
+            low, high = limits[name][0], limits[name][1]
+            if x[name].dtype.name == "category":
+                inside = [str(c) for code, c in enumerate(x[name].cat.categories) if low <= code <= high]
+                if len(inside) < len(x[name].cat.categories):
+                    restricted.append(f"{name} in {{{', '.join(inside)}}}")
+            elif low > x[name].min() or high < x[name].max():
+                restricted.append(f"{low:.4g} <= {name} <= {high:.4g}")
+        rows.append({"box": number, "coverage": float(stats["coverage"]), "density": float(stats["density"]),
+                     "mass": float(stats["mass"]), "limits": " and ".join(restricted) or "(everything)"})
+    return pl.DataFrame(rows)
+
+
+# -- robustness ------------------------------------------------------------------------
+
+
+def robustness(folder: str | Path, objectives: list[tuple[str, str]], out: str | Path | None = None) -> tuple[str, Path]:
+    """Per policy and outcome: the distribution over scenarios and the regret against the best policy
+    in each scenario (max and 90th percentile). A policy is a strategy with its lever settings;
+    a scenario is a combination of uncertainties and a replication."""
+    folder = Path(folder)
+    summary, resolved = read_sweep(folder)
+    outcomes = outcome_names(summary, resolved)
+    for name, _ in objectives:
+        if name not in outcomes:
+            raise UserError(f"--outcomes {name}: not an outcome of this sweep; outcomes: {', '.join(outcomes)}")
+    levers = list(resolved.get("levers", []))
+    uncertainties = list(resolved.get("uncertainties", [])) or [p for p in resolved["parameters"] if p not in levers]
+    scenario = ["replication", *uncertainties]
+    runs = summary.with_columns(pl.struct("strategy", *levers).map_elements(_policy, return_dtype=pl.String).alias("policy"))
+    runs = runs.unique(subset=["policy", *scenario], keep="first", maintain_order=True)  # a lever its strategy ignores
+    policies = runs["policy"].unique(maintain_order=True).to_list()
+    out = new_output_folder(out or folder / "robustness", "robustness")
+    rows = []
+    for name, sense in objectives:
+        best = pl.col(name).min() if sense == "min" else pl.col(name).max()
+        regret = (pl.col(name) - pl.col("best")).abs()
+        scored = runs.join(runs.group_by(scenario).agg(best.alias("best")), on=scenario).with_columns(regret.alias("regret"))
+        stats = scored.group_by("policy", maintain_order=True).agg(
+            pl.len().alias("scenarios"), pl.col(name).mean().alias("mean"), pl.col(name).quantile(0.1).alias("p10"),
+            pl.col(name).median().alias("median"), pl.col(name).quantile(0.9).alias("p90"),
+            pl.col("regret").max().alias("regret_max"), pl.col("regret").quantile(0.9).alias("regret_p90"))
+        rows.append(stats.with_columns(pl.lit(name).alias("outcome"), pl.lit(sense).alias("better")).sort("regret_max"))
+        _robustness_plot(scored, name, sense, policies, out / f"robustness_{name}.png")
+    table = pl.concat(rows).select("outcome", "better", "policy", pl.exclude("outcome", "better", "policy"))
+    write_parquet(table, out / "robustness.parquet")
+    text = "Per policy: the outcome over the scenarios and the regret against the best policy in each scenario\n" + format_table(table)
+    write_text(text + "\n", out / "robustness.txt")
+    write_text(_html_section("Robustness", text, [f"robustness_{name}.png" for name, _ in objectives]), out / "robustness.html")
+    return text, out
+
+
+def _policy(row: dict) -> str:
+    """A strategy with the settings of the levers it reads, e.g. ``invest caseload_target=80``."""
+    read = strategies.lookup(row["strategy"]).parameters
+    return " ".join([row["strategy"], *(f"{key.split('.', 1)[1]}={value:g}" if isinstance(value, float) else
+                                        f"{key.split('.', 1)[1]}={value}" for key, value in row.items() if key in read)])
+
+
+def _robustness_plot(scored: pl.DataFrame, name: str, sense: str, policies: list[str], path: Path) -> None:
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 0.5 * len(policies) + 2))
+    for ax, column, title in ((left, name, f"{name} over the scenarios ({sense} is better)"),
+                              (right, "regret", f"regret on {name} against the best policy")):
+        data = [scored.filter(pl.col("policy") == p)[column].to_numpy() for p in policies]
+        ax.boxplot(data, orientation="horizontal", tick_labels=policies)
+        ax.set_title(title, fontsize=9)
+    figure.tight_layout()
+    save_figure(figure, path)
+
+
+# -- output ----------------------------------------------------------------------------
+
+
+def new_output_folder(path: str | Path, what: str) -> Path:
+    """A folder for this analysis' output; an existing one with files is never overwritten."""
+    path = Path(path)
+    if path.is_dir() and any(path.iterdir()):
+        raise UserError(f"{what} output folder {path} is not empty: choose another with --out (nothing is overwritten)")
+    return prepare_output_dir(path)
+
+
+def _slug(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
+def format_table(frame: pl.DataFrame) -> str:
+    with pl.Config(tbl_rows=200, tbl_cols=20, tbl_width_chars=300, fmt_str_lengths=200, tbl_hide_dataframe_shape=True,
+                   tbl_hide_column_data_types=True, float_precision=3):
+        return str(frame)
+
+
+def _html_section(title: str, text: str, images: list[str]) -> str:
+    """A section to put in an HTML report: the printed table and the figures beside it."""
+    figures = "".join(f'<img src="{html.escape(name)}" alt="{html.escape(name)}" style="max-width:100%">' for name in images)
+    return f"<section>\n<h2>{html.escape(title)}</h2>\n<pre>{html.escape(text)}</pre>\n{figures}\n</section>\n"

@@ -24,7 +24,7 @@ from abm.denmark import run_municipalities
 from abm.errors import ConfigError
 from abm.metrics import Tally, WeeklyRecord, national_now, recorded_outputs
 from abm.network import council_network
-from abm.people import Population, stationary_stock
+from abm.people import Population, starting_clients
 from abm.rules import casework, council, inflow, migration, progress, protest, trust, turnover
 from abm.rules.council import ORDINARY
 from abm.spells import SpellLog
@@ -133,11 +133,7 @@ class JobcenterModel(mesa.Model):
         The order is that of the draws from the ``build`` stream: the citizens' network, the
         councils' peers, the councils' starting caseloads, the clients, the staff.
         """
-        stock = stationary_stock(self) if self.params.population.start == "stationary" else None
-        if stock is None:
-            clients = np.round(self.inhabitants * self.params.population.client_share).astype(np.int64)
-        else:
-            clients = np.bincount(stock.municipality, minlength=self.n_municipalities)
+        clients, stock = starting_clients(self)
         self.people = Population(self, clients)
         self.council_peers = council_network(self.streams.build, self.params.network, self.municipalities)
         self.caseworkers = CaseworkerState(0)

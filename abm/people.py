@@ -164,6 +164,16 @@ class Stock(NamedTuple):
 STATIONARY_CHUNK_WEEKS = 52  # entrants are followed a year of entry weeks at a time (bounded memory)
 
 
+def starting_clients(model) -> tuple[np.ndarray, Stock | None]:
+    """Clients per municipality at the start, and the stationary stock they are drawn from
+    when ``population.start`` is "stationary" (else a share ``client_share`` of inhabitants)."""
+    p = model.params.population
+    if p.start == "stationary":
+        stock = stationary_stock(model)
+        return np.bincount(stock.municipality, minlength=model.n_municipalities), stock
+    return np.round(model.inhabitants * p.client_share).astype(np.int64), None
+
+
 def stationary_stock(model) -> Stock:
     """The clients the flows keep: everyone who entered in the last ``stationary_horizon_weeks``
     weeks at today's inflow and is still a client under the exit hazards of the starting

@@ -24,6 +24,7 @@ import warnings
 from pathlib import Path
 
 import polars as pl
+from tabulate import tabulate
 
 from abm import strategies
 from abm.errors import UserError
@@ -342,9 +343,8 @@ def _slug(text: str) -> str:
 
 
 def format_table(frame: pl.DataFrame) -> str:
-    with pl.Config(tbl_rows=200, tbl_cols=20, tbl_width_chars=300, fmt_str_lengths=200, tbl_hide_dataframe_shape=True,
-                   tbl_hide_column_data_types=True, float_precision=3):
-        return str(frame)
+    """A frame as aligned text, with the same formatter as the comparison and sweep tables (tabulate)."""
+    return tabulate(frame.rows(), frame.columns, floatfmt=".4g", missingval="n/a")
 
 
 def _html_section(title: str, text: str, images: list[str]) -> str:

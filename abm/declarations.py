@@ -13,11 +13,12 @@ declarations, so adding an outcome or a state variable touches one file.
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
+from functools import reduce
 from typing import Callable, Mapping
 
 import numpy as np
-import polars as pl
 
 
 @dataclass(frozen=True)
@@ -29,52 +30,66 @@ class Column:
     doc: str
 
 
-@dataclass(frozen=True)
-class Sum:
-    """Nationally: the municipalities' values added up (counts, DKK)."""
+class _Rule:
+    """How an output adds up over municipalities, written once for polars and numpy: ``parts``
+    are the per-municipality quantities that are summed, ``combine`` makes the figure from
+    their sums. ``metrics.national`` sums them per group of a table (polars), ``figure``
+    over chosen municipalities of numpy columns (the DataCollector, the browser app)."""
 
-    def expression(self, name: str) -> pl.Expr:
-        return pl.col(name).sum()
+    def figure(self, name: str, columns: Mapping[str, np.ndarray], members: np.ndarray | None = None,
+               window: int = 1) -> np.ndarray:
+        """The figure of the municipalities ``members`` (a mask, indices or a slice) together, from
+        ``columns`` shaped (weeks, municipalities) or (municipalities,) (one week); with
+        ``members=None``, of each municipality on its own. ``window`` > 1 sums over that many
+        weeks, NaN before the first full window."""
+        parts = self.parts(name, lambda column: np.nan_to_num(columns[column]))
+        sums = (part if members is None else part[..., members].sum(axis=-1) for part in parts)
+        return self.combine(*(_rolling_sum(total, window) for total in sums), divide=ratio)
+
+
+@dataclass(frozen=True)
+class Sum(_Rule):
+    """Nationally: the municipalities' values added up (counts, DKK)."""
 
     def inputs(self, name: str) -> tuple[str, ...]:
         return (name,)
 
-    def value(self, name: str, row: Mapping[str, np.ndarray]) -> float:
-        return float(np.sum(row[name]))
+    def parts(self, name: str, column: Callable) -> tuple:
+        return (column(name),)
+
+    def combine(self, total, divide: Callable):
+        return total
 
     def describe(self) -> str:
         return "sum"
 
 
 @dataclass(frozen=True)
-class Weighted:
+class Weighted(_Rule):
     """Nationally: the mean of the municipalities' values weighted by ``weight`` (a column,
     or the sum of several); municipalities where the value is undefined weigh nothing."""
 
     weight: str | tuple[str, ...]
 
-    def _weight(self) -> pl.Expr:
-        names = (self.weight,) if isinstance(self.weight, str) else self.weight
-        return pl.sum_horizontal(*names) if len(names) > 1 else pl.col(names[0])
-
-    def expression(self, name: str) -> pl.Expr:
-        weight = self._weight()
-        return (pl.col(name).fill_null(0) * weight).sum() / weight.sum()
+    def _weights(self) -> tuple[str, ...]:
+        return (self.weight,) if isinstance(self.weight, str) else self.weight
 
     def inputs(self, name: str) -> tuple[str, ...]:
-        return (name, *((self.weight,) if isinstance(self.weight, str) else self.weight))
+        return (name, *self._weights())
 
-    def value(self, name: str, row: Mapping[str, np.ndarray]) -> float:
-        weight = sum(row[column] for column in self.inputs(name)[1:])
-        return _quotient(np.sum(np.nan_to_num(row[name]) * weight), np.sum(weight))
+    def parts(self, name: str, column: Callable) -> tuple:
+        weight = reduce(operator.add, (column(w) for w in self._weights()))
+        return column(name) * weight, weight
+
+    def combine(self, weighted, weight, divide: Callable):
+        return divide(weighted, weight)
 
     def describe(self) -> str:
-        names = (self.weight,) if isinstance(self.weight, str) else self.weight
-        return f"mean weighted by {' + '.join(f'`{n}`' for n in names)}"
+        return f"mean weighted by {' + '.join(f'`{n}`' for n in self._weights())}"
 
 
 @dataclass(frozen=True)
-class Ratio:
+class Ratio(_Rule):
     """Nationally: a ratio of sums, ``scale`` x sum(numerator) / sum(denominator); the
     numerator is a column or a difference of two (``("clients", "waiting_for_caseworker")``)."""
 
@@ -82,35 +97,35 @@ class Ratio:
     denominator: str
     scale: float = 1.0
 
-    def numerator_expression(self) -> pl.Expr:
-        if isinstance(self.numerator, str):
-            return pl.col(self.numerator)
-        return pl.col(self.numerator[0]) - pl.col(self.numerator[1])
+    def _numerators(self) -> tuple[str, ...]:
+        return (self.numerator,) if isinstance(self.numerator, str) else self.numerator
 
     def inputs(self, name: str) -> tuple[str, ...]:
-        return (*((self.numerator,) if isinstance(self.numerator, str) else self.numerator), self.denominator)
+        return (*self._numerators(), self.denominator)
 
-    def value(self, name: str, row: Mapping[str, np.ndarray]) -> float:
-        numerator = row[self.numerator] if isinstance(self.numerator, str) else row[self.numerator[0]] - row[self.numerator[1]]
-        return _quotient(np.sum(numerator) * self.scale, np.sum(row[self.denominator]))
+    def parts(self, name: str, column: Callable) -> tuple:
+        return reduce(operator.sub, (column(n) for n in self._numerators())), column(self.denominator)
 
-    def expression(self, name: str) -> pl.Expr:
-        total = self.numerator_expression().sum()
-        return (total * self.scale if self.scale != 1.0 else total) / pl.col(self.denominator).sum()
+    def combine(self, numerator, denominator, divide: Callable):
+        return divide(numerator * self.scale if self.scale != 1.0 else numerator, denominator)
 
     def describe(self) -> str:
-        numerator = self.numerator if isinstance(self.numerator, str) else " - ".join(self.numerator)
         scale = f"{self.scale:g} x " if self.scale != 1.0 else ""
-        return f"{scale}sum of `{numerator}` / sum of `{self.denominator}`"
+        return f"{scale}sum of `{' - '.join(self._numerators())}` / sum of `{self.denominator}`"
 
 
 National = Sum | Weighted | Ratio
-"""How an output adds up over municipalities: ``expression`` for a table of weeks (polars,
-``metrics.national``), ``value`` for one week's row (numpy, cheap enough for every week)."""
+"""How an output adds up over municipalities (see :class:`_Rule`)."""
 
 
-def _quotient(numerator: float, denominator: float) -> float:
-    return float(numerator / denominator) if denominator > 0 else float("nan")
+def _rolling_sum(values: np.ndarray, window: int) -> np.ndarray:
+    """Sums over the past ``window`` weeks (axis 0); NaN before the first full window."""
+    if window <= 1:
+        return values
+    total = np.cumsum(values, axis=0, dtype=float)
+    total[window:] = total[window:] - total[:-window]
+    total[: window - 1] = np.nan
+    return total
 
 
 @dataclass(frozen=True)
@@ -173,8 +188,8 @@ SUMMARIES = {
 
 
 def ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    """numerator / denominator per municipality, NaN (stored as null) where the denominator is zero."""
-    return np.divide(numerator, denominator, out=np.full(len(numerator), np.nan), where=denominator > 0)
+    """numerator / denominator per municipality (or group), NaN (stored as null) where the denominator is zero."""
+    return np.divide(numerator, denominator, out=np.full(np.shape(numerator), np.nan), where=denominator > 0)
 
 
 def per_municipality(model, municipality: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:

@@ -10,12 +10,13 @@ and the plots. The README's result schema is generated from the same declaration
 
 from __future__ import annotations
 
+import operator
 from typing import Iterable, Mapping
 
 import numpy as np
 import polars as pl
 
-from abm.declarations import SUMMARIES, Ratio
+from abm.declarations import SUMMARIES
 from abm.mechanisms import OUTPUTS, OWNER
 from abm.rules.turnover import TURNOVER_WINDOW, annualised_turnover  # noqa: F401 (the one definition, used from here)
 
@@ -121,30 +122,27 @@ def national(weekly: pl.DataFrame, by: Iterable[str] = ("week",), names: Iterabl
     output declares (sums, weighted means, ratios of sums); outputs without a national
     aggregate, or whose columns ``weekly`` lacks, are left out.
 
-    ``names`` picks outputs (default: every one in ``weekly``); ``smooth`` gives ratios a
-    rolling window of weeks (both sums over the last n weeks, per group of the other
-    ``by`` columns), e.g. ``{"turnover_annualised": 52}``. ``by=()`` gives one row.
+    ``names`` picks outputs (default: every one in ``weekly``); ``smooth`` sums an output's
+    parts over a rolling window of weeks (per group of the other ``by`` columns), e.g.
+    ``{"turnover_annualised": 52}``. ``by=()`` gives one row.
     """
     by = list(by)
     smooth = dict(smooth or {})
     chosen = [o for o in RECORDED if o.national is not None and (names is None or o.name in names)
               and all(column in weekly.columns for column in o.national.inputs(o.name))]
-    windowed = {o.name: o.national for o in chosen if smooth.get(o.name, 1) > 1}
-    if windowed and (not all(isinstance(rule, Ratio) for rule in windowed.values()) or "week" not in by):
-        raise ValueError(f"only ratios can be smoothed, and only over weeks: {', '.join(windowed)}")
-    aggregates = [o.national.expression(o.name).alias(o.name) for o in chosen if o.name not in windowed]
-    for name, rule in windowed.items():
-        aggregates += [rule.numerator_expression().sum().alias(f"_{name}_numerator"),
-                       pl.col(rule.denominator).sum().alias(f"_{name}_denominator")]
+    parts = {o.name: o.national.parts(o.name, lambda column: pl.col(column).fill_null(0)) for o in chosen}
+    sums = {o.name: [f"_{o.name}_{i}" for i in range(len(parts[o.name]))] for o in chosen}
+    aggregates = [part.sum().alias(alias) for name in parts for part, alias in zip(parts[name], sums[name])]
     result = weekly.group_by(by).agg(aggregates).sort(by) if by else weekly.select(aggregates)
+    windowed = [name for name in sums if smooth.get(name, 1) > 1]
+    if windowed and "week" not in by:
+        raise ValueError(f"only a table of weeks can be smoothed: {', '.join(windowed)}")
     if windowed:
         groups = [column for column in by if column != "week"]
         result = result.sort([*groups, "week"]).with_columns(
-            (_rolling(f"_{name}_numerator", smooth[name], groups) * rule.scale
-             / _rolling(f"_{name}_denominator", smooth[name], groups)).alias(name)
-            for name, rule in windowed.items()
-        ).drop([f"_{name}_{part}" for name in windowed for part in ("numerator", "denominator")])
-    return result.select(*by, *(o.name for o in chosen))
+            _rolling(alias, smooth[name], groups) for name in windowed for alias in sums[name])
+    return result.select(*by, *(o.national.combine(*(pl.col(alias) for alias in sums[o.name]), divide=operator.truediv)
+                                .alias(o.name) for o in chosen))
 
 
 def _rolling(column: str, window: int, groups: list[str]) -> pl.Expr:
@@ -155,7 +153,7 @@ def _rolling(column: str, window: int, groups: list[str]) -> pl.Expr:
 def national_now(row: Mapping[str, np.ndarray], names: Iterable[str]) -> dict[str, float]:
     """This week's national figures from a recorded row (``WeeklyRecord.record``'s return
     value), by the same rules as ``national`` (for the DataCollector, every week)."""
-    return {o.name: o.national.value(o.name, row) for o in RECORDED if o.name in names}
+    return {o.name: float(o.national.figure(o.name, row, slice(None))) for o in RECORDED if o.name in names}
 
 
 def describe_outputs() -> str:

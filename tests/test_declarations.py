@@ -77,6 +77,30 @@ def test_one_week_and_a_table_of_weeks_add_up_the_same():
     assert np.isclose(series["Caseload"].iloc[-1], table["caseload_mean"])
 
 
+def test_the_browser_app_adds_up_by_the_declared_rules():
+    """The browser app's strategy lines are ``national``'s by strategy: a series of an output
+    names it and takes its declared rule; a rate the table lacks is a rule over outputs."""
+    from abm.metrics import TURNOVER_WINDOW
+    from abm.viz.components import FIGURES, SERIES, shown_lines
+
+    model = JobcenterModel(small_config(run__weeks=60, council__strategy_mix=["status_quo", "invest"]), seed=5)
+    model.run()
+    declared = {output.name for output in RECORDED}
+    assert all(series.rule is None for series in (*SERIES, *(figure for figure, _ in FIGURES)) if series.name in declared)
+    table = national(model.weekly(), by=("week", "strategy"), smooth={"turnover_annualised": TURNOVER_WINDOW}).sort("week")
+    for series in SERIES:
+        per_municipality, per_strategy = shown_lines(model, series)
+        assert per_municipality.shape == (60, model.n_municipalities)
+        for strategy, line in per_strategy:
+            rows = table.filter(pl.col("strategy") == strategy)
+            expected = (rows["clients"] * 1000 / rows["inhabitants"] if series.title == "Unemployment"
+                        else rows[series.name] if series.name in declared else None)
+            if expected is not None:
+                full = slice(series.window - 1, None)  # the browser leaves out weeks before a full window
+                assert np.allclose(line[full], expected.to_numpy()[full], rtol=1e-12), (series.title, strategy)
+                assert np.isnan(line[: series.window - 1]).all()
+
+
 def test_declared_summary_figures_follow_the_national_series():
     """An output's ``summary`` kinds become summary keys, computed from its national series."""
     from abm.simulate import run_simulation

@@ -11,8 +11,10 @@ Each view is a component called with the model and ``update``, the value of Mesa
 counter (``mesa.visualization.utils.update_counter``): a new value redraws it. The page
 reads the counter once for all views, so a Step is one render, not one per view.
 
-The data side goes through a few functions (``series_values``, ``combined``,
-``strategy_groups``, ``shown_lines``); the charts only lay out what they return.
+The data side goes through a few functions (``series_figure``, ``strategy_groups``,
+``shown_lines``), which add municipalities up by the outputs' declared national rules
+(``Output.national``, as the summary and the DataCollector do); the charts only lay out
+what they return.
 """
 
 from __future__ import annotations
@@ -29,10 +31,10 @@ import solara
 import traitlets
 from solara.components.echarts import EchartsWidget
 
-from abm import strategies
+from abm.declarations import National, Ratio
+from abm.metrics import RECORDED, TURNOVER_WINDOW
 from abm.style import strategy_colour
 from abm.style import strategy_label as label
-from abm.metrics import TURNOVER_WINDOW
 from abm.viz.controls import settings_summary
 
 NETWORK_NODES = 300
@@ -46,33 +48,40 @@ DIGITS = 5
 
 @dataclass(frozen=True)
 class Series:
-    """An outcome over time as a ratio of weekly sums, so municipalities add up to strategies.
+    """An outcome over time: a recorded output by ``name``, added up over municipalities as it
+    declares; or, for a rate the weekly table does not hold, ``rule`` (a national rule over
+    recorded outputs, e.g. ``Ratio("protesters", "clients", 1000.0)``) with ``name`` its label.
 
-    ``numerator`` (multiplied together) and ``denominator`` name columns of the weekly
-    record or ``inhabitants``; without a denominator the series is a count, summed over
-    municipalities. ``window`` > 1 sums both over that many weeks; weeks before the first
-    full window are left out (a window of one week of a small municipality reads as a
-    1,000% turnover).
+    ``window`` > 1 sums the rule's parts over that many weeks; weeks before the first full
+    window are left out (a window of one week of a small municipality reads as a 1,000%
+    turnover). ``scale`` multiplies the figure for display.
     """
 
     title: str
     unit: str
-    numerator: tuple[str, ...]
-    denominator: str | None = None
-    scale: float = 1.0
+    name: str
+    rule: National | None = None
     window: int = 1
+    scale: float = 1.0
+
+    @property
+    def national(self) -> National:
+        return self.rule or DECLARED[self.name].national
 
 
-TURNOVER = Series("Caseworker turnover", f"quits per caseworker-year (past {TURNOVER_WINDOW} weeks)", ("quits",),
-                  "caseworkers", 52.0, TURNOVER_WINDOW)
-"""``metrics.annualised_turnover`` (quits x 52 / caseworker-weeks) over ``TURNOVER_WINDOW`` weeks."""
+DECLARED = {output.name: output for output in RECORDED}
+
+TURNOVER = Series("Caseworker turnover", f"quits per caseworker-year (past {TURNOVER_WINDOW} weeks)",
+                  "turnover_annualised", window=TURNOVER_WINDOW)
+PROTESTERS = Ratio("protesters", "clients", 1000.0)
+"""Protesters per 1,000 clients."""
 
 SERIES = (
-    Series("Trust in the jobcenter", "mean trust of clients (0-1)", ("trust_mean", "clients"), "clients"),
+    Series("Trust in the jobcenter", "mean trust of clients (0-1)", "trust_mean"),
     TURNOVER,
-    Series("Protests", "protesters per 1,000 clients", ("protesters",), "clients", 1000.0),
-    Series("Unemployment", "clients per 1,000 inhabitants", ("clients",), "inhabitants", 1000.0),
-    Series("Net cost", "DKK per inhabitant per week", ("net_cost",), "inhabitants"),
+    Series("Protests", "protesters per 1,000 clients", "protesters_per_1000_clients", PROTESTERS),
+    Series("Unemployment", "clients per 1,000 inhabitants", "clients_per_1000_inhabitants", Ratio("clients", "inhabitants", 1000.0)),
+    Series("Net cost", "DKK per inhabitant per week", "net_cost_per_inhabitant", Ratio("net_cost", "inhabitants")),
 )
 """The time series shown (all rates, so municipalities of any size compare), and the tile grid's outcomes."""
 
@@ -80,53 +89,23 @@ SERIES = (
 # -- the data: one place that turns the record into what the views show ------------------
 
 
-def _weekly(model, name: str | None) -> np.ndarray:
-    """A recorded column so far, shape (weeks, municipalities), NaN (no clients) as 0."""
-    shape = (model.record.rows, model.n_municipalities)
-    if name is None:
-        return np.ones(shape)
-    if name == "inhabitants":
-        return np.broadcast_to(model.inhabitants.astype(float), shape)
-    return np.nan_to_num(model.record.so_far(name))
-
-
-def _rolling_sum(values: np.ndarray, window: int) -> np.ndarray:
-    """Sums over the past ``window`` weeks; NaN before the first full window."""
-    if window <= 1:
-        return values
-    total = np.cumsum(values, axis=0)
-    total[window:] = total[window:] - total[:-window]
-    total[: window - 1] = np.nan
-    return total
-
-
-def series_values(model, series: Series) -> tuple[np.ndarray, np.ndarray]:
-    """(numerator, denominator) per week and municipality, before any grouping."""
-    numerator = np.prod([_weekly(model, name) for name in series.numerator], axis=0) * series.scale
-    return _rolling_sum(numerator, series.window), _rolling_sum(_weekly(model, series.denominator), series.window)
-
-
 def strategy_groups(model) -> list[tuple[str, np.ndarray]]:
     """(strategy, which municipalities follow it) for each strategy present."""
     return [(strategy.name, members) for strategy, members in model.councils.groups()]
 
 
-def combined(series: Series, numerator: np.ndarray, denominator: np.ndarray, members: np.ndarray) -> np.ndarray:
-    """The series for a group of municipalities: sums divided (or just summed, for counts)."""
-    total = numerator[..., members].sum(axis=-1)
-    return total if series.denominator is None else _ratio(total, denominator[..., members].sum(axis=-1))
-
-
-def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    return np.divide(numerator, denominator, out=np.full(numerator.shape, np.nan), where=denominator > 0)
+def series_figure(model, series: Series, members: np.ndarray | None = None) -> np.ndarray:
+    """The series so far for the municipalities ``members`` together, per week; with
+    ``members=None`` per week and municipality (the declared rule's ``figure``)."""
+    rule = series.national
+    columns = {name: model.record.so_far(name) for name in rule.inputs(series.name)}
+    return series.scale * rule.figure(series.name, columns, members, series.window)
 
 
 def shown_lines(model, series: Series) -> tuple[np.ndarray, list[tuple[str, np.ndarray]]]:
     """What a time series view shows: (per municipality (weeks, municipalities), [(strategy, per week)])."""
-    numerator, denominator = series_values(model, series)
-    per_municipality = numerator if series.denominator is None else _ratio(numerator, denominator)
-    return per_municipality, [(name, combined(series, numerator, denominator, members))
-                              for name, members in strategy_groups(model)]
+    return series_figure(model, series), [(name, series_figure(model, series, members))
+                                          for name, members in strategy_groups(model)]
 
 
 def shown_frame(model) -> pl.DataFrame:
@@ -367,15 +346,15 @@ def NetworkView(model, update: int):
 
 
 FIGURES = (
-    (Series("Clients", "", ("clients",)), "{:,.0f}"),
-    (Series("Trust", "", ("trust_mean", "clients"), "clients"), "{:.3f}"),
-    (Series("Protesters per 1,000 clients", "", ("protesters",), "clients", 1000.0), "{:.1f}"),
-    (Series("Caseworkers", "", ("caseworkers",)), "{:,.0f}"),
-    (Series("Caseload", "", ("caseload_mean", "caseworkers"), "caseworkers"), "{:.1f}"),
+    (Series("Clients", "", "clients"), "{:,.0f}"),
+    (Series("Trust", "", "trust_mean"), "{:.3f}"),
+    (Series("Protesters per 1,000 clients", "", "protesters_per_1000_clients", PROTESTERS), "{:.1f}"),
+    (Series("Caseworkers", "", "caseworkers"), "{:,.0f}"),
+    (Series("Caseload", "", "caseload_mean"), "{:.1f}"),
     (replace(TURNOVER, title=f"Turnover / yr ({TURNOVER_WINDOW} wk)"), "{:.1%}"),
-    (Series("Net cost (M DKK / week)", "", ("net_cost",), scale=1e-6), "{:,.2f}"),
+    (Series("Net cost (M DKK / week)", "", "net_cost", scale=1e-6), "{:,.2f}"),
 )
-"""The key figures of the week (with their format), totalled like the time series."""
+"""The key figures of the week (with their format), added up like the time series."""
 
 
 @solara.component
@@ -395,8 +374,7 @@ def KeyFiguresView(model, update: int):
             groups.append(("all", np.ones(model.n_municipalities, dtype=bool)))
         rows = [["Municipalities", *(str(members.sum()) for _, members in groups)]]
         for series, form in FIGURES:
-            numerator, denominator = (values[-1] for values in series_values(model, series))
-            rows.append([series.title, *("—" if not np.isfinite(value := combined(series, numerator, denominator, members))
+            rows.append([series.title, *("—" if not np.isfinite(value := series_figure(model, series, members)[-1])
                                           else form.format(value) for _, members in groups)])
         parts.append(_html_table(["", *(name for name, _ in groups)], rows))
     with solara.Column(gap="4px"):

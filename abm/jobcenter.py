@@ -147,23 +147,18 @@ def move_caseworkers(model, rows: np.ndarray, unit: int) -> None:
     staff.unit[rows] = unit
 
 
-def hire(model, municipality: np.ndarray, unit: np.ndarray) -> None:
-    """New caseworkers start (as trainees); their departments are rebalanced, the moved cases wait."""
-    if len(municipality) == 0:
-        return
+def employ(model, municipality: np.ndarray, unit: np.ndarray, start: dict) -> None:
+    """New caseworkers take empty rows, without cases; ``start`` holds their values of the
+    columns other rules own (``turnover.hire`` gives them)."""
     staff = model.caseworkers
-    rows = staff.free_slots(len(municipality))
-    staff.employ(rows, {"municipality": municipality, "unit": unit, "experience": 0,
-                        "stress": model.params.turnover.stress_base, "caseload": 0})
-    model.tally.add("hires", municipality)
-    rebalance(model, np.unique(department(municipality, unit)))
+    staff.employ(staff.free_slots(len(municipality)), {"municipality": municipality, "unit": unit, "caseload": 0, **start})
 
 
-def rebalance(model, departments: np.ndarray) -> None:
+def rebalance(model, departments: np.ndarray, tolerance: float) -> None:
     """Move cases well above an even share in these departments to their least-loaded colleagues.
 
-    A caseworker keeps their first cases (in slot order) up to the even share plus the
-    tolerance; the rest wait for a caseworker.
+    A caseworker keeps their first cases (in slot order) up to the even share plus
+    ``tolerance`` (a share of it); the rest wait for a caseworker.
     """
     citizens, staff = model.citizens, model.caseworkers
     n_departments = department_count(model)
@@ -173,7 +168,7 @@ def rebalance(model, departments: np.ndarray) -> None:
     total = np.bincount(staff_department[rows], weights=staff.caseload[rows], minlength=n_departments)
     even_share = np.ceil(total / np.maximum(headcount, 1))
     keep = np.full(n_departments, np.iinfo(np.int64).max)  # departments not rebalanced keep everything
-    keep[departments] = np.ceil(even_share[departments] * (1 + model.params.turnover.rebalance_tolerance))
+    keep[departments] = np.ceil(even_share[departments] * (1 + tolerance))
     detach(model, _cases_beyond(citizens.occupied(), citizens.caseworker, staff_department, keep, staff.size))
 
 

@@ -20,7 +20,7 @@ from abm import jobcenter, strategies
 from abm.declarations import Output, Weighted, When, per_municipality, ratio
 from abm.denmark import named_strategies
 from abm.parameters import Param
-from abm.rules import costs
+from abm.rules import costs, turnover
 from abm.rules.progress import EXITS, OUT_OF_LABOUR_FORCE_ON
 from abm.strategies import Decision, Strategy
 
@@ -303,7 +303,7 @@ def _start_pilots(model, municipalities: np.ndarray, p) -> None:
     pilot_clients = np.bincount(citizens.slot_municipality[chosen], minlength=model.n_municipalities)
     model.councils.headcount[municipalities, PILOT] = np.ceil(pilot_clients[municipalities] / p.pilot_caseload)
     positions = model.councils.headcount[municipalities, PILOT]
-    jobcenter.hire(model, np.repeat(municipalities, positions), np.full(positions.sum(), PILOT))
+    turnover.hire(model, np.repeat(municipalities, positions), np.full(positions.sum(), PILOT))
     jobcenter.assign_waiting(model)
 
 
@@ -316,7 +316,7 @@ def _merge_pilot_units(model, municipalities: np.ndarray) -> None:
     councils.headcount[municipalities, PILOT] = 0
     keep = ~np.isin(model.recruitment.municipality, municipalities) | (model.recruitment.unit == ORDINARY)
     model.recruitment.take(keep)
-    jobcenter.rebalance(model, jobcenter.department(municipalities, ORDINARY))
+    turnover.rebalance(model, jobcenter.department(municipalities, ORDINARY))
     jobcenter.assign_waiting(model)
 
 
@@ -345,7 +345,7 @@ def _trial(model) -> None:
         filled = np.bincount(staff.municipality[staff.active & (staff.unit == PILOT)], minlength=model.n_municipalities)
         missing = np.maximum(councils.headcount[towns, PILOT] - filled[towns], 0)
         model.recruitment.take(keep=(model.recruitment.unit != PILOT) | ~np.isin(model.recruitment.municipality, towns))
-        jobcenter.hire(model, np.repeat(towns, missing), np.full(missing.sum(), PILOT))
+        turnover.hire(model, np.repeat(towns, missing), np.full(missing.sum(), PILOT))
         jobcenter.assign_waiting(model)
 
 

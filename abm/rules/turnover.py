@@ -132,9 +132,23 @@ def apply(model) -> None:
 
     recruitment = model.recruitment
     municipality, unit = recruitment.take(keep=recruitment.due_week > model.week)
-    jobcenter.hire(model, municipality, unit)
+    hire(model, municipality, unit)
     jobcenter.assign_waiting(model)  # the quitters' clients and the cases rebalanced to the new hires
     advertise_openings(model)
+
+
+def hire(model, municipality: np.ndarray, unit: np.ndarray) -> None:
+    """New caseworkers start, as trainees at ``stress_base``; their departments are rebalanced, the moved cases wait."""
+    if len(municipality) == 0:
+        return
+    jobcenter.employ(model, municipality, unit, {"experience": 0, "stress": model.params.turnover.stress_base})
+    model.tally.add("hires", municipality)
+    rebalance(model, np.unique(jobcenter.department(municipality, unit)))
+
+
+def rebalance(model, departments: np.ndarray) -> None:
+    """Staff arrived in these departments: cases beyond ``rebalance_tolerance`` above an even share move (``jobcenter.rebalance``)."""
+    jobcenter.rebalance(model, departments, model.params.turnover.rebalance_tolerance)
 
 
 def advertise_openings(model) -> None:

@@ -132,11 +132,11 @@ def national(weekly: pl.DataFrame, by: Iterable[str] = ("week",), names: Iterabl
               and all(column in weekly.columns for column in o.national.inputs(o.name))]
     parts = {o.name: o.national.parts(o.name, lambda column: pl.col(column).fill_null(0)) for o in chosen}
     sums = {o.name: [f"_{o.name}_{i}" for i in range(len(parts[o.name]))] for o in chosen}
-    aggregates = [part.sum().alias(alias) for name in parts for part, alias in zip(parts[name], sums[name])]
-    result = weekly.group_by(by).agg(aggregates).sort(by) if by else weekly.select(aggregates)
     windowed = [name for name in sums if smooth.get(name, 1) > 1]
     if windowed and "week" not in by:
         raise ValueError(f"only a table of weeks can be smoothed: {', '.join(windowed)}")
+    aggregates = [part.sum().alias(alias) for name in parts for part, alias in zip(parts[name], sums[name])]
+    result = weekly.group_by(by).agg(aggregates).sort(by) if by else weekly.select(aggregates)
     if windowed:
         groups = [column for column in by if column != "week"]
         result = result.sort([*groups, "week"]).with_columns(

@@ -5,16 +5,20 @@ by default, ``--workers 1`` in this process, ``--address`` on a cluster; the res
 the same, byte for byte. Writes under ``results/compare-<config name>/``: ``runs.parquet``
 (one summary row per run), ``weekly.parquet`` (every run's weekly rows),
 ``comparison.parquet`` and ``comparison.txt`` (the table), ``plots/*.png`` and ``plots/*.svg``
-(:mod:`abm.plots`) and ``report.html``.
+(:mod:`abm.plots`) and ``report.html``. With ``--posterior FILE`` (a calibration's
+``accepted.parquet``) also ``posterior.parquet`` and ``posterior.txt`` (:mod:`abm.posterior`).
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from abm.commands.common import DEFAULT_CONFIG, add_config_arguments, add_executor_arguments
 from abm.compare import comparison_strategies, comparison_table, format_table, payback_weeks, run_comparison
 from abm.config import load_config
 from abm.execution import check_executor
 from abm.plots import caption, comparison_plots
+from abm.posterior import format_posterior, load_posterior, posterior_differences, posterior_table
 from abm.resources import check_memory
 from abm.report import html_report
 from abm.results import prepare_output_dir, write_parquet, write_text
@@ -26,6 +30,10 @@ def add_parser(subparsers) -> None:
     add_executor_arguments(parser)
     parser.add_argument("--out", default=None, help="output folder (default results/compare-<config name>)")
     parser.add_argument("--force", action="store_true", help="run even if the memory estimate exceeds the available memory")
+    parser.add_argument("--posterior", type=Path, default=None, metavar="FILE",
+                        help="also rerun the comparison at each parameter vector a calibration accepted (its accepted.parquet) "
+                             "and show how much each difference depends on the calibration")
+    parser.add_argument("--draws", type=int, default=10, help="with --posterior: the best this many accepted vectors (default 10)")
     parser.set_defaults(handler=handle)
 
 
@@ -34,6 +42,7 @@ def handle(args) -> int:
     path = args.config or DEFAULT_CONFIG
     config = load_config(path, args.overrides, seed=args.seed)
     check_memory([config], force=args.force, origin=str(path))
+    vectors = load_posterior(args.posterior, args.draws) if args.posterior else None
     name = getattr(path, "stem", str(path).rsplit("/", 1)[-1].removesuffix(".toml"))
     out = prepare_output_dir(args.out or f"results/compare-{name}")
     baseline = config.compare.baseline_strategy
@@ -58,5 +67,13 @@ def handle(args) -> int:
     write_text(html_report("Strategy comparison", config.description, table, baseline, figures, run_line, caption_line,
                            runs["config"][0], seeds), out / "report.html")
     print(text)
-    print(f"\nresults: {out}/ (runs.parquet, weekly.parquet, comparison.txt, plots/ as PNG and SVG, report.html)")
+    if vectors:
+        differences = posterior_differences(config, vectors, workers=args.workers, address=args.address)
+        posterior = posterior_table(differences, strategies, baseline)
+        write_parquet(differences, out / "posterior.parquet", seed=seed)
+        posterior_text = format_posterior(posterior, baseline, args.posterior)
+        write_text(posterior_text + "\n", out / "posterior.txt")
+        print("\n" + posterior_text)
+    print(f"\nresults: {out}/ (runs.parquet, weekly.parquet, comparison.txt, plots/ as PNG and SVG, report.html"
+          + (", posterior.parquet, posterior.txt)" if vectors else ")"))
     return 0

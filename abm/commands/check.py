@@ -5,6 +5,7 @@ Exit status 1 if a target is outside its tolerance (for CI); 2 on a user mistake
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from abm.calibration.fit import experiment, fit_table, format_fit, run_experiments
@@ -19,6 +20,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("config", type=Path, nargs="?", default=None, help="config to check (default: the targets file's base)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a parameter of the config, e.g. --set progress.quality_elasticity=0.8 (repeatable)")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="seed the replications' seeds come from (default: the targets file's); another seed set shows whether a fit is the seed's")
     add_execution_arguments(parser)
     parser.set_defaults(handler=handle)
 
@@ -32,6 +35,8 @@ def add_execution_arguments(parser) -> None:
 
 def handle(args) -> int:
     targets = load_targets(args.targets)
+    if args.seed is not None:
+        targets = dataclasses.replace(targets, seed=args.seed)
     if args.replications is not None and args.replications < 1:
         raise UserError(f"--replications {args.replications}: expected a whole number >= 1")
     config = targets.base_config(args.config).with_overrides(parse_overrides(args.overrides), origin="--set")
@@ -40,6 +45,6 @@ def handle(args) -> int:
     if isinstance(values, str):
         raise UserError(f"a run of the targets' experiments failed:\n{values}")
     table = fit_table(targets, values)
-    print(f"fit of {args.config or targets.base} to {targets.path} ({replications} replications)\n")
+    print(f"fit of {args.config or targets.base} to {targets.path} ({replications} replications, seed {targets.seed})\n")
     print(format_fit(table))
     return 0 if table["within"].all() else 1

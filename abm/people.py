@@ -176,8 +176,8 @@ def starting_clients(model) -> tuple[np.ndarray, Stock | None]:
 
 def stationary_stock(model) -> Stock:
     """The clients the flows keep: everyone who entered in the last ``stationary_horizon_weeks``
-    weeks at today's inflow and is still a client under the exit hazards of the starting
-    caseload (``council.initial_caseload``; its own random stream, ``steady_start``).
+    weeks at today's inflow and is still a client under the exit hazards and the pressing of
+    the starting caseload (``council.initial_caseload``; its own random stream, ``steady_start``).
 
     Starting here, the status quo does not drift while the long clarification spells settle
     (issue 14); its size is set by the inflow and the hazards, not by ``client_share``.
@@ -186,14 +186,16 @@ def stationary_stock(model) -> Stock:
     rng = model.streams.steady_start
     inflow_factor, _ = inflow.scenario_factors(params.labour_market)
     weekly = params.labour_market.inflow_per_1000 * model.inhabitants / 1000.0 * inflow_factor
-    boost = float(progress.quality_boost(casework.quality_at_caseload(model, params.council.initial_caseload), model))
+    quality = casework.quality_at_caseload(model, params.council.initial_caseload)
+    boost = float(progress.quality_boost(quality, model))
+    press = min(float(progress.press_chance(quality, params.progress, casework.reference_quality(params.casework))), 1.0)
     parts = []
     for first in range(0, params.population.stationary_horizon_weeks, STATIONARY_CHUNK_WEEKS):
         weeks = min(STATIONARY_CHUNK_WEEKS, params.population.stationary_horizon_weeks - first)
         municipality = np.repeat(np.arange(model.n_municipalities), rng.poisson(weekly * weeks))
         age = rng.integers(first, first + weeks, len(municipality))
         attributes = new_citizen_attributes(rng, params.population, draw_groups(rng, params.labour_market.inflow_shares, len(age)))
-        alive, state = progress.stationary_survivors(model, rng, attributes, age, boost)
+        alive, state = progress.stationary_survivors(model, rng, attributes, age, boost, press)
         survivors = {name: column[alive] for name, column in attributes.items()} | {"group": state.pop("group")}
         parts.append((municipality[alive], survivors, age[alive], state))
     order = np.argsort(np.concatenate([part[0] for part in parts]), kind="stable")

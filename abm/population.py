@@ -95,14 +95,14 @@ PARAMS = {
         "public figure: 80% of 5 years", low=0, high=5200,
     ),
     "start": Param(
-        "given", "",
+        "stationary", "",
         "How the clients at the start are drawn: 'given' (client_share, stock_shares, initial_spell_mean) or 'stationary' (the stock the inflow and the exit hazards at council.initial_caseload keep: its size, groups, spells and clarification; client_share, stock_shares and initial_spell_mean are then unused).",
-        "issue 14: a steady status quo needs a settled start ('given' keeps the earlier calibration)",
+        "issue 14: a steady status quo needs a settled start (with 'given', clients drift up ~36% over ten years)",
         choices=("given", "stationary"),
     ),
     "stationary_horizon_weeks": Param(
-        1040, "weeks", "With start = 'stationary': entrants of up to this many weeks ago are followed (longer spells are cut off).",
-        "assumption (20 years: clarification spells are 130-170 weeks on average)", low=52, high=5200,
+        5200, "weeks", "With start = 'stationary': entrants of up to this many weeks ago are followed (longer spells are cut off).",
+        "assumption (100 years: sick clients pressed to activation stay for decades; at 1040 weeks the status quo drifts up ~10%)", low=52, high=5200,
     ),
     "initial_spell_mean": Param(
         [20.0, 120.0, 150.0], "weeks",

@@ -1,5 +1,6 @@
-"""The mechanisms issue 14's calibration needs: each does what it says, on a small config,
-and is off (today's results) by default."""
+"""The mechanisms issue 14's calibration needs: each does what it says, on a small config.
+The Hill curve of quality and the stationary start are on by default (the calibration uses
+them); the virtual field trials are off unless a config asks for them."""
 
 from __future__ import annotations
 
@@ -21,12 +22,13 @@ def _gain_per_case(p, high: float, low: float) -> float:
 
 
 def test_quality_exponent_one_is_the_plain_curve_and_above_one_gives_diminishing_returns():
-    plain = defaults().casework
+    plain = defaults().with_overrides({"casework.quality_exponent": 1.0}).casework
     minutes = np.array([3.0, 15.0, 40.0])
     assert np.allclose(casework.quality_of_minutes(minutes, plain), minutes / (minutes + plain.half_quality_minutes))
     # Exponent 1: convex in the caseload, each case removed buys more than the one before.
     assert _gain_per_case(plain, 70, 40) > _gain_per_case(plain, 150, 100) > _gain_per_case(plain, 250, 150)
-    hill = defaults().with_overrides({"casework.quality_exponent": 3.0, "casework.half_quality_minutes": 5.0}).casework
+    hill = defaults().with_overrides({"casework.half_quality_minutes": 5.0}).casework
+    assert hill.quality_exponent == 3.0  # the default
     assert casework.quality_of_minutes(5.0, hill) == 0.5
     # Exponent 3: the gain per case removed shrinks as caseloads fall below ~200.
     assert _gain_per_case(hill, 250, 150) > _gain_per_case(hill, 150, 100) > 2 * _gain_per_case(hill, 70, 40)
@@ -75,9 +77,10 @@ def test_in_office_trial_runs_the_treatment_unit_at_its_caseload_and_the_control
     assert "trial_exits_out_of_labour_force" not in weekly.columns  # that exit is off
     for kind in (kind for kind in EXITS if f"exits_{kind}" in weekly.columns):
         assert (weekly[f"trial_exits_{kind}"] + weekly[f"control_exits_{kind}"] == weekly[f"exits_{kind}"]).all(), kind
-    # The treatment unit's clients find jobs faster (more time per client: 150 -> 70 cases).
+    # The treatment unit's clients find jobs faster (more time per client: 150 -> 70 cases;
+    # the calibrated quality curve makes that about a fifth more exits, measured 1.18).
     rate = {unit: during[f"{unit}_exits_job"].sum() / during[f"{unit}_clients"].sum() for unit in ("trial", "control")}
-    assert 1.2 < rate["trial"] / rate["control"] < 3.0
+    assert 1.05 < rate["trial"] / rate["control"] < 1.6
     check_weekly(weekly)
 
 
@@ -96,12 +99,14 @@ def test_a_trial_of_entrants_only_leaves_the_stock_in_the_control_unit():
 
 
 def test_more_contact_early_in_the_spell_raises_early_job_exits_at_the_others_expense():
-    base = {"municipalities.sizes": [40000, 60000], "run.weeks": 52, "casework.early_contact_weeks": 13}
+    # At 200 cases quality is far from saturated, so time moved to early clients shows.
+    base = {"municipalities.sizes": [40000, 60000], "run.weeks": 52, "casework.early_contact_weeks": 13,
+            "council.initial_caseload": 200.0}
     same = _run(base)  # factor 1: every client the same share (today's results), early exits counted
     more = _run({**base, "casework.early_contact_factor": 3.0})
     early = more["exits_job_early"].sum() / same["exits_job_early"].sum()
     later = (more["exits_job"] - more["exits_job_early"]).sum() / (same["exits_job"] - same["exits_job_early"]).sum()
-    assert 1.1 < early < 2.5  # three times the meetings in the first 13 weeks (measured: 1.21)
+    assert 1.1 < early < 2.5  # three times the meetings in the first 13 weeks (measured: 1.31)
     assert later < 1.0  # the others get less of the caseworker's time
     check_weekly(more)
 
@@ -149,12 +154,14 @@ def test_the_stationary_start_is_the_stock_the_inflow_and_the_exit_hazard_keep()
 
 def test_stress_rises_only_above_the_sustainable_caseload():
     p = defaults().turnover
-    assert turnover.stress_level(p, np.array([30.0, 60.0]), 0.0).tolist() == [p.stress_base] * 2
-    assert turnover.stress_level(p, np.array([100.0]), 0.0)[0] > p.stress_base  # the default stresses ordinary caseloads
-    ordinary = defaults().with_overrides({"turnover.sustainable_caseload": 120.0}).turnover
-    assert turnover.stress_level(ordinary, np.array([100.0]), 0.0)[0] == ordinary.stress_base
-    # In a run at ~100 cases, caseworkers stay at the base stress when the threshold is above their caseload.
-    weekly = _run({"municipalities.sizes": [40000, 60000], "run.weeks": 20, "turnover.sustainable_caseload": 200.0})
-    assert np.allclose(weekly["stress_mean"], ordinary.stress_base)
-    default = _run({"municipalities.sizes": [40000, 60000], "run.weeks": 20})
-    assert (default["stress_mean"] > ordinary.stress_base + 0.1).all()
+    # The default threshold is the ordinary caseload: only overload stresses.
+    assert turnover.stress_level(p, np.array([30.0, 60.0, 100.0]), 0.0).tolist() == [p.stress_base] * 3
+    assert turnover.stress_level(p, np.array([150.0]), 0.0)[0] == p.stress_base + p.stress_load * 0.5
+    low = defaults().with_overrides({"turnover.sustainable_caseload": 60.0}).turnover
+    assert turnover.stress_level(low, np.array([100.0]), 0.0)[0] > low.stress_base
+    # In a run, caseworkers stay at the base stress while the threshold is above their caseload.
+    weekly = _run({"municipalities.sizes": [40000, 60000], "run.weeks": 20, "turnover.sustainable_caseload": 300.0,
+                   "council.initial_caseload": 200.0})
+    assert np.allclose(weekly["stress_mean"], p.stress_base)
+    overloaded = _run({"municipalities.sizes": [40000, 60000], "run.weeks": 20, "council.initial_caseload": 200.0})
+    assert (overloaded["stress_mean"] > p.stress_base + 0.1).all()

@@ -99,7 +99,8 @@ def test_zero_caseworkers_leaves_everyone_waiting():
 
 
 def test_zero_inflow_drains_the_jobcenters():
-    model = JobcenterModel(small_config(labour_market__inflow_per_1000=0.0, run__weeks=300), seed=2)
+    # A given stock (a stationary one is empty without inflow) drains.
+    model = JobcenterModel(small_config(labour_market__inflow_per_1000=0.0, population__start="given", run__weeks=300), seed=2)
     model.run()
     weekly = model.weekly()
     assert weekly["inflow"].sum() == 0
@@ -122,7 +123,7 @@ def test_growing_past_the_reserved_slots_keeps_everyone():
 
 def test_draining_packs_the_table_and_keeps_everyone():
     """As the jobcenters empty, the table of slots shrinks; state, agents and ties follow the people."""
-    model = JobcenterModel(small_config(labour_market__inflow_per_1000=0.0, run__weeks=150), seed=3)
+    model = JobcenterModel(small_config(labour_market__inflow_per_1000=0.0, population__start="given", run__weeks=150), seed=3)
     check_agents(model)  # made before any pack, so they must follow
     start_slots = model.citizens.size
     for _ in range(model.config.run.weeks):

@@ -54,7 +54,7 @@ def test_citizens_are_the_people_in_the_jobcenters():
 
 def test_an_agent_keeps_its_id_across_moves_and_repacking_and_leavers_leave_mesa():
     """Jobcenters draining with no inflow: the table is packed and people migrate."""
-    model = JobcenterModel(small_config(labour_market__inflow_per_1000=0.0, migration__trust_threshold=1.0,
+    model = JobcenterModel(small_config(labour_market__inflow_per_1000=0.0, population__start="given", migration__trust_threshold=1.0,
                                         migration__trust_margin=0.0, migration__weekly_chance=0.2,
                                         network__cross_share=0.5, run__weeks=150), seed=3)
     first = {citizen.person: citizen for citizen in model.agents_by_type[Citizen]}
@@ -104,6 +104,9 @@ def test_setting_trust_changes_what_the_rules_do():
     same.step()
     assert one.trust < twin.trust  # the trust rule started from the value set
     assert low.citizens.grievance[low.citizens.occupied()].mean() > same.citizens.grievance[same.citizens.occupied()].mean()
+    for _ in range(3):  # grievance builds for a few weeks before thresholds are crossed
+        low.step()
+        same.step()
     assert low.weekly()["protesters"].sum() > same.weekly()["protesters"].sum()
 
 

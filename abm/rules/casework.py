@@ -25,14 +25,14 @@ PARAMS = {
         low=0.01, high=1.0,
     ),
     "half_quality_minutes": Param(
-        15.0, "minutes / citizen / week",
+        3.81, "minutes / citizen / week",
         "Time per citizen at which meeting quality is half its maximum.",
-        "assumption, so 220 cases leave ~6 min/week (seed 000: 25 min for a whole conversation)",
+        "calibrated: targets/denmark.toml, 2026-12-02 (Hainmueller et al. 2016: 150 -> 70 cases saves ~10 days in the first year)",
         low=0.01, high=1000.0,
     ),
     "quality_exponent": Param(
-        1.0, "", "Steepness of quality in minutes (Hill exponent): quality = m^n / (m^n + half^n). 1 is the plain saturating curve; above 1 quality saturates at ordinary caseloads, so each case removed buys less as caseloads fall (diminishing returns).",
-        "assumption (issue 14: diminishing returns; 1 keeps the earlier calibration)", low=0.1, high=10.0,
+        3.0, "", "Steepness of quality in minutes (Hill exponent): quality = m^n / (m^n + half^n). 1 is the plain saturating curve; above 1 quality saturates at ordinary caseloads, so each case removed buys less as caseloads fall (diminishing returns).",
+        "issue 14: diminishing returns (at 1, quality is convex in the caseload: every case removed buys more than the last, down to any floor)", low=0.1, high=10.0,
     ),
     "reference_caseload": Param(
         100.0, "cases / caseworker", "Caseload at which exit hazards take their base values.",

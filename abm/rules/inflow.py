@@ -18,9 +18,9 @@ SCENARIOS = ("baseline", "boom", "recession")
 PARAMS = {
     "scenario": Param("baseline", "", "Labour-market scenario (moves inflow and job chances).", "assumption", choices=SCENARIOS),
     "inflow_per_1000": Param(
-        1.15, "citizens / 1,000 inhabitants / week",
+        0.846, "citizens / 1,000 inhabitants / week",
         "New clients per week; with the default spells it keeps about 5% of inhabitants in the jobcenter.",
-        "calibrated to ~300,000 clients in 5.9 million inhabitants", low=0.0, high=50.0,
+        "calibrated: targets/denmark.toml, 2026-12-02 (~300,000 clients in 5.9 million inhabitants)", low=0.0, high=50.0,
     ),
     "inflow_shares": Param(
         [0.85, 0.12, 0.03], "shares", "New clients by target group: job-ready, activity-ready, resource programme.",

@@ -41,8 +41,8 @@ PARAMS = {
         "assumption (issue 14: field trials count it apart from jobs; 0 keeps the earlier calibration)", low=0.0, high=1.0,
     ),
     "quality_elasticity": Param(
-        1.5, "", "Exit and clarification speed scale as (quality / reference quality) to this power.",
-        "calibrated to seed 002: pilot at 60 vs ~120 cases shortened spells by ~1.3 years", low=0.0, high=10.0,
+        4.14, "", "Exit and clarification speed scale as (quality / reference quality) to this power.",
+        "calibrated: targets/denmark.toml, 2026-12-02 (Hainmueller et al. 2016, not the seed 002 pilot's before/after figure: the experiment wins)", low=0.0, high=10.0,
     ),
     "self_help_share": Param(
         0.3, "share", "Share of the base exit chances that does not depend on casework at all.", "assumption",
@@ -62,12 +62,12 @@ PARAMS = {
         kind="list[float]", length=len(GROUPS),
     ),
     "disability_share": Param(
-        [0.0, 0.25, 0.56], "share", "Share of decisions that grant disability pension, by group.",
-        "public figure: resource programmes ended 56% in disability pension (2018)", low=0.0, high=1.0, kind="list[float]", length=len(GROUPS),
+        [0.0, 0.25, 0.50], "share", "Share of decisions that grant disability pension, by group.",
+        "calibrated: targets/denmark.toml, 2026-12-02: resource programmes ended 56% in disability pension (2018); poor health raises the share at the decision", low=0.0, high=1.0, kind="list[float]", length=len(GROUPS),
     ),
     "flexjob_share": Param(
-        [0.0, 0.35, 0.25], "share", "Share of decisions that grant a flexjob, by group (the rest return to the job-ready track).",
-        "public figure: resource programmes ended ~25% in flexjob (2018)", low=0.0, high=1.0, kind="list[float]", length=len(GROUPS),
+        [0.0, 0.35, 0.31], "share", "Share of decisions that grant a flexjob, by group (the rest return to the job-ready track).",
+        "calibrated: targets/denmark.toml, 2026-12-02: resource programmes ended ~25% in flexjob (2018); a flexjob is granted only where disability is not", low=0.0, high=1.0, kind="list[float]", length=len(GROUPS),
     ),
     "sick_threshold": Param(0.4, "health", "Below this health a citizen counts as sick.", "assumption", low=0.0, high=1.0),
     "press_probability": Param(
@@ -75,7 +75,8 @@ PARAMS = {
         "calibrated to seed 004: >1/3 of staff say sick citizens are pressed too much", low=0.0, high=1.0,
     ),
     "press_quality_exponent": Param(
-        2.0, "", "Pressing scales as (1 - quality) / (1 - reference quality) to this power.", "assumption", low=0.0, high=10.0,
+        0.33, "", "Pressing scales as (1 - quality) / (1 - reference quality) to this power.",
+        "assumption: with quality's Hill exponent 3, 1 - quality grows as the caseload cubed, so 1/3 makes pressing about proportional to the caseload (at 2 the status quo drifts)", low=0.0, high=10.0,
     ),
     "press_health_damage": Param(0.01, "health / week", "Health lost in a week of being pressed.", "assumption", low=0.0, high=1.0),
     "health_recovery": Param(0.02, "share / week", "Share of the gap to one's usual health recovered per week.", "assumption", low=0.0, high=1.0),
@@ -193,43 +194,66 @@ def on_entry(model, slots: np.ndarray, rng: np.random.Generator) -> None:
 
 
 def stationary_survivors(model, rng: np.random.Generator, attributes: dict[str, np.ndarray], age: np.ndarray,
-                         boost: float) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+                         boost: float, press: float) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Which entrants of ``age`` weeks ago would still be clients now had the exit hazards
-    been those of quality boost ``boost`` all along (no pressing, no caseworker change), and
-    their progress columns now: the same hazards and clarification as ``_week``, in closed
-    form per person (a constant weekly hazard until the decision, another after it).
+    been those of quality boost ``boost`` and pressing chance ``press`` all along (no caseworker
+    change), and their progress columns now: the same hazards and clarification as ``_week``,
+    in closed form per person.
+
+    Health follows its expected path: a sick client (usual health below ``sick_threshold``)
+    pressed with chance ``press`` a week settles ``press * damage / ((1 - press) * recovery)``
+    below their usual health at rate ``(1 - press) * recovery``. Exits use the usual health
+    for the first ``settle`` weeks of a spell and the settled health after, where ``settle``
+    is that rate's time constant: without it the start is healthier than the stock the flows
+    keep, and the status quo drifts upward for a decade while the sick accumulate.
     """
     p = model.params.progress
     population = model.params.population
     _, job_factor = scenario_factors(model.params.labour_market)
     group = attributes["group"].astype(np.int64)
-    distance, health = attributes["distance"], attributes["health_base"]
+    distance, usual = attributes["distance"], attributes["health_base"]
     health_mean = np.asarray(population.health_mean, dtype=float)
     distance_mean = np.asarray(population.distance_mean, dtype=float)
+    sick = usual < p.sick_threshold
+    rate = (1 - press) * p.health_recovery
+    settled = np.where(sick, np.maximum(usual - press * p.press_health_damage / max(rate, 1e-12), 0.0), usual)
+    settle = int(np.ceil(1 / max(rate, 1e-12))) if press > 0 else 0
 
-    def weekly_exit(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def health_after(weeks: np.ndarray) -> np.ndarray:
+        return settled + (usual - settled) * (1 - rate) ** weeks
+
+    def weekly_exit(g: np.ndarray, health: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(distance term, weekly chance of a job, education or leaving the labour force) in group g."""
         term = _distance_term(distance, distance_mean[g], p.distance_effect)
         personal = term * (np.maximum(health, 1e-6) / health_mean[g]) ** p.health_effect
         rate = (np.asarray(p.job_hazard)[g] * job_factor + np.asarray(p.education_hazard)[g]) * boost * personal
         return term, np.minimum(rate + np.where(g == 0, p.out_of_labour_force_hazard, 0.0), 1.0)
 
-    term, chance = weekly_exit(group)
+    def survival(g: np.ndarray, start: np.ndarray, weeks: np.ndarray) -> np.ndarray:
+        """Chance of no exit in ``weeks`` weeks of group g from spell week ``start`` on."""
+        early = np.clip(settle - start, 0, weeks)
+        return (1 - weekly_exit(g, usual)[1]) ** early * (1 - weekly_exit(g, settled)[1]) ** (weeks - early)
+
+    term, _ = weekly_exit(group, usual)
     weeks = np.asarray(p.clarification_weeks, dtype=float)[group]
     need = np.where(weeks > 0, rng.gamma(p.clarification_shape, np.maximum(weeks, 1e-9) / p.clarification_shape), 0.0)
     decision_week = np.where(need > 0, np.ceil(need / max(boost, 1e-9)), np.inf)
     waiting = age < decision_week  # no decision yet
-    alive = rng.random(len(age)) < (1 - chance) ** np.minimum(age, decision_week)
-    disability = np.asarray(p.disability_share)[group] * np.clip((1 - health) / (1 - health_mean[group]), 0, 2)
+    before = np.minimum(age, decision_week)
+    alive = rng.random(len(age)) < survival(group, np.zeros(len(age)), before)
+    health_at_decision = health_after(np.where(waiting, 0, np.minimum(decision_week, age)))
+    disability = np.asarray(p.disability_share)[group] * np.clip((1 - health_at_decision) / (1 - health_mean[group]), 0, 2)
     back = ~waiting & (rng.random(len(age)) >= disability + np.asarray(p.flexjob_share)[group])  # to the job-ready track
-    job_ready_term, job_ready_chance = weekly_exit(np.zeros_like(group))
-    after = np.where(back, age - decision_week, 0.0)
-    alive &= (waiting | back) & (rng.random(len(age)) < (1 - job_ready_chance) ** after)
+    job_ready = np.zeros_like(group)
+    after = np.where(back, age - np.where(waiting, 0, decision_week), 0.0)
+    alive &= (waiting | back) & (rng.random(len(age)) < survival(job_ready, np.where(back, decision_week, 0), after))
     state = {
         "group": np.where(back, 0, group).astype(np.int8),
-        "distance_factor": np.where(back, job_ready_term, term),
+        "distance_factor": np.where(back, weekly_exit(job_ready, usual)[0], term),
         "clarification": np.where(waiting & (need > 0), age * boost, 0.0),
         "clarification_need": np.where(back, 0.0, need),
+        "health": health_after(age),
+        "pressed_recent": np.where(sick, press, 0.0),
     }
     return alive, {name: column[alive] for name, column in state.items()}
 

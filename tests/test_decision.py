@@ -29,12 +29,13 @@ TINY = {"run.weeks": 52, "municipalities.count": 2, "municipalities.population_s
 
 def write_scenarios(folder: Path, *, n: int = 3, levers: str = '"council.caseload_target" = [55, 80]',
                     strategies=("status_quo", "invest"), replications: int = 1, bounds: str | None = None,
-                    name: str = "xlrm") -> Path:
+                    choices: str | None = None, name: str = "xlrm") -> Path:
     lines = [f'base = "{REPO / "configs" / "baseline.toml"}"', f"strategies = {json.dumps(list(strategies))}",
              f"replications = {replications}", "seed = 5", "[set]"]
     lines += [f'"{key}" = {json.dumps(value)}' for key, value in TINY.items()]
     lines += ["[uncertainties]", f"n = {n}", "[uncertainties.bounds]",
-              bounds or '"council.initial_caseload" = [60, 140]', "[levers]", levers]
+              bounds or '"council.initial_caseload" = [60, 140]', *(["[uncertainties.choices]", choices] if choices else []),
+              "[levers]", levers]
     path = folder / f"{name}.toml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
@@ -191,8 +192,74 @@ def test_optimise_on_ray_finds_the_best_caseload_target(tmp_path, capsys):
     assert (out / "pareto.png").is_file() and (out / "study.db").is_file()
 
 
+def by_size_runner():
+    """Invest costs (target - 40)^2 where municipalities are small (under 20,000), (target - 100)^2
+    where large; trust is 0.9 up to a target of 90, else 0.2. Status quo costs 2000."""
+
+    def run(config, seed) -> RunResult:
+        best = 40.0 if config.municipalities.sizes[0] < 20_000 else 100.0
+        target = config.council.caseload_target
+        cost = (target - best) ** 2 if config.council.strategy == "invest" else 2000.0
+        summary = dict.fromkeys(TABLE_OUTCOMES, 0.0) | {"net_cost_mdkk": cost, "trust_mean": 0.9 if target <= 90 else 0.2}
+        return RunResult(pl.DataFrame({"week": [0]}), summary, seed)
+
+    return run
+
+
+SIZES = '"municipalities.sizes" = [[10000, 10000], [150000, 150000], [10000, 150000]]'
+
+
+@pytest.mark.parametrize("constraint", [[], [("trust_mean", ">=", 0.5)]])
+def test_best_policy_per_size_class_is_the_best_candidate_on_that_class_runs(tmp_path, constraint):
+    """Known by construction: per class, the candidate nearest the class's best target (40 small,
+    100 large; with trust >= 0.5, nearest 100 from at most 90) among those the search tried."""
+    import optuna
+    from abm.sweep.optimise import optimise
+
+    path = write_scenarios(tmp_path, n=6, levers='"council.caseload_target" = [20, 140]', strategies=("invest",),
+                           choices=SIZES)
+    text, out = optimise(load_experiment(path), [("net_cost_mdkk", "min"), ("trust_mean", "max")], constraint,
+                         generations=3, population=8, out=tmp_path / "opt", workers=1, runner=by_size_runner())
+    table = pl.read_parquet(out / "size_classes.parquet")
+    assert table["size_class"].to_list() == ["under 20,000", "100,000 and over"]
+    assert table["scenarios"].to_list() == [2, 2]  # the two mixed scenarios count in no class
+    assert "2 of 6 scenarios have municipalities of several classes" in text
+    trials = optuna.load_study(study_name="policy_search", storage=f"sqlite:///{out / 'study.db'}").trials
+    feasible = [t for t in trials if t.params["council.caseload_target"] <= (90 if constraint else 140)]
+    everywhere = min(feasible, key=lambda t: t.values[0]).params["council.caseload_target"]  # mean over all 6 scenarios
+    for label, best, tried in (("under 20,000", 40, trials), ("100,000 and over", 100, feasible)):
+        row = table.row(table["size_class"].to_list().index(label), named=True)
+        target = min(tried, key=lambda t: abs(t.params["council.caseload_target"] - best)).params["council.caseload_target"]
+        assert row["council.caseload_target"] == pytest.approx(target)
+        assert row["net_cost_mdkk"] == pytest.approx((target - best) ** 2)
+        assert row["net_cost_mdkk_ci95"] == pytest.approx(0.0)  # the same cost in each of the class's scenarios
+        assert row["vs_all_sizes"] == pytest.approx((target - best) ** 2 - (everywhere - best) ** 2)
+    small, large = table["council.caseload_target"].to_list()
+    assert small < 70 < large
+    assert (out / "size_classes.png").is_file() and "Best policy per size class" in (out / "size_classes.txt").read_text()
+    runs = pl.read_parquet(out / "candidate_runs.parquet")
+    assert runs.height == len(trials) * 6 and runs["size_class"].null_count() == len(trials) * 2
+
+
+@pytest.mark.parametrize("choices, message", [
+    (None, "every run has municipalities of several classes"),  # count = 2: Denmark's smallest and largest
+    ('"municipalities.sizes" = [[30000, 30000], [45000, 45000]]', "all in one class (20,000-50,000)"),
+])
+def test_no_size_variation_says_so_in_one_line(tmp_path, capsys, choices, message):
+    path = write_scenarios(tmp_path, n=2, levers='"council.caseload_target" = [40, 120]', strategies=("invest",),
+                           choices=choices)
+    assert main(["optimise", str(path), "--objectives", "net_cost_mdkk:min", "--generations", "1", "--population", "2",
+                 "--out", str(tmp_path / "o"), "--workers", "1"]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if "per size class" in line]
+    assert len(lines) == 1 and "not computed: the experiment has no variation in municipality size" in lines[0]
+    assert message in lines[0]
+    assert not (tmp_path / "o" / "size_classes.parquet").exists()
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--objectives", "happiness:max"], "'happiness' is not an outcome"),
+    (["--objectives", "net_cost_mdkk:min", "--size-classes", "50000", "20000"], "--size-classes 50000 20000: expected increasing"),
+    (["--objectives", "net_cost_mdkk:min", "--size-classes", "0"], "--size-classes 0: expected increasing"),
     (["--objectives", "net_cost_mdkk"], "expected OUTCOME:min or OUTCOME:max"),
     (["--objectives", "net_cost_mdkk:min", "--constraint", "protests < 1"], "expected OUTCOME <= VALUE"),
 ])

@@ -54,7 +54,7 @@ def handle(args) -> int:
     text, out = optimise(experiment, objectives, constraints, args.generations, args.population, args.out,
                          args.workers, args.address, limits=tuple(args.size_classes))
     print(text)
-    written = ["pareto.parquet", "pareto.txt", "pareto.png", "size_classes.txt", "study.db"]
+    written = ["pareto.parquet", "pareto.txt", "pareto.png", "size_classes.txt", "candidate_runs.parquet", "study.db"]
     if (out / "size_classes.parquet").is_file():
         written[4:4] = ["size_classes.parquet", "size_classes.png"]
     print(f"\nwritten: {out}/ ({', '.join(written)})")

@@ -30,17 +30,17 @@ import optuna
 import polars as pl
 
 from abm import strategies
+from abm.compare import interval
+from abm.config import SCHEMA, Config
+from abm.denmark import municipality_frame
 from abm.errors import UserError
 from abm.execution import Runner, Task, batch_tasks, check_executor, connect, execute
 from abm.plots import save_figure  # also selects matplotlib's Agg backend
 from abm.results import write_parquet, write_text
 from abm.simulate import run_simulation
+from abm.style import strategy_label
 from abm.sweep.analysis import TABLE_OUTCOMES
 from abm.sweep.decision import format_table, new_output_folder
-from abm.compare import interval
-from abm.config import SCHEMA, Config
-from abm.denmark import municipality_frame
-from abm.style import strategy_label
 from abm.sweep.experiment import Experiment
 
 import matplotlib.pyplot as plt  # noqa: E402  (after abm.plots chose the backend)
@@ -254,10 +254,12 @@ def candidate_runs(study: optuna.Study, space: Space, runs: list[dict]) -> pl.Da
 
 def best_by_size_class(runs: pl.DataFrame, objectives: list[tuple[str, str]], constraints: list[tuple[str, str, float]],
                        limits: tuple[int, ...]) -> tuple[pl.DataFrame, str]:
-    """Per size class, the candidate with the best first objective (ties: the next ones) over the class's
-    runs, among those meeting the constraints there, beside the candidate chosen by the same rule over
-    all runs (the difference paired by scenario and replication); and the line introducing the table
-    (or, in one line, why there is none)."""
+    """Per size class, the candidate with the best first objective (ties: the next ones, then the pick
+    over all scenarios) over the class's runs, among those meeting the constraints there; the range of
+    its first numeric lever over the candidates with the same outcomes (whole caseworkers make a range
+    of targets staff alike); and its difference from the pick by the same rule over all scenarios,
+    paired by scenario and replication. Also the line introducing the table (or, in one line, why
+    there is none)."""
     if runs.is_empty():
         return pl.DataFrame(), "Best policy per size class: no candidate finished"
     scenarios = runs.select("point", "size_class").unique()
@@ -269,20 +271,26 @@ def best_by_size_class(runs: pl.DataFrame, objectives: list[tuple[str, str]], co
         return pl.DataFrame(), (f"Best policy per size class: not computed: the experiment has no variation in municipality size "
                                 f"({where}); vary municipalities.sizes as an uncertainty to get one")
     first, sense = objectives[0]
-    overall = _best(runs, objectives, constraints)
     levers = [name for name in runs.columns[:runs.columns.index("point")] if name != "trial"]
+    lever = next((name for name in levers if runs.schema[name].is_numeric()), None)
+    overall = _ranked(runs, levers, objectives, constraints)
+    overall = overall["trial"][0] if overall.height else None
     rows = []
     for label in present:
         own = runs.filter(pl.col("size_class") == label)
-        best = _best(own, objectives, constraints)
+        ranked = _ranked(own, levers, objectives, constraints, prefer=overall)
         row = {"size_class": label, "scenarios": own["point"].n_unique()}
-        if best is None:
+        if ranked.is_empty():
             rows.append(row | {"policy": "none meets the constraints"})
             continue
-        pick = own.filter(pl.col("trial") == best).sort("point", "replication")
+        top = ranked.row(0, named=True)
+        pick = own.filter(pl.col("trial") == top["trial"]).sort("point", "replication")
         mean, half = interval(pick[first].to_numpy())
-        row |= {"trial": best, **pick.select(levers).row(0, named=True), first: mean, f"{first}_ci95": half,
-                **{name: pick[name].mean() for name, _ in objectives[1:]}}
+        row |= {"trial": top["trial"], **{name: top[name] for name in levers}, first: mean, f"{first}_ci95": half,
+                **{name: top[name] for name, _ in objectives[1:]}}
+        if lever is not None:
+            same = ranked.filter(pl.all_horizontal(_close(pl.col(name), top[name]) for name, _ in objectives))[lever].drop_nulls()
+            row["same_outcome"] = f"{same.min():.4g} to {same.max():.4g}" if same.n_unique() > 1 else f"{same[0]:.4g}"
         if overall is not None:
             against = own.filter(pl.col("trial") == overall).sort("point", "replication")
             row["vs_all_sizes"], row["vs_all_sizes_ci95"] = interval(pick[first].to_numpy() - against[first].to_numpy())
@@ -290,21 +298,29 @@ def best_by_size_class(runs: pl.DataFrame, objectives: list[tuple[str, str]], co
     rule = f"{'lowest' if sense == 'min' else 'highest'} mean {first} over the class's scenarios"
     if constraints:
         rule += " among candidates meeting " + " and ".join(f"{n} {op} {limit:g}" for n, op, limit in constraints) + " there"
-    against = f"; vs_all_sizes: its {first} minus that of trial {overall}, the pick by the same rule over all scenarios" \
-        if overall is not None else ""
+    notes = [f"same_outcome: the {lever} of every candidate with the same mean outcomes there"] if lever else []
+    if overall is not None:
+        notes.append(f"vs_all_sizes: its {first} minus that of trial {overall}, the pick by the same rule over all scenarios")
     return pl.DataFrame(rows, infer_schema_length=None), (
         f"Best policy per size class (inhabitants): the candidate with the {rule} (± 95% interval across its runs "
-        f"there){against}{mixed_note}:")
+        f"there){mixed_note}; {'; '.join(notes)}:")
 
 
-def _best(runs: pl.DataFrame, objectives: list[tuple[str, str]], constraints: list[tuple[str, str, float]]) -> int | None:
-    """The trial with the best mean first objective (ties: the next ones) among those whose means meet the constraints."""
+def _ranked(runs: pl.DataFrame, levers: list[str], objectives: list[tuple[str, str]],
+            constraints: list[tuple[str, str, float]], prefer: int | None = None) -> pl.DataFrame:
+    """Each candidate's levers and mean outcomes, those meeting the constraints only, best first:
+    by the objectives in turn, then ``prefer`` among equals, then the trial number."""
     names = list(dict.fromkeys([name for name, _ in objectives] + [name for name, _, _ in constraints]))
-    means = runs.group_by("trial").agg(pl.col(name).mean() for name in names)
+    means = runs.group_by("trial").agg(*(pl.col(name).first() for name in levers), *(pl.col(name).mean() for name in names))
     for name, op, limit in constraints:
         means = means.filter(pl.col(name) <= limit if op == "<=" else pl.col(name) >= limit)
-    order = [pl.col(name) if sense == "min" else -pl.col(name) for name, sense in objectives]
-    return None if means.is_empty() else means.sort([*order, pl.col("trial")])["trial"][0]
+    # means equal but for the order of summing rank as equal (12 significant digits)
+    rounded = [pl.col(name).round_sig_figs(12) * (1 if sense == "min" else -1) for name, sense in objectives]
+    return means.sort([*rounded, pl.col("trial") != (-1 if prefer is None else prefer), pl.col("trial")])
+
+
+def _close(column: pl.Expr, value: float) -> pl.Expr:
+    return (column - value).abs() <= 1e-9 * max(1.0, abs(value))
 
 
 def _chosen(spec: tuple, value):

@@ -151,24 +151,28 @@ def model_evaluator(experiment: Experiment, names: list[str], workers: int | Non
             tasks += [dataclasses.replace(task, run_id=f"c{number:03d}-{task.run_id}", labels={**task.labels, "candidate": number})
                       for task in batch_tasks(experiment.base, [strategy], experiment.replications, experiment.seed,
                                               points, str(experiment.path))]
-        values: dict[int, list[list[float]]] = {number: [] for number in range(len(candidates))}
+        values: dict[int, dict[str, list[float]]] = {number: {} for number in range(len(candidates))}
         failed = set()
         for task, result, error in execute(tasks, workers=workers, address=address, runner=runner, description="candidates"):
             number = task.labels["candidate"]
             if error is not None:
                 failed.add(number)
             else:
-                values[number].append([float(result.summary[name]) for name in names])
+                values[number][task.run_id] = [float(result.summary[name]) for name in names]
                 if runs is not None:
                     key = repr(task.config.municipalities)
                     if key not in classes:
                         classes[key] = size_class(task.config, limits)
                     runs.append({"candidate": asked + number, "point": task.labels["point"],
                                  "replication": task.labels["replication"], "size_class": classes[key],
-                                 **dict(zip(names, values[number][-1]))})
+                                 **dict(zip(names, values[number][task.run_id]))})
         asked += len(candidates)
-        return [None if number in failed else [sum(column) / len(column) for column in zip(*values[number])]
-                for number in range(len(candidates))]
+        # summed in run order, not in the order runs finished: the same means (to the last bit) on any executor
+        means = []
+        for number in range(len(candidates)):
+            rows = [row for _, row in sorted(values[number].items())]
+            means.append(None if number in failed else [sum(column) / len(column) for column in zip(*rows)])
+        return means
 
     return evaluate
 

@@ -246,6 +246,19 @@ def test_best_policy_per_size_class_is_the_best_candidate_on_that_class_runs(tmp
     assert runs.height == len(trials) * 6 and runs["size_class"].null_count() == len(trials) * 2
 
 
+def test_a_size_class_where_no_candidate_meets_the_constraints_says_so(tmp_path):
+    """Status quo (which reads no target) and invest searched together; trust never reaches 0.95."""
+    from abm.sweep.optimise import optimise
+
+    path = write_scenarios(tmp_path, n=4, levers='"council.caseload_target" = [20, 140]', choices=SIZES)
+    text, out = optimise(load_experiment(path), [("net_cost_mdkk", "min")], [("trust_mean", ">=", 0.95)],
+                         generations=1, population=4, out=tmp_path / "opt", workers=1, runner=by_size_runner())
+    table = pl.read_parquet(out / "size_classes.parquet")
+    assert table["policy"].to_list() == ["none meets the constraints"] * 2
+    assert "among candidates meeting trust_mean >= 0.95 there" in text and "vs_all_sizes" not in text
+    assert (out / "size_classes.png").is_file()
+
+
 @pytest.mark.parametrize("choices, message", [
     (None, "every run has municipalities of several classes"),  # count = 2: Denmark's smallest and largest
     ('"municipalities.sizes" = [[30000, 30000], [45000, 45000]]', "all in one class (20,000-50,000)"),

@@ -202,7 +202,8 @@ def optimise(experiment: Experiment, objectives: list[tuple[str, str]], constrai
     write_parquet(front, folder / "pareto.parquet")
     failed = sum(trial.state == optuna.trial.TrialState.FAIL for trial in study.trials)
     text = (f"Pareto front of {experiment.name} ({len(study.trials)} candidates in {generations} generations"
-            f"{f', {failed} failed' if failed else ''}):\n" + (format_table(front) if front.height else "(no candidate finished)"))
+            f"{f', {failed} failed' if failed else ''}):\n"
+            + (format_table(front) if front.height else "(no candidate finished and met the constraints)"))
     write_text(text + "\n", folder / "pareto.txt")
     pareto_plot(study, objectives, folder / "pareto.png")
     scored = candidate_runs(study, space, runs)
@@ -307,7 +308,7 @@ def best_by_size_class(runs: pl.DataFrame, objectives: list[tuple[str, str]], co
         notes.append(f"vs_all_sizes: its {first} minus that of trial {overall}, the pick by the same rule over all scenarios")
     return pl.DataFrame(rows, infer_schema_length=None), (
         f"Best policy per size class (inhabitants): the candidate with the {rule} (± 95% interval across its runs "
-        f"there){mixed_note}; {'; '.join(notes)}:")
+        f"there){mixed_note}{''.join('; ' + note for note in notes)}:")
 
 
 def _ranked(runs: pl.DataFrame, levers: list[str], objectives: list[tuple[str, str]],
@@ -336,6 +337,8 @@ def size_class_plot(table: pl.DataFrame, runs: pl.DataFrame, space: Space, objec
     is searched); its first objective with the 95% interval across the class's runs; and every
     candidate's class mean against the lever, scaled from the class's best (0) to its worst (1)."""
     name, sense = objective
+    table = table.with_columns(pl.lit(None, pl.Float64).alias(column) for column in (name, f"{name}_ci95")
+                               if column not in table.columns)  # no class has a candidate meeting the constraints
     lever = next((n for n, spec in space.items() if spec[0] in ("int", "float") and n in table.columns), None)
     figure, axes = plt.subplots(1, 3 if lever else 1, figsize=(14 if lever else 5, 4.5), squeeze=False)
     axes = list(axes[0])
@@ -367,6 +370,8 @@ def size_class_plot(table: pl.DataFrame, runs: pl.DataFrame, space: Space, objec
             "size_class", "trial").agg(pl.col(lever).first(), pl.col(name).mean())
         for number, label in enumerate(labels):
             own = means.filter(pl.col("size_class") == label).sort(lever)
+            if own.is_empty():  # only strategies that do not read the lever
+                continue
             values = own[name].to_numpy()
             spread = values.max() - values.min()
             scaled = (values - values.min()) / spread if spread > 0 else values * 0.0
@@ -374,7 +379,8 @@ def size_class_plot(table: pl.DataFrame, runs: pl.DataFrame, space: Space, objec
         ax.set_xlabel(lever)
         ax.set_ylabel(f"{name}: 0 = the class's best, 1 = its worst")
         ax.set_title("Every candidate, per size class")
-        ax.legend(fontsize=8, title="inhabitants", title_fontsize=8)
+        if ax.lines:
+            ax.legend(fontsize=8, title="inhabitants", title_fontsize=8)
         ax.grid(alpha=0.3)
     figure.tight_layout()
     save_figure(figure, path)

@@ -29,12 +29,13 @@ TINY = {"run.weeks": 52, "municipalities.count": 2, "municipalities.population_s
 
 def write_scenarios(folder: Path, *, n: int = 3, levers: str = '"council.caseload_target" = [55, 80]',
                     strategies=("status_quo", "invest"), replications: int = 1, bounds: str | None = None,
-                    name: str = "xlrm") -> Path:
+                    choices: str | None = None, name: str = "xlrm") -> Path:
     lines = [f'base = "{REPO / "configs" / "baseline.toml"}"', f"strategies = {json.dumps(list(strategies))}",
              f"replications = {replications}", "seed = 5", "[set]"]
     lines += [f'"{key}" = {json.dumps(value)}' for key, value in TINY.items()]
     lines += ["[uncertainties]", f"n = {n}", "[uncertainties.bounds]",
-              bounds or '"council.initial_caseload" = [60, 140]', "[levers]", levers]
+              bounds or '"council.initial_caseload" = [60, 140]', *(["[uncertainties.choices]", choices] if choices else []),
+              "[levers]", levers]
     path = folder / f"{name}.toml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
@@ -191,8 +192,92 @@ def test_optimise_on_ray_finds_the_best_caseload_target(tmp_path, capsys):
     assert (out / "pareto.png").is_file() and (out / "study.db").is_file()
 
 
+def by_size_runner():
+    """Invest costs max(target - 40, 0)^2 where municipalities are small (under 20,000: any target up to
+    40 is best), (target - 100)^2 where large; trust is 0.9 up to a target of 90, else 0.2."""
+
+    def run(config, seed) -> RunResult:
+        target = config.council.caseload_target
+        cost = max(target - 40.0, 0.0) ** 2 if config.municipalities.sizes[0] < 20_000 else (target - 100.0) ** 2
+        summary = dict.fromkeys(TABLE_OUTCOMES, 0.0) | {"net_cost_mdkk": cost, "trust_mean": 0.9 if target <= 90 else 0.2}
+        return RunResult(pl.DataFrame({"week": [0]}), summary, seed)
+
+    return run
+
+
+SIZES = '"municipalities.sizes" = [[10000, 10000], [150000, 150000], [10000, 150000]]'
+
+
+@pytest.mark.parametrize("constraint", [[], [("trust_mean", ">=", 0.5)]])
+def test_best_policy_per_size_class_is_the_best_candidate_on_that_class_runs(tmp_path, constraint):
+    """Known by construction: small municipalities do best with any target up to 40 (the first such
+    candidate is shown, and the range of them); large ones with the candidate nearest 100 (with
+    trust >= 0.5: nearest 100 from at most 90); all scenarios together (4 small, 2 large), nearest 60."""
+    import optuna
+    from abm.sweep.optimise import optimise
+
+    path = write_scenarios(tmp_path, n=6, levers='"council.caseload_target" = [20, 140]', strategies=("invest",),
+                           choices=SIZES)
+    text, out = optimise(load_experiment(path), [("net_cost_mdkk", "min"), ("trust_mean", "max")], constraint,
+                         generations=3, population=8, out=tmp_path / "opt", workers=1, runner=by_size_runner())
+    table = pl.read_parquet(out / "size_classes.parquet")
+    assert table["size_class"].to_list() == ["under 20,000", "100,000 and over"]
+    assert table["scenarios"].to_list() == [2, 2]  # the two mixed scenarios count in no class
+    assert "2 of 6 scenarios have municipalities of several classes" in text
+    trials = optuna.load_study(study_name="policy_search", storage=f"sqlite:///{out / 'study.db'}").trials
+    target = {t.number: t.params["council.caseload_target"] for t in trials}
+    feasible = [n for n in target if target[n] <= (90 if constraint else 140)]
+    everywhere = target[min(feasible, key=lambda n: (trials[n].values[0], n))]  # mean over all 6 scenarios
+
+    small = table.row(0, named=True)
+    plateau = sorted(n for n in target if target[n] <= 40)
+    assert len(plateau) > 1 and small["trial"] == plateau[0] and small["net_cost_mdkk"] == 0
+    assert small["same_outcome"] == f"{min(target[n] for n in plateau):.4g} to {max(target[n] for n in plateau):.4g}"
+    assert small["vs_all_sizes"] == pytest.approx(-max(everywhere - 40, 0) ** 2)
+
+    large = table.row(1, named=True)
+    nearest = target[min(feasible, key=lambda n: abs(target[n] - 100))]
+    assert large["council.caseload_target"] == pytest.approx(nearest) and large["same_outcome"] == f"{nearest:.4g}"
+    assert large["net_cost_mdkk"] == pytest.approx((nearest - 100) ** 2)
+    assert large["net_cost_mdkk_ci95"] == pytest.approx(0.0)  # the same cost in each of the class's scenarios
+    assert large["vs_all_sizes"] == pytest.approx((nearest - 100) ** 2 - (everywhere - 100) ** 2)
+    assert (out / "size_classes.png").is_file() and "Best policy per size class" in (out / "size_classes.txt").read_text()
+    runs = pl.read_parquet(out / "candidate_runs.parquet")
+    assert runs.height == len(trials) * 6 and runs["size_class"].null_count() == len(trials) * 2
+
+
+def test_a_size_class_where_no_candidate_meets_the_constraints_says_so(tmp_path):
+    """Status quo (which reads no target) and invest searched together; trust never reaches 0.95."""
+    from abm.sweep.optimise import optimise
+
+    path = write_scenarios(tmp_path, n=4, levers='"council.caseload_target" = [20, 140]', choices=SIZES)
+    text, out = optimise(load_experiment(path), [("net_cost_mdkk", "min")], [("trust_mean", ">=", 0.95)],
+                         generations=1, population=4, out=tmp_path / "opt", workers=1, runner=by_size_runner())
+    table = pl.read_parquet(out / "size_classes.parquet")
+    assert table["policy"].to_list() == ["none meets the constraints"] * 2
+    assert "among candidates meeting trust_mean >= 0.95 there" in text and "vs_all_sizes" not in text
+    assert (out / "size_classes.png").is_file()
+
+
+@pytest.mark.parametrize("choices, message", [
+    (None, "every run has municipalities of several classes"),  # count = 2: Denmark's smallest and largest
+    ('"municipalities.sizes" = [[30000, 30000], [45000, 45000]]', "all in one class (20,000-50,000)"),
+])
+def test_no_size_variation_says_so_in_one_line(tmp_path, capsys, choices, message):
+    path = write_scenarios(tmp_path, n=2, levers='"council.caseload_target" = [40, 120]', strategies=("invest",),
+                           choices=choices)
+    assert main(["optimise", str(path), "--objectives", "net_cost_mdkk:min", "--generations", "1", "--population", "2",
+                 "--out", str(tmp_path / "o"), "--workers", "1"]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if "per size class" in line]
+    assert len(lines) == 1 and "not computed: the experiment has no variation in municipality size" in lines[0]
+    assert message in lines[0]
+    assert not (tmp_path / "o" / "size_classes.parquet").exists()
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--objectives", "happiness:max"], "'happiness' is not an outcome"),
+    (["--objectives", "net_cost_mdkk:min", "--size-classes", "50000", "20000"], "--size-classes 50000 20000: expected increasing"),
+    (["--objectives", "net_cost_mdkk:min", "--size-classes", "0"], "--size-classes 0: expected increasing"),
     (["--objectives", "net_cost_mdkk"], "expected OUTCOME:min or OUTCOME:max"),
     (["--objectives", "net_cost_mdkk:min", "--constraint", "protests < 1"], "expected OUTCOME <= VALUE"),
 ])

@@ -135,7 +135,7 @@ class JobcenterModel(mesa.Model):
         """
         clients, stock = starting_clients(self)
         self.people = Population(self, clients)
-        self.council_peers = council_network(self.streams.build, self.params.network, self.municipalities)
+        self.council_peers = council_network(self.streams.build, self.params, self.municipalities)
         self.caseworkers = CaseworkerState(0)
         self.recruitment = Recruitment()
         council.init(self, clients)

@@ -41,7 +41,7 @@ PARAMS = {
 def _council_ring_problem(config) -> str | None:
     """Watts-Strogatz joins each council to degree // 2 neighbours on either side: with a
     degree of 1 the ring has no ties and can never be connected (``council_network``)."""
-    n = municipality_count(config.municipalities)
+    n = municipality_count(config)
     if config.network.council_peers == "random" and config.network.council_degree < 2 and n > 2:
         return (f"network.council_degree = {config.network.council_degree} is not allowed with {n} municipalities: "
                 f"a connected peer network needs a degree >= 2 when there are more than 2 municipalities")
@@ -59,8 +59,8 @@ class CitizenNetwork:
     draw and the protest rule read.
     """
 
-    def __init__(self, rng: np.random.Generator, p, slot_municipality: np.ndarray):
-        self.p = p
+    def __init__(self, rng: np.random.Generator, params, slot_municipality: np.ndarray):
+        self.p = params.network
         self.ties = self._new_ties(rng, slot_municipality, np.arange(len(slot_municipality)))
 
     def _new_ties(self, rng, slot_municipality: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -108,13 +108,14 @@ class CitizenNetwork:
         return graph
 
 
-def council_network(rng: np.random.Generator, p, municipalities: pl.DataFrame) -> list[np.ndarray]:
-    """Each council's peers, as ``p.council_peers`` says (``municipalities``: the run's ``region`` and ``inhabitants``).
+def council_network(rng: np.random.Generator, params, municipalities: pl.DataFrame) -> list[np.ndarray]:
+    """Each council's peers, as ``council_peers`` says (``municipalities``: the run's ``region`` and ``inhabitants``).
 
     'random': a connected small world (everyone when there are few councils); 'region': the
     other councils of its region; 'size': the ``council_degree`` councils nearest in size
     (log inhabitants), ties to the lower index.
     """
+    p = params.network
     n_municipalities = len(municipalities)
     if p.council_peers == "region":
         region = municipalities["region"].to_list()

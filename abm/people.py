@@ -15,10 +15,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from abm import jobcenter
+from abm import jobcenter, population
 from abm.jobcenter import department
 from abm.network import CitizenNetwork
-from abm.population import draw_groups, new_citizen_attributes
 from abm.rules import casework, council, inflow, progress
 from abm.state import CitizenState
 
@@ -36,14 +35,13 @@ class Population:
     def __init__(self, model, clients: np.ndarray):
         self.model = model
         model.citizens = CitizenState(np.ceil(clients * SLOT_HEADROOM).astype(np.int64) + 16)
-        model.network = CitizenNetwork(model.streams.build, model.params.network, model.citizens.slot_municipality)
+        model.network = CitizenNetwork(model.streams.build, model.params, model.citizens.slot_municipality)
         model.friend = np.arange(model.citizens.size)  # the tie each citizen talks to this week (see meet_friends)
 
     def start(self, clients: np.ndarray, stock: "Stock | None" = None) -> None:
         """The clients at the start, mid-spell: ``clients[m]`` in municipality m, drawn from
         the given shares and spell means, or ``stock`` (``stationary_stock``) as it is."""
         model = self.model
-        p = model.params.population
         rng = model.streams.build
         citizens = model.citizens
         slots = citizens.free_slots(clients)
@@ -53,9 +51,9 @@ class Population:
             citizens.spell[slots] = stock.spell
             citizens.benefit_weeks[slots] += stock.spell
             return
-        groups = draw_groups(rng, p.stock_shares, len(slots))
-        self.enter(slots, new_citizen_attributes(rng, p, groups))
-        citizens.spell[slots] = rng.exponential(np.asarray(p.initial_spell_mean, dtype=float)[groups]).astype(np.int32)
+        attributes, spell = population.given_stock(rng, model.params, len(slots))
+        self.enter(slots, attributes)  # draws from the inflow stream only: the build stream's order is kept
+        citizens.spell[slots] = spell
         progress.init(model, slots)
 
     # -- the life cycle -------------------------------------------------------------------
@@ -167,11 +165,10 @@ STATIONARY_CHUNK_WEEKS = 52  # entrants are followed a year of entry weeks at a 
 def starting_clients(model) -> tuple[np.ndarray, Stock | None]:
     """Clients per municipality at the start, and the stationary stock they are drawn from
     when ``population.start`` is "stationary" (else a share ``client_share`` of inhabitants)."""
-    p = model.params.population
-    if p.start == "stationary":
+    if population.starts_stationary(model.params):
         stock = stationary_stock(model)
         return np.bincount(stock.municipality, minlength=model.n_municipalities), stock
-    return np.round(model.inhabitants * p.client_share).astype(np.int64), None
+    return population.given_clients(model.inhabitants, model.params), None
 
 
 def stationary_stock(model) -> Stock:
@@ -182,20 +179,17 @@ def stationary_stock(model) -> Stock:
     Starting here, the status quo does not drift while the long clarification spells settle
     (issue 14); its size is set by the inflow and the hazards, not by ``client_share``.
     """
-    params = model.params
     rng = model.streams.steady_start
-    inflow_factor, _ = inflow.scenario_factors(params.labour_market)
-    weekly = params.labour_market.inflow_per_1000 * model.inhabitants / 1000.0 * inflow_factor
-    quality = casework.quality_at_caseload(model, params.council.initial_caseload)
-    boost = float(progress.quality_boost(quality, model))
-    press = min(float(progress.press_chance(quality, params.progress, casework.reference_quality(params.casework))), 1.0)
+    weekly = inflow.expected_inflow(model)
+    quality = casework.quality_at_caseload(model, council.starting_caseload(model))
+    horizon = population.stationary_horizon(model.params)
     parts = []
-    for first in range(0, params.population.stationary_horizon_weeks, STATIONARY_CHUNK_WEEKS):
-        weeks = min(STATIONARY_CHUNK_WEEKS, params.population.stationary_horizon_weeks - first)
+    for first in range(0, horizon, STATIONARY_CHUNK_WEEKS):
+        weeks = min(STATIONARY_CHUNK_WEEKS, horizon - first)
         municipality = np.repeat(np.arange(model.n_municipalities), rng.poisson(weekly * weeks))
         age = rng.integers(first, first + weeks, len(municipality))
-        attributes = new_citizen_attributes(rng, params.population, draw_groups(rng, params.labour_market.inflow_shares, len(age)))
-        alive, state = progress.stationary_survivors(model, rng, attributes, age, boost, press)
+        attributes = inflow.entrants(model, rng, len(age))
+        alive, state = progress.stationary_survivors(model, rng, attributes, age, quality)
         survivors = {name: column[alive] for name, column in attributes.items()} | {"group": state.pop("group")}
         parts.append((municipality[alive], survivors, age[alive], state))
     order = np.argsort(np.concatenate([part[0] for part in parts]), kind="stable")

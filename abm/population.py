@@ -135,8 +135,9 @@ OUTPUTS = (
 )
 
 
-def municipality_count(p_muni) -> int:
+def municipality_count(config) -> int:
     """How many municipalities a config has (``names`` or ``sizes`` when given, else ``count``)."""
+    p_muni = config.municipalities
     return len(p_muni.names) or len(p_muni.sizes) or p_muni.count
 
 
@@ -186,8 +187,9 @@ def draw_groups(rng: np.random.Generator, shares: list[float], n: int) -> np.nda
     return np.searchsorted(cumulative, rng.random(n), side="right").clip(0, 2).astype(np.int8)
 
 
-def new_citizen_attributes(rng: np.random.Generator, p, groups: np.ndarray) -> dict[str, np.ndarray]:
-    """Attributes of citizens starting a spell (``p`` is the ``population`` section)."""
+def new_citizen_attributes(rng: np.random.Generator, params, groups: np.ndarray) -> dict[str, np.ndarray]:
+    """Attributes of citizens of these target groups starting a spell (``params``: the run's config)."""
+    p = params.population
     n = len(groups)
     health = beta_draw(rng, np.asarray(p.health_mean)[groups], p.concentration)
     long_history = rng.random(n) < np.asarray(p.long_history_share)[groups]
@@ -205,3 +207,34 @@ def new_citizen_attributes(rng: np.random.Generator, p, groups: np.ndarray) -> d
         "threshold": np.maximum(rng.normal(p.protest_threshold_mean, p.protest_threshold_sd, n), 0.0),
         "benefit_weeks": np.round(history).astype(np.int32),
     }
+
+
+def group_means(params) -> tuple[np.ndarray, np.ndarray]:
+    """(mean health, mean distance from the labour market) by target group: the yardsticks
+    exit hazards and decisions measure a citizen against."""
+    p = params.population
+    return np.asarray(p.health_mean, dtype=float), np.asarray(p.distance_mean, dtype=float)
+
+
+def starts_stationary(params) -> bool:
+    """Whether the clients at the start are the stock the flows keep (``start`` = "stationary")."""
+    return params.population.start == "stationary"
+
+
+def stationary_horizon(params) -> int:
+    """How many weeks of entrants a stationary start follows (longer spells are cut off)."""
+    return params.population.stationary_horizon_weeks
+
+
+def given_clients(inhabitants: np.ndarray, params) -> np.ndarray:
+    """Clients per municipality at a "given" start: a share ``client_share`` of the inhabitants."""
+    return np.round(inhabitants * params.population.client_share).astype(np.int64)
+
+
+def given_stock(rng: np.random.Generator, params, n: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Entry attributes and weeks already in the spell of ``n`` clients at a "given" start:
+    groups by ``stock_shares``, spells exponential with the group's ``initial_spell_mean``."""
+    p = params.population
+    groups = draw_groups(rng, p.stock_shares, n)
+    attributes = new_citizen_attributes(rng, params, groups)
+    return attributes, rng.exponential(np.asarray(p.initial_spell_mean, dtype=float)[groups]).astype(np.int32)

@@ -31,6 +31,7 @@ import numpy as np
 from abm.config import Config
 from abm.errors import UserError
 from abm.people import SLOT_HEADROOM
+from abm.population import given_clients
 from abm.denmark import municipality_frame
 
 GIB = 2**30
@@ -66,7 +67,7 @@ class Estimate:
 def estimate(config: Config) -> Estimate:
     """The memory and time one run of ``config`` needs, from its population and weeks."""
     inhabitants = municipality_frame(config.municipalities)["inhabitants"].to_numpy()
-    clients = np.round(inhabitants * config.population.client_share)
+    clients = given_clients(inhabitants, config)
     slots = float(np.ceil(clients * SLOT_HEADROOM).sum()) + 16 * len(inhabitants)
     caseload = config.council.initial_caseload * (1 - config.council.initial_caseload_spread)
     caseworkers = float(np.ceil(clients / caseload).sum()) * max(1.0, config.council.max_headcount_factor)

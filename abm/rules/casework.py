@@ -91,20 +91,27 @@ def quality_of_minutes(minutes: np.ndarray | float, p) -> np.ndarray | float:
     return scaled / (scaled + 1.0)
 
 
-def reference_quality(p) -> float:
+def reference_quality(params) -> float:
     """Quality an experienced, unstressed caseworker gives at the reference caseload."""
+    p = params.casework
     return float(quality_of_minutes(p.hours_per_week * p.casework_share * 60 / p.reference_caseload, p))
 
 
 def quality_at_caseload(model, caseload: float) -> float:
     """Quality an experienced caseworker gives at ``caseload``, stressed as that caseload makes them."""
     p = model.params.casework
-    stress = turnover.stress_level(model.params.turnover, np.array([caseload]), 0.0)[0]
+    stress = turnover.stress_at(model, caseload)
     return float(quality_of_minutes(p.hours_per_week * p.casework_share * 60 / caseload, p) * (1 - p.stress_quality_penalty * stress))
 
 
-def early_contact(p) -> bool:
+def early_weeks(params) -> int:
+    """The first weeks of a spell, in which a client counts as early (``early_contact_weeks``; 0: none)."""
+    return params.casework.early_contact_weeks
+
+
+def early_contact(params) -> bool:
     """Whether clients early in their spell get a different share of casework time."""
+    p = params.casework
     return p.early_contact_weeks > 0 and p.early_contact_factor != 1.0
 
 
@@ -130,7 +137,7 @@ def apply(model) -> None:
     the caseworker is away; empty slots keep 0)."""
     p = model.params.casework
     citizens, staff = model.citizens, model.caseworkers
-    if not early_contact(p):
+    if not early_contact(model.params):
         staff.quality = caseworker_quality(model)
         _cancel_meetings_of_the_absent(model)
         _citizen_quality(citizens.occupied(), citizens.caseworker, staff.quality, citizens.quality)

@@ -196,6 +196,11 @@ class CouncilState:
         return [(strategy, self.strategy == code) for code, strategy in enumerate(self.followed)]
 
 
+def starting_caseload(model) -> float:
+    """The caseload the jobcenters start at nationally (``initial_caseload``, before any by name or spread)."""
+    return model.params.council.initial_caseload
+
+
 def init(model, clients: np.ndarray) -> None:
     """Councils at the start: their strategies, and positions for a starting caseload around
     each municipality's ``initial_caseload`` (the section's, or the one set by name)."""

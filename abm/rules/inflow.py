@@ -38,8 +38,9 @@ PARAMS = {
 OUTPUTS = (Output("inflow", "int", "citizens", "new clients this week"),)
 
 
-def scenario_factors(p) -> tuple[float, float]:
+def scenario_factors(params) -> tuple[float, float]:
     """(inflow factor, job-chance factor) of the labour-market scenario."""
+    p = params.labour_market
     if p.scenario == "boom":
         return p.boom_inflow_factor, p.boom_job_factor
     if p.scenario == "recession":
@@ -47,18 +48,25 @@ def scenario_factors(p) -> tuple[float, float]:
     return 1.0, 1.0
 
 
+def expected_inflow(model) -> np.ndarray:
+    """New clients per week in each municipality under the scenario, before the business cycle."""
+    p = model.params.labour_market
+    return p.inflow_per_1000 * model.inhabitants / 1000.0 * scenario_factors(model.params)[0]
+
+
+def entrants(model, rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+    """Entry attributes of ``n`` new clients, their groups in the shares ``inflow_shares``."""
+    return new_citizen_attributes(rng, model.params, draw_groups(rng, model.params.labour_market.inflow_shares, n))
+
+
 def apply(model) -> None:
     p = model.params.labour_market
     rng = model.streams.inflow
-    inflow_factor, _ = scenario_factors(p)
     cycle = 1.0 + p.cycle_amplitude * np.sin(2 * np.pi * model.week / p.cycle_period_weeks)
-    rate = p.inflow_per_1000 * model.inhabitants / 1000.0 * inflow_factor * cycle
-    arrivals = rng.poisson(rate)
+    arrivals = rng.poisson(expected_inflow(model) * cycle)
     if arrivals.sum() == 0:
         return
     slots = model.people.make_room(arrivals)
-    groups = draw_groups(rng, p.inflow_shares, len(slots))
-    attributes = new_citizen_attributes(rng, model.params.population, groups)
-    model.people.enter(slots, attributes)
+    model.people.enter(slots, entrants(model, rng, len(slots)))
     model.tally.add("inflow", model.citizens.slot_municipality[slots])
     jobcenter.assign_waiting(model)

@@ -18,7 +18,7 @@ import numpy as np
 from abm.compiled import bundle, kernel
 from abm.declarations import Column, Output, Ratio, Weighted, When, ratio
 from abm.parameters import SUM_TOLERANCE, Check, Param
-from abm.population import GROUPS
+from abm.population import GROUPS, group_means
 from abm.rules import casework
 from abm.rules.inflow import scenario_factors
 
@@ -113,7 +113,7 @@ OUTPUTS = (
            when=OUT_OF_LABOUR_FORCE_ON),
     Output("exits_job_early", "int", "citizens",
            "of the clients who found a job this week, those in the first casework.early_contact_weeks weeks of their spell",
-           when=When("casework.early_contact_weeks > 0", lambda config: config.casework.early_contact_weeks > 0)),
+           when=When("casework.early_contact_weeks > 0", lambda config: casework.early_weeks(config) > 0)),
     Output("exit_spell_weeks", "float", "weeks", "summed spells of this week's leavers", recorded=False),
     # Nationally weighted by the exits always in the table (out of the labour force is not, when off).
     Output("exit_spell_mean", "float", "weeks", "mean spell of the clients who left this week",
@@ -150,7 +150,7 @@ JOB, EDUCATION, FLEXJOB, DISABILITY, OUT_OF_LABOUR_FORCE = range(len(EXITS))
 def quality_boost(quality: np.ndarray, model) -> np.ndarray:
     """Multiplier of exit and clarification speed: 1 at the reference caseload."""
     p = model.params.progress
-    ratio = quality / casework.reference_quality(model.params.casework)
+    ratio = quality / casework.reference_quality(model.params)
     return p.self_help_share + (1 - p.self_help_share) * ratio**p.quality_elasticity
 
 
@@ -165,8 +165,8 @@ def distance_factor(model, distance: np.ndarray, group: np.ndarray) -> np.ndarra
     Fixed while the citizen stays in their group, so it is kept as a column
     (``citizens.distance_factor``, set on entry) rather than recomputed every week.
     """
-    mean = np.asarray(model.params.population.distance_mean, dtype=float)[group]
-    return _distance_term(distance, mean, model.params.progress.distance_effect)
+    _, distance_mean = group_means(model.params)
+    return _distance_term(distance, distance_mean[group], model.params.progress.distance_effect)
 
 
 @kernel
@@ -194,11 +194,11 @@ def on_entry(model, slots: np.ndarray, rng: np.random.Generator) -> None:
 
 
 def stationary_survivors(model, rng: np.random.Generator, attributes: dict[str, np.ndarray], age: np.ndarray,
-                         boost: float, press: float) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Which entrants of ``age`` weeks ago would still be clients now had the exit hazards
-    been those of quality boost ``boost`` and pressing chance ``press`` all along (no caseworker
-    change), and their progress columns now: the same hazards and clarification as ``_week``,
-    in closed form per person.
+                         quality: float) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Which entrants of ``age`` weeks ago would still be clients now had their meetings been
+    of ``quality`` all along (no caseworker change), and their progress columns now: the same
+    hazards and clarification as ``_week``, in closed form per person, with that quality's
+    ``boost`` and weekly pressing chance ``press``.
 
     Health follows its expected path: a sick client (usual health below ``sick_threshold``)
     pressed with chance ``press`` a week settles ``press * damage / ((1 - press) * recovery)``
@@ -208,12 +208,12 @@ def stationary_survivors(model, rng: np.random.Generator, attributes: dict[str, 
     keep, and the status quo drifts upward for a decade while the sick accumulate.
     """
     p = model.params.progress
-    population = model.params.population
-    _, job_factor = scenario_factors(model.params.labour_market)
+    boost = float(quality_boost(quality, model))
+    press = min(float(press_chance(quality, p, casework.reference_quality(model.params))), 1.0)
+    _, job_factor = scenario_factors(model.params)
     group = attributes["group"].astype(np.int64)
     distance, usual = attributes["distance"], attributes["health_base"]
-    health_mean = np.asarray(population.health_mean, dtype=float)
-    distance_mean = np.asarray(population.distance_mean, dtype=float)
+    health_mean, distance_mean = group_means(model.params)
     sick = usual < p.sick_threshold
     rate = (1 - press) * p.health_recovery
     settled = np.where(sick, np.maximum(usual - press * p.press_health_damage / max(rate, 1e-12), 0.0), usual)
@@ -317,16 +317,15 @@ class Counts(NamedTuple):
 
 def apply(model) -> None:
     p = model.params.progress
-    population = model.params.population
     citizens = model.citizens
-    _, job_factor = scenario_factors(model.params.labour_market)
+    _, job_factor = scenario_factors(model.params)
     # Quality is the caseworker's, the same for all their clients: what follows from it is
     # computed per caseworker (the last entry answers for NO_CASEWORKER, -1: quality 0).
     quality = np.append(model.caseworkers.quality, 0.0)
-    q_ref = casework.reference_quality(model.params.casework)
+    q_ref = casework.reference_quality(model.params)
     boost = quality_boost(quality, model)
     press = press_chance(quality, p, q_ref)
-    early_contact = casework.early_contact(model.params.casework)
+    early_contact = casework.early_contact(model.params)
     if early_contact:  # clients early in their spell get their own quality (casework.early_contact_weeks)
         early_quality = np.append(model.caseworkers.early_quality, 0.0)
         early_press = press_chance(early_quality, p, q_ref)
@@ -337,9 +336,10 @@ def apply(model) -> None:
         early_press=early_press if early_contact else press,
         press_handling=1 - p.protest_handling_effect * model.councils.media_pressure,  # protests change case handling
     )
+    health_mean, distance_mean = group_means(model.params)
     params = bundle(
-        Params, p, health_mean=population.health_mean, distance_mean=population.distance_mean,
-        early_contact_weeks=model.params.casework.early_contact_weeks if early_contact else 0,
+        Params, p, health_mean=health_mean, distance_mean=distance_mean,
+        early_contact_weeks=casework.early_weeks(model.params) if early_contact else 0,
         churn_by_changes=(1 - p.change_penalty) ** np.arange(p.change_penalty_cap + 1.0),
         job_hazard=np.asarray(p.job_hazard, dtype=float) * job_factor,
     )
@@ -354,7 +354,7 @@ def apply(model) -> None:
         model.tally.add(f"exits_{name}", municipality[kind == code])
     if len(leaving):
         model.tally.add("exit_spell_weeks", municipality, citizens.spell[leaving])
-    early_weeks = model.params.casework.early_contact_weeks
+    early_weeks = casework.early_weeks(model.params)
     if early_weeks:
         model.tally.add("exits_job_early", municipality[(kind == JOB) & (citizens.spell[leaving] < early_weeks)])
     model.people.leave(leaving, kind)

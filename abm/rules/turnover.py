@@ -105,6 +105,11 @@ def stress_level(p, caseload: np.ndarray, media_pressure: np.ndarray | float) ->
                    + p.stress_media * media_pressure, 0.0, 1.0)
 
 
+def stress_at(model, caseload: float) -> float:
+    """The stress a steady ``caseload`` settles a caseworker at, without media pressure."""
+    return float(stress_level(model.params.turnover, np.array([caseload]), 0.0)[0])
+
+
 def init(model, load_by_municipality: np.ndarray) -> None:
     """The starting staff of ``councils.headcount``: stressed by their municipality's caseload, of every seniority."""
     p = model.params.turnover

@@ -1,0 +1,79 @@
+"""Each mechanism's parameters are read only in the module that declares them (issue 12).
+
+A module that needs what another mechanism's parameter decides calls a function of that
+mechanism's module (``inflow.expected_inflow(model)``, ``turnover.stress_at(model, caseload)``,
+``population.group_means(params)``), so each parameter has one reader to change. The check
+reads the source: an attribute ``<section>`` of anything named ``params`` or ``config``
+(``model.params.casework``, ``config.population``, ``params.network``) is a read of that
+section of the schema.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+from pathlib import Path
+
+import abm
+from abm import mechanisms
+from abm.config import SCHEMA
+
+PACKAGE = Path(abm.__file__).resolve().parent
+
+CHECKED = sorted({"abm.model", "abm.people", "abm.network", *(module.__name__ for module in mechanisms.MODULES),
+                  *(f"abm.rules.{path.stem}" for path in (PACKAGE / "rules").glob("*.py") if path.stem != "__init__")})
+"""The model, the people's life cycle, and every module that declares a mechanism."""
+
+ALLOWED = {"abm.model": {"run"}}
+"""Reads of a section a module does not declare, and why: the model schedules the run, so it
+reads ``run`` (weeks, burn-in, seed), which the config declares for every command."""
+
+
+def declared_sections(module) -> set[str]:
+    """The schema sections whose parameters ``module`` declares (its ``PARAMS`` and the like)."""
+    return {section for section, params in SCHEMA.items() if any(value is params for value in vars(module).values())}
+
+
+def foreign_reads(source: str, own: set[str]) -> list[str]:
+    """``line: expression`` of each read of a schema section outside ``own`` in ``source``."""
+    reads = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Attribute) and node.attr in SCHEMA and node.attr not in own:
+            base = node.value
+            name = base.attr if isinstance(base, ast.Attribute) else getattr(base, "id", None)
+            if name in ("params", "config"):
+                reads.append(f"{node.lineno}: {ast.unparse(node)}")
+    return sorted(reads, key=lambda read: int(read.split(":")[0]))
+
+
+def test_no_module_reads_parameters_it_does_not_declare():
+    found = {}
+    for name in CHECKED:
+        module = importlib.import_module(name)
+        own = declared_sections(module) | ALLOWED.get(name, set())
+        reads = foreign_reads(Path(module.__file__).read_text(), own)
+        if reads:
+            found[name] = reads
+    assert not found, ("read another mechanism's parameters; call a function of the declaring module instead: "
+                       + "; ".join(f"{name} {reads}" for name, reads in found.items()))
+
+
+def test_the_check_finds_foreign_reads():
+    source = """
+def rule(model, config, params):
+    a = model.params.labour_market.inflow_per_1000
+    b = config.population.health_mean
+    c = params.casework
+    d = model.params.trust.social_rate
+    e = model.network.degree  # the citizens' network, not a section of the config
+"""
+    assert foreign_reads(source, {"trust"}) == ["3: model.params.labour_market", "4: config.population", "5: params.casework"]
+
+
+def test_sections_are_found_where_declared():
+    from abm import population
+    from abm.rules import inflow, trust
+
+    assert declared_sections(trust) == {"trust"}
+    assert declared_sections(inflow) == {"labour_market"}
+    assert declared_sections(population) == {"population", "municipalities"}

@@ -259,6 +259,19 @@ def test_a_size_class_where_no_candidate_meets_the_constraints_says_so(tmp_path)
     assert (out / "size_classes.png").is_file()
 
 
+def test_a_class_pick_that_reads_no_target_leaves_the_target_range_empty(tmp_path):
+    """Status quo (500) beats invest ((target - 70)^2, at least 2500 at targets 120 to 140) in every class."""
+    from abm.sweep.optimise import optimise
+
+    path = write_scenarios(tmp_path, n=4, levers='"council.caseload_target" = [120, 140]', choices=SIZES)
+    text, out = optimise(load_experiment(path), [("net_cost_mdkk", "min")], [], generations=1, population=4,
+                         out=tmp_path / "opt", workers=1, runner=known_runner())
+    table = pl.read_parquet(out / "size_classes.parquet")
+    assert table["strategy"].to_list() == ["status_quo"] * 2
+    assert "same_outcome" not in table.columns or table["same_outcome"].null_count() == 2
+    assert (out / "size_classes.png").is_file()
+
+
 @pytest.mark.parametrize("choices, message", [
     (None, "every run has municipalities of several classes"),  # count = 2: Denmark's smallest and largest
     ('"municipalities.sizes" = [[30000, 30000], [45000, 45000]]', "all in one class (20,000-50,000)"),

@@ -295,7 +295,8 @@ def best_by_size_class(runs: pl.DataFrame, objectives: list[tuple[str, str]], co
                 **{name: top[name] for name, _ in objectives[1:]}}
         if lever is not None:
             same = ranked.filter(pl.all_horizontal(_close(pl.col(name), top[name]) for name, _ in objectives))[lever].drop_nulls()
-            row["same_outcome"] = f"{same.min():.4g} to {same.max():.4g}" if same.n_unique() > 1 else f"{same[0]:.4g}"
+            if not same.is_empty():  # empty: the pick and its equals are strategies that read no target
+                row["same_outcome"] = f"{same.min():.4g} to {same.max():.4g}" if same.n_unique() > 1 else f"{same[0]:.4g}"
         if overall is not None:
             against = own.filter(pl.col("trial") == overall).sort("point", "replication")
             row["vs_all_sizes"], row["vs_all_sizes_ci95"] = interval(pick[first].to_numpy() - against[first].to_numpy())

@@ -133,6 +133,9 @@ def test_prim_recovers_the_box_known_by_construction(known_sweep, capsys):
     assert leaves["mass"].sum() == pytest.approx(1.0)  # CART's leaves partition the runs
     assert all((known_sweep / "d" / name).is_file() for name in ("prim_box.png", "prim_tradeoff.png", "cart_boxes.parquet", "discovery.html"))
     assert {p: p.stat().st_mtime_ns for p in before} == before  # the sweep's own files untouched
+    # The same sweep gives the same CART leaves (ties between splits broken reproducibly).
+    assert main(["discover", str(known_sweep), "--when", "trust_mean > 0.5", "--out", str(known_sweep / "again")]) == 0
+    assert pl.read_parquet(known_sweep / "again" / "cart_boxes.parquet").equals(pl.read_parquet(known_sweep / "d" / "cart_boxes.parquet"))
 
 
 @pytest.mark.parametrize("when, message", [

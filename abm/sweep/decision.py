@@ -23,6 +23,7 @@ import json
 import warnings
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 from tabulate import tabulate
 
@@ -203,7 +204,13 @@ def discover(folder: str | Path, when: str, out: str | Path | None = None, densi
     # categories as their codes: EMA's CART loses the categories' side of a split (2.5.3)
     codes = x.apply(lambda column: column.cat.codes.astype(float) if column.dtype.name == "category" else column)
     tree = cart.CART(codes, holds, mass_min=max(0.05, 1.5 / holds.size))  # a leaf holds at least one run
+    # EMA's CART gives scikit-learn's tree no random_state, so ties between equally good splits
+    # are broken by numpy's global generator: seed it for the build (and restore it) so the
+    # same sweep gives the same leaves.
+    global_state = np.random.get_state()
+    np.random.seed(0)
     tree.build_tree()
+    np.random.set_state(global_state)
     cart_boxes = _cart_table(tree, x)
     write_parquet(cart_boxes, out / "cart_boxes.parquet")
 

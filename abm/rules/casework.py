@@ -25,9 +25,15 @@ PARAMS = {
         low=0.01, high=1.0,
     ),
     "half_quality_minutes": Param(
-        3.81, "minutes / citizen / week",
+        5.07, "minutes / citizen / week",
         "Time per citizen at which meeting quality is half its maximum.",
         "calibrated: targets/denmark.toml, 2026-12-02 (Hainmueller et al. 2016: 150 -> 70 cases saves ~10 days in the first year)",
+        low=0.01, high=1000.0,
+    ),
+    "felt_half_minutes": Param(
+        15.0, "minutes / citizen / week",
+        "Time per citizen at which a citizen feels half as well served as at unlimited time (felt quality, m / (m + this)): what trust and comparisons follow.",
+        "seed 000: 25 min for a whole conversation; the curve the seeds' trust and protest patterns were calibrated on (issue 14 split it from meeting quality, whose curve the exit evidence sets)",
         low=0.01, high=1000.0,
     ),
     "quality_exponent": Param(
@@ -61,7 +67,7 @@ PARAMS = {
     "stress_quality_penalty": Param(0.3, "share", "Quality lost at full stress.", "assumption", low=0.0, high=1.0),
 }
 
-CITIZEN_STATE = {"quality": Column(np.float64, 0.0, "meeting quality this week (0 while waiting)")}
+CITIZEN_STATE = {"quality": Column(np.float64, 0.0, "felt quality of this week's meeting, what trust follows (0 while waiting)")}
 CASEWORKER_STATE = {
     "quality": Column(np.float64, 0.0, "meeting quality this week"),
     "early_quality": Column(np.float64, 0.0, "meeting quality for clients early in their spell (early_contact_weeks)"),
@@ -115,53 +121,63 @@ def early_contact(params) -> bool:
     return p.early_contact_weeks > 0 and p.early_contact_factor != 1.0
 
 
-def caseworker_quality(model, early_clients: np.ndarray | None = None, factor: float = 1.0) -> np.ndarray:
-    """Meeting quality each caseworker gives a client this week (0 for empty rows).
+def caseworker_minutes(model, early_clients: np.ndarray | None = None) -> np.ndarray:
+    """Minutes a week each caseworker gives an ordinary client (0 for empty rows).
 
-    With ``early_clients`` (per caseworker) getting ``factor`` times a share each, the
-    hours are shared over the weighted caseload and the quality is that of an ordinary share
-    times ``factor``.
+    With ``early_clients`` (per caseworker) getting ``early_contact_factor`` times a share
+    each, the hours are shared over the weighted caseload.
     """
     p = model.params.casework
     staff = model.caseworkers
     ramp = np.minimum(staff.experience / max(p.trainee_weeks, 1), 1.0) if p.trainee_weeks else 1.0
     productivity = p.trainee_productivity + (1 - p.trainee_productivity) * ramp
     caseload = staff.caseload if early_clients is None else staff.caseload + (p.early_contact_factor - 1) * early_clients
-    minutes = p.hours_per_week * p.casework_share * 60 * productivity / np.maximum(caseload, 1) * factor
-    quality = quality_of_minutes(minutes, p) * (1 - p.stress_quality_penalty * staff.stress)
-    return np.where(staff.active, quality, 0.0)
+    minutes = p.hours_per_week * p.casework_share * 60 * productivity / np.maximum(caseload, 1)
+    return np.where(staff.active, minutes, 0.0)
+
+
+def felt_quality_of_minutes(minutes: np.ndarray | float, p) -> np.ndarray | float:
+    """How well served a citizen feels: the plain saturating curve in minutes (half at
+    ``felt_half_minutes``). Trust and comparisons follow it; exits follow ``quality_of_minutes``."""
+    return minutes / (minutes + p.felt_half_minutes)
 
 
 def apply(model) -> None:
-    """Each caseworker's quality this week, and so each client's (0 while waiting or while
-    the caseworker is away; empty slots keep 0)."""
+    """Each caseworker's meeting quality this week (what exits, clarification and pressing
+    follow), and each client's felt quality (what trust follows); 0 while waiting or while
+    the caseworker is away; empty slots keep 0."""
     p = model.params.casework
     citizens, staff = model.citizens, model.caseworkers
-    if not early_contact(model.params):
-        staff.quality = caseworker_quality(model)
-        _cancel_meetings_of_the_absent(model)
-        _citizen_quality(citizens.occupied(), citizens.caseworker, staff.quality, citizens.quality)
+    unstressed = 1 - p.stress_quality_penalty * staff.stress
+    early = _early_clients(citizens.occupied(), citizens.caseworker, citizens.spell, p.early_contact_weeks, staff.size) \
+        if early_contact(model.params) else None
+    minutes = caseworker_minutes(model, early)
+    staff.quality = quality_of_minutes(minutes, p) * unstressed
+    felt = felt_quality_of_minutes(minutes, p) * unstressed
+    away = _away_this_week(model)
+    staff.quality[away] = felt[away] = 0.0
+    if early is None:
+        _citizen_quality(citizens.occupied(), citizens.caseworker, felt, citizens.quality)
         return
-    early = _early_clients(citizens.occupied(), citizens.caseworker, citizens.spell, p.early_contact_weeks, staff.size)
-    staff.quality = caseworker_quality(model, early)
-    staff.early_quality = caseworker_quality(model, early, p.early_contact_factor)
-    _cancel_meetings_of_the_absent(model)
+    early_minutes = minutes * p.early_contact_factor
+    staff.early_quality = quality_of_minutes(early_minutes, p) * unstressed
+    early_felt = felt_quality_of_minutes(early_minutes, p) * unstressed
+    staff.early_quality[away] = early_felt[away] = 0.0
     _citizen_quality_by_stage(citizens.occupied(), citizens.caseworker, citizens.spell, p.early_contact_weeks,
-                              staff.quality, staff.early_quality, citizens.quality)
+                              felt, early_felt, citizens.quality)
 
 
-def _cancel_meetings_of_the_absent(model) -> None:
-    """In the absence period, a share ``absence_share`` of the caseworkers is away this week:
-    their clients' meetings are cancelled (quality 0)."""
+def _away_this_week(model) -> np.ndarray:
+    """In the absence period, the caseworkers away this week (a share ``absence_share``,
+    drawn afresh): their clients' meetings are cancelled."""
     p = model.params.casework
     if not p.absence_start_week <= model.week < p.absence_start_week + p.absence_weeks:
-        return
+        return np.empty(0, dtype=np.int64)
     staff = model.caseworkers
     rows = np.flatnonzero(staff.active)
     away = rows[model.streams.absence.random(len(rows)) < p.absence_share]
-    staff.quality[away] = 0.0
-    staff.early_quality[away] = 0.0
     model.tally.add("meetings_cancelled", staff.municipality[away], staff.caseload[away])
+    return away
 
 
 @kernel

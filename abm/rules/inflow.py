@@ -18,7 +18,7 @@ SCENARIOS = ("baseline", "boom", "recession")
 PARAMS = {
     "scenario": Param("baseline", "", "Labour-market scenario (moves inflow and job chances).", "assumption", choices=SCENARIOS),
     "inflow_per_1000": Param(
-        0.846, "citizens / 1,000 inhabitants / week",
+        1.257, "citizens / 1,000 inhabitants / week",
         "New clients per week; with the default spells it keeps about 5% of inhabitants in the jobcenter.",
         "calibrated: targets/denmark.toml, 2026-12-02 (~300,000 clients in 5.9 million inhabitants)", low=0.0, high=50.0,
     ),

@@ -36,12 +36,13 @@ PARAMS = {
         "assumption", low=0.0, high=1.0, kind="list[float]", length=len(GROUPS),
     ),
     "out_of_labour_force_hazard": Param(
-        0.0, "per week",
+        0.005, "per week",
         "Weekly chance that a job-ready client leaves the labour force (deregistered without a job); casework does not change it. 0 = no such exit.",
-        "assumption (issue 14: field trials count it apart from jobs; 0 keeps the earlier calibration)", low=0.0, high=1.0,
+        "assumption (issue 14: field trials count it apart from jobs; without it, sick job-ready clients worn down by pressing stayed for decades: 45% of the stationary job-ready stock had spells over 20 years; at 0.005 such spells last about four years)",
+        low=0.0, high=1.0,
     ),
     "quality_elasticity": Param(
-        4.14, "", "Exit and clarification speed scale as (quality / reference quality) to this power.",
+        2.1, "", "Exit and clarification speed scale as (quality / reference quality) to this power.",
         "calibrated: targets/denmark.toml, 2026-12-02 (Hainmueller et al. 2016, not the seed 002 pilot's before/after figure: the experiment wins)", low=0.0, high=10.0,
     ),
     "self_help_share": Param(

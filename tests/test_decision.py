@@ -335,3 +335,9 @@ def test_morris_screening_finds_the_only_uncertainty_that_matters(tmp_path):
     effects = pl.read_parquet(tmp_path / "m" / "morris.parquet").filter(pl.col("outcome") == "trust_mean")
     mu_star = dict(zip(effects["uncertainty"], effects["mu_star"]))
     assert mu_star["council.initial_caseload"] > 0.1 and mu_star["turnover.recruitment_weeks"] == 0.0
+
+
+def test_a_discovery_at_another_density_gets_its_own_folder(known_sweep):
+    """Asking again with another --density must not collide with the first answer's folder."""
+    for density in ("0.8", "0.5"):
+        assert main(["discover", str(known_sweep), "--when", "trust_mean > 0.6", "--density", density]) == 0

@@ -172,7 +172,8 @@ def discover(folder: str | Path, when: str, out: str | Path | None = None, densi
     if holds.all() or not holds.any():
         raise UserError(f"--when {when!r} holds in {holds.sum()} of {holds.size} runs: nothing to tell apart; "
                         f"change the condition")
-    out = new_output_folder(out or folder / "discovery" / _slug(when), "discovery")
+    # Named by what was asked (the condition and the density), so another question gets its own folder.
+    out = new_output_folder(out or folder / "discovery" / _slug(f"{when} --density {density:g}"), "discovery")
     x = _factor_frame(table, names)
 
     with warnings.catch_warnings():

@@ -13,40 +13,41 @@ the bound.
 
 A fact must be the model's, not the seed's. `scripts/check_stylized_facts.py` evaluated
 these facts, 24 replications each, on seed sets 0-10 and 77 (this module's SEED) with the
-model of 2026-11-29 (random streams keyed by rule name): every fact held on all twelve.
-The worst interval end seen, and on which seed set:
+re-calibrated model of 2026-12-02 (issue 14): every fact held on all twelve. The worst
+interval end seen, and on which seed set:
 
-    invest reaches its target caseload                         < 65      53.632 (5)
-    status quo stays near its caseload                         > 85     104.141 (2)
-    invest shortens spells (ratio)                             < 0.85     0.775 (8)
-    invest raises job/education exits (ratio)                  > 1.25     1.453 (77)
-    invest lowers full-year unemployment (ratio)               < 0.85     0.637 (77)
-    invest speeds up decisions (ratio)                         < 0.92     0.847 (77)
-    invest raises trust (difference)                           > 0.08     0.184 (77)
-    invest lowers turnover (ratio)                             < 0.8      0.766 (77)
-    invest: more caseworker changes while hiring (ratio)       > 1.2      1.314 (5)
-    invest: fewer caseworker changes, final year (difference)  < 0       -0.017 (77)
-    invest means fewer protesters (ratio)                      < 0.3      0.054 (1)
-    status quo has protesters                                  > 1       15.970 (77)
-    invest presses fewer sick citizens (difference)            < -0.04   -0.141 (9)
-    invest lowers net cost in the final year (ratio)           < 0.9      0.649 (77)
-    invest lowers net cost over five years (ratio)             < 1        0.741 (77)
-    overloaded: protest events per municipality-year           > 15      19.920 (7)
-    overloaded: turnover                                       > 0.25     0.269 (6)
-    overloaded raises turnover (ratio)                         > 1.3      1.645 (6)
-    austerity lowers trust (difference)                        < 0       -0.216 (9)
-    austerity raises turnover (ratio)                          > 1.3      1.497 (4)
-    austerity lengthens spells (ratio)                         > 1.1      1.166 (9)
-    austerity means more protesters (difference)               > 0      735.233 (2)
-    austerity raises final-year net cost (ratio)               > 1        1.612 (0)
-    status quo turnover at least 10%                           > 0.1      0.128 (7)
-    status quo turnover at most 22%                            < 0.22     0.190 (9)
+    invest reaches its target caseload                         < 65         54.584 (1)
+    status quo stays near its caseload                         > 85         98.713 (8)
+    invest shortens spells (ratio)                             < 0.92        0.904 (7)
+    invest raises job/education exits (ratio)                  > 1.15        1.180 (9)
+    invest lowers full-year unemployment (ratio)               < 0.85        0.834 (9)
+    invest speeds up decisions (ratio)                         < 0.95        0.939 (8)
+    invest raises trust (difference)                           > 0.08        0.153 (8)
+    invest lowers turnover (ratio)                             < 0.8         0.794 (4)
+    invest: more caseworker changes while hiring (ratio)       > 1.1         1.155 (7)
+    invest: fewer caseworker changes, final year (difference)  < 0          -0.003 (5)
+    invest means fewer protesters (ratio)                      < 0.3         0.003 (10)
+    status quo has protesters                                  > 1           9.471 (9)
+    invest presses fewer sick citizens (difference)            < -0.025     -0.034 (2)
+    invest lowers net cost in the final year (ratio)           < 0.9         0.853 (8)
+    invest lowers net cost over five years (ratio)             < 1           0.901 (8)
+    overloaded: protest events per municipality-year           > 15         19.288 (7)
+    overloaded: turnover                                       > 0.25        0.285 (6)
+    overloaded raises turnover (ratio)                         > 1.3         1.680 (6)
+    austerity lowers trust (difference)                        < 0          -0.242 (2)
+    austerity raises turnover (ratio)                          > 1.3         1.579 (0)
+    austerity lengthens spells (ratio)                         > 1.1         1.162 (6)
+    austerity means more protesters (difference)               > 0         407.634 (8)
+    austerity raises final-year net cost (ratio)               > 1           1.716 (6)
+    status quo turnover at least 10%                           > 0.1         0.142 (4)
+    status quo turnover at most 22%                            < 0.22        0.197 (2)
 
-Restated from the earlier, seed-bound version: fewer caseworker changes in the final year was
-a ratio below 0.85 of means (1.019 on one seed set in eleven) and is now a paired difference
-below 0, beside its counterpart, more changes over the whole run while invest hires; 8
-replications left the turnover intervals too wide (austerity's ratio fell to 1.15 on seed
-set 4), hence 24. Rerun the check after any change that moves random numbers.
+Restated with the re-calibration, whose casework effect is the size Hainmueller et al.'s
+matched offices measured rather than the pilot's: investing to 55 shortens spells by about
+11% (was 0.85), raises job and education exits by about 20% (was 1.25), speeds decisions
+by about 7% (was 0.92), moves more cases while hiring (was 1.2) and presses fewer of the
+sick by 3-6 points (was 4); the directions are unchanged. Rerun the check after any change
+that moves random numbers.
 """
 
 from __future__ import annotations
@@ -132,18 +133,18 @@ FACTS = [
     # Investing to 55 cases per caseworker, against status quo at ~110.
     Fact("invest reaches its target caseload", level("invest", "caseload_mean"), "<", 65),
     Fact("status quo stays near its caseload", level("status_quo", "caseload_mean"), ">", 85),
-    Fact("invest shortens spells (ratio)", ratio("invest", "spell_mean_weeks"), "<", 0.85),
-    Fact("invest raises job/education exits (ratio)", ratio("invest", "job_education_exits_per_client_year"), ">", 1.25),
+    Fact("invest shortens spells (ratio)", ratio("invest", "spell_mean_weeks"), "<", 0.92),
+    Fact("invest raises job/education exits (ratio)", ratio("invest", "job_education_exits_per_client_year"), ">", 1.15),
     Fact("invest lowers full-year unemployment (ratio)", ratio("invest", "full_year_unemployed"), "<", 0.85),
-    Fact("invest speeds up decisions (ratio)", ratio("invest", "decision_weeks_mean"), "<", 0.92),
+    Fact("invest speeds up decisions (ratio)", ratio("invest", "decision_weeks_mean"), "<", 0.95),
     Fact("invest raises trust (difference)", difference("invest", "trust_mean"), ">", 0.08),
     Fact("invest lowers turnover (ratio)", ratio("invest", "turnover_annual"), "<", 0.8),
     # Hiring up to the target moves cases once; after that a fixed caseworker is kept longer.
-    Fact("invest: more caseworker changes while hiring (ratio)", ratio("invest", "caseworker_changes_per_client_year"), ">", 1.2),
+    Fact("invest: more caseworker changes while hiring (ratio)", ratio("invest", "caseworker_changes_per_client_year"), ">", 1.1),
     Fact("invest: fewer caseworker changes, final year (difference)", difference("invest", "caseworker_changes_per_client_year_final"), "<", 0),
     Fact("invest means fewer protesters (ratio)", ratio("invest", "protesters_mean"), "<", 0.3),
     Fact("status quo has protesters", level("status_quo", "protesters_mean"), ">", 1),
-    Fact("invest presses fewer sick citizens (difference)", difference("invest", "sick_pressed_share"), "<", -0.04),
+    Fact("invest presses fewer sick citizens (difference)", difference("invest", "sick_pressed_share"), "<", -0.025),
     Fact("invest lowers net cost in the final year (ratio)", ratio("invest", "net_cost_final_year_mdkk"), "<", 0.9),
     Fact("invest lowers net cost over five years (ratio)", ratio("invest", "net_cost_mdkk"), "<", 1.0),
     # An overloaded jobcenter (220 cases per caseworker).

@@ -165,3 +165,10 @@ def test_stress_rises_only_above_the_sustainable_caseload():
     assert np.allclose(weekly["stress_mean"], p.stress_base)
     ordinary = _run({"municipalities.sizes": [40000, 60000], "run.weeks": 20})
     assert (ordinary["stress_mean"] > p.stress_base + 0.1).all()
+
+
+def test_pressing_is_defined_when_the_reference_quality_is_perfect():
+    """Extreme curves can make the reference quality exactly 1 in floating point."""
+    p = defaults().progress
+    assert progress.press_chance(1.0, p, 1.0) == 0.0
+    assert progress.press_chance(np.array([0.5]), p, 1.0)[0] == p.press_probability * 3.0**p.press_quality_exponent

@@ -156,8 +156,13 @@ def quality_boost(quality: np.ndarray, model) -> np.ndarray:
 
 
 def press_chance(quality: np.ndarray, p, q_ref: float) -> np.ndarray:
-    """Weekly chance a sick client is pressed to activation, by meeting quality (``p``: progress)."""
-    return p.press_probability * np.clip((1 - quality) / (1 - q_ref), 0, 3) ** p.press_quality_exponent
+    """Weekly chance a sick client is pressed to activation, by meeting quality (``p``: progress).
+
+    The shortfall from perfect quality counts relative to the reference's; a reference of
+    exactly 1 (possible for extreme curves) counts as a tiny shortfall, not a division by zero.
+    """
+    shortfall = 1 - np.asarray(quality, dtype=float)
+    return p.press_probability * np.clip(shortfall / max(1 - q_ref, 1e-12), 0, 3) ** p.press_quality_exponent
 
 
 def distance_factor(model, distance: np.ndarray, group: np.ndarray) -> np.ndarray:

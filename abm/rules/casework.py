@@ -87,14 +87,19 @@ OUTPUTS = (
 )
 
 
-def quality_of_minutes(minutes: np.ndarray | float, p) -> np.ndarray | float:
-    """Hill curve: with exponent 1, quality as a function of the caseload c is H/(H + half x c), convex in c,
-    so every case removed buys more than the one before; above 1 it is an S-curve in log c whose
-    marginal effect peaks at a caseload above which cuts pay more and below which they pay less."""
-    if p.quality_exponent == 1.0:
-        return minutes / (minutes + p.half_quality_minutes)
-    scaled = (minutes / p.half_quality_minutes) ** p.quality_exponent
+def _hill(minutes: np.ndarray | float, half: float, exponent: float) -> np.ndarray | float:
+    """(m/half)^n / (1 + (m/half)^n): half at ``half`` minutes; exponent 1 is the plain m / (m + half)."""
+    if exponent == 1.0:
+        return minutes / (minutes + half)
+    scaled = (minutes / half) ** exponent
     return scaled / (scaled + 1.0)
+
+
+def quality_of_minutes(minutes: np.ndarray | float, p) -> np.ndarray | float:
+    """Meeting quality, a Hill curve: with exponent 1, quality as a function of the caseload c is H/(H + half x c),
+    convex in c, so every case removed buys more than the one before; above 1 it is an S-curve in log c whose
+    marginal effect peaks at a caseload above which cuts pay more and below which they pay less."""
+    return _hill(minutes, p.half_quality_minutes, p.quality_exponent)
 
 
 def reference_quality(params) -> float:
@@ -139,7 +144,7 @@ def caseworker_minutes(model, early_clients: np.ndarray | None = None) -> np.nda
 def felt_quality_of_minutes(minutes: np.ndarray | float, p) -> np.ndarray | float:
     """How well served a citizen feels: the plain saturating curve in minutes (half at
     ``felt_half_minutes``). Trust and comparisons follow it; exits follow ``quality_of_minutes``."""
-    return minutes / (minutes + p.felt_half_minutes)
+    return _hill(minutes, p.felt_half_minutes, 1.0)
 
 
 def apply(model) -> None:
@@ -148,20 +153,20 @@ def apply(model) -> None:
     the caseworker is away; empty slots keep 0."""
     p = model.params.casework
     citizens, staff = model.citizens, model.caseworkers
-    unstressed = 1 - p.stress_quality_penalty * staff.stress
+    stress_factor = 1 - p.stress_quality_penalty * staff.stress
     early = _early_clients(citizens.occupied(), citizens.caseworker, citizens.spell, p.early_contact_weeks, staff.size) \
         if early_contact(model.params) else None
     minutes = caseworker_minutes(model, early)
-    staff.quality = quality_of_minutes(minutes, p) * unstressed
-    felt = felt_quality_of_minutes(minutes, p) * unstressed
+    staff.quality = quality_of_minutes(minutes, p) * stress_factor
+    felt = felt_quality_of_minutes(minutes, p) * stress_factor
     away = _away_this_week(model)
     staff.quality[away] = felt[away] = 0.0
     if early is None:
         _citizen_quality(citizens.occupied(), citizens.caseworker, felt, citizens.quality)
         return
     early_minutes = minutes * p.early_contact_factor
-    staff.early_quality = quality_of_minutes(early_minutes, p) * unstressed
-    early_felt = felt_quality_of_minutes(early_minutes, p) * unstressed
+    staff.early_quality = quality_of_minutes(early_minutes, p) * stress_factor
+    early_felt = felt_quality_of_minutes(early_minutes, p) * stress_factor
     staff.early_quality[away] = early_felt[away] = 0.0
     _citizen_quality_by_stage(citizens.occupied(), citizens.caseworker, citizens.spell, p.early_contact_weeks,
                               felt, early_felt, citizens.quality)

@@ -160,9 +160,10 @@ def press_chance(quality: np.ndarray, p, q_ref: float) -> np.ndarray:
 
     The shortfall from perfect quality counts relative to the reference's; a reference of
     exactly 1 (possible for extreme curves) counts as a tiny shortfall, not a division by zero.
+    A chance: at most 1, however poor the quality.
     """
     shortfall = 1 - np.asarray(quality, dtype=float)
-    return p.press_probability * np.clip(shortfall / max(1 - q_ref, 1e-12), 0, 3) ** p.press_quality_exponent
+    return np.minimum(p.press_probability * np.clip(shortfall / max(1 - q_ref, 1e-12), 0, 3) ** p.press_quality_exponent, 1.0)
 
 
 def distance_factor(model, distance: np.ndarray, group: np.ndarray) -> np.ndarray:
@@ -215,7 +216,7 @@ def stationary_survivors(model, rng: np.random.Generator, attributes: dict[str, 
     """
     p = model.params.progress
     boost = float(quality_boost(quality, model))
-    press = min(float(press_chance(quality, p, casework.reference_quality(model.params))), 1.0)
+    press = float(press_chance(quality, p, casework.reference_quality(model.params)))
     _, job_factor = scenario_factors(model.params)
     group = attributes["group"].astype(np.int64)
     distance, usual = attributes["distance"], attributes["health_base"]
@@ -232,8 +233,8 @@ def stationary_survivors(model, rng: np.random.Generator, attributes: dict[str, 
         """(distance term, weekly chance of a job, education or leaving the labour force) in group g."""
         term = _distance_term(distance, distance_mean[g], p.distance_effect)
         personal = term * (np.maximum(health, 1e-6) / health_mean[g]) ** p.health_effect
-        rate = (np.asarray(p.job_hazard)[g] * job_factor + np.asarray(p.education_hazard)[g]) * boost * personal
-        return term, np.minimum(rate + np.where(g == 0, p.out_of_labour_force_hazard, 0.0), 1.0)
+        hazard = (np.asarray(p.job_hazard)[g] * job_factor + np.asarray(p.education_hazard)[g]) * boost * personal
+        return term, np.minimum(hazard + np.where(g == 0, p.out_of_labour_force_hazard, 0.0), 1.0)
 
     def survival(g: np.ndarray, start: np.ndarray, weeks: np.ndarray) -> np.ndarray:
         """Chance of no exit in ``weeks`` weeks of group g from spell week ``start`` on."""

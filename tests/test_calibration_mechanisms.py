@@ -118,6 +118,44 @@ def test_early_contact_factor_one_changes_nothing():
     assert plain.equals(counted.drop("exits_job_early"))
 
 
+def test_paid_early_meetings_leave_the_others_their_time_and_are_paid_as_staff_cost():
+    """With ``early_contact_paid`` each caseworker is paid the early clients' extra shares of
+    their casework time, and the other clients keep theirs."""
+    values = {"municipalities.sizes": [40000, 60000], "run.weeks": 30, "casework.early_contact_weeks": 13,
+              "casework.early_contact_factor": 3.0, "council.initial_caseload": 200.0, "casework.early_contact_paid": True}
+    model = JobcenterModel(defaults().with_overrides(values), seed=3)
+    casework.apply(model)  # this week's casework, on the state as it stands
+    staff, citizens = model.caseworkers, model.citizens
+    rows = citizens.occupied()
+    assigned = rows[citizens.caseworker[rows] >= 0]
+    early = np.bincount(citizens.caseworker[assigned][citizens.spell[assigned] < 13], minlength=staff.size)
+    active = np.flatnonzero(staff.active)
+    assert early[active].sum() > 0
+    assert np.allclose(staff.paid_extra_share[active] * staff.caseload[active], 2.0 * early[active])
+    p = model.params.casework
+    untouched = casework.quality_of_minutes(casework.caseworker_minutes(model), p) * (1 - p.stress_quality_penalty * staff.stress)
+    assert np.allclose(staff.quality[active], untouched[active])  # the others' time is what it would be without early meetings
+    weekly = _run(values)
+    unpaid = _run({**values, "casework.early_contact_paid": False})
+    assert (weekly["staff_cost"] > unpaid["staff_cost"]).all()  # about 1 + 2 x the early share of the caseload
+    assert ((weekly["staff_cost"] / unpaid["staff_cost"]) < 2.0).all()
+    check_weekly(weekly)
+
+
+def test_more_frequent_meetings_raise_the_early_job_chance_by_the_meeting_elasticity():
+    """Beyond the time they buy: at ``meeting_elasticity`` 1, four times the meetings multiply
+    the early job chance by 0.3 + 0.7 x 4 = 3.1 (self_help_share 0.3); at 0, only by what the
+    quality of more time adds, and the later exits are the same."""
+    values = {"municipalities.sizes": [40000, 60000], "run.weeks": 52, "casework.early_contact_weeks": 13,
+              "casework.early_contact_factor": 4.0, "casework.early_contact_paid": True}
+    without = _run({**values, "progress.meeting_elasticity": 0.0})
+    stronger = _run({**values, "progress.meeting_elasticity": 1.0})
+    early = stronger["exits_job_early"].sum() / without["exits_job_early"].sum()
+    assert 1.6 < early < 3.1  # below 3.1x: clients who leave sooner are no longer there to leave later in the 13 weeks (measured: 1.96)
+    assert progress.meeting_boost(defaults().with_overrides({**values, "progress.meeting_elasticity": 1.0})) == 0.3 + 0.7 * 4.0
+    assert progress.meeting_boost(defaults().with_overrides({**values, "casework.early_contact_factor": 1.0})) == 1.0
+
+
 def test_caseworker_absence_cancels_meetings_and_lowers_exits_during_the_period():
     base = {"municipalities.sizes": [40000, 60000], "run.weeks": 40}
     plain = _run(base)

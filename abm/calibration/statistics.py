@@ -38,13 +38,17 @@ def cohort_days_first_year(spells: pl.DataFrame) -> float:
     return float(cohort.select(weeks.mean()).item()) * DAYS_PER_WEEK
 
 
-def entrant_weeks_first_two_years(spells: pl.DataFrame) -> float:
-    """Mean weeks on benefits within 104 weeks of entry, for everyone entering in weeks 0-51.
+def entrant_weeks_first_two_years(spells: pl.DataFrame, group: int | None = None) -> float:
+    """Mean weeks on benefits within 104 weeks of entry, for everyone entering in weeks 0-51
+    (in target ``group`` at entry, if given).
 
-    Maibom, Rosholm & Svarer (2017) follow the randomised entrants for two years; the weeks
-    saved on benefits are the model's counterpart of their weeks gained in employment.
+    Maibom, Rosholm & Svarer (2017) follow the randomised entrants, newly unemployed insured
+    workers (the model's job-ready group), for two years; the weeks saved on benefits are the
+    model's counterpart of their weeks gained in employment.
     """
     entrants = spells.filter(pl.col("entry_week").is_between(0, YEAR - 1))
+    if group is not None:
+        entrants = entrants.filter(pl.col("group") == group)
     exit_week = pl.col("exit_week").fill_null(np.iinfo(np.int32).max)
     weeks = pl.min_horizontal(exit_week - pl.col("entry_week"), pl.lit(2 * YEAR))
     return float(entrants.select(weeks.mean()).item())
@@ -94,6 +98,7 @@ def measure_run(config: Config, seed: int) -> RunResult:
     measures = {
         "cohort_days_first_year": cohort_days_first_year(spells),
         "entrant_weeks_first_two_years": entrant_weeks_first_two_years(spells),
+        "job_ready_entrant_weeks_first_two_years": entrant_weeks_first_two_years(spells, group=0),
         "exit_within_year_share": exit_within_year_share(spells),
         "job_within_year_share": exit_within_year_share(spells, ("job",)),
         "resource_disability_share": resource_ending_share(spells, "disability"),
@@ -145,6 +150,7 @@ STATISTICS: dict[str, Statistic] = {
     "cohort_days_first_year": Statistic(1, "days", "Days on benefits in the first year per person there at the start or entering during it.", _measure("cohort_days_first_year")),
     "entrant_weeks_first_two_years": Statistic(1, "weeks", "Weeks on benefits within two years of entry per person entering in the first year.", _measure("entrant_weeks_first_two_years")),
     "entrant_weeks_saved_two_years": Statistic(2, "weeks", "Control minus treatment weeks on benefits within two years of entry, first year's entrants (common random numbers).", _difference("entrant_weeks_first_two_years")),
+    "job_ready_entrant_weeks_saved_two_years": Statistic(2, "weeks", "The same for the entrants who are job-ready at entry (Maibom et al.'s newly unemployed insured workers).", _difference("job_ready_entrant_weeks_first_two_years")),
     "exit_within_year_share": Statistic(1, "share", "Share of the first year's entrants leaving within 52 weeks (any exit).", _measure("exit_within_year_share")),
     "job_within_year_share": Statistic(1, "share", "Share of the first year's entrants leaving for a job within 52 weeks.", _measure("job_within_year_share")),
     "resource_disability_share": Statistic(1, "share", "Share of ended resource-programme spells ending in disability pension.", _measure("resource_disability_share")),

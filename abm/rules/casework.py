@@ -4,7 +4,8 @@ Minutes per citizen per week = casework hours x productivity / caseload. Quality
 saturating (Hill) function of those minutes, lowered by stress; trainees are less productive.
 A citizen waiting for a caseworker gets no casework (quality 0). Contact intensity by spell
 stage: clients early in their spell may get several times a client's share of the time,
-which leaves less for the others. Caseworker absence: for a period, a share of the
+which leaves less for the others, or is paid as extra hours (``early_contact_paid``, as in
+the field trial). Caseworker absence: for a period, a share of the
 caseworkers is away each week and their clients' meetings are cancelled.
 """
 
@@ -55,6 +56,10 @@ PARAMS = {
         1.0, "x", "Casework time of a client early in the spell relative to the others' (more meetings); the caseworker's hours stay the same, so the others get less.",
         "assumption (1 = every client the same share, the earlier calibration)", low=0.0, high=20.0,
     ),
+    "early_contact_paid": Param(
+        False, "", "The early clients' time beyond a client's usual share is paid as extra hours (counted as staff cost) instead of coming out of the other clients' time.",
+        "issue 14: Maibom, Rosholm & Svarer (2017) count the extra meetings' cost; their experiment did not take time from the control group", kind="bool",
+    ),
     "absence_weeks": Param(
         0, "weeks", "Length of a period of caseworker absence (0 = none).",
         "issue 14: caseworker absence as a virtual field trial", low=0, high=5200,
@@ -71,6 +76,7 @@ CITIZEN_STATE = {"quality": Column(np.float64, 0.0, "felt quality of this week's
 CASEWORKER_STATE = {
     "quality": Column(np.float64, 0.0, "meeting quality this week"),
     "early_quality": Column(np.float64, 0.0, "meeting quality for clients early in their spell (early_contact_weeks)"),
+    "paid_extra_share": Column(np.float64, 0.0, "paid extra hours for early meetings this week, as a share of the caseworker's week (early_contact_paid)"),
 }
 
 
@@ -126,17 +132,24 @@ def early_contact(params) -> bool:
     return p.early_contact_weeks > 0 and p.early_contact_factor != 1.0
 
 
+def early_meeting_frequency(params) -> float:
+    """How often a client in their early weeks meets, relative to the usual schedule (1: as usual)."""
+    return params.casework.early_contact_factor if early_contact(params) else 1.0
+
+
 def caseworker_minutes(model, early_clients: np.ndarray | None = None) -> np.ndarray:
     """Minutes a week each caseworker gives an ordinary client (0 for empty rows).
 
     With ``early_clients`` (per caseworker) getting ``early_contact_factor`` times a share
-    each, the hours are shared over the weighted caseload.
+    each, the hours are shared over the weighted caseload, unless the early clients' extra
+    time is paid (``early_contact_paid``): then the others keep their share.
     """
     p = model.params.casework
     staff = model.caseworkers
     ramp = np.minimum(staff.experience / max(p.trainee_weeks, 1), 1.0) if p.trainee_weeks else 1.0
     productivity = p.trainee_productivity + (1 - p.trainee_productivity) * ramp
-    caseload = staff.caseload if early_clients is None else staff.caseload + (p.early_contact_factor - 1) * early_clients
+    shared = early_clients is not None and not p.early_contact_paid
+    caseload = staff.caseload + (p.early_contact_factor - 1) * early_clients if shared else staff.caseload
     minutes = p.hours_per_week * p.casework_share * 60 * productivity / np.maximum(caseload, 1)
     return np.where(staff.active, minutes, 0.0)
 
@@ -157,6 +170,8 @@ def apply(model) -> None:
     early = _early_clients(citizens.occupied(), citizens.caseworker, citizens.spell, p.early_contact_weeks, staff.size) \
         if early_contact(model.params) else None
     minutes = caseworker_minutes(model, early)
+    if early is not None and p.early_contact_paid:  # the early clients' extra time, in weeks of this caseworker's time
+        staff.paid_extra_share = np.where(staff.active, (p.early_contact_factor - 1) * early / np.maximum(staff.caseload, 1), 0.0)
     staff.quality = quality_of_minutes(minutes, p) * stress_factor
     felt = felt_quality_of_minutes(minutes, p) * stress_factor
     away = _away_this_week(model)

@@ -1,7 +1,8 @@
 """Costs: benefits paid for every citizen on benefits plus the staff the council pays for.
 
 Counted every week, per municipality, in DKK. Benefits follow the target group's usual
-benefit; staff cost counts every caseworker employed (trainees included).
+benefit; staff cost counts every caseworker employed (trainees included) and the extra hours
+paid for early meetings (``casework.early_contact_paid``), at a caseworker's cost.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ def week_cost(model, census) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     p = model.params.costs
     staff = model.caseworkers
     benefits = census.by_group @ np.asarray(p.benefit_per_week, dtype=float)
-    employed = np.bincount(staff.municipality[staff.active], minlength=model.n_municipalities)
-    staffing = employed * p.caseworker_cost_per_year / 52.0
+    active = staff.active
+    paid_caseworkers = np.bincount(staff.municipality[active], weights=1.0 + staff.paid_extra_share[active], minlength=model.n_municipalities)
+    staffing = paid_caseworkers * p.caseworker_cost_per_year / 52.0
     return benefits, staffing, benefits + staffing

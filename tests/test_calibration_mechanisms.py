@@ -77,6 +77,7 @@ def test_in_office_trial_runs_the_treatment_unit_at_its_caseload_and_the_control
     assert "trial_exits_out_of_labour_force" in weekly.columns  # on by default, counted per unit too
     for kind in (kind for kind in EXITS if f"exits_{kind}" in weekly.columns):
         assert (weekly[f"trial_exits_{kind}"] + weekly[f"control_exits_{kind}"] == weekly[f"exits_{kind}"]).all(), kind
+    assert np.allclose(weekly["trial_net_cost"] + weekly["control_net_cost"], weekly["net_cost"])  # the arms' costs add up too
     # The treatment unit's clients find jobs faster (more time per client: 150 -> 70 cases;
     # the calibrated quality curve makes that about a fifth more exits, measured 1.18).
     rate = {unit: during[f"{unit}_exits_job"].sum() / during[f"{unit}_clients"].sum() for unit in ("trial", "control")}

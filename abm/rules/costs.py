@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from abm.declarations import Output
+from abm.declarations import Output, per_municipality
 from abm.parameters import Param
 from abm.population import GROUPS
 
@@ -41,3 +41,16 @@ def week_cost(model, census) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     paid_caseworkers = np.bincount(staff.municipality[active], weights=1.0 + staff.paid_extra_share[active], minlength=model.n_municipalities)
     staffing = paid_caseworkers * p.caseworker_cost_per_year / 52.0
     return benefits, staffing, benefits + staffing
+
+
+def unit_cost(model, unit: int) -> np.ndarray:
+    """Benefits and staff of one unit (the ordinary unit or the pilot / trial unit) this week,
+    per municipality: what a trial's arms cost, as ``week_cost`` counts it."""
+    p = model.params.costs
+    citizens, staff = model.citizens, model.caseworkers
+    rows = citizens.occupied()
+    rows = rows[citizens.unit[rows] == unit]
+    benefits = per_municipality(model, citizens.slot_municipality[rows], np.asarray(p.benefit_per_week, dtype=float)[citizens.group[rows]])
+    workers = np.flatnonzero(staff.active & (staff.unit == unit))
+    paid = per_municipality(model, staff.municipality[workers], 1.0 + staff.paid_extra_share[workers])
+    return benefits + paid * p.caseworker_cost_per_year / 52.0

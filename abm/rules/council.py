@@ -145,6 +145,8 @@ def _unit_outputs(prefix: str, unit: int, label: str) -> tuple[Output, ...]:
                measure=lambda model: _unit_caseworkers(model, unit), when=TRIAL_ON),
         Output(f"{prefix}_caseload", "float", "cases / caseworker", f"realised caseload of the {label}",
                national=Weighted(f"{prefix}_caseworkers"), measure=lambda model: _unit_caseload(model, unit), when=TRIAL_ON),
+        Output(f"{prefix}_net_cost", "float", "DKK", f"benefits and staff of the {label} this week",
+               measure=lambda model: costs.unit_cost(model, unit), when=TRIAL_ON),
     )
 
 

@@ -245,7 +245,8 @@ def stationary_survivors(model, rng: np.random.Generator, attributes: dict[str, 
     def weekly_exit(g: np.ndarray, health: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(distance term, weekly chance of a job, education or leaving the labour force) in group g."""
         term = _distance_term(distance, distance_mean[g], p.distance_effect)
-        personal = term * (np.maximum(health, 1e-6) / health_mean[g]) ** p.health_effect
+        with np.errstate(divide="ignore", over="ignore"):  # a group mean health of 0 (extreme configs): infinite, capped below as in _week
+            personal = term * (np.maximum(health, 1e-6) / health_mean[g]) ** p.health_effect
         hazard = (np.asarray(p.job_hazard)[g] * job_factor + np.asarray(p.education_hazard)[g]) * boost * personal
         return term, np.minimum(hazard + np.where(g == 0, p.out_of_labour_force_hazard, 0.0), 1.0)
 

@@ -1,7 +1,7 @@
 """Calibration benchmark: ``abm calibrate`` on the shipped targets, on 2 workers against serially.
 
     .venv/bin/python benchmarks/calibration_bench.py [--trials 200] [--serial-trials 200]
-                                                     [--replications 4] [--workers 2]
+                                                     [--replications 4] [--workers 2] [--keep DIR]
 
 Runs the command a user runs, as a new process each time: a calibration of four parameters
 (the three fitted to Hainmueller et al. and the Danish stock, and the meeting effect fitted
@@ -16,13 +16,15 @@ loss for loss (checked). The speed-up is therefore measured on the same work: th
 wall time against the time the parallel calibration took to finish those same trials (from
 its start, read from Optuna's storage). With ``--serial-trials`` equal to ``--trials`` that
 is the whole calibration, end to end. Prints both, the trials per minute and the machine's
-load.
+load. ``--keep DIR`` keeps the parallel calibration's results folder there (its best
+parameters, trials and accepted set, as ``abm calibrate`` writes them).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -61,6 +63,7 @@ def main() -> None:
     parser.add_argument("--serial-trials", type=int, default=None, help="trials of the serial one (default: --trials)")
     parser.add_argument("--replications", type=int, default=4, help="replications per experiment (default 4)")
     parser.add_argument("--workers", type=int, default=2, help="CPUs of the embedded Ray (default 2)")
+    parser.add_argument("--keep", type=Path, default=None, help="copy the parallel calibration's results folder here")
     args = parser.parse_args()
     serial_trials = args.serial_trials or args.trials
     if serial_trials > args.trials:
@@ -78,6 +81,8 @@ def main() -> None:
             pl.read_parquet(parallel_out / "trials.parquet").select(columns).sort("trial").head(serial_trials))
         parallel_same_work = seconds_to_finish(parallel_out, serial_trials)
         serial_trials_only = seconds_to_finish(serial_out, serial_trials)
+        if args.keep:
+            shutil.copytree(parallel_out, args.keep, dirs_exist_ok=True)
     print(f"abm calibrate {TARGETS} --params {' '.join(PARAMS)} --replications {args.replications}")
     print(f"  --workers {args.workers}, {args.trials} trials: {parallel / 60:.1f} min end to end "
           f"({args.trials / parallel * 60:.1f} trials a minute)")

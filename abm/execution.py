@@ -29,9 +29,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import logging
 import os
+import queue
 import socket
 import sys
 import threading
@@ -54,12 +56,15 @@ Runner = Callable[[Config, int], RunResult]
 MAX_RETRIES = 3
 BATCHES_PER_CPU = 8
 MAX_BATCH = 16
+AHEAD_PER_CPU = 2  # batches on Ray per CPU, so that none waits for the driver to hand it the next
+POLL_S = 0.05  # how long the driver waits on Ray before looking at its own finished runs
 EMBEDDED_OBJECT_STORE_BYTES = 1 << 30  # results pass through quickly; Ray's default claims 30% of RAM in /dev/shm
 CONNECT_TIMEOUT_S = 3.0
 PARENT_CHECK_S = 0.5
 LOOPBACK_ONLY_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 """Set to 0, Ray takes 127.0.0.1 as the node's address, and then every one of its servers
 binds 127.0.0.1 instead of all interfaces (ray/_private/services.py, get_node_ip_address)."""
+USAGE_STATS_ENV = "RAY_USAGE_STATS_ENABLED"  # 0: the embedded Ray neither asks nor reports (about 1 s of its start)
 GCS_RETRIES_ENV = "RAY_NUM_REDIS_GET_RETRIES"
 WORKER_GCS_RETRIES = 5  # about a second each; a live local GCS answers the first
 PACKAGE_HOME = Path(__file__).resolve().parents[1]
@@ -122,14 +127,14 @@ def check_executor(workers: int | None, address: str | None) -> None:
 
 
 def execute(tasks: list[Task], *, workers: int | None = None, address: str | None = None,
-            runner: Runner = run_simulation, description: str = "runs", done: int = 0) -> Iterator[Outcome]:
+            runner: Runner = run_simulation, description: str = "runs", done: int = 0,
+            executor: Executor | None = None) -> Iterator[Outcome]:
     """Each task's outcome as it finishes, under one progress bar (``done`` runs already counted).
 
     Tasks identical by construction (:func:`identical_runs`) run once; each gets the result.
-
-    In this process when ``workers == 1`` and no ``address`` is given, else on Ray: embedded
-    with ``workers`` CPUs (default: all), or the cluster at ``address``. ``runner`` runs one
-    simulation (config, seed); tests and benchmarks substitute it.
+    They run on ``executor`` if given (kept for more work, e.g. a comparison's figures), else
+    on one made for them from ``workers`` and ``address`` (see :class:`Executor`). ``runner``
+    runs one simulation (config, seed); tests and benchmarks substitute it.
     """
     failed = 0
     copies = identical_runs(tasks)
@@ -138,16 +143,14 @@ def execute(tasks: list[Task], *, workers: int | None = None, address: str | Non
         bar.set_postfix(failed=0)
         if not tasks:  # e.g. a resumed sweep that is already complete: no need to start Ray
             return
-        if address is None and workers == 1:
-            outcomes = (outcome for task in distinct for outcome in run_batch([task], runner))
-        else:
-            outcomes = _on_ray(distinct, runner, workers or os.cpu_count() or 1, address)
-        for task, result, error in outcomes:
-            for copy in copies[run_key(task)]:
-                failed += error is not None
-                bar.update(1)
-                bar.set_postfix(failed=failed)
-                yield copy, result if result is None or copy is task else _result_of(copy, result), error
+        with contextlib.nullcontext(executor) if executor else Executor(workers, address) as session:
+            for index, result, error in session.map(functools.partial(run_task, runner), distinct):
+                task = distinct[index]
+                for copy in copies[run_key(task)]:
+                    failed += error is not None
+                    bar.update(1)
+                    bar.set_postfix(failed=failed)
+                    yield copy, result if result is None or copy is task else _result_of(copy, result), error
 
 
 def run_key(task: Task) -> str:
@@ -178,18 +181,20 @@ def identical_runs(tasks: list[Task]) -> dict[str, list[Task]]:
     return groups
 
 
-def run_batch(tasks: list[Task], runner: Runner) -> list[Outcome]:
-    """Run tasks one after another; a run that raises becomes an outcome with its traceback."""
-    outcomes = []
-    for task in tasks:
-        try:
-            outcomes.append((task, runner(task.config, task.seed), None))
-        except Exception:
-            outcomes.append((task, None, traceback.format_exc()))
-    return outcomes
+def run_task(runner: Runner, task: Task) -> RunResult:
+    """One task's simulation."""
+    return runner(task.config, task.seed)
 
 
-def batches(tasks: list[Task], cpus: int) -> Iterator[list[Task]]:
+def attempt(function: Callable[[Any], Any], item: Any) -> tuple[Any, str | None]:
+    """``function(item)`` and no error, or no result and the traceback of what it raised."""
+    try:
+        return function(item), None
+    except Exception:
+        return None, traceback.format_exc()
+
+
+def batches(tasks: list, cpus: int) -> Iterator[list]:
     """Consecutive runs in batches that shrink as fewer runs are left, down to one run."""
     start = 0
     while start < len(tasks):
@@ -226,11 +231,11 @@ def install_context(context: dict[str, Any]) -> None:
         strategies.register_from_driver(context["strategies"])
 
 
-def _worker_batch(tasks: list[Task], runner: Runner, context: dict[str, Any]) -> list[Outcome]:
+def _worker_batch(function: Callable[[Any], Any], items: list, context: dict[str, Any]) -> list[tuple[Any, str | None]]:
     """A batch as a Ray task: end with the raylet, know what the driver knew, then run."""
     _end_with_parent()
     install_context(context)
-    return run_batch(tasks, runner)
+    return [attempt(function, item) for item in items]
 
 
 _watching_parent = False
@@ -260,29 +265,138 @@ def _end_with_parent() -> None:
 # -- Ray -------------------------------------------------------------------------------
 
 
-def _on_ray(tasks: list[Task], runner: Runner, workers: int, address: str | None) -> Iterator[Outcome]:
+Finished = tuple[int, Any, str | None]  # an item's index, its result, or the traceback of what it raised
+
+
+class Executor:
+    """Where a batch's work runs, kept for several batches (a comparison's runs, then its figures).
+
+    With ``workers == 1`` and no ``address``: in this process, one item after another. Else
+    on Ray, started at the first batch and stopped by :meth:`close`: the cluster at
+    ``address``, or an embedded Ray on this machine, whose ``workers`` CPUs (default: all)
+    are this process and a Ray with one CPU fewer. This process runs items in a thread from
+    the start, while Ray starts (about 3 s here, and each Ray worker then imports ``abm``
+    for 1-2 s), and keeps taking them from the same queue afterwards: Ray's start costs no
+    waiting and no CPU idles. (A run that crashes this process takes the command down, as
+    a serial run does; one that raises is reported like any other.) On a cluster, or on a
+    Ray a Python caller started, Ray's CPUs do all the work.
+    """
+
+    def __init__(self, workers: int | None = None, address: str | None = None):
+        self.workers = workers or os.cpu_count() or 1
+        self.local = address is None and self.workers == 1
+        self.address = address
+        self._started = False  # this executor started Ray (and stops it)
+        self._helps = False    # this process works beside Ray's workers
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, *exception) -> None:
+        self.close()
+
+    def map(self, function: Callable[[Any], Any], items: list) -> Iterator[Finished]:
+        """``function`` of every item (picklable, both), each as it finishes: (index, result, error)."""
+        if self.local:
+            for index, item in enumerate(items):
+                yield (index, *attempt(function, item))
+            return
+        _wait_for_shutdown()
+        if not self._started:
+            self._helps = self.address is None and not _ray_running()
+        indices = list(range(len(items)))
+        finished: queue.SimpleQueue[Finished] = queue.SimpleQueue()
+        work = _Queue(batches(indices, self.workers)) if self._helps else None
+        if work:
+            threading.Thread(target=_help, args=(function, items, work, finished), name="abm-driver-runs", daemon=True).start()
+        try:
+            import ray
+
+            if not self._started and not ray.is_initialized():
+                connect(self.workers - 1, self.address)  # a cluster's CPUs are its own
+                self._started = True
+            cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+            work = work or _Queue(batches(indices, cpus))
+            remote = ray.remote(_worker_batch).options(num_cpus=1, max_retries=MAX_RETRIES, retry_exceptions=False)
+            context = driver_context()
+            pending: dict[Any, list[int]] = {}
+            left = len(items)
+            while left:
+                while len(pending) < AHEAD_PER_CPU * cpus and (batch := work.take()):
+                    pending[remote.remote(function, [items[i] for i in batch], context)] = batch
+                if pending:
+                    ready, _ = ray.wait(list(pending), num_returns=1, timeout=POLL_S if self._helps else None)
+                    for reference in ready:
+                        batch = pending.pop(reference)
+                        try:
+                            outcomes = ray.get(reference)
+                        except ray.exceptions.RayError as error:  # retries used up: the worker or its node kept dying
+                            outcomes = [(None, f"{type(error).__name__} after {MAX_RETRIES} retries: {error}")] * len(batch)
+                        for index, outcome in zip(batch, outcomes):
+                            left -= 1
+                            yield (index, *outcome)
+                else:  # all that is left runs in this process
+                    left -= 1
+                    yield finished.get()
+                while left and not finished.empty():
+                    left -= 1
+                    yield finished.get()
+        finally:
+            if work:
+                work.close()  # this process's thread takes nothing more (an interrupted or abandoned batch)
+
+    def close(self) -> None:
+        """Stop the Ray this executor started (in the background: see :func:`_stop_in_background`)."""
+        if self._started:
+            self._started = False
+            _stop_in_background()
+
+
+class _Queue:
+    """Batches of item indices handed out one at a time to this process's thread and to Ray."""
+
+    def __init__(self, batches: Iterator[list[int]]):
+        self._batches = batches
+        self._lock = threading.Lock()
+
+    def take(self) -> list[int]:
+        with self._lock:
+            return next(self._batches, [])
+
+    def close(self) -> None:
+        with self._lock:
+            self._batches = iter(())
+
+
+def _help(function: Callable[[Any], Any], items: list, work: _Queue, finished: queue.SimpleQueue) -> None:
+    """This process as one of the workers: items from the shared queue until none is left."""
+    while batch := work.take():
+        for index in batch:
+            finished.put((index, *attempt(function, items[index])))
+
+
+def _ray_running() -> bool:
+    """Whether this process is connected to a Ray already (e.g. a Python caller started one)."""
+    return "ray" in sys.modules and sys.modules["ray"].is_initialized()
+
+
+_stopping: threading.Thread | None = None
+
+
+def _stop_in_background() -> None:
+    """Stop Ray in a thread: ``ray.shutdown`` takes over a second (waiting for Ray's processes
+    to end), time in which the driver writes its outputs. Not a daemon thread: the
+    interpreter's exit waits for it, as does the next start (:func:`_wait_for_shutdown`)."""
+    global _stopping
     import ray
 
-    started_here = not ray.is_initialized()  # a Python caller may have connected already
-    if started_here:
-        connect(workers, address)
-    try:
-        context = driver_context()
-        cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
-        remote = ray.remote(_worker_batch).options(num_cpus=1, max_retries=MAX_RETRIES, retry_exceptions=False)
-        # submitted largest first; Ray starts a caller's tasks in the order they were submitted
-        pending = {remote.remote(batch, runner, context): batch for batch in batches(tasks, cpus)}
-        while pending:
-            ready, _ = ray.wait(list(pending), num_returns=1)
-            batch = pending.pop(ready[0])
-            try:
-                outcomes = ray.get(ready[0])
-            except ray.exceptions.RayError as error:  # retries used up: the worker or its node kept dying
-                outcomes = [(task, None, f"{type(error).__name__} after {MAX_RETRIES} retries: {error}") for task in batch]
-            yield from outcomes
-    finally:
-        if started_here:
-            ray.shutdown()
+    _stopping = threading.Thread(target=ray.shutdown, name="abm-ray-shutdown")
+    _stopping.start()
+
+
+def _wait_for_shutdown() -> None:
+    if _stopping is not None:
+        _stopping.join()
 
 
 def connect(workers: int, address: str | None) -> None:
@@ -302,7 +416,7 @@ def connect(workers: int, address: str | None) -> None:
     gave them: ``RAY_worker_niceness=0``.)
     """
     if address is None:
-        with _environment({LOOPBACK_ONLY_ENV: "0"}), _working_folder(PACKAGE_HOME):
+        with _environment({LOOPBACK_ONLY_ENV: "0", USAGE_STATS_ENV: "0"}), _working_folder(PACKAGE_HOME):
             import ray
 
             _reread_loopback_setting()

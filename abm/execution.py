@@ -144,7 +144,7 @@ def execute(tasks: list[Task], *, workers: int | None = None, address: str | Non
         if not tasks:  # e.g. a resumed sweep that is already complete: no need to start Ray
             return
         with contextlib.nullcontext(executor) if executor else Executor(workers, address) as session:
-            for index, result, error in session.map(functools.partial(run_task, runner), distinct):
+            for index, result, error in session.map(functools.partial(run_task, runner), distinct, last=executor is None):
                 task = distinct[index]
                 for copy in copies[run_key(task)]:
                     failed += error is not None
@@ -295,8 +295,12 @@ class Executor:
     def __exit__(self, *exception) -> None:
         self.close()
 
-    def map(self, function: Callable[[Any], Any], items: list) -> Iterator[Finished]:
-        """``function`` of every item (picklable, both), each as it finishes: (index, result, error)."""
+    def map(self, function: Callable[[Any], Any], items: list, last: bool = False) -> Iterator[Finished]:
+        """``function`` of every item (picklable, both), each as it finishes: (index, result, error).
+
+        ``last``: no more work follows, so Ray stops as soon as it has none of this left,
+        while this process finishes its own share.
+        """
         if self.local:
             for index, item in enumerate(items):
                 yield (index, *attempt(function, item))
@@ -324,6 +328,8 @@ class Executor:
             while left:
                 while len(pending) < AHEAD_PER_CPU * cpus and (batch := work.take()):
                     pending[remote.remote(function, [items[i] for i in batch], context)] = batch
+                if last and not pending:
+                    self.close()
                 if pending:
                     ready, _ = ray.wait(list(pending), num_returns=1, timeout=POLL_S if self._helps else None)
                     for reference in ready:

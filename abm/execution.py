@@ -57,6 +57,7 @@ MAX_RETRIES = 3
 BATCHES_PER_CPU = 8
 MAX_BATCH = 16
 AHEAD_PER_CPU = 2  # batches on Ray per CPU, so that none waits for the driver to hand it the next
+# (one when the driver works beside Ray: it takes up the slack, and no run queued on Ray waits at the end)
 POLL_S = 0.05  # how long the driver waits on Ray before looking at its own finished runs
 EMBEDDED_OBJECT_STORE_BYTES = 1 << 30  # results pass through quickly; Ray's default claims 30% of RAM in /dev/shm
 CONNECT_TIMEOUT_S = 3.0
@@ -144,7 +145,7 @@ def execute(tasks: list[Task], *, workers: int | None = None, address: str | Non
         if not tasks:  # e.g. a resumed sweep that is already complete: no need to start Ray
             return
         with contextlib.nullcontext(executor) if executor else Executor(workers, address) as session:
-            for index, result, error in session.map(functools.partial(run_task, runner), distinct, last=executor is None):
+            for index, result, error in session.map(functools.partial(run_task, runner), distinct):
                 task = distinct[index]
                 for copy in copies[run_key(task)]:
                     failed += error is not None
@@ -295,17 +296,12 @@ class Executor:
     def __exit__(self, *exception) -> None:
         self.close()
 
-    def map(self, function: Callable[[Any], Any], items: list, last: bool = False) -> Iterator[Finished]:
-        """``function`` of every item (picklable, both), each as it finishes: (index, result, error).
-
-        ``last``: no more work follows, so Ray stops as soon as it has none of this left,
-        while this process finishes its own share.
-        """
+    def map(self, function: Callable[[Any], Any], items: list) -> Iterator[Finished]:
+        """``function`` of every item (picklable, both), each as it finishes: (index, result, error)."""
         if self.local:
             for index, item in enumerate(items):
                 yield (index, *attempt(function, item))
             return
-        _wait_for_shutdown()
         if not self._started:
             self._helps = self.address is None and not _ray_running()
         indices = list(range(len(items)))
@@ -326,10 +322,8 @@ class Executor:
             pending: dict[Any, list[int]] = {}
             left = len(items)
             while left:
-                while len(pending) < AHEAD_PER_CPU * cpus and (batch := work.take()):
+                while len(pending) < (1 if self._helps else AHEAD_PER_CPU) * cpus and (batch := work.take()):
                     pending[remote.remote(function, [items[i] for i in batch], context)] = batch
-                if last and not pending:
-                    self.close()
                 if pending:
                     ready, _ = ray.wait(list(pending), num_returns=1, timeout=POLL_S if self._helps else None)
                     for reference in ready:
@@ -352,10 +346,14 @@ class Executor:
                 work.close()  # this process's thread takes nothing more (an interrupted or abandoned batch)
 
     def close(self) -> None:
-        """Stop the Ray this executor started (in the background: see :func:`_stop_in_background`)."""
+        """Stop the Ray this executor started."""
         if self._started:
+            import ray
+
             self._started = False
-            _stop_in_background()
+            if self.address is None:
+                _end_monitor()
+            ray.shutdown()
 
 
 class _Queue:
@@ -386,23 +384,16 @@ def _ray_running() -> bool:
     return "ray" in sys.modules and sys.modules["ray"].is_initialized()
 
 
-_stopping: threading.Thread | None = None
+def _end_monitor() -> None:
+    """Make ``ray.shutdown`` a second shorter. Ray stops its autoscaler's monitor (of no use on one
+    machine) after the GCS, to which the monitor's SIGTERM handler then reports in vain
+    until Ray kills it a second later (ray/_private/node.py, kill_all_processes); killed
+    first, it costs nothing."""
+    from ray._private import ray_constants, worker
 
-
-def _stop_in_background() -> None:
-    """Stop Ray in a thread: ``ray.shutdown`` takes over a second (waiting for Ray's processes
-    to end), time in which the driver writes its outputs. Not a daemon thread: the
-    interpreter's exit waits for it, as does the next start (:func:`_wait_for_shutdown`)."""
-    global _stopping
-    import ray
-
-    _stopping = threading.Thread(target=ray.shutdown, name="abm-ray-shutdown")
-    _stopping.start()
-
-
-def _wait_for_shutdown() -> None:
-    if _stopping is not None:
-        _stopping.join()
+    node = worker._global_node
+    for process in node.all_processes.get(ray_constants.PROCESS_TYPE_MONITOR, []) if node else []:
+        process.process.kill()
 
 
 def connect(workers: int, address: str | None) -> None:

@@ -110,8 +110,7 @@ def comparison_plots(national: pl.DataFrame, runs: pl.DataFrame, table: pl.DataF
     time; returns the figures written (PNG paths, SVGs beside them).
 
     The figures are independent and each takes a good part of a second, so they are drawn
-    on ``executor`` (the one the runs used, while it is up; they are its last work), in this
-    process without one. The largest go first, so that no worker is left drawing one at the end.
+    on ``executor`` (the one the runs used, while it is up), in this process without one. The largest go first, so that no worker is left drawing one at the end.
     """
     data = figure_data(national, runs, baseline)
     folder.mkdir(parents=True, exist_ok=True)
@@ -124,7 +123,7 @@ def comparison_plots(national: pl.DataFrame, runs: pl.DataFrame, table: pl.DataF
           for column, (title, _) in PANELS.items()),
     ]
     paths = {}
-    for index, path, error in (executor or Executor(workers=1)).map(operator.call, [draw for _, draw in drawings], last=True):
+    for index, path, error in (executor or Executor(workers=1)).map(operator.call, [draw for _, draw in drawings]):
         if error is not None:
             raise RuntimeError(f"drawing the figure {drawings[index][0]!r} raised:\n{error}")
         paths[index] = path

@@ -22,7 +22,7 @@ import pytest
 from abm import strategies
 from abm.cli import main
 from abm.compare import comparison_tasks, run_comparison
-from abm.execution import batch_tasks, driver_context
+from abm.execution import Executor, batch_tasks, driver_context
 from abm.sweep import load_experiment
 from conftest import small_config
 from test_sweep_experiment import write_experiment
@@ -54,15 +54,22 @@ def test_comparison_and_sweep_build_runs_alike():
 
 @pytest.mark.slow
 def test_compare_gives_the_same_bytes_serially_and_on_two_workers(tmp_path):
+    """Every file, figures and report included (drawn on the workers too), and the command
+    leaves no process of its embedded Ray behind when it returns."""
     outputs = {}
     for workers in ("1", "2"):
         out = tmp_path / f"workers{workers}"
-        done = subprocess.run([*ABM, "compare", "configs/compare.toml", *TINY, "--workers", workers, "--out", str(out)],
-                              capture_output=True, text=True, timeout=600, cwd=REPO, env=environment())
-        assert done.returncode == 0, done.stderr[-3000:]
-        assert "strategy runs: 100%" in done.stderr and "6/6" in done.stderr and "failed=0" in done.stderr  # the sweep's bar
+        driver = subprocess.Popen([*ABM, "compare", "configs/compare.toml", *TINY, "--workers", workers, "--out", str(out)],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, env=environment(),
+                                  start_new_session=True)
+        _, stderr = driver.communicate(timeout=600)
+        assert driver.returncode == 0, stderr[-3000:]
+        assert "strategy runs: 100%" in stderr and "6/6" in stderr and "failed=0" in stderr  # the sweep's bar
+        assert not _left_behind(driver.pid, seconds=3)
         outputs[workers] = out
-    for name in ("runs.parquet", "weekly.parquet", "comparison.parquet", "comparison.txt"):
+    files = sorted(path.relative_to(outputs["1"]) for path in outputs["1"].rglob("*") if path.is_file())
+    assert {"comparison.txt", "report.html", "plots/overview.png", "plots/differences.svg"} <= {str(f) for f in files}
+    for name in files:
         assert (outputs["1"] / name).read_bytes() == (outputs["2"] / name).read_bytes(), name
     runs = pl.read_parquet(outputs["2"] / "runs.parquet")
     assert runs["run_id"].to_list() == [f"r{r:02d}-{s}" for r in range(2) for s in ("status_quo", "invest", "austerity")]
@@ -84,6 +91,29 @@ def _descendants(pid: int) -> list[psutil.Process]:
         return psutil.Process(pid).children(recursive=True)
     except psutil.NoSuchProcess:
         return []
+
+
+def _left_behind(session: int, seconds: float) -> list[tuple[int, str]]:
+    """The processes of a session still running ``seconds`` after its leader ended (none, or they exit first)."""
+    deadline = time.monotonic() + seconds
+    while (left := [(p.pid, _name(p)) for p in psutil.process_iter() if _session(p) == session and _alive(p)]) and \
+            time.monotonic() < deadline:
+        time.sleep(0.1)
+    return left
+
+
+def _alive(process: psutil.Process) -> bool:
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE  # a zombie has ended; init reaps it
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _session(process: psutil.Process) -> int | None:
+    try:
+        return os.getsid(process.pid)
+    except OSError:
+        return None
 
 
 def _name(process: psutil.Process) -> str:
@@ -138,6 +168,33 @@ def test_a_sweep_runs_from_a_folder_that_holds_another_abm(tmp_path):
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     summary = pl.read_parquet(folder / "out" / "summary.parquet")
     assert summary.height == len(load_experiment(path).tasks()) and not (folder / "out" / "failures.parquet").exists()
+
+
+@pytest.mark.slow
+def test_the_driver_works_beside_the_embedded_ray_and_catches_what_raises():
+    """On 2 workers the driver's process runs items too (beside a Ray with one CPU), every
+    item comes back once, one that raises comes back with its traceback, and Ray stops
+    when the executor closes."""
+    import ray
+
+    def where(item: int) -> int:  # defined here, so Ray pickles it by value: no worker can import this file
+        """The process an item ran in, after a quarter of a second (Ray takes a few to start); item 3 raises."""
+        if item == 3:
+            raise ValueError("item 3 is broken")
+        time.sleep(0.25)
+        return os.getpid()
+
+    items = list(range(40))
+    with Executor(2) as executor:
+        first = {index: (pid, error) for index, pid, error in executor.map(where, items)}
+        assert ray.is_initialized() and ray.cluster_resources()["CPU"] == 1
+        second = {index: (pid, error) for index, pid, error in executor.map(where, items[:4])}
+    for outcomes in (first, second):
+        assert outcomes[3][0] is None and "ValueError: item 3 is broken" in outcomes[3][1]
+        assert all(error is None for index, (_, error) in outcomes.items() if index != 3)
+    assert sorted(first) == items and os.getpid() in {pid for pid, _ in first.values()}
+    assert len({pid for pid, _ in first.values() if pid is not None}) == 2
+    assert not ray.is_initialized()
 
 
 def test_resume_removes_the_temporary_files_of_a_killed_write(tmp_path):

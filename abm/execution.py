@@ -5,8 +5,10 @@ result columns), built by :func:`batch_tasks`: every design point x replication 
 strategy, replication ``r`` with the same seed everywhere (common random numbers). Seeds
 are fixed before anything is scheduled, so a result never depends on where, or in which
 order, it ran. :func:`execute` runs the tasks and yields each outcome as it finishes, with
-one progress bar: in this process when ``workers == 1``, else on Ray (an embedded Ray on
-this machine's CPUs, or a running cluster at ``address``). The results are tabulated by
+one progress bar, on an :class:`Executor`: in this process when ``workers == 1``, else on
+Ray (an embedded Ray on this machine's CPUs, beside which this process works too, or a
+running cluster at ``address``). An executor can be kept for more work than one batch of
+runs: ``abm compare`` draws its figures on it. The results are tabulated by
 :func:`abm.results.summary_row` and :func:`abm.results.weekly_rows`.
 
 This is the only module that imports Ray, and only when a batch runs on it: the model and
@@ -401,16 +403,17 @@ def connect(workers: int, address: str | None) -> None:
 
     The embedded Ray listens on 127.0.0.1 only: Ray binds its servers to all interfaces
     unless the node's address is loopback, and turns a requested 127.0.0.1 into the
-    machine's network address unless ``LOOPBACK_ONLY_ENV`` is 0 (read when Ray is
-    imported, here and in every process Ray starts). Its workers give up reaching a GCS
-    that is gone after ``WORKER_GCS_RETRIES`` seconds rather than 20, so a killed driver
-    does not leave workers that were starting behind for long. Ray starts in the folder
-    that holds the ``abm`` package this process runs: Ray puts the driver's working folder
-    first on every worker's path, and a folder holding another ``abm/`` (a clone beside
-    the installed one) would be imported instead. Ray runs its workers at niceness 15 by
-    default, so on a busy machine any other process starves the runs; the embedded Ray's
-    run at normal priority, like a serial run. (Cluster nodes keep what ``ray start``
-    gave them: ``RAY_worker_niceness=0``.)
+    machine's network address unless ``LOOPBACK_ONLY_ENV`` is 0 (read when Ray is imported,
+    here and in every process Ray starts). Its workers give up reaching a GCS that is gone
+    after ``WORKER_GCS_RETRIES`` seconds rather than 20, so a killed driver does not leave
+    workers that were starting behind for long. Ray starts in the folder that holds the
+    ``abm`` package this process runs: Ray puts the driver's working folder first on every
+    worker's path, and a folder holding another ``abm/`` (a clone beside the installed one)
+    would be imported instead. Usage statistics are off for the embedded Ray
+    (``USAGE_STATS_ENV``): nothing leaves the machine, and its start is shorter. Ray runs
+    its workers at niceness 15 by default, so on a busy machine any other process starves
+    the runs; the embedded Ray's run at normal priority, like a serial run. (Cluster nodes
+    keep what ``ray start`` gave them: ``RAY_worker_niceness=0``.)
     """
     if address is None:
         with _environment({LOOPBACK_ONLY_ENV: "0", USAGE_STATS_ENV: "0"}), _working_folder(PACKAGE_HOME):

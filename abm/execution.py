@@ -6,8 +6,7 @@ strategy, replication ``r`` with the same seed everywhere (common random numbers
 are fixed before anything is scheduled, so a result never depends on where, or in which
 order, it ran. :func:`execute` runs the tasks and yields each outcome as it finishes, with
 one progress bar, on an :class:`Executor`: in this process when ``workers == 1``, else on
-Ray (an embedded Ray on this machine's CPUs, beside which this process works too, or a
-running cluster at ``address``). An executor can be kept for more work than one batch of
+Ray (an embedded Ray on this machine's CPUs, or a running cluster at ``address``). An executor can be kept for more work than one batch of
 runs: ``abm compare`` draws its figures on it. The results are tabulated by
 :func:`abm.results.summary_row` and :func:`abm.results.weekly_rows`.
 
@@ -35,7 +34,6 @@ import functools
 import json
 import logging
 import os
-import queue
 import socket
 import sys
 import threading
@@ -58,9 +56,6 @@ Runner = Callable[[Config, int], RunResult]
 MAX_RETRIES = 3
 BATCHES_PER_CPU = 8
 MAX_BATCH = 16
-AHEAD_PER_CPU = 2  # batches on Ray per CPU, so that none waits for the driver to hand it the next
-# (one when the driver works beside Ray: it takes up the slack, and no run queued on Ray waits at the end)
-POLL_S = 0.05  # how long the driver waits on Ray before looking at its own finished runs
 EMBEDDED_OBJECT_STORE_BYTES = 1 << 30  # results pass through quickly; Ray's default claims 30% of RAM in /dev/shm
 CONNECT_TIMEOUT_S = 3.0
 PARENT_CHECK_S = 0.5
@@ -275,14 +270,11 @@ class Executor:
     """Where a batch's work runs, kept for several batches (a comparison's runs, then its figures).
 
     With ``workers == 1`` and no ``address``: in this process, one item after another. Else
-    on Ray, started at the first batch and stopped by :meth:`close`: the cluster at
-    ``address``, or an embedded Ray on this machine, whose ``workers`` CPUs (default: all)
-    are this process and a Ray with one CPU fewer. This process runs items in a thread from
-    the start, while Ray starts (about 3 s here, and each Ray worker then imports ``abm``
-    for 1-2 s), and keeps taking them from the same queue afterwards: Ray's start costs no
-    waiting and no CPU idles. (A run that crashes this process takes the command down, as
-    a serial run does; one that raises is reported like any other.) On a cluster, or on a
-    Ray a Python caller started, Ray's CPUs do all the work.
+    on Ray, started at the first batch and stopped by :meth:`close`: an embedded Ray with
+    ``workers`` CPUs (default: all), or the cluster at ``address`` (or the Ray a Python
+    caller connected to, which it keeps). Kept for several batches, Ray starts once, and its
+    workers, which have imported ``abm`` for the first batch, take the next at once. No
+    item runs in this process when Ray does: a run that kills its process is retried.
     """
 
     def __init__(self, workers: int | None = None, address: str | None = None):
@@ -290,7 +282,6 @@ class Executor:
         self.local = address is None and self.workers == 1
         self.address = address
         self._started = False  # this executor started Ray (and stops it)
-        self._helps = False    # this process works beside Ray's workers
 
     def __enter__(self) -> Executor:
         return self
@@ -304,48 +295,26 @@ class Executor:
             for index, item in enumerate(items):
                 yield (index, *attempt(function, item))
             return
-        if not self._started:
-            self._helps = self.address is None and not _ray_running()
-        indices = list(range(len(items)))
-        finished: queue.SimpleQueue[Finished] = queue.SimpleQueue()
-        work = _Queue(batches(indices, self.workers)) if self._helps else None
-        if work:
-            threading.Thread(target=_help, args=(function, items, work, finished), name="abm-driver-runs", daemon=True).start()
-        try:
-            import ray
+        import ray
 
-            if not self._started and not ray.is_initialized():
-                connect(self.workers - 1, self.address)  # a cluster's CPUs are its own
-                self._started = True
-            cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
-            work = work or _Queue(batches(indices, cpus))
-            remote = ray.remote(_worker_batch).options(num_cpus=1, max_retries=MAX_RETRIES, retry_exceptions=False)
-            context = driver_context()
-            pending: dict[Any, list[int]] = {}
-            left = len(items)
-            while left:
-                while len(pending) < (1 if self._helps else AHEAD_PER_CPU) * cpus and (batch := work.take()):
-                    pending[remote.remote(function, [items[i] for i in batch], context)] = batch
-                if pending:
-                    ready, _ = ray.wait(list(pending), num_returns=1, timeout=POLL_S if self._helps else None)
-                    for reference in ready:
-                        batch = pending.pop(reference)
-                        try:
-                            outcomes = ray.get(reference)
-                        except ray.exceptions.RayError as error:  # retries used up: the worker or its node kept dying
-                            outcomes = [(None, f"{type(error).__name__} after {MAX_RETRIES} retries: {error}")] * len(batch)
-                        for index, outcome in zip(batch, outcomes):
-                            left -= 1
-                            yield (index, *outcome)
-                else:  # all that is left runs in this process
-                    left -= 1
-                    yield finished.get()
-                while left and not finished.empty():
-                    left -= 1
-                    yield finished.get()
-        finally:
-            if work:
-                work.close()  # this process's thread takes nothing more (an interrupted or abandoned batch)
+        if not self._started and not ray.is_initialized():
+            connect(self.workers, self.address)
+            self._started = True
+        cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        context = driver_context()
+        remote = ray.remote(_worker_batch).options(num_cpus=1, max_retries=MAX_RETRIES, retry_exceptions=False)
+        # submitted largest first; Ray starts a caller's tasks in the order they were submitted
+        pending = {remote.remote(function, [items[i] for i in batch], context): batch
+                   for batch in batches(list(range(len(items))), cpus)}
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            batch = pending.pop(ready[0])
+            try:
+                outcomes = ray.get(ready[0])
+            except ray.exceptions.RayError as error:  # retries used up: the worker or its node kept dying
+                outcomes = [(None, f"{type(error).__name__} after {MAX_RETRIES} retries: {error}")] * len(batch)
+            for index, outcome in zip(batch, outcomes):
+                yield (index, *outcome)
 
     def close(self) -> None:
         """Stop the Ray this executor started."""
@@ -356,34 +325,6 @@ class Executor:
             if self.address is None:
                 _end_monitor()
             ray.shutdown()
-
-
-class _Queue:
-    """Batches of item indices handed out one at a time to this process's thread and to Ray."""
-
-    def __init__(self, batches: Iterator[list[int]]):
-        self._batches = batches
-        self._lock = threading.Lock()
-
-    def take(self) -> list[int]:
-        with self._lock:
-            return next(self._batches, [])
-
-    def close(self) -> None:
-        with self._lock:
-            self._batches = iter(())
-
-
-def _help(function: Callable[[Any], Any], items: list, work: _Queue, finished: queue.SimpleQueue) -> None:
-    """This process as one of the workers: items from the shared queue until none is left."""
-    while batch := work.take():
-        for index in batch:
-            finished.put((index, *attempt(function, items[index])))
-
-
-def _ray_running() -> bool:
-    """Whether this process is connected to a Ray already (e.g. a Python caller started one)."""
-    return "ray" in sys.modules and sys.modules["ray"].is_initialized()
 
 
 def _end_monitor() -> None:

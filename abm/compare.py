@@ -55,7 +55,7 @@ def run_comparison(config: Config, *, workers: int | None = None, address: str |
     tasks = comparison_tasks(config)
     results = {}
     for task, result, error in execute(tasks, workers=workers, address=address, runner=runner, description="strategy runs",
-                                          executor=executor):
+                                       executor=executor):
         if error is not None:
             raise RunFailed(f"run {task.run_id} (seed {task.seed}) raised:\n{error}")
         results[task.run_id] = result

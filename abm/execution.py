@@ -6,8 +6,9 @@ strategy, replication ``r`` with the same seed everywhere (common random numbers
 are fixed before anything is scheduled, so a result never depends on where, or in which
 order, it ran. :func:`execute` runs the tasks and yields each outcome as it finishes, with
 one progress bar, on an :class:`Executor`: in this process when ``workers == 1``, else on
-Ray (an embedded Ray on this machine's CPUs, or a running cluster at ``address``). An executor can be kept for more work than one batch of
-runs: ``abm compare`` draws its figures on it. The results are tabulated by
+Ray (an embedded Ray on this machine's CPUs, or a running cluster at ``address``). An
+executor can be kept for more work than one batch: ``abm compare`` draws its figures on
+it. The results are tabulated by
 :func:`abm.results.summary_row` and :func:`abm.results.weekly_rows`.
 
 This is the only module that imports Ray, and only when a batch runs on it: the model and
@@ -278,8 +279,8 @@ class Executor:
     """
 
     def __init__(self, workers: int | None = None, address: str | None = None):
+        self.local = address is None and workers == 1
         self.workers = workers or os.cpu_count() or 1
-        self.local = address is None and self.workers == 1
         self.address = address
         self._started = False  # this executor started Ray (and stops it)
 

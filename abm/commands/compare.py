@@ -48,7 +48,7 @@ def handle(args) -> int:
     baseline = config.compare.baseline_strategy
     strategies = comparison_strategies(config)
 
-    with Executor(args.workers, args.address) as executor:  # the runs, then the figures; Ray stops behind the report
+    with Executor(args.workers, args.address) as executor:  # the runs, then the figures, on one Ray
         runs, weekly, national = run_comparison(config, executor=executor)
         paybacks = payback_weeks(national, baseline)
         table = comparison_table(runs, paybacks, baseline, strategies)

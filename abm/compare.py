@@ -19,7 +19,7 @@ from tabulate import tabulate
 
 from abm import strategies
 from abm.config import Config
-from abm.execution import Runner, Task, batch_tasks, execute
+from abm.execution import Executor, Runner, Task, batch_tasks, execute
 from abm.results import OUTCOME_LABELS, SUMMARY_UNITS, summary_row, weekly_rows
 from abm.simulate import OUTCOMES, national_weekly, run_simulation
 from abm.style import strategy_label
@@ -43,17 +43,19 @@ def comparison_tasks(config: Config) -> list[Task]:
 
 
 def run_comparison(config: Config, *, workers: int | None = None, address: str | None = None,
-                   runner: Runner = run_simulation) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+                   runner: Runner = run_simulation, executor: Executor | None = None) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """Run every task of the comparison; return its runs, weekly and national tables.
 
     Tables are in task order whatever order the runs finished in, so they are the same,
     byte for byte, serially and on any number of workers. ``runs``: one summary row per
     run; ``weekly``: every run's municipal rows; ``national``: every run's country totals
-    per week (:func:`abm.simulate.national_weekly`) with the run's labels.
+    per week (:func:`abm.simulate.national_weekly`) with the run's labels. The runs go to
+    ``executor`` if given, else to one made from ``workers`` and ``address`` (:func:`abm.execution.execute`).
     """
     tasks = comparison_tasks(config)
     results = {}
-    for task, result, error in execute(tasks, workers=workers, address=address, runner=runner, description="strategy runs"):
+    for task, result, error in execute(tasks, workers=workers, address=address, runner=runner, description="strategy runs",
+                                       executor=executor):
         if error is not None:
             raise RunFailed(f"run {task.run_id} (seed {task.seed}) raised:\n{error}")
         results[task.run_id] = result

@@ -5,8 +5,10 @@ result columns), built by :func:`batch_tasks`: every design point x replication 
 strategy, replication ``r`` with the same seed everywhere (common random numbers). Seeds
 are fixed before anything is scheduled, so a result never depends on where, or in which
 order, it ran. :func:`execute` runs the tasks and yields each outcome as it finishes, with
-one progress bar: in this process when ``workers == 1``, else on Ray (an embedded Ray on
-this machine's CPUs, or a running cluster at ``address``). The results are tabulated by
+one progress bar, on an :class:`Executor`: in this process when ``workers == 1``, else on
+Ray (an embedded Ray on this machine's CPUs, or a running cluster at ``address``). An
+executor can be kept for more work than one batch: ``abm compare`` draws its figures on
+it. The results are tabulated by
 :func:`abm.results.summary_row` and :func:`abm.results.weekly_rows`.
 
 This is the only module that imports Ray, and only when a batch runs on it: the model and
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import logging
 import os
@@ -60,6 +63,7 @@ PARENT_CHECK_S = 0.5
 LOOPBACK_ONLY_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 """Set to 0, Ray takes 127.0.0.1 as the node's address, and then every one of its servers
 binds 127.0.0.1 instead of all interfaces (ray/_private/services.py, get_node_ip_address)."""
+USAGE_STATS_ENV = "RAY_USAGE_STATS_ENABLED"  # 0: the embedded Ray neither asks nor reports (about 1 s of its start)
 GCS_RETRIES_ENV = "RAY_NUM_REDIS_GET_RETRIES"
 WORKER_GCS_RETRIES = 5  # about a second each; a live local GCS answers the first
 PACKAGE_HOME = Path(__file__).resolve().parents[1]
@@ -122,14 +126,14 @@ def check_executor(workers: int | None, address: str | None) -> None:
 
 
 def execute(tasks: list[Task], *, workers: int | None = None, address: str | None = None,
-            runner: Runner = run_simulation, description: str = "runs", done: int = 0) -> Iterator[Outcome]:
+            runner: Runner = run_simulation, description: str = "runs", done: int = 0,
+            executor: Executor | None = None) -> Iterator[Outcome]:
     """Each task's outcome as it finishes, under one progress bar (``done`` runs already counted).
 
     Tasks identical by construction (:func:`identical_runs`) run once; each gets the result.
-
-    In this process when ``workers == 1`` and no ``address`` is given, else on Ray: embedded
-    with ``workers`` CPUs (default: all), or the cluster at ``address``. ``runner`` runs one
-    simulation (config, seed); tests and benchmarks substitute it.
+    They run on ``executor`` if given (kept for more work, e.g. a comparison's figures), else
+    on one made for them from ``workers`` and ``address`` (see :class:`Executor`). ``runner``
+    runs one simulation (config, seed); tests and benchmarks substitute it.
     """
     failed = 0
     copies = identical_runs(tasks)
@@ -138,16 +142,14 @@ def execute(tasks: list[Task], *, workers: int | None = None, address: str | Non
         bar.set_postfix(failed=0)
         if not tasks:  # e.g. a resumed sweep that is already complete: no need to start Ray
             return
-        if address is None and workers == 1:
-            outcomes = (outcome for task in distinct for outcome in run_batch([task], runner))
-        else:
-            outcomes = _on_ray(distinct, runner, workers or os.cpu_count() or 1, address)
-        for task, result, error in outcomes:
-            for copy in copies[run_key(task)]:
-                failed += error is not None
-                bar.update(1)
-                bar.set_postfix(failed=failed)
-                yield copy, result if result is None or copy is task else _result_of(copy, result), error
+        with contextlib.nullcontext(executor) if executor else Executor(workers, address) as session:
+            for index, result, error in session.map(functools.partial(run_task, runner), distinct):
+                task = distinct[index]
+                for copy in copies[run_key(task)]:
+                    failed += error is not None
+                    bar.update(1)
+                    bar.set_postfix(failed=failed)
+                    yield copy, result if result is None or copy is task else _result_of(copy, result), error
 
 
 def run_key(task: Task) -> str:
@@ -178,18 +180,20 @@ def identical_runs(tasks: list[Task]) -> dict[str, list[Task]]:
     return groups
 
 
-def run_batch(tasks: list[Task], runner: Runner) -> list[Outcome]:
-    """Run tasks one after another; a run that raises becomes an outcome with its traceback."""
-    outcomes = []
-    for task in tasks:
-        try:
-            outcomes.append((task, runner(task.config, task.seed), None))
-        except Exception:
-            outcomes.append((task, None, traceback.format_exc()))
-    return outcomes
+def run_task(runner: Runner, task: Task) -> RunResult:
+    """One task's simulation."""
+    return runner(task.config, task.seed)
 
 
-def batches(tasks: list[Task], cpus: int) -> Iterator[list[Task]]:
+def attempt(function: Callable[[Any], Any], item: Any) -> tuple[Any, str | None]:
+    """``function(item)`` and no error, or no result and the traceback of what it raised."""
+    try:
+        return function(item), None
+    except Exception:
+        return None, traceback.format_exc()
+
+
+def batches(tasks: list, cpus: int) -> Iterator[list]:
     """Consecutive runs in batches that shrink as fewer runs are left, down to one run."""
     start = 0
     while start < len(tasks):
@@ -226,11 +230,11 @@ def install_context(context: dict[str, Any]) -> None:
         strategies.register_from_driver(context["strategies"])
 
 
-def _worker_batch(tasks: list[Task], runner: Runner, context: dict[str, Any]) -> list[Outcome]:
+def _worker_batch(function: Callable[[Any], Any], items: list, context: dict[str, Any]) -> list[tuple[Any, str | None]]:
     """A batch as a Ray task: end with the raylet, know what the driver knew, then run."""
     _end_with_parent()
     install_context(context)
-    return run_batch(tasks, runner)
+    return [attempt(function, item) for item in items]
 
 
 _watching_parent = False
@@ -260,29 +264,80 @@ def _end_with_parent() -> None:
 # -- Ray -------------------------------------------------------------------------------
 
 
-def _on_ray(tasks: list[Task], runner: Runner, workers: int, address: str | None) -> Iterator[Outcome]:
-    import ray
+Finished = tuple[int, Any, str | None]  # an item's index, its result, or the traceback of what it raised
 
-    started_here = not ray.is_initialized()  # a Python caller may have connected already
-    if started_here:
-        connect(workers, address)
-    try:
-        context = driver_context()
+
+class Executor:
+    """Where a batch's work runs, kept for several batches (a comparison's runs, then its figures).
+
+    With ``workers == 1`` and no ``address``: in this process, one item after another. Else
+    on Ray, started at the first batch and stopped by :meth:`close`: an embedded Ray with
+    ``workers`` CPUs (default: all), or the cluster at ``address`` (or the Ray a Python
+    caller connected to, which it keeps). Kept for several batches, Ray starts once, and its
+    workers, which have imported ``abm`` for the first batch, take the next at once. No
+    item runs in this process when Ray does: a run that kills its process is retried.
+    """
+
+    def __init__(self, workers: int | None = None, address: str | None = None):
+        self.local = address is None and workers == 1
+        self.workers = workers or os.cpu_count() or 1
+        self.address = address
+        self._started = False  # this executor started Ray (and stops it)
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, *exception) -> None:
+        self.close()
+
+    def map(self, function: Callable[[Any], Any], items: list) -> Iterator[Finished]:
+        """``function`` of every item (picklable, both), each as it finishes: (index, result, error)."""
+        if self.local:
+            for index, item in enumerate(items):
+                yield (index, *attempt(function, item))
+            return
+        import ray
+
+        if not self._started and not ray.is_initialized():
+            connect(self.workers, self.address)
+            self._started = True
         cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        context = driver_context()
         remote = ray.remote(_worker_batch).options(num_cpus=1, max_retries=MAX_RETRIES, retry_exceptions=False)
         # submitted largest first; Ray starts a caller's tasks in the order they were submitted
-        pending = {remote.remote(batch, runner, context): batch for batch in batches(tasks, cpus)}
+        pending = {remote.remote(function, [items[i] for i in batch], context): batch
+                   for batch in batches(list(range(len(items))), cpus)}
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1)
             batch = pending.pop(ready[0])
             try:
                 outcomes = ray.get(ready[0])
             except ray.exceptions.RayError as error:  # retries used up: the worker or its node kept dying
-                outcomes = [(task, None, f"{type(error).__name__} after {MAX_RETRIES} retries: {error}") for task in batch]
-            yield from outcomes
-    finally:
-        if started_here:
+                outcomes = [(None, f"{type(error).__name__} after {MAX_RETRIES} retries: {error}")] * len(batch)
+            for index, outcome in zip(batch, outcomes):
+                yield (index, *outcome)
+
+    def close(self) -> None:
+        """Stop the Ray this executor started."""
+        if self._started:
+            import ray
+
+            self._started = False
+            if self.address is None:
+                _end_monitor()
             ray.shutdown()
+
+
+def _end_monitor() -> None:
+    """Make ``ray.shutdown`` a second shorter. Ray stops its autoscaler's monitor (of no use on one
+    machine) after the GCS, to which the monitor's SIGTERM handler then reports in vain
+    until Ray kills it a second later (ray/_private/node.py, kill_all_processes); killed
+    first, it costs nothing."""
+    from ray._private import ray_constants, worker
+
+    node = worker._global_node
+    for process in node.all_processes.get(ray_constants.PROCESS_TYPE_MONITOR, []) if node else []:
+        process.process.kill()
 
 
 def connect(workers: int, address: str | None) -> None:
@@ -290,19 +345,20 @@ def connect(workers: int, address: str | None) -> None:
 
     The embedded Ray listens on 127.0.0.1 only: Ray binds its servers to all interfaces
     unless the node's address is loopback, and turns a requested 127.0.0.1 into the
-    machine's network address unless ``LOOPBACK_ONLY_ENV`` is 0 (read when Ray is
-    imported, here and in every process Ray starts). Its workers give up reaching a GCS
-    that is gone after ``WORKER_GCS_RETRIES`` seconds rather than 20, so a killed driver
-    does not leave workers that were starting behind for long. Ray starts in the folder
-    that holds the ``abm`` package this process runs: Ray puts the driver's working folder
-    first on every worker's path, and a folder holding another ``abm/`` (a clone beside
-    the installed one) would be imported instead. Ray runs its workers at niceness 15 by
-    default, so on a busy machine any other process starves the runs; the embedded Ray's
-    run at normal priority, like a serial run. (Cluster nodes keep what ``ray start``
-    gave them: ``RAY_worker_niceness=0``.)
+    machine's network address unless ``LOOPBACK_ONLY_ENV`` is 0 (read when Ray is imported,
+    here and in every process Ray starts). Its workers give up reaching a GCS that is gone
+    after ``WORKER_GCS_RETRIES`` seconds rather than 20, so a killed driver does not leave
+    workers that were starting behind for long. Ray starts in the folder that holds the
+    ``abm`` package this process runs: Ray puts the driver's working folder first on every
+    worker's path, and a folder holding another ``abm/`` (a clone beside the installed one)
+    would be imported instead. Usage statistics are off for the embedded Ray
+    (``USAGE_STATS_ENV``): nothing leaves the machine, and its start is shorter. Ray runs
+    its workers at niceness 15 by default, so on a busy machine any other process starves
+    the runs; the embedded Ray's run at normal priority, like a serial run. (Cluster nodes
+    keep what ``ray start`` gave them: ``RAY_worker_niceness=0``.)
     """
     if address is None:
-        with _environment({LOOPBACK_ONLY_ENV: "0"}), _working_folder(PACKAGE_HOME):
+        with _environment({LOOPBACK_ONLY_ENV: "0", USAGE_STATS_ENV: "0"}), _working_folder(PACKAGE_HOME):
             import ray
 
             _reread_loopback_setting()

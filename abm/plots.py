@@ -13,6 +13,8 @@ bytes.
 
 from __future__ import annotations
 
+import functools
+import operator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +27,7 @@ import polars as pl  # noqa: E402
 
 from abm import __version__  # noqa: E402
 from abm.compare import t_half_width  # noqa: E402
+from abm.execution import Executor  # noqa: E402
 from abm.metrics import TURNOVER_WINDOW  # noqa: E402
 from abm.results import OUTCOME_LABELS, SUMMARY_UNITS  # noqa: E402
 from abm.simulate import OUTCOMES  # noqa: E402
@@ -102,27 +105,50 @@ def strategy_lines(ax, data: pl.DataFrame, column: str, strategies: list[str]) -
 
 
 def comparison_plots(national: pl.DataFrame, runs: pl.DataFrame, table: pl.DataFrame, strategies: list[str],
-                     baseline: str, folder: Path, caption_line: str) -> list[Figure]:
-    """An overview, one figure per outcome over time, and the paired differences from the
-    baseline; returns the figures written (PNG paths, SVGs beside them)."""
+                     baseline: str, folder: Path, caption_line: str, executor: Executor | None = None) -> list[Figure]:
+    """An overview, the paired differences from the baseline, and one figure per outcome over
+    time; returns the figures written (PNG paths, SVGs beside them).
+
+    The figures are independent and each takes a good part of a second, so they are drawn
+    on ``executor`` (the one the runs used, while it is up), in this process without one. The largest go first, so that no worker is left drawing one at the end.
+    """
     data = figure_data(national, runs, baseline)
     folder.mkdir(parents=True, exist_ok=True)
-    figures = []
+    bands = f"{BANDS}. {caption_line}"
+    drawings = [
+        (f"Paired differences from {strategy_label(baseline)}", functools.partial(
+            differences_plot, table, baseline, [s for s in strategies if s != baseline], folder / "differences.png", caption_line)),
+        ("Strategies compared over time", functools.partial(overview_plot, data, strategies, folder / "overview.png", bands)),
+        *((title, functools.partial(panel_plot, data, column, strategies, folder / f"{column}.png", bands))
+          for column, (title, _) in PANELS.items()),
+    ]
+    paths = {}
+    for index, path, error in (executor or Executor(workers=1)).map(operator.call, [draw for _, draw in drawings]):
+        if error is not None:
+            raise RuntimeError(f"drawing the figure {drawings[index][0]!r} raised:\n{error}")
+        paths[index] = path
+    figures = [Figure(paths[index], title) for index, (title, _) in enumerate(drawings)]
+    return [figures[1], figures[0], *figures[2:]]  # the overview first, as the report shows them
+
+
+def overview_plot(data: pl.DataFrame, strategies: list[str], path: Path, caption_line: str) -> Path:
+    """Every time-series panel side by side, one legend for all."""
     overview, axes = plt.subplots(2, 3, figsize=(12, 6.5), constrained_layout=True)
     for ax, (column, (title, unit)) in zip(axes.ravel(), PANELS.items()):
         strategy_lines(ax, data, column, strategies)
         _decorate(ax, title, unit)
-        figure, single = plt.subplots(figsize=(6.5, 3.8), constrained_layout=True)
-        strategy_lines(single, data, column, strategies)
-        _decorate(single, title, unit)
-        single.legend(frameon=False)
-        figures.append(Figure(save_figure(figure, folder / f"{column}.png", f"{BANDS}. {caption_line}"), title))
     overview.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside upper center", ncols=len(strategies), frameon=False)
-    figures.insert(0, Figure(save_figure(overview, folder / "overview.png", f"{BANDS}. {caption_line}"),
-                             "Strategies compared over time"))
-    path = differences_plot(table, baseline, [s for s in strategies if s != baseline], folder / "differences.png", caption_line)
-    figures.insert(1, Figure(path, f"Paired differences from {strategy_label(baseline)}"))
-    return figures
+    return save_figure(overview, path, caption_line)
+
+
+def panel_plot(data: pl.DataFrame, column: str, strategies: list[str], path: Path, caption_line: str) -> Path:
+    """One time-series panel (:data:`PANELS`) as a figure of its own."""
+    title, unit = PANELS[column]
+    figure, single = plt.subplots(figsize=(6.5, 3.8), constrained_layout=True)
+    strategy_lines(single, data, column, strategies)
+    _decorate(single, title, unit)
+    single.legend(frameon=False)
+    return save_figure(figure, path, caption_line)
 
 
 def differences_plot(table: pl.DataFrame, baseline: str, others: list[str], path: Path, caption_line: str) -> Path:
@@ -172,4 +198,5 @@ def save_figure(figure, path: Path, caption_line: str = "") -> Path:
     return png
 
 
-__all__ = ["DPI", "Figure", "caption", "comparison_plots", "differences_plot", "figure_data", "save_figure", "strategy_lines"]
+__all__ = ["DPI", "Figure", "caption", "comparison_plots", "differences_plot", "figure_data", "overview_plot", "panel_plot",
+           "save_figure", "strategy_lines"]

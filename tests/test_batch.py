@@ -22,7 +22,7 @@ import pytest
 from abm import strategies
 from abm.cli import main
 from abm.compare import comparison_tasks, run_comparison
-from abm.execution import batch_tasks, driver_context
+from abm.execution import Executor, batch_tasks, driver_context
 from abm.sweep import load_experiment
 from conftest import small_config
 from test_sweep_experiment import write_experiment
@@ -54,15 +54,22 @@ def test_comparison_and_sweep_build_runs_alike():
 
 @pytest.mark.slow
 def test_compare_gives_the_same_bytes_serially_and_on_two_workers(tmp_path):
+    """Every file, figures and report included (drawn on the workers too), and the command
+    leaves no process of its embedded Ray behind when it returns."""
     outputs = {}
     for workers in ("1", "2"):
         out = tmp_path / f"workers{workers}"
-        done = subprocess.run([*ABM, "compare", "configs/compare.toml", *TINY, "--workers", workers, "--out", str(out)],
-                              capture_output=True, text=True, timeout=600, cwd=REPO, env=environment())
-        assert done.returncode == 0, done.stderr[-3000:]
-        assert "strategy runs: 100%" in done.stderr and "6/6" in done.stderr and "failed=0" in done.stderr  # the sweep's bar
+        driver = subprocess.Popen([*ABM, "compare", "configs/compare.toml", *TINY, "--workers", workers, "--out", str(out)],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, env=environment(),
+                                  start_new_session=True)
+        _, stderr = driver.communicate(timeout=600)
+        assert driver.returncode == 0, stderr[-3000:]
+        assert "strategy runs: 100%" in stderr and "6/6" in stderr and "failed=0" in stderr  # the sweep's bar
+        assert not _left_behind(driver.pid, seconds=3)
         outputs[workers] = out
-    for name in ("runs.parquet", "weekly.parquet", "comparison.parquet", "comparison.txt"):
+    files = sorted(path.relative_to(outputs["1"]) for path in outputs["1"].rglob("*") if path.is_file())
+    assert {"comparison.txt", "report.html", "plots/overview.png", "plots/differences.svg"} <= {str(f) for f in files}
+    for name in files:
         assert (outputs["1"] / name).read_bytes() == (outputs["2"] / name).read_bytes(), name
     runs = pl.read_parquet(outputs["2"] / "runs.parquet")
     assert runs["run_id"].to_list() == [f"r{r:02d}-{s}" for r in range(2) for s in ("status_quo", "invest", "austerity")]
@@ -86,6 +93,29 @@ def _descendants(pid: int) -> list[psutil.Process]:
         return []
 
 
+def _left_behind(session: int, seconds: float) -> list[tuple[int, str]]:
+    """The processes of a session still running ``seconds`` after its leader ended (none, or they exit first)."""
+    deadline = time.monotonic() + seconds
+    while (left := [(p.pid, _name(p)) for p in psutil.process_iter() if _session(p) == session and _alive(p)]) and \
+            time.monotonic() < deadline:
+        time.sleep(0.1)
+    return left
+
+
+def _alive(process: psutil.Process) -> bool:
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE  # a zombie has ended; init reaps it
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _session(process: psutil.Process) -> int | None:
+    try:
+        return os.getsid(process.pid)
+    except OSError:
+        return None
+
+
 def _name(process: psutil.Process) -> str:
     try:
         return process.name()
@@ -104,8 +134,8 @@ def test_embedded_ray_listens_on_loopback_only_and_ends_with_its_driver(tmp_path
                               start_new_session=True)
     try:
         deadline = time.monotonic() + 300
-        while sum(_name(p) == "ray::_worker_batch" for p in _descendants(driver.pid)) < 2:
-            assert driver.poll() is None and time.monotonic() < deadline, "the comparison ended before both workers ran"
+        while not any(_name(p) == "ray::_worker_batch" for p in _descendants(driver.pid)):  # Ray's one, beside the driver
+            assert driver.poll() is None and time.monotonic() < deadline, "the comparison ended before Ray's worker ran"
             time.sleep(0.2)
         processes = [psutil.Process(driver.pid), *_descendants(driver.pid)]
         sockets = listening({p.pid for p in processes})
@@ -138,6 +168,31 @@ def test_a_sweep_runs_from_a_folder_that_holds_another_abm(tmp_path):
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     summary = pl.read_parquet(folder / "out" / "summary.parquet")
     assert summary.height == len(load_experiment(path).tasks()) and not (folder / "out" / "failures.parquet").exists()
+
+
+@pytest.mark.slow
+def test_an_executor_keeps_its_ray_for_several_batches_and_catches_what_raises():
+    """Two batches on one embedded Ray (its workers, not the driver, run every item), every
+    item comes back once, one that raises comes back with its traceback, and Ray stops
+    when the executor closes."""
+    import ray
+
+    def where(item: int) -> int:  # defined here, so Ray pickles it by value: no worker can import this file
+        """The process an item ran in; item 3 raises."""
+        if item == 3:
+            raise ValueError("item 3 is broken")
+        return os.getpid()
+
+    with Executor(2) as executor:
+        first = {index: (pid, error) for index, pid, error in executor.map(where, list(range(40)))}
+        session = ray.get_runtime_context().get_job_id()
+        second = {index: (pid, error) for index, pid, error in executor.map(where, list(range(4)))}
+        assert ray.get_runtime_context().get_job_id() == session and ray.cluster_resources()["CPU"] == 2
+    for outcomes in (first, second):
+        assert outcomes[3][0] is None and "ValueError: item 3 is broken" in outcomes[3][1]
+        assert all(error is None and pid != os.getpid() for index, (pid, error) in outcomes.items() if index != 3)
+    assert sorted(first) == list(range(40)) and sorted(second) == list(range(4))
+    assert not ray.is_initialized()
 
 
 def test_resume_removes_the_temporary_files_of_a_killed_write(tmp_path):

@@ -2,7 +2,7 @@
 
 The runs execute as ``abm sweep``'s do (:mod:`abm.execution`): an embedded Ray on all CPUs
 by default, ``--workers 1`` in this process, ``--address`` on a cluster; the results are
-the same, byte for byte. Writes under ``results/compare-<config name>/``: ``runs.parquet``
+the same, byte for byte. The figures are drawn on the same executor, while it is up. Writes under ``results/compare-<config name>/``: ``runs.parquet``
 (one summary row per run), ``weekly.parquet`` (every run's weekly rows),
 ``comparison.parquet`` and ``comparison.txt`` (the table), ``plots/*.png`` and ``plots/*.svg``
 (:mod:`abm.plots`) and ``report.html``. With ``--posterior FILE`` (a calibration's
@@ -16,7 +16,7 @@ from pathlib import Path
 from abm.commands.common import DEFAULT_CONFIG, add_config_arguments, add_executor_arguments
 from abm.compare import comparison_strategies, comparison_table, format_table, payback_weeks, run_comparison
 from abm.config import load_config
-from abm.execution import check_executor
+from abm.execution import Executor, check_executor
 from abm.plots import caption, comparison_plots
 from abm.posterior import format_posterior, load_posterior, posterior_differences, posterior_table
 from abm.resources import check_memory
@@ -48,20 +48,21 @@ def handle(args) -> int:
     baseline = config.compare.baseline_strategy
     strategies = comparison_strategies(config)
 
-    runs, weekly, national = run_comparison(config, workers=args.workers, address=args.address)
-    paybacks = payback_weeks(national, baseline)
-    table = comparison_table(runs, paybacks, baseline, strategies)
-    text = format_table(table, baseline)
+    with Executor(args.workers, args.address) as executor:  # the runs, then the figures, on one Ray
+        runs, weekly, national = run_comparison(config, executor=executor)
+        paybacks = payback_weeks(national, baseline)
+        table = comparison_table(runs, paybacks, baseline, strategies)
+        text = format_table(table, baseline)
 
-    seed = config.run.seed
-    write_parquet(runs, out / "runs.parquet", seed=seed)
-    write_parquet(weekly, out / "weekly.parquet", seed=seed)
-    write_parquet(table, out / "comparison.parquet", seed=seed)
-    write_text(text + "\n", out / "comparison.txt")
-    seeds = runs.filter(runs["strategy"] == baseline).sort("replication")["seed"].to_list()
-    caption_line = caption(config.compare.replications, seeds, runs["inhabitants"][0], config.municipalities.population_scale,
-                           config.run.weeks, str(path))
-    figures = comparison_plots(national, runs, table, strategies, baseline, out / "plots", caption_line)
+        seed = config.run.seed
+        write_parquet(runs, out / "runs.parquet", seed=seed)
+        write_parquet(weekly, out / "weekly.parquet", seed=seed)
+        write_parquet(table, out / "comparison.parquet", seed=seed)
+        write_text(text + "\n", out / "comparison.txt")
+        seeds = runs.filter(runs["strategy"] == baseline).sort("replication")["seed"].to_list()
+        caption_line = caption(config.compare.replications, seeds, runs["inhabitants"][0], config.municipalities.population_scale,
+                               config.run.weeks, str(path))
+        figures = comparison_plots(national, runs, table, strategies, baseline, out / "plots", caption_line, executor)
     run_line = (f"config: {path}; seed {seed}; {config.compare.replications} replications; {config.run.weeks} weeks; "
                 f"{runs['municipalities'][0]} municipalities, {runs['inhabitants'][0]:,} inhabitants")
     write_text(html_report("Strategy comparison", config.description, table, baseline, figures, run_line, caption_line,

@@ -332,12 +332,14 @@ def _end_monitor() -> None:
     """Make ``ray.shutdown`` a second shorter. Ray stops its autoscaler's monitor (of no use on one
     machine) after the GCS, to which the monitor's SIGTERM handler then reports in vain
     until Ray kills it a second later (ray/_private/node.py, kill_all_processes); killed
-    first, it costs nothing."""
-    from ray._private import ray_constants, worker
+    first, it costs nothing. These are Ray's private names: if a Ray version lacks them,
+    the shut-down simply takes its second."""
+    with contextlib.suppress(ImportError, AttributeError):
+        from ray._private import ray_constants, worker
 
-    node = worker._global_node
-    for process in node.all_processes.get(ray_constants.PROCESS_TYPE_MONITOR, []) if node else []:
-        process.process.kill()
+        node = worker._global_node
+        for process in node.all_processes.get(ray_constants.PROCESS_TYPE_MONITOR, []) if node else []:
+            process.process.kill()
 
 
 def connect(workers: int, address: str | None) -> None:

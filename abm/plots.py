@@ -14,9 +14,10 @@ bytes.
 from __future__ import annotations
 
 import functools
-import operator
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import matplotlib
 
@@ -110,25 +111,37 @@ def comparison_plots(national: pl.DataFrame, runs: pl.DataFrame, table: pl.DataF
     time; returns the figures written (PNG paths, SVGs beside them).
 
     The figures are independent and each takes a good part of a second, so they are drawn
-    on ``executor`` (the one the runs used, while it is up), in this process without one. The largest go first, so that no worker is left drawing one at the end.
+    on ``executor`` (the one the runs used, while it is up), in this process without one;
+    the largest go first, so that no worker is left drawing one at the end. A worker sends
+    its figure's files back and this process writes them: a cluster's nodes share no folder
+    with the driver.
     """
     data = figure_data(national, runs, baseline)
     folder.mkdir(parents=True, exist_ok=True)
     bands = f"{BANDS}. {caption_line}"
-    drawings = [
-        (f"Paired differences from {strategy_label(baseline)}", functools.partial(
-            differences_plot, table, baseline, [s for s in strategies if s != baseline], folder / "differences.png", caption_line)),
-        ("Strategies compared over time", functools.partial(overview_plot, data, strategies, folder / "overview.png", bands)),
-        *((title, functools.partial(panel_plot, data, column, strategies, folder / f"{column}.png", bands))
+    others = [s for s in strategies if s != baseline]
+    drawings = [  # (title, file name, what draws it into a path)
+        (f"Paired differences from {strategy_label(baseline)}", "differences.png",
+         functools.partial(differences_plot, table, baseline, others, caption_line=caption_line)),
+        ("Strategies compared over time", "overview.png", functools.partial(overview_plot, data, strategies, caption_line=bands)),
+        *((title, f"{column}.png", functools.partial(panel_plot, data, column, strategies, caption_line=bands))
           for column, (title, _) in PANELS.items()),
     ]
-    paths = {}
-    for index, path, error in (executor or Executor(workers=1)).map(operator.call, [draw for _, draw in drawings]):
+    for index, files, error in (executor or Executor(workers=1)).map(_figure_files, [(name, draw) for _, name, draw in drawings]):
         if error is not None:
             raise RuntimeError(f"drawing the figure {drawings[index][0]!r} raised:\n{error}")
-        paths[index] = path
-    figures = [Figure(paths[index], title) for index, (title, _) in enumerate(drawings)]
+        for name, content in files.items():
+            (folder / name).write_bytes(content)
+    figures = [Figure(folder / name, title) for title, name, _ in drawings]
     return [figures[1], figures[0], *figures[2:]]  # the overview first, as the report shows them
+
+
+def _figure_files(drawing: tuple[str, Callable[[Path], Path]]) -> dict[str, bytes]:
+    """Draw one figure (file name, drawing function) in a scratch folder; its files' bytes by name."""
+    name, draw = drawing
+    with tempfile.TemporaryDirectory(prefix="abm-figure-") as scratch:
+        draw(Path(scratch) / name)
+        return {file.name: file.read_bytes() for file in sorted(Path(scratch).iterdir())}
 
 
 def overview_plot(data: pl.DataFrame, strategies: list[str], path: Path, caption_line: str) -> Path:

@@ -37,10 +37,16 @@ def week_cost(model, census) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     p = model.params.costs
     staff = model.caseworkers
     benefits = census.by_group @ np.asarray(p.benefit_per_week, dtype=float)
-    active = staff.active
-    paid_caseworkers = np.bincount(staff.municipality[active], weights=1.0 + staff.paid_extra_share[active], minlength=model.n_municipalities)
-    staffing = paid_caseworkers * p.caseworker_cost_per_year / 52.0
+    staffing = _staff_cost(model, np.flatnonzero(staff.active))
     return benefits, staffing, benefits + staffing
+
+
+def _staff_cost(model, rows: np.ndarray) -> np.ndarray:
+    """Per municipality, this week's cost of the caseworkers in ``rows``: each a caseworker's
+    weekly cost, plus their paid extra hours for early meetings."""
+    staff = model.caseworkers
+    paid = per_municipality(model, staff.municipality[rows], 1.0 + staff.paid_extra_share[rows])
+    return paid * model.params.costs.caseworker_cost_per_year / 52.0
 
 
 def unit_cost(model, unit: int) -> np.ndarray:
@@ -51,6 +57,4 @@ def unit_cost(model, unit: int) -> np.ndarray:
     rows = citizens.occupied()
     rows = rows[citizens.unit[rows] == unit]
     benefits = per_municipality(model, citizens.slot_municipality[rows], np.asarray(p.benefit_per_week, dtype=float)[citizens.group[rows]])
-    workers = np.flatnonzero(staff.active & (staff.unit == unit))
-    paid = per_municipality(model, staff.municipality[workers], 1.0 + staff.paid_extra_share[workers])
-    return benefits + paid * p.caseworker_cost_per_year / 52.0
+    return benefits + _staff_cost(model, np.flatnonzero(staff.active & (staff.unit == unit)))

@@ -5,6 +5,10 @@ but their state lives in the model's columns (``abm.state``) and the weekly rule
 those columns at once. An agent is a view of one person's row: ``citizen.trust`` reads
 the column, ``citizen.trust = 0.2`` writes it, and the next week's rules start from it.
 
+Their attributes are the columns the registered rules declare (``abm.mechanisms``; a
+column's ``agent`` says whether it is shown and can be set), added to the classes when a
+model is built, so a rule of your own shows its columns on the agents without an edit here.
+
 A ``Citizen`` is one person (``person``, stable across a move and a repacking of the
 table) and a ``Caseworker`` one employment (``hired_id``). Their agents are made when
 Mesa's views are asked for (``model.agents``, ``agents_by_type``, ``agent_types``, which
@@ -21,8 +25,8 @@ from collections.abc import Callable
 import mesa
 import numpy as np
 
-from abm.rules import progress
-from abm.rules.council import PILOT
+from abm import mechanisms
+from abm.jobcenter import ORDINARY, SECOND
 
 MESA_ATTRIBUTES = frozenset({"model", "unique_id", "pos", "cell"})
 """Attributes Mesa itself sets on agents (``cell``: its discrete spaces)."""
@@ -43,18 +47,19 @@ class _IdCounters(weakref.WeakKeyDictionary):
         return self.setdefault(model, itertools.count(1))
 
 
-class Column:
+class Cell:
     """An agent attribute that is the agent's cell of a column of the model's table.
 
-    ``writable`` columns can be set (checked against ``low``/``high``); ``after_set`` is
-    called with the agent after a write, for columns the rules keep derived values of.
+    ``writable`` cells can be set (checked against ``low``/``high``); after a write, the
+    rules that keep values derived from the column update them (``Rule.on_agent_set``).
+    ``declared``: made from a rule's column declaration (:meth:`PersonAgent.declare_columns`).
     """
 
     def __init__(self, doc: str, writable: bool = False, low: float | None = None, high: float | None = None,
-                 column: str | None = None, part: int | None = None, after_set: Callable | None = None):
+                 column: str | None = None, part: int | None = None, declared: bool = False):
         self.__doc__ = doc
         self.writable, self.low, self.high = writable, low, high
-        self.column, self.part, self.after_set = column, part, after_set
+        self.column, self.part, self.declared = column, part, declared
 
     def __set_name__(self, owner, name: str) -> None:
         self.name = name
@@ -78,8 +83,9 @@ class Column:
             raise ValueError(f"{kind}.{self.name} = {value!r} is out of range [{self.low}, {self.high}]")
         column, index = self._cell(agent)
         column[index] = value
-        if self.after_set is not None:
-            self.after_set(agent)
+        if getattr(agent, "TABLE", "") == "citizens":
+            for follow in mechanisms.agent_setters(self.column):
+                follow(agent.model, np.array([agent.row]))
 
 
 class JobcenterAgent(mesa.Agent):
@@ -110,14 +116,32 @@ class JobcenterAgent(mesa.Agent):
     @classmethod
     def settable(cls) -> list[str]:
         """The state attributes that can be set."""
-        return [name for name in dir(cls) if isinstance(getattr(cls, name), Column) and getattr(cls, name).writable]
+        return [name for name in dir(cls) if isinstance(getattr(cls, name), Cell) and getattr(cls, name).writable]
 
 
 class PersonAgent(JobcenterAgent):
     """An agent for one person in a table, found by their id wherever the table keeps them."""
 
-    TABLE = ""  # the model's attribute holding the table
+    TABLE = ""  # the model's attribute holding the table (and the table rules declare columns of)
     ID = ""  # the table's column of ids
+
+    @classmethod
+    def declare_columns(cls) -> None:
+        """One attribute per column the registered rules declare for this table (unless the
+        class defines the name itself, or the column is hidden); attributes of rules no longer
+        registered go."""
+        declared = mechanisms.declared_columns(cls.TABLE)
+        for name, value in list(vars(cls).items()):
+            if isinstance(value, Cell) and value.declared and (name not in declared or declared[name][1].agent == "hidden"):
+                delattr(cls, name)
+        for name, (_, column) in declared.items():
+            existing = getattr(cls, name, None)
+            if column.agent == "hidden" or name in MESA_ATTRIBUTES or (existing is not None and not isinstance(existing, Cell)):
+                continue
+            cell = Cell(column.doc[:1].upper() + column.doc[1:] + ".", writable=column.agent == "write", low=column.low,
+                        high=column.high, declared=True)
+            cell.__set_name__(cls, name)
+            setattr(cls, name, cell)
 
     def __init__(self, model, person_id: int):
         super().__init__(model)
@@ -160,34 +184,6 @@ class Citizen(PersonAgent):
         row = int(self.model.citizens.caseworker[self.row])
         return None if row < 0 else self.model.rosters["caseworkers"].agent_at(row)
 
-    def _distance_changed(self) -> None:
-        """The exit hazards' distance term, which the rules keep rather than recompute weekly, follows a new distance."""
-        rows = np.array([self.row])
-        citizens = self.model.citizens
-        citizens.distance_factor[rows] = progress.distance_factor(self.model, citizens.distance[rows], citizens.group[rows])
-
-    group = Column("0 job-ready, 1 activity-ready, 2 resource programme (changed by the clarification track).")
-    unit = Column("0 ordinary department, 1 pilot unit (the council's pilot decides).")
-    health = Column("Health, 0-1 (1 = well).", writable=True, low=0.0, high=1.0)
-    health_base = Column("Health the person recovers toward, 0-1.", writable=True, low=0.0, high=1.0)
-    distance = Column("Distance from the labour market, 0-1 (its effect on exits follows).", writable=True, low=0.0,
-                      high=1.0, after_set=_distance_changed)
-    distance_factor = Column("The distance's term in the exit hazards (follows distance and group).")
-    trust = Column("Trust in the jobcenter, 0-1.", writable=True, low=0.0, high=1.0)
-    grievance = Column("Grievance (hardship x (1 - trust), with memory).", writable=True, low=0.0)
-    comparison = Column("Grievance from ties treated better elsewhere.", writable=True, low=0.0)
-    threshold = Column("Personal protest threshold.", writable=True, low=0.0)
-    spell = Column("Weeks in the current spell.", writable=True, low=0)
-    benefit_weeks = Column("Weeks on benefits in recent years, this spell included.", writable=True, low=0)
-    changes = Column("Caseworker changes in this spell.", writable=True, low=0)
-    changed = Column("Whether the caseworker changed this week (set by the jobcenter).")
-    protesting = Column("Protesting this week (ties see it next week).", writable=True)
-    clarification = Column("Progress toward a flexjob / pension decision.", writable=True, low=0.0)
-    clarification_need = Column("Progress that decision requires (0: no clarification track).", writable=True, low=0.0)
-    quality = Column("This week's meeting quality (set by casework).")
-    pressed = Column("Sick and pressed to activation this week (set by progress).")
-    pressed_recent = Column("Recent pressing, 0-1 (with memory).", writable=True, low=0.0, high=1.0)
-
 
 class Caseworker(PersonAgent):
     """A caseworker, from being hired until quitting or being laid off."""
@@ -198,13 +194,6 @@ class Caseworker(PersonAgent):
     def hired_id(self) -> int:
         """The employment's id (``model.caseworkers.hired_id``)."""
         return self._id
-
-    municipality = Column("Municipality of the jobcenter.")
-    unit = Column("0 ordinary department, 1 pilot unit.")
-    caseload = Column("Citizens assigned (kept in step with them by the jobcenter).")
-    experience = Column("Weeks since hired.", writable=True, low=0)
-    stress = Column("Stress, 0-1.", writable=True, low=0.0, high=1.0)
-    quality = Column("This week's meeting quality (set by casework).")
 
 
 class MunicipalAgent(JobcenterAgent):
@@ -243,13 +232,14 @@ class Council(MunicipalAgent):
         """The pilot unit's phase: not started, running, scaled or stopped (the council's pilot rule)."""
         return PILOT_PHASES[self.model.councils.pilot_phase[self.row]]
 
-    ordinary_positions = Column("Positions paid for in the ordinary department (the jobcenter hires or cuts to them).",
-                                writable=True, low=0, column="headcount", part=0)
-    pilot_positions = Column("Positions paid for in the pilot unit.", writable=True, low=0, column="headcount", part=PILOT)
-    initial_positions = Column("Positions at the start.", column="initial_headcount")
-    starting_caseload = Column("Caseload the council held during the burn-in.")
-    media_pressure = Column("Media pressure, 0-1.", writable=True, low=0.0, high=1.0)
-    score = Column("The imitation objective, summed over the current budget cycle.")
+    ordinary_positions = Cell("Positions paid for in the ordinary department (the jobcenter hires or cuts to them).",
+                              writable=True, low=0, column="headcount", part=ORDINARY)
+    pilot_positions = Cell("Positions paid for in the second unit (a pilot's or a trial's treatment unit).", writable=True,
+                           low=0, column="headcount", part=SECOND)
+    initial_positions = Cell("Positions at the start.", column="initial_headcount")
+    starting_caseload = Cell("Caseload the council held during the burn-in.")
+    media_pressure = Cell("Media pressure, 0-1.", writable=True, low=0.0, high=1.0)
+    score = Cell("The imitation objective, summed over the current budget cycle.")
 
 
 class Municipality(MunicipalAgent):
@@ -291,6 +281,7 @@ class Roster:
     """
 
     def __init__(self, model, agent_class: type[PersonAgent], present_rows: Callable[[], np.ndarray]):
+        agent_class.declare_columns()
         self.model = model
         self.agent_class = agent_class
         self.present_rows = present_rows

@@ -23,8 +23,8 @@ from typing import Any, Iterable, Mapping
 
 from abm.errors import ConfigError, show, suggest
 from abm.parameters import Check, Param
-from abm.rules import casework, costs, council, inflow, migration, progress, protest, trust, turnover
-from abm import denmark, network, population, strategies
+import abm.rules  # noqa: F401 (registers the built-in rules)
+from abm import denmark, mechanisms, strategies
 
 RUN_PARAMS: dict[str, Param] = {
     "weeks": Param(520, "weeks", "Length of a run (10 years of weekly steps).", "assumption", low=1, high=5200),
@@ -50,25 +50,43 @@ COMPARE_PARAMS: dict[str, Param] = {
     ),
 }
 
-SCHEMA: dict[str, dict[str, Param]] = {
-    "run": RUN_PARAMS,
-    "municipalities": population.MUNICIPALITY_PARAMS,
-    "population": population.PARAMS,
-    "network": network.PARAMS,
-    "labour_market": inflow.PARAMS,
-    "casework": casework.PARAMS,
-    "progress": progress.PARAMS,
-    "trust": trust.PARAMS,
-    "protest": protest.PARAMS,
-    "turnover": turnover.PARAMS,
-    "migration": migration.PARAMS,
-    "council": council.PARAMS,
-    "costs": costs.PARAMS,
-    "compare": COMPARE_PARAMS,
-}
+class Schema(Mapping):
+    """Every config section, section -> its parameters: the run's, then each registered rule's
+    (:mod:`abm.mechanisms`, in registration order), then the comparison's. It follows the
+    registry, so a rule registered from outside the package brings its section."""
 
-CHECKS: list[Check] = [*network.CHECKS, *population.CHECKS, *progress.CHECKS, *denmark.CHECKS]
-"""Rules between parameters, each declared beside the parameters it reads."""
+    def __init__(self) -> None:
+        self._rules: Mapping | None = None
+        self._sections: dict[str, Mapping[str, Param]] = {}
+
+    def _current(self) -> dict[str, Mapping[str, Param]]:
+        rules = mechanisms.sections()
+        if rules is not self._rules:
+            self._rules, self._sections = rules, {"run": RUN_PARAMS, **rules, "compare": COMPARE_PARAMS}
+        return self._sections
+
+    def __getitem__(self, section: str) -> Mapping[str, Param]:
+        return self._current()[section]
+
+    def __iter__(self):
+        return iter(self._current())
+
+    def __len__(self) -> int:
+        return len(self._current())
+
+
+SCHEMA = Schema()
+
+CHECKS = mechanisms.Live(lambda: (*mechanisms.checks(), *denmark.CHECKS))
+"""Rules between parameters, each declared beside the parameters it reads (its rule's
+``checks``; the Danish presets' in :mod:`abm.denmark`)."""
+
+
+def param(dotted: str, origin: str = "config") -> Param:
+    """The :class:`Param` of ``section.key``, or a ConfigError from ``origin`` naming what exists."""
+    section, key = split_key(dotted, origin)
+    return SCHEMA[section][key]
+
 
 TOP_LEVEL_KEYS = ("extends", "description")
 

@@ -1,20 +1,19 @@
-"""How a mechanism declares the state it owns and the outcomes it measures.
+"""How a mechanism declares what the model needs from it: a :class:`Rule`.
 
-Beside its parameters (``PARAMS``, see :mod:`abm.parameters`), each module of the model
-declares, once:
-
-- ``CITIZEN_STATE`` / ``CASEWORKER_STATE``: the columns it owns, name -> :class:`Column`;
-- ``OUTPUTS``: what it measures each week, a tuple of :class:`Output`.
-
-:mod:`abm.mechanisms` gathers them: the state tables, the event counters, the weekly
-record, the national aggregates and the README's result schema all follow from these
-declarations, so adding an outcome or a state variable touches one file.
+Each module of the model declares, once, a ``RULE`` naming its parameters (``PARAMS``,
+see :mod:`abm.parameters`), the rules between them (``CHECKS``), the state columns it owns
+(name -> :class:`Column`), what it measures each week (:class:`Output`), its start-up and
+entry hooks and its weekly ``apply``. :mod:`abm.mechanisms` is the registry of rules: the
+config schema, the state tables, the event counters, the weekly record, the national
+aggregates, the Mesa agents' attributes and the README's result schema all follow from
+these declarations, so adding a rule, an outcome or a state variable touches one file.
 """
 
 from __future__ import annotations
 
 import operator
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, field
 from functools import reduce
 from typing import Callable, Mapping
 
@@ -23,14 +22,26 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Column:
-    """One column of a state table: its numpy dtype, its value in an empty row, its meaning."""
+    """One column of a state table: its numpy dtype, its value in an empty row, its meaning.
+
+    ``agent`` says how the Mesa agent of a row shows it (:mod:`abm.agents`): "read" (an
+    attribute), "write" (an attribute that can be set, within ``low`` and ``high``) or
+    "hidden" (bookkeeping, not an attribute).
+    """
 
     dtype: type
     fill: object
     doc: str
+    agent: str = "read"
+    low: float | None = None
+    high: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.agent not in ("read", "write", "hidden"):
+            raise ValueError(f"column {self.doc!r}: agent must be 'read', 'write' or 'hidden', not {self.agent!r}")
 
 
-class _Rule:
+class _Aggregate:
     """How an output adds up over municipalities, written once for polars and numpy: ``parts``
     are the per-municipality quantities that are summed, ``combine`` makes the figure from
     their sums. ``metrics.national`` sums them per group of a table (polars), ``figure``
@@ -48,7 +59,7 @@ class _Rule:
 
 
 @dataclass(frozen=True)
-class Sum(_Rule):
+class Sum(_Aggregate):
     """Nationally: the municipalities' values added up (counts, DKK)."""
 
     def inputs(self, name: str) -> tuple[str, ...]:
@@ -65,7 +76,7 @@ class Sum(_Rule):
 
 
 @dataclass(frozen=True)
-class Weighted(_Rule):
+class Weighted(_Aggregate):
     """Nationally: the mean of the municipalities' values weighted by ``weight`` (a column,
     or the sum of several); municipalities where the value is undefined weigh nothing."""
 
@@ -89,7 +100,7 @@ class Weighted(_Rule):
 
 
 @dataclass(frozen=True)
-class Ratio(_Rule):
+class Ratio(_Aggregate):
     """Nationally: a ratio of sums, ``scale`` x sum(numerator) / sum(denominator); the
     numerator is a column or a difference of two (``("clients", "waiting_for_caseworker")``)."""
 
@@ -115,7 +126,7 @@ class Ratio(_Rule):
 
 
 National = Sum | Weighted | Ratio
-"""How an output adds up over municipalities (see :class:`_Rule`)."""
+"""How an output adds up over municipalities (see :class:`_Aggregate`)."""
 
 
 def _rolling_sum(values: np.ndarray, window: int) -> np.ndarray:
@@ -208,3 +219,46 @@ def group_quantile(group: np.ndarray, values: np.ndarray, n: int, q: float) -> n
     result[has] = values[order][pick[has]]
     return result
 
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Everything the model needs from one mechanism, declared beside it and registered once
+    (:func:`abm.mechanisms.register`).
+
+    - ``name``: its name in the week and its random stream (``model.streams.<name>``);
+    - ``params``: the config sections it owns, section name -> its ``PARAMS``;
+    - ``checks``: rules between parameters (:class:`abm.parameters.Check`);
+    - ``citizen_state`` / ``caseworker_state``: the columns it owns, name -> :class:`Column`;
+    - ``outputs``: what it measures, :class:`Output` s in the weekly table's order;
+    - ``start(model, start)``: sets up what it owns when the model is built (``start`` has
+      the starting clients per municipality and, for a stationary start, their stock);
+    - ``on_entry(model, slots, rng)``: values of its columns for citizens entering these slots;
+    - ``on_exit(model, slots, kind)``: sees the citizens leaving by exits of ``kind`` (before
+      their slots are emptied);
+    - ``apply(model)``: its part of the week (where in the week: :data:`abm.rules.WEEK`);
+    - ``on_agent_set``: column -> ``f(model, rows)``, run after a Mesa agent sets that column,
+      for the values this rule keeps derived from it.
+    """
+
+    name: str
+    params: Mapping[str, Mapping] = field(default_factory=dict)
+    checks: tuple = ()
+    citizen_state: Mapping[str, Column] = field(default_factory=dict)
+    caseworker_state: Mapping[str, Column] = field(default_factory=dict)
+    outputs: tuple[Output, ...] = ()
+    start: Callable | None = None
+    on_entry: Callable | None = None
+    on_exit: Callable | None = None
+    apply: Callable | None = None
+    on_agent_set: Mapping[str, Callable] = field(default_factory=dict)
+    module: str = ""
+    """The module that declares it (default: where the ``Rule`` is made, as ``namedtuple`` finds it)."""
+
+    def __post_init__(self) -> None:
+        if not self.module:
+            object.__setattr__(self, "module", sys._getframe(2).f_globals.get("__name__", "?"))
+
+    def state(self, table: str) -> Mapping[str, Column]:
+        """The columns it owns in ``table`` ("citizens" or "caseworkers")."""
+        return {"citizens": self.citizen_state, "caseworkers": self.caseworker_state}[table]

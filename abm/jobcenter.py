@@ -1,6 +1,6 @@
 """The jobcenter's case allocation: who is whose caseworker.
 
-A department is a municipality's ordinary unit or its pilot unit (``department(m, unit)``). Citizens waiting for a caseworker (newcomers, those whose caseworker quit or was
+A department is a municipality's ordinary unit or its second unit (a pilot's, or a trial's treatment unit; ``department(m, unit)``). Citizens waiting for a caseworker (newcomers, those whose caseworker quit or was
 laid off, movers, those moved by a rebalancing) are given the least-loaded caseworkers of
 their department. Every reassignment of a citizen who had a caseworker counts as a
 caseworker change: the churn citizens suffer.
@@ -11,23 +11,27 @@ from __future__ import annotations
 import numpy as np
 
 from abm.compiled import kernel
-from abm.declarations import Column, Output, Ratio, Weighted, group_quantile, per_municipality, ratio
+from abm.declarations import Column, Output, Ratio, Rule, Weighted, group_quantile, per_municipality, ratio
 
 NO_CASEWORKER = -1
 
+ORDINARY, SECOND = 0, 1
+"""A jobcenter's two units: the ordinary department, and a second unit that a council's pilot
+or an in-office trial's treatment staffs at a lower caseload (empty otherwise)."""
+
 CITIZEN_STATE = {
-    "unit": Column(np.int8, 0, "0 ordinary department, 1 pilot unit"),
-    "caseworker": Column(np.int32, NO_CASEWORKER, "row of the caseworker, -1 while waiting for one"),
-    "changes": Column(np.int16, 0, "caseworker changes in this spell"),
-    "changed": Column(bool, False, "caseworker changed this week"),
+    "unit": Column(np.int8, ORDINARY, "0 ordinary department, 1 second unit (a pilot's or a trial's treatment)"),
+    "caseworker": Column(np.int32, NO_CASEWORKER, "row of the caseworker, -1 while waiting for one", agent="hidden"),
+    "changes": Column(np.int16, 0, "caseworker changes in this spell", agent="write", low=0),
+    "changed": Column(bool, False, "caseworker changed this week (set by the jobcenter)"),
 }
 
 CASEWORKER_STATE = {
-    "active": Column(bool, False, "whether the row holds a caseworker"),
+    "active": Column(bool, False, "whether the row holds a caseworker", agent="hidden"),
     "municipality": Column(np.int32, -1, "municipality of the jobcenter"),
-    "unit": Column(np.int8, 0, "0 ordinary department, 1 pilot unit"),
+    "unit": Column(np.int8, ORDINARY, "0 ordinary department, 1 second unit (a pilot's or a trial's treatment)"),
     "caseload": Column(np.int32, 0, "citizens assigned (refreshed after every reassignment)"),
-    "hired_id": Column(np.int64, -1, "one id per employment, so a Mesa agent can follow the caseworker"),
+    "hired_id": Column(np.int64, -1, "one id per employment, so a Mesa agent can follow the caseworker", agent="hidden"),
 }
 
 
@@ -66,8 +70,16 @@ OUTPUTS = (
 )
 
 
+def _start(model, start) -> None:
+    """Every starting client gets a caseworker."""
+    assign_waiting(model)
+
+
+RULE = Rule("jobcenter", citizen_state=CITIZEN_STATE, caseworker_state=CASEWORKER_STATE, outputs=OUTPUTS, start=_start)
+
+
 def department(municipality, unit):
-    """The department code of a municipality's unit (0 ordinary, 1 pilot).
+    """The department code of a municipality's unit (``ORDINARY`` or ``SECOND``).
 
     Municipality m's departments are 2m and 2m + 1: ``code // 2`` is the municipality,
     ``code % 2`` the unit, and codes index ``councils.headcount.ravel()``.

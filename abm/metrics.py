@@ -17,20 +17,21 @@ import numpy as np
 import polars as pl
 
 from abm.declarations import SUMMARIES
-from abm.mechanisms import OUTPUTS, OWNER
+from abm import mechanisms
+from abm.mechanisms import OUTPUTS, Live
 from abm.rules.turnover import TURNOVER_WINDOW, annualised_turnover  # noqa: F401 (the one definition, used from here)
 
-COUNTED = tuple(output.name for output in OUTPUTS if output.counted)
+COUNTED = Live(lambda: tuple(output.name for output in OUTPUTS if output.counted))
 """The event counters rules add to during the week."""
 
-RECORDED = tuple(output for output in OUTPUTS if output.recorded)
+RECORDED = Live(lambda: tuple(output for output in OUTPUTS if output.recorded))
 """The outputs a weekly table may have, in its column order (after ``IDENTITY``); a run's
 table has those its config records (``recorded_outputs``)."""
 
 IDENTITY = ("week", "municipality", "municipality_name", "region", "strategy")
 """The columns that say which row is which."""
 
-_INTEGER_COLUMNS = {output.name for output in RECORDED if output.dtype == "int"}
+_INTEGER_COLUMNS = Live(lambda: tuple(output.name for output in RECORDED if output.dtype == "int"))
 
 
 def recorded_outputs(config) -> tuple:
@@ -165,7 +166,7 @@ def describe_outputs() -> str:
     ]
     for output in RECORDED:
         national_rule = "-" if output.national is None else output.national.describe()
-        module = "abm/" + OWNER[output.name].removeprefix("abm.").replace(".", "/") + ".py"
+        module = "abm/" + mechanisms.owner(output.name).removeprefix("abm.").replace(".", "/") + ".py"
         only = f" (only when {output.when.doc})" if output.when is not None else ""
         summary = ", ".join(f"`{output.name}_{kind}` ({SUMMARIES[kind]})" for kind in output.summary)
         lines.append(f"| `{output.name}` | {output.dtype} | {output.unit} | {national_rule} | {output.doc}{only} | {summary} | `{module}` |")

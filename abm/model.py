@@ -1,9 +1,10 @@
 """The model: municipalities with councils, jobcenters and citizens, stepped weekly.
 
-``JobcenterModel`` only schedules: ``SCHEDULE`` is the week, top to bottom; each rule
-lives in ``abm/rules/`` with its parameters, state and outputs (``abm.mechanisms``). State
-is columnar (``abm.state``); who enters, leaves and moves is ``abm.people.Population``;
-the Mesa agents in ``abm.agents`` are views of the rows.
+``JobcenterModel`` only schedules: the week is the registered rules' ``apply`` in the order
+of ``abm.rules.WEEK`` (``schedule()``), then the week is measured; each rule lives in its own
+module with its parameters, state, outputs and hooks (``abm.mechanisms``). State is columnar
+(``abm.state``); who enters, leaves and moves is ``abm.people.LifeCycle``; the Mesa agents
+in ``abm.agents`` are views of the rows.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import mesa
 import numpy as np
 import polars as pl
 
-from abm import jobcenter
+from abm import mechanisms
 from abm.agents import Caseworker, Citizen, Council, Municipality, Roster
 from abm.compiled import kernel
 from abm.config import SCHEMA, Config, defaults
@@ -24,9 +25,7 @@ from abm.denmark import run_municipalities
 from abm.errors import ConfigError
 from abm.metrics import Tally, WeeklyRecord, national_now, recorded_outputs
 from abm.network import council_network
-from abm.people import Population, starting_clients
-from abm.rules import casework, council, inflow, migration, progress, protest, trust, turnover
-from abm.rules.council import ORDINARY
+from abm.people import LifeCycle, starting_clients
 from abm.spells import SpellLog
 from abm.state import CaseworkerState, Recruitment
 
@@ -118,6 +117,7 @@ class JobcenterModel(mesa.Model):
         self._national: tuple[dict, dict[str, float]] | None = None  # (the row it was computed from, the national figures)
         self.rule_seconds: dict[str, float] | None = None  # set to {} to time each rule
         self.spell_log = SpellLog() if spell_log else None  # per-person spells (abm.spells), off by default
+        self.schedule = schedule()  # the rules registered when the model is built
         self._populate()
         self.week = -config.run.burn_in_weeks
         while self.week < 0:
@@ -128,20 +128,19 @@ class JobcenterModel(mesa.Model):
         self.datacollector.collect(self)  # Mesa's step 0; then after every week
 
     def _populate(self) -> None:
-        """Municipalities at their starting state, each mechanism setting up what it owns.
+        """Municipalities at their starting state, each rule setting up what it owns.
 
         The order is that of the draws from the ``build`` stream: the citizens' network, the
-        councils' peers, the councils' starting caseloads, the clients, the staff.
+        councils' peers, then the rules' start-up hooks in the order of ``abm.rules.START``.
         """
         clients, stock = starting_clients(self)
-        self.people = Population(self, clients)
+        self.people = LifeCycle(self, clients)
         self.council_peers = council_network(self.streams.build, self.params, self.municipalities)
         self.caseworkers = CaseworkerState(0)
         self.recruitment = Recruitment()
-        council.init(self, clients)
-        self.people.start(clients, stock)
-        turnover.init(self, clients / np.maximum(self.councils.headcount[:, ORDINARY], 1))
-        jobcenter.assign_waiting(self)
+        start = mechanisms.Start(clients, stock)
+        for hook in mechanisms.starting():
+            hook(self, start)
         self.census = self.citizens.census()  # the citizens as last counted: at the end of each week
 
         self.municipality_agents = [Municipality(self, m) for m in range(self.n_municipalities)]
@@ -154,7 +153,7 @@ class JobcenterModel(mesa.Model):
     # -- the week ---------------------------------------------------------------------
 
     def step(self) -> None:
-        """One week, in the order of MODEL.md's schedule (see ``SCHEDULE``).
+        """One week, in the order of MODEL.md's schedule (see ``schedule()``).
 
         ``running`` turns False after the config's ``run.weeks``; a step beyond is an error.
         """
@@ -163,7 +162,7 @@ class JobcenterModel(mesa.Model):
             raise RunOver(f"the run is over: run.weeks = {self.config.run.weeks} weeks were simulated; "
                           f"build the model with run__weeks= for a longer run")
         self.tally.reset()
-        for name, rule in SCHEDULE:
+        for name, rule in self.schedule:
             if self.rule_seconds is None:
                 rule(self)
             else:
@@ -179,10 +178,6 @@ class JobcenterModel(mesa.Model):
             if progress_bar is not None:
                 progress_bar.update(1)
         return self
-
-    def meet_friends(self) -> None:
-        """Each citizen talks to one random tie this week (used by trust and migration)."""
-        self.friend = self.network.random_tie(self.streams.network, self.citizens.occupied())
 
     def end_week(self) -> None:
         """Spells age, the citizens are counted (``census``), the week is measured and recorded."""
@@ -244,19 +239,10 @@ def _age_spells(rows, spell, benefit_weeks, changed):
         changed[i] = False
 
 
-SCHEDULE = (
-    ("inflow", inflow.apply),
-    ("network", JobcenterModel.meet_friends),
-    ("casework", casework.apply),
-    ("progress", progress.apply),
-    ("trust", trust.apply),
-    ("protest", protest.apply),
-    ("turnover", turnover.apply),
-    ("migration", migration.apply),
-    ("council", council.apply),
-    ("data collection", JobcenterModel.end_week),
-)
-"""The week, in order: each rule is a function of the model (``abm/rules/<name>.py``)."""
+def schedule() -> tuple[tuple[str, object], ...]:
+    """The week, in order: each registered rule's ``apply`` (``abm.rules.WEEK``, and where a
+    rule of your own was registered), then the week is measured and recorded."""
+    return (*mechanisms.week(), ("data collection", JobcenterModel.end_week))
 
 NATIONAL_REPORTERS = {
     "Clients": lambda m: m.national("clients"),

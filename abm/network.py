@@ -18,6 +18,7 @@ import numpy as np
 import polars as pl
 
 from abm.compiled import kernel
+from abm.declarations import Rule
 from abm.parameters import Check, Param
 from abm.population import municipality_count
 
@@ -50,6 +51,14 @@ def _council_ring_problem(config) -> str | None:
 
 CHECKS = [Check(("network.council_degree", "network.council_peers", "municipalities.count", "municipalities.sizes",
                  "municipalities.names"), _council_ring_problem)]
+
+
+def meet_friends(model) -> None:
+    """Each citizen talks to one random tie this week (used by trust and migration)."""
+    model.friend = model.network.random_tie(model.streams.network, model.citizens.occupied())
+
+
+RULE = Rule("network", params={"network": PARAMS}, checks=tuple(CHECKS), apply=meet_friends)
 
 
 class CitizenNetwork:

@@ -1,7 +1,7 @@
 """The people's life cycle: entering a jobcenter, leaving it, moving, and the slot table under them.
 
 Citizens live in the slots of ``abm.state.CitizenState``, grouped in a block per
-municipality. ``Population`` is the one place that changes who is where: it finds free
+municipality. ``LifeCycle`` (``model.people``) is the one place that changes who is where: it finds free
 slots (growing a block that is full), starts and ends spells, moves people between
 municipalities, and packs the table when it has become sparse. Whenever slots are
 renumbered, the social network and this week's friends follow (Mesa ``Citizen`` agents
@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from abm import jobcenter, population
+from abm import jobcenter, mechanisms, population
 from abm.jobcenter import department
 from abm.network import CitizenNetwork
 from abm.rules import casework, council, inflow, progress
@@ -25,11 +25,13 @@ SLOT_HEADROOM = 1.3  # slots per municipality at the start (and when packed), as
 PACK_SAVING = 0.2  # the table is packed when that would drop at least this share of its slots
 
 
-class Population:
-    """Who is in contact with each municipality's jobcenter, and the slots they occupy.
+class LifeCycle:
+    """The citizens' comings and goings (``model.people``): who is in contact with each
+    municipality's jobcenter, and the slots they occupy.
 
-    Builds ``model.citizens`` and ``model.network`` and keeps ``model.friend`` (this
-    week's tie of each citizen) in step with them.
+    Builds ``model.citizens`` (the table of citizens, :class:`abm.state.CitizenState`) and
+    ``model.network`` and keeps ``model.friend`` (this week's tie of each citizen) in step
+    with them. The population's parameters and columns are declared in :mod:`abm.population`.
     """
 
     def __init__(self, model, clients: np.ndarray):
@@ -54,7 +56,6 @@ class Population:
         attributes, spell = population.given_stock(rng, model.params, len(slots))
         self.enter(slots, attributes)  # draws from the inflow stream only: the build stream's order is kept
         citizens.spell[slots] = spell
-        progress.init(model, slots)
 
     # -- the life cycle -------------------------------------------------------------------
 
@@ -80,7 +81,8 @@ class Population:
     def enter(self, slots: np.ndarray, attributes: dict[str, np.ndarray]) -> None:
         """New citizens take these free slots (free slots hold every column's fill value) and start a spell.
 
-        The mechanisms that own entry-dependent columns set them, drawing from the inflow stream.
+        The rules that own entry-dependent columns set them (their ``on_entry`` hooks, in
+        registration order), drawing from the inflow stream.
         """
         model = self.model
         citizens = model.citizens
@@ -88,8 +90,8 @@ class Population:
         citizens.occupy(slots)
         citizens.person[slots] = citizens.new_person_ids(len(slots))
         rng = model.streams.inflow
-        progress.on_entry(model, slots, rng)
-        citizens.unit[slots] = council.entering_unit(model, slots, rng)
+        for on_entry in mechanisms.on_entry():
+            on_entry(model, slots, rng)
         if model.spell_log is not None:
             model.spell_log.entered(citizens.person[slots], citizens.slot_municipality[slots], citizens.unit[slots], citizens.group[slots])
 
@@ -106,7 +108,8 @@ class Population:
         model.tally.exits_by_department += np.bincount(
             department(citizens.slot_municipality[slots], citizens.unit[slots]), minlength=2 * model.n_municipalities
         )
-        council.count_exits_by_unit(model, citizens.slot_municipality[slots], citizens.unit[slots], kind)
+        for on_exit in mechanisms.on_exit():
+            on_exit(model, slots, kind)
         assigned = citizens.caseworker[slots]
         assigned = assigned[assigned >= 0]
         model.caseworkers.caseload -= np.bincount(assigned, minlength=model.caseworkers.size).astype(np.int32)

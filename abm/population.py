@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import ndtri
 
-from abm.declarations import Column, Output, Weighted, ratio
+from abm.declarations import Column, Output, Rule, Weighted, ratio
 from abm.parameters import Check, Param
 
 GROUPS = ("job_ready", "activity_ready", "resource")
@@ -112,13 +112,14 @@ PARAMS = {
 }
 
 CITIZEN_STATE = {
-    "active": Column(bool, False, "whether someone occupies this slot now"),
-    "person": Column(np.int64, -1, "unique person id, kept across migration"),
-    "group": Column(np.int8, 0, "target group: 0 job-ready, 1 activity-ready, 2 resource programme"),
-    "health_base": Column(np.float64, 1.0, "health the citizen recovers toward"),
-    "distance": Column(np.float64, 0.0, "distance from the labour market"),
-    "spell": Column(np.int32, 0, "weeks in the current spell"),
-    "benefit_weeks": Column(np.int32, 0, "weeks on benefits in the last years, incl. this spell"),
+    "active": Column(bool, False, "whether someone occupies this slot now", agent="hidden"),
+    "person": Column(np.int64, -1, "unique person id, kept across migration", agent="hidden"),
+    "group": Column(np.int8, 0, "target group: 0 job-ready, 1 activity-ready, 2 resource programme (changed by the clarification track)"),
+    "health_base": Column(np.float64, 1.0, "health the citizen recovers toward, 0-1", agent="write", low=0.0, high=1.0),
+    "distance": Column(np.float64, 0.0, "distance from the labour market, 0-1 (its effect on exits follows)", agent="write",
+                       low=0.0, high=1.0),
+    "spell": Column(np.int32, 0, "weeks in the current spell", agent="write", low=0),
+    "benefit_weeks": Column(np.int32, 0, "weeks on benefits in the last years, incl. this spell", agent="write", low=0),
 }
 
 OUTPUTS = (
@@ -151,6 +152,15 @@ def _history_problem(config) -> str | None:
 
 
 CHECKS = [Check(("population.long_history_weeks", "population.history_weeks"), _history_problem)]
+
+
+def _start(model, start) -> None:
+    """The clients at the start take their slots (``abm.people.LifeCycle.start``)."""
+    model.people.start(start.clients, start.stock)
+
+
+RULE = Rule("population", params={"municipalities": MUNICIPALITY_PARAMS, "population": PARAMS}, checks=tuple(CHECKS),
+            citizen_state=CITIZEN_STATE, outputs=OUTPUTS, start=_start)
 
 
 def municipality_sizes(p_muni) -> np.ndarray:

@@ -19,13 +19,15 @@ from abm.jobcenter import NO_CASEWORKER, department  # noqa: F401 (NO_CASEWORKER
 SPELL_BINS = 1040  # the census counts spells by week up to 20 years: median spells that short are exact
 
 
-class Columns:
-    """A table of equally long numpy columns; subclasses list them in ``FIELDS`` (name ->
-    (dtype, fill value)), gathered from the mechanisms' declarations (``abm.mechanisms``)."""
+class Table:
+    """A table of equally long numpy columns: ``FIELDS`` (name -> (dtype, fill value)) are the
+    columns the registered rules declare for the subclass's ``TABLE`` (``abm.mechanisms``),
+    as registered when the table is made."""
 
-    FIELDS: dict[str, tuple[type, object]] = {}
+    TABLE = ""
 
     def __init__(self, size: int):
+        self.FIELDS: dict[str, tuple[type, object]] = mechanisms.state_columns(self.TABLE)
         for name, (dtype, fill) in self.FIELDS.items():
             setattr(self, name, np.full(size, fill, dtype=dtype))
 
@@ -52,10 +54,10 @@ class Columns:
             setattr(self, name, column)
 
 
-class CitizenState(Columns):
-    """Everyone in contact with a jobcenter: the ``CITIZEN_STATE`` columns every mechanism declares."""
+class CitizenState(Table):
+    """Everyone in contact with a jobcenter: one slot per citizen, the columns the rules declare as ``citizen_state``."""
 
-    FIELDS = mechanisms.state_columns("citizens")
+    TABLE = "citizens"
 
     def __init__(self, slots_per_municipality: np.ndarray):
         super().__init__(int(slots_per_municipality.sum()))
@@ -224,10 +226,10 @@ def _census(rows, municipality, group, unit, caseworker, spell, changes, trust, 
     return counts, trust_sum, spells
 
 
-class CaseworkerState(Columns):
-    """Caseworkers in the municipalities' jobcenter departments: the declared ``CASEWORKER_STATE`` columns."""
+class CaseworkerState(Table):
+    """Caseworkers in the municipalities' jobcenter departments: the columns the rules declare as ``caseworker_state``."""
 
-    FIELDS = mechanisms.state_columns("caseworkers")
+    TABLE = "caseworkers"
 
     def __init__(self, size: int):
         super().__init__(size)

@@ -20,7 +20,7 @@ from abm.config import SCHEMA
 
 PACKAGE = Path(abm.__file__).resolve().parent
 
-CHECKED = sorted({"abm.model", "abm.people", "abm.network", *(module.__name__ for module in mechanisms.MODULES),
+CHECKED = sorted({"abm.model", "abm.people", "abm.network", *(rule.module for rule in mechanisms.rules()),
                   *(f"abm.rules.{path.stem}" for path in (PACKAGE / "rules").glob("*.py") if path.stem != "__init__")})
 """The model, the people's life cycle, and every module that declares a mechanism."""
 

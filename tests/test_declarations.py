@@ -24,7 +24,7 @@ def test_readme_result_schema_is_generated_from_the_declarations():
 
 
 def test_state_tables_are_the_declared_columns():
-    for table, state in (("citizens", CitizenState), ("caseworkers", CaseworkerState)):
+    for table, state in (("citizens", CitizenState(np.array([4, 4]))), ("caseworkers", CaseworkerState(8))):
         declared = mechanisms.declared_columns(table)
         assert list(state.FIELDS) == list(declared)
         for name, (dtype, fill) in state.FIELDS.items():

@@ -8,6 +8,7 @@ import pytest
 
 from abm.agents import Citizen
 from abm.model import JobcenterModel
+from abm.network import meet_friends
 from abm.people import PACK_SAVING, SLOT_HEADROOM
 from abm.rules.progress import EXITS
 from abm.state import NO_CASEWORKER
@@ -143,7 +144,7 @@ def test_packing_moves_every_person_with_their_state_ties_and_friend():
     citizens = model.citizens
     leaving = citizens.occupied()[::2]
     model.people.leave(leaving, np.zeros(len(leaving), dtype=np.int8))  # half leave (to jobs): the table is now mostly empty
-    model.meet_friends()
+    meet_friends(model)
 
     def people():
         rows = citizens.occupied()

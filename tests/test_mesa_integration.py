@@ -17,7 +17,8 @@ import polars as pl
 import pytest
 
 from abm.agents import Caseworker, Citizen, Council, Municipality
-from abm.config import SCHEMA
+from abm import mechanisms
+from abm.declarations import Rule
 from abm.errors import ConfigError
 from abm.metrics import TURNOVER_WINDOW, annualised_turnover
 from abm.model import JobcenterModel, RunOver
@@ -227,10 +228,13 @@ def test_keyword_parameters_name_the_schema():
         JobcenterModel(caseload_target="many", **TINY)
 
 
-def test_a_leaf_name_in_two_sections_is_refused(monkeypatch):
-    monkeypatch.setitem(SCHEMA, "elsewhere", {"caseload_target": Param(1.0, "", "A second key of that name.", "test")})
-    with pytest.raises(ConfigError, match="several sections; give one of council__caseload_target, elsewhere__caseload_target"):
-        JobcenterModel(caseload_target=70, **TINY)
+def test_a_leaf_name_in_two_sections_is_refused():
+    mechanisms.register(Rule("elsewhere", params={"elsewhere": {"caseload_target": Param(1.0, "", "A second key of that name.", "test")}}))
+    try:
+        with pytest.raises(ConfigError, match="several sections; give one of council__caseload_target, elsewhere__caseload_target"):
+            JobcenterModel(caseload_target=70, **TINY)
+    finally:
+        mechanisms.unregister("elsewhere")
 
 
 def test_batch_run_gives_different_runs_per_point_and_writes_parquet(tmp_path):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from abm.compiled import kernel
-from abm.declarations import Column, Output, When, per_municipality
+from abm.declarations import Column, Output, Rule, When, per_municipality
 from abm.jobcenter import NO_CASEWORKER
 from abm.parameters import Param
 from abm.rules import turnover
@@ -225,3 +225,7 @@ def _citizen_quality_by_stage(rows, caseworker, spell, early_weeks, by_caseworke
             quality[i] = early_by_caseworker[caseworker[i]]
         else:
             quality[i] = by_caseworker[caseworker[i]]
+
+
+RULE = Rule("casework", params={"casework": PARAMS}, citizen_state=CITIZEN_STATE, caseworker_state=CASEWORKER_STATE,
+            outputs=OUTPUTS, apply=apply)

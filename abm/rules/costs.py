@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from abm.declarations import Output, per_municipality
+from abm.declarations import Output, Rule, per_municipality
 from abm.parameters import Param
 from abm.population import GROUPS
 
@@ -30,6 +30,8 @@ OUTPUTS = (
     Output("staff_cost", "float", "DKK", "cost of the staff employed this week", measure=lambda model: week_cost(model, model.census)[1]),
     Output("net_cost", "float", "DKK", "benefits + staff this week", measure=lambda model: week_cost(model, model.census)[2]),
 )
+
+RULE = Rule("costs", params={"costs": PARAMS}, outputs=OUTPUTS)
 
 
 def week_cost(model, census) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from abm import jobcenter, strategies
-from abm.declarations import Output, Weighted, When, per_municipality, ratio
+from abm.declarations import Output, Rule, Weighted, When, per_municipality, ratio
 from abm.denmark import named_strategies
 from abm.parameters import Param
 from abm.rules import costs, turnover
@@ -522,3 +522,19 @@ for _strategy in (
     ),
 ):
     strategies.register_built_in(_strategy)
+
+
+def _start(model, start) -> None:
+    init(model, start.clients)
+
+
+def _on_entry(model, slots, rng) -> None:
+    model.citizens.unit[slots] = entering_unit(model, slots, rng)
+
+
+def _on_exit(model, slots, kind) -> None:
+    citizens = model.citizens
+    count_exits_by_unit(model, citizens.slot_municipality[slots], citizens.unit[slots], kind)
+
+
+RULE = Rule("council", params={"council": PARAMS}, outputs=OUTPUTS, start=_start, on_entry=_on_entry, on_exit=_on_exit, apply=apply)

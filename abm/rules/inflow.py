@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from abm import jobcenter
-from abm.declarations import Output
+from abm.declarations import Output, Rule
 from abm.parameters import Param
 from abm.population import GROUPS, draw_groups, new_citizen_attributes
 
@@ -70,3 +70,6 @@ def apply(model) -> None:
     model.people.enter(slots, entrants(model, rng, len(slots)))
     model.tally.add("inflow", model.citizens.slot_municipality[slots])
     jobcenter.assign_waiting(model)
+
+
+RULE = Rule("inflow", params={"labour_market": PARAMS}, outputs=OUTPUTS, apply=apply)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from abm.compiled import kernel
-from abm.declarations import Output
+from abm.declarations import Output, Rule
 from abm.parameters import Param
 
 PARAMS = {
@@ -36,6 +36,9 @@ def apply(model) -> None:
     movers = eligible[model.streams.migration.random(len(eligible)) < p.weekly_chance]
     if len(movers):
         model.people.move(movers, citizens.slot_municipality[model.friend[movers]])
+
+
+RULE = Rule("migration", params={"migration": PARAMS}, outputs=OUTPUTS, apply=apply)
 
 
 @kernel

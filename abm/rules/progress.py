@@ -16,7 +16,7 @@ from typing import NamedTuple
 import numpy as np
 
 from abm.compiled import bundle, kernel
-from abm.declarations import Column, Output, Ratio, Weighted, When, ratio
+from abm.declarations import Column, Output, Ratio, Rule, Weighted, When, ratio
 from abm.parameters import SUM_TOLERANCE, Check, Param
 from abm.population import GROUPS, group_means
 from abm.rules import casework
@@ -99,12 +99,14 @@ PARAMS = {
 }
 
 CITIZEN_STATE = {
-    "health": Column(np.float64, 1.0, "health, 1 = well"),
-    "distance_factor": Column(np.float64, 1.0, "the distance term of the exit hazards (see distance_factor)"),
-    "clarification": Column(np.float64, 0.0, "progress toward a flexjob / disability-pension decision"),
-    "clarification_need": Column(np.float64, 0.0, "progress that decision requires (0: no clarification track)"),
-    "pressed": Column(bool, False, "sick and pressed to activation this week"),
-    "pressed_recent": Column(np.float64, 0.0, "being pressed, remembered (weekly persistence pressed_memory)"),
+    "health": Column(np.float64, 1.0, "health, 0-1 (1 = well)", agent="write", low=0.0, high=1.0),
+    "distance_factor": Column(np.float64, 1.0, "the distance term of the exit hazards (see distance_factor; follows distance and group)"),
+    "clarification": Column(np.float64, 0.0, "progress toward a flexjob / disability-pension decision", agent="write", low=0.0),
+    "clarification_need": Column(np.float64, 0.0, "progress that decision requires (0: no clarification track)", agent="write",
+                                 low=0.0),
+    "pressed": Column(bool, False, "sick and pressed to activation this week (set by progress)"),
+    "pressed_recent": Column(np.float64, 0.0, "being pressed, remembered (weekly persistence pressed_memory), 0-1", agent="write",
+                             low=0.0, high=1.0),
 }
 
 _EXIT_COUNTS = tuple(f"exits_{kind}" for kind in EXITS if kind != "out_of_labour_force")  # always in the table
@@ -195,10 +197,20 @@ def _distance_term(distance, group_mean, effect):
     return np.exp(-effect * (distance - group_mean))
 
 
-def init(model, slots: np.ndarray) -> None:
-    """The clients at the start are part-way through their clarification."""
+def init(model, start) -> None:
+    """The clients at the start are part-way through their clarification (a stationary
+    start's stock brings its own progress)."""
+    if start.stock is not None:
+        return
     citizens = model.citizens
+    slots = citizens.occupied()
     citizens.clarification[slots] = model.streams.build.random(len(slots)) * citizens.clarification_need[slots]
+
+
+def _distance_set(model, rows: np.ndarray) -> None:
+    """The exit hazards' distance term, kept rather than recomputed weekly, follows a distance set from outside."""
+    citizens = model.citizens
+    citizens.distance_factor[rows] = distance_factor(model, citizens.distance[rows], citizens.group[rows])
 
 
 def on_entry(model, slots: np.ndarray, rng: np.random.Generator) -> None:
@@ -480,3 +492,7 @@ def _decision(draw, disability_share, flexjob_share, health, health_mean):
     if draw < disability + flexjob_share:
         return FLEXJOB
     return NO_EXIT
+
+
+RULE = Rule("progress", params={"progress": PARAMS}, checks=tuple(CHECKS), citizen_state=CITIZEN_STATE, outputs=OUTPUTS,
+            start=init, on_entry=on_entry, apply=apply, on_agent_set={"distance": _distance_set})

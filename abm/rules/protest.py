@@ -14,7 +14,7 @@ from typing import NamedTuple
 import numpy as np
 
 from abm.compiled import bundle, kernel
-from abm.declarations import Column, Output
+from abm.declarations import Column, Output, Rule
 from abm.parameters import Param
 from abm.population import GROUPS
 
@@ -37,9 +37,9 @@ PARAMS = {
 }
 
 CITIZEN_STATE = {
-    "grievance": Column(np.float64, 0.0, "grievance: hardship x (1 - trust), remembered"),
-    "threshold": Column(np.float64, 1.0, "personal protest threshold"),
-    "protesting": Column(bool, False, "protesting this week"),
+    "grievance": Column(np.float64, 0.0, "grievance: hardship x (1 - trust), remembered", agent="write", low=0.0),
+    "threshold": Column(np.float64, 1.0, "personal protest threshold", agent="write", low=0.0),
+    "protesting": Column(bool, False, "protesting this week (ties see it next week)", agent="write"),
 }
 
 OUTPUTS = (
@@ -124,3 +124,6 @@ def _week(rows, c, p, counts):
             now_protesting[i] = True
             counts.protesters[m] += 1
     return now_protesting
+
+
+RULE = Rule("protest", params={"protest": PARAMS}, citizen_state=CITIZEN_STATE, outputs=OUTPUTS, apply=apply)

@@ -13,7 +13,7 @@ from typing import NamedTuple
 import numpy as np
 
 from abm.compiled import bundle, kernel
-from abm.declarations import Column, Output, Weighted, ratio
+from abm.declarations import Column, Output, Rule, Weighted, ratio
 from abm.parameters import Param
 
 PARAMS = {
@@ -31,8 +31,8 @@ PARAMS = {
 }
 
 CITIZEN_STATE = {
-    "trust": Column(np.float64, 0.5, "trust in the jobcenter, 0-1"),
-    "comparison": Column(np.float64, 0.0, "grievance from ties treated better elsewhere"),
+    "trust": Column(np.float64, 0.5, "trust in the jobcenter, 0-1", agent="write", low=0.0, high=1.0),
+    "comparison": Column(np.float64, 0.0, "grievance from ties treated better elsewhere", agent="write", low=0.0),
 }
 
 OUTPUTS = (
@@ -93,3 +93,6 @@ def _week(rows, c, p):
                 seen = p.comparison_weight * gap
         c.comparison[i] = p.comparison_memory * c.comparison[i] + (1 - p.comparison_memory) * seen
     return new_trust
+
+
+RULE = Rule("trust", params={"trust": PARAMS}, citizen_state=CITIZEN_STATE, outputs=OUTPUTS, apply=apply)

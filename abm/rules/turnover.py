@@ -13,7 +13,8 @@ import numpy as np
 import polars as pl
 
 from abm import jobcenter
-from abm.declarations import Column, Output, Ratio, Weighted, per_municipality, ratio
+from abm.jobcenter import ORDINARY
+from abm.declarations import Column, Output, Ratio, Rule, Weighted, per_municipality, ratio
 from abm.parameters import Param
 
 PARAMS = {
@@ -49,8 +50,8 @@ PARAMS = {
 }
 
 CASEWORKER_STATE = {
-    "experience": Column(np.int32, 0, "weeks since hired"),
-    "stress": Column(np.float64, 0.0, "stress, 0-1"),
+    "experience": Column(np.int32, 0, "weeks since hired", agent="write", low=0),
+    "stress": Column(np.float64, 0.0, "stress, 0-1", agent="write", low=0.0, high=1.0),
 }
 
 
@@ -110,16 +111,18 @@ def stress_at(model, caseload: float) -> float:
     return float(stress_level(model.params.turnover, np.array([caseload]), 0.0)[0])
 
 
-def init(model, load_by_municipality: np.ndarray) -> None:
-    """The starting staff of ``councils.headcount``: stressed by their municipality's caseload, of every seniority."""
+def init(model, start) -> None:
+    """The starting staff of the councils' ordinary positions: stressed by their municipality's
+    caseload (``start.clients`` per position), of every seniority."""
     p = model.params.turnover
     rng = model.streams.build
-    headcount = model.councils.headcount[:, 0]
+    headcount = model.councils.headcount[:, ORDINARY]
+    load_by_municipality = start.clients / np.maximum(headcount, 1)
     rows = model.caseworkers.free_slots(int(headcount.sum()))
     municipality = np.repeat(np.arange(model.n_municipalities), headcount)
     stress = stress_level(p, load_by_municipality, 0.0)
     model.caseworkers.employ(rows, {
-        "municipality": municipality, "unit": 0,
+        "municipality": municipality, "unit": ORDINARY,
         "experience": rng.integers(0, p.initial_experience_weeks, len(rows)), "stress": stress[municipality],
     })
 
@@ -167,3 +170,6 @@ def advertise_openings(model) -> None:
     department = np.repeat(np.arange(n_departments), openings)
     due = np.full(len(department), model.week + model.params.turnover.recruitment_weeks)
     model.recruitment.add(department // 2, department % 2, due)
+
+
+RULE = Rule("turnover", params={"turnover": PARAMS}, caseworker_state=CASEWORKER_STATE, outputs=OUTPUTS, start=init, apply=apply)

@@ -10,6 +10,8 @@ From Python::
 
 A strategy of your own: ``@abm.register_strategy("name", doc=...)`` on its decision rule
 (see :mod:`abm.strategies` and docs/extending.md), then ``council.strategy = "name"``.
+A rule of your own: ``abm.register_rule(abm.Rule("name", ...), after="trust")`` (see
+:mod:`abm.mechanisms` and docs/extending.md).
 
 For other tools (EMA Workbench, SALib, Optuna): ``abm.evaluate(params, seed)`` and
 ``abm.schema()`` (see :mod:`abm.api`).
@@ -18,10 +20,12 @@ For other tools (EMA Workbench, SALib, Optuna): ``abm.evaluate(params, seed)`` a
 __version__ = "0.1.0"
 
 from abm.config import Config, defaults, load_config  # noqa: E402
+from abm.declarations import Column, Output, Rule  # noqa: E402
+from abm.mechanisms import register as register_rule  # noqa: E402
 from abm.model import JobcenterModel  # noqa: E402
 from abm.simulate import RunResult, run_simulation  # noqa: E402
 from abm.strategies import register_strategy  # noqa: E402
 from abm.api import evaluate, schema  # noqa: E402
 
-__all__ = ["Config", "JobcenterModel", "RunResult", "defaults", "evaluate", "load_config", "register_strategy",
-           "run_simulation", "schema", "__version__"]
+__all__ = ["Column", "Config", "JobcenterModel", "Output", "Rule", "RunResult", "defaults", "evaluate", "load_config",
+           "register_rule", "register_strategy", "run_simulation", "schema", "__version__"]

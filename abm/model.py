@@ -197,12 +197,18 @@ class JobcenterModel(mesa.Model):
         return self.record.frame(self)
 
     def national(self, name: str) -> float:
-        """This week's figure for the whole country (``metrics.national`` of the latest week)."""
+        """This week's figure for the whole country of any recorded output (``metrics.national``
+        of the latest week), for the DataCollector's model reporters (``m.national("clients")``)."""
         if not self.latest:
             return float("nan")
         if self._national is None or self._national[0] is not self.latest:
-            self._national = (self.latest, national_now(self.latest, REPORTED))
-        return self._national[1][name]
+            self._national = (self.latest, {})
+        figures = self._national[1]
+        if name not in figures:
+            figures.update(national_now(self.latest, (name,)))
+            if name not in figures:
+                raise KeyError(f"{name!r} is not an output of this run with a national figure; outputs: {', '.join(self.latest)}")
+        return figures[name]
 
     # -- Mesa's view of the citizens ----------------------------------------------------------
 
@@ -253,5 +259,3 @@ NATIONAL_REPORTERS = {
     "Net cost (M DKK/week)": lambda m: m.national("net_cost") / 1e6,
 }
 """The DataCollector's national series (``model.datacollector``), each a ``metrics.national`` figure."""
-
-REPORTED = ("clients", "trust_mean", "protesters", "turnover_annualised", "caseload_mean", "net_cost")

@@ -27,11 +27,10 @@ import numpy as np
 
 from abm import mechanisms
 from abm.jobcenter import ORDINARY, SECOND
+from abm.rules.council.pilot import PHASES
 
 MESA_ATTRIBUTES = frozenset({"model", "unique_id", "pos", "cell"})
 """Attributes Mesa itself sets on agents (``cell``: its discrete spaces)."""
-
-PILOT_PHASES = ("not started", "running", "scaled", "stopped")
 
 
 class _IdCounters(weakref.WeakKeyDictionary):
@@ -230,7 +229,7 @@ class Council(MunicipalAgent):
     @property
     def pilot_phase(self) -> str:
         """The pilot unit's phase: not started, running, scaled or stopped (the council's pilot rule)."""
-        return PILOT_PHASES[self.model.councils.pilot_phase[self.row]]
+        return PHASES[self.model.councils.pilot_phase[self.row]]
 
     ordinary_positions = Cell("Positions paid for in the ordinary department (the jobcenter hires or cuts to them).",
                               writable=True, low=0, column="headcount", part=ORDINARY)

@@ -31,3 +31,5 @@ START = ("council", "population", "progress", "turnover", "jobcenter")
 """Start-up: councils and their positions, the starting clients, their progress, the staff, caseloads."""
 
 mechanisms.register_built_in(RULES, WEEK, START)
+
+from abm.strategies import built_in  # noqa: E402,F401 (registers the built-in strategies, which read the council's section)

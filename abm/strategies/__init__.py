@@ -3,7 +3,8 @@
 A strategy is one definition: the rule that sets the positions of the councils following
 it at each budget decision, the ``council.*`` parameters that rule reads, whether the
 headcount cap applies, and an optional weekly bookkeeping step. The built-in strategies
-are defined in :mod:`abm.rules.council`; a researcher adds one from their own Python file::
+are defined beside this registry, in :mod:`abm.strategies.built_in`; a researcher adds one
+from their own Python file::
 
     import numpy as np
     import abm
@@ -31,11 +32,22 @@ from typing import Any, Callable
 
 import numpy as np
 
+from abm import mechanisms
 from abm.errors import ConfigError
+from abm.jobcenter import ORDINARY
+
+SECTION = "council"
+"""The config section whose parameters strategies read (declared by :mod:`abm.rules.council`)."""
 
 CAP_PARAMETERS = ("council.max_headcount_factor", "council.min_caseload")
-"""The headcount cap's parameters: a capped strategy's results depend on them (the cap is
-computed in :mod:`abm.rules.council`)."""
+"""The headcount cap's parameters (:func:`headcount_cap`): a capped strategy's results depend on them."""
+
+
+def headcount_cap(initial_headcount: np.ndarray, clients: np.ndarray, p) -> np.ndarray:
+    """The most positions each council may pay for: ``max_headcount_factor`` x its initial
+    positions, and none that would bring it below ``min_caseload`` cases per caseworker
+    (``clients``: per municipality and unit; ``p``: the council section)."""
+    return np.minimum(np.floor(p.max_headcount_factor * initial_headcount), np.ceil(clients.sum(axis=1) / p.min_caseload))
 
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
 
@@ -64,11 +76,11 @@ class Decision:
 
     @property
     def ordinary_clients(self) -> np.ndarray:
-        return self.clients[:, 0]
+        return self.clients[:, ORDINARY]
 
     @property
     def ordinary_positions(self) -> np.ndarray:
-        return self.positions[:, 0].astype(float)
+        return self.positions[:, ORDINARY].astype(float)
 
     def capped(self, target: np.ndarray) -> np.ndarray:
         """``target`` limited by the headcount cap (``max_headcount_factor``, ``min_caseload``)."""
@@ -87,7 +99,9 @@ class Strategy:
     that differ only in parameters none of their strategies read are identical.
     ``capped`` strategies are given the headcount cap (``Decision.capped``) and apply it
     where they hire. ``track(model, params)``, if given, runs every week before any
-    decision while some council follows the strategy. ``label`` names it in figures and
+    decision while some council follows the strategy. ``uses_second_unit``: the strategy
+    puts clients in the jobcenter's second unit itself (a pilot), so no in-office trial runs
+    where it is followed. ``label`` names it in figures and
     reports (default: the name made readable, "Pilot then scale"; see :func:`label`). Frozen,
     so it can be shipped to Ray workers as it is (:func:`for_workers`).
     """
@@ -99,6 +113,7 @@ class Strategy:
     capped: bool = False
     track: Callable[[Any, Any], None] | None = None
     label: str = ""
+    uses_second_unit: bool = False
 
     @property
     def parameters(self) -> tuple[str, ...]:
@@ -148,20 +163,21 @@ def register(strategy: Strategy, replace: bool = False) -> Strategy:
 
 
 def register_built_in(strategy: Strategy) -> None:
-    """Register one of the package's own strategies (:mod:`abm.rules.council`)."""
+    """Register one of the package's own strategies (:mod:`abm.strategies.built_in`)."""
     register(strategy)
     _built_in.add(strategy.name)
 
 
 def register_strategy(name: str, *, doc: str, reads: tuple[str, ...] = (), capped: bool = False,
-                      track: Callable[[Any, Any], None] | None = None, label: str = "", replace: bool = False):
+                      track: Callable[[Any, Any], None] | None = None, label: str = "", uses_second_unit: bool = False,
+                      replace: bool = False):
     """Decorator: register the decorated ``decide(decision)`` function as strategy ``name``.
 
     See :class:`Strategy` for the arguments; the function is returned unchanged.
     """
 
     def decorate(decide: Callable[[Decision], np.ndarray]) -> Callable[[Decision], np.ndarray]:
-        register(Strategy(name, decide, doc, tuple(reads), capped, track, label), replace=replace)
+        register(Strategy(name, decide, doc, tuple(reads), capped, track, label, uses_second_unit), replace=replace)
         return decide
 
     return decorate
@@ -249,14 +265,13 @@ def lookup(name: str) -> Strategy:
 
 def describe() -> str:
     """The registered strategies as a Markdown table (``abm validate --strategies``; in the README and the ODD)."""
-    from abm.rules.council import PARAMS
-
+    params = mechanisms.sections()[SECTION]
     lines = [
         "| strategy | at each budget decision, the council ... | reads (default) | capped |",
         "| --- | --- | --- | --- |",
     ]
     for strategy in _registry.values():
-        parameters = ", ".join(f"`{key}` = {_default(PARAMS[key.split('.', 1)[1]].default)}" for key in strategy.reads)
+        parameters = ", ".join(f"`{key}` = {_default(params[key.split('.', 1)[1]].default)}" for key in strategy.reads)
         lines.append(f"| `{strategy.name}` | {strategy.doc} | {parameters or '-'} | {'yes' if strategy.capped else 'no'} |")
     return "\n".join(lines)
 
@@ -266,8 +281,7 @@ def describe() -> str:
 
 def _check(strategy: Strategy) -> None:
     """A clear error for a strategy that could not be run or documented."""
-    from abm.rules.council import PARAMS
-
+    params = mechanisms.sections()[SECTION]
     name = strategy.name
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise ConfigError(f"strategy name {name!r} is not allowed: expected lower-case letters, digits and _ , starting with a letter")
@@ -281,9 +295,9 @@ def _check(strategy: Strategy) -> None:
         raise ConfigError(f"strategy {name!r}: reads must be a tuple of council.* keys")
     for key in strategy.reads:
         section, _, leaf = str(key).partition(".")
-        if section != "council" or leaf not in PARAMS:
+        if section != SECTION or leaf not in params:
             raise ConfigError(f"strategy {name!r} reads {key!r}: not a council parameter; council parameters: "
-                              + ", ".join(f"council.{k}" for k in PARAMS))
+                              + ", ".join(f"{SECTION}.{k}" for k in params))
 
 
 def _identical(a: Strategy, b: Strategy) -> bool:

@@ -183,6 +183,22 @@ class Live(Sequence):
         return repr(self._items())
 
 
+class LiveMapping(Mapping):
+    """A dict that follows the registry (units of the outputs' columns): read it, never keep a copy."""
+
+    def __init__(self, items: Callable[[], dict]):
+        self._items = items
+
+    def __getitem__(self, key):
+        return self._items()[key]
+
+    def __iter__(self):
+        return iter(self._items())
+
+    def __len__(self) -> int:
+        return len(self._items())
+
+
 OUTPUTS = Live(outputs)
 """Every output, in the order of the weekly table's columns (follows the registry)."""
 

@@ -24,7 +24,9 @@ import polars as pl
 
 from abm import __version__
 from abm.errors import UserError
+from abm import mechanisms
 from abm.mechanisms import OUTPUTS
+from abm.simulate import FIGURES, OUTCOME_LABELS  # noqa: F401 (OUTCOME_LABELS: read from here by tables and reports)
 
 if TYPE_CHECKING:
     from abm.execution import Task
@@ -33,51 +35,18 @@ if TYPE_CHECKING:
 TEMPORARY = ".*.tmp"
 """The names of files being written (see :func:`write_parquet`)."""
 
-OUTCOME_LABELS = {
-    "full_year_unemployed": "Full-year unemployed",
-    "spell_mean_weeks": "Ongoing spell, mean",
-    "job_education_exits_per_client_year": "Exits to job or education",
-    "decision_weeks_mean": "Weeks to a decision",
-    "trust_mean": "Trust in the jobcenter",
-    "protesters_mean": "Citizens protesting",
-    "protest_events_per_year": "Protest events",
-    "turnover_annual": "Caseworker turnover",
-    "caseload_mean": "Caseload",
-    "caseworker_changes_per_client_year_final": "Caseworker changes",
-    "sick_pressed_share": "Sick clients pressed to activation",
-    "net_cost_mdkk": "Net cost",
-}
-"""Readable names of the summary outcomes compared in tables and reports."""
-
-WEEKLY_UNITS = {output.name: output.unit for output in OUTPUTS if output.recorded}
+WEEKLY_UNITS = mechanisms.LiveMapping(lambda: {output.name: output.unit for output in OUTPUTS if output.recorded})
 """The unit of each column of the weekly table, as its output declares it (:mod:`abm.mechanisms`)."""
 
-SUMMARY_UNITS = {
-    "weeks": "weeks", "municipalities": "municipalities", "inhabitants": "inhabitants",
-    "full_year_unemployed": "citizens (final year)",
-    "spell_mean_weeks": "weeks (final year)",
-    "completed_spell_mean_weeks": "weeks",
-    "exits_job": "citizens", "exits_education": "citizens", "exits_flexjob": "citizens", "exits_disability": "citizens",
-    "job_education_exits_per_client_year": "exits per client-year",
-    "decision_weeks_mean": "weeks",
-    "trust_mean": "0-1 (final year)",
-    "protesters_mean": "citizens (final year)",
-    "protest_events_per_year": "events per year",
-    "turnover_annual": "quits per caseworker-year",
-    "caseworkers_final": "caseworkers (final year)",
-    "caseload_mean": "cases per caseworker",
-    "caseworker_changes_per_client_year": "changes per client-year",
-    "caseworker_changes_per_client_year_final": "per client-year (final year)",
-    "sick_pressed_share": "share of sick clients (0-1)",
-    "migrations": "citizens",
-    "benefit_cost_mdkk": "M DKK (whole run)", "staff_cost_mdkk": "M DKK (whole run)",
-    "net_cost_mdkk": "M DKK (whole run)", "net_cost_final_year_mdkk": "M DKK (final year)",
-    **{f"{output.name}_{kind}": f"{output.unit}{ {'total': '', 'per_year': ' per year', 'final_year': ' (final year)'}[kind]}"
-       for output in OUTPUTS for kind in output.summary},
-}
-"""The unit of each figure of the summary row (one per run), those computed in
-:func:`abm.simulate.summarize` and those outputs declare; shown in tables and reports.
-Derived columns (``<outcome>_ci95``, ``<outcome>_vs_<baseline>``) share their outcome's unit."""
+_KIND_UNITS = {"total": "", "per_year": " per year", "final_year": " (final year)"}
+
+SUMMARY_UNITS = mechanisms.LiveMapping(lambda: {
+    **{figure.name: figure.unit for figure in FIGURES},
+    **{f"{output.name}_{kind}": f"{output.unit}{_KIND_UNITS[kind]}" for output in OUTPUTS for kind in output.summary},
+})
+"""The unit of each figure of the summary row (one per run): those :data:`abm.simulate.FIGURES`
+computes and those outputs declare; shown in tables and reports. Derived columns
+(``<outcome>_ci95``, ``<outcome>_vs_<baseline>``) share their outcome's unit."""
 
 
 def summary_row(task: Task, result: RunResult) -> dict:

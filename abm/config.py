@@ -82,7 +82,7 @@ CHECKS = mechanisms.Live(lambda: (*mechanisms.checks(), *denmark.CHECKS))
 ``checks``; the Danish presets' in :mod:`abm.denmark`)."""
 
 
-def param(dotted: str, origin: str = "config") -> Param:
+def param_of(dotted: str, origin: str = "config") -> Param:
     """The :class:`Param` of ``section.key``, or a ConfigError from ``origin`` naming what exists."""
     section, key = split_key(dotted, origin)
     return SCHEMA[section][key]

@@ -38,7 +38,7 @@ CASEWORKER_STATE = {
 def _staff(model) -> tuple[np.ndarray, np.ndarray]:
     """The employed caseworkers' rows and municipalities."""
     staff = model.caseworkers
-    rows = np.flatnonzero(staff.active)
+    rows = staff.employed()
     return rows, staff.municipality[rows]
 
 
@@ -101,7 +101,7 @@ def assign_waiting(model) -> None:
         return
     n_departments = department_count(model)
     waiting_department = department(citizens.slot_municipality[waiting], citizens.unit[waiting])
-    rows = np.flatnonzero(staff.active)
+    rows = staff.employed()
     row_department = staff.department()[rows]
     load = staff.caseload[rows]
     headcount = np.bincount(row_department, minlength=n_departments)
@@ -175,7 +175,7 @@ def rebalance(model, departments: np.ndarray, tolerance: float) -> None:
     citizens, staff = model.citizens, model.caseworkers
     n_departments = department_count(model)
     staff_department = staff.department()
-    rows = np.flatnonzero(staff.active)
+    rows = staff.employed()
     headcount = np.bincount(staff_department[rows], minlength=n_departments)
     total = np.bincount(staff_department[rows], weights=staff.caseload[rows], minlength=n_departments)
     even_share = np.ceil(total / np.maximum(headcount, 1))

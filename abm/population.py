@@ -1,6 +1,10 @@
-"""Who is simulated: municipality sizes and the attributes of citizens entering a jobcenter.
+"""Who is simulated (the population rule): municipality sizes, the attributes of citizens
+entering a jobcenter, and the clients at the start.
 
-Target groups are coded 0 = job-ready, 1 = activity-ready, 2 = resource programme
+Three names, three things: this module *declares* the population (parameters, columns,
+outputs); ``model.citizens`` is the *table* of the citizens in contact with a jobcenter now
+(:class:`abm.state.CitizenState`); ``model.people`` moves them in, out and between
+municipalities (:class:`abm.people.LifeCycle`). Target groups are coded 0 = job-ready, 1 = activity-ready, 2 = resource programme
 (``GROUPS``). All draws take an explicit ``numpy.random.Generator``.
 """
 

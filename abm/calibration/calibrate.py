@@ -29,7 +29,7 @@ import polars as pl
 
 from abm.calibration.fit import experiment, fit_table, format_fit, loss, run_experiments
 from abm.calibration.targets import Targets, load_targets
-from abm.config import SCHEMA, load_config
+from abm.config import load_config, param_of
 from abm.errors import UserError
 from abm.results import prepare_output_dir, write_parquet, write_text
 from abm.execution import connect
@@ -124,8 +124,7 @@ def _finished(study: optuna.Study) -> int:
 
 
 def _suggest(trial: optuna.Trial, key: str, low: float, high: float):
-    section, name = key.split(".")
-    if SCHEMA[section][name].kind == "int":
+    if param_of(key).kind == "int":
         return trial.suggest_int(key, int(low), int(high))
     return trial.suggest_float(key, low, high)
 

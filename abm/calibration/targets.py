@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from abm.calibration.statistics import STATISTICS
-from abm.config import SCHEMA, Config, load_config, read_toml, split_key
+from abm.config import Config, load_config, param_of, read_toml, split_key
 from abm.errors import ConfigError
 
 FILE_KEYS = ("name", "description", "base", "seed", "replications", "tolerance", "set", "parameters", "targets", "pending")
@@ -172,8 +172,7 @@ def _bounds(table: Any, path: Path) -> dict[str, tuple[float, float]]:
 
 
 def _numeric_param(key: str, origin: str):
-    section, name = split_key(key, origin)
-    param = SCHEMA[section][name]
+    param = param_of(key, origin)
     if param.kind not in ("float", "int") or param.low is None or param.high is None:
         raise ConfigError(f"{origin}: {key} cannot be calibrated: only numbers with a schema range can ({key} is {param.allowed()})")
     return param

@@ -82,7 +82,7 @@ CASEWORKER_STATE = {
 
 def _trainees(model) -> np.ndarray:
     staff = model.caseworkers
-    rows = np.flatnonzero(staff.active)
+    rows = staff.employed()
     return per_municipality(model, staff.municipality[rows], staff.experience[rows] < model.params.casework.trainee_weeks)
 
 
@@ -194,7 +194,7 @@ def _away_this_week(model) -> np.ndarray:
     if not p.absence_start_week <= model.week < p.absence_start_week + p.absence_weeks:
         return np.empty(0, dtype=np.int64)
     staff = model.caseworkers
-    rows = np.flatnonzero(staff.active)
+    rows = staff.employed()
     away = rows[model.streams.absence.random(len(rows)) < p.absence_share]
     model.tally.add("meetings_cancelled", staff.municipality[away], staff.caseload[away])
     return away

@@ -39,7 +39,7 @@ def week_cost(model, census) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     p = model.params.costs
     staff = model.caseworkers
     benefits = census.by_group @ np.asarray(p.benefit_per_week, dtype=float)
-    staffing = _staff_cost(model, np.flatnonzero(staff.active))
+    staffing = _staff_cost(model, staff.employed())
     return benefits, staffing, benefits + staffing
 
 
@@ -59,4 +59,5 @@ def unit_cost(model, unit: int) -> np.ndarray:
     rows = citizens.occupied()
     rows = rows[citizens.unit[rows] == unit]
     benefits = per_municipality(model, citizens.slot_municipality[rows], np.asarray(p.benefit_per_week, dtype=float)[citizens.group[rows]])
-    return benefits + _staff_cost(model, np.flatnonzero(staff.active & (staff.unit == unit)))
+    rows = staff.employed()
+    return benefits + _staff_cost(model, rows[staff.unit[rows] == unit])

@@ -57,7 +57,7 @@ CASEWORKER_STATE = {
 
 def _stress_mean(model) -> np.ndarray:
     staff = model.caseworkers
-    rows = np.flatnonzero(staff.active)
+    rows = staff.employed()
     municipality = staff.municipality[rows]
     return ratio(per_municipality(model, municipality, staff.stress[rows]), per_municipality(model, municipality))
 
@@ -130,7 +130,7 @@ def init(model, start) -> None:
 def apply(model) -> None:
     p = model.params.turnover
     staff = model.caseworkers
-    rows = np.flatnonzero(staff.active)
+    rows = staff.employed()
     level = stress_level(p, staff.caseload[rows], model.councils.media_pressure[staff.municipality[rows]])
     staff.stress[rows] += p.stress_adjust * (level - staff.stress[rows])
     staff.experience[rows] += 1

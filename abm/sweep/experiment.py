@@ -68,7 +68,7 @@ from typing import Any
 
 import numpy as np
 
-from abm.config import SCHEMA, Config, load_config, read_toml, split_key
+from abm.config import Config, load_config, param_of, read_toml, split_key
 from abm.errors import ConfigError, show, suggest
 from abm.execution import Task, batch_tasks
 from abm.parameters import Param
@@ -154,7 +154,7 @@ def load_experiment(path: str | Path, yes: bool = False) -> Experiment:
     base = base.with_overrides(overrides, origin=f"{origin}: set")
 
     strategies = document.get("strategies", [base.council.strategy])
-    problem = SCHEMA["compare"]["strategies"].problem(strategies)
+    problem = param_of("compare.strategies").problem(strategies)
     if problem or not strategies or len(set(strategies)) != len(strategies):
         raise ConfigError(f"{origin}: strategies = {show(strategies)} is not allowed: "
                           f"{problem or 'expected a non-empty list without repeats'}")
@@ -195,7 +195,7 @@ def load_experiment(path: str | Path, yes: bool = False) -> Experiment:
         parameters = tuple(bounds)
         check_design_size(n * (len(parameters) + 2 if kind == "sobol" else 1) * runs_per_point, origin, yes)
         samples = _sobol_samples(bounds, n, seed) if kind == "sobol" else _random_samples(bounds, n, seed)
-        points = [{name: _rounded(_param(name), value) for name, value in zip(parameters, row)} for row in samples.tolist()]
+        points = [{name: _rounded(param_of(name), value) for name, value in zip(parameters, row)} for row in samples.tolist()]
     return _checked_experiment(path, document, base, kind, parameters, points, bounds, n, strategies, replications, seed)
 
 
@@ -210,7 +210,7 @@ def _checked_experiment(path: Path, document: dict, base: Config, kind: str, par
     checked = []
     for number, point in enumerate(points):
         base.with_overrides(point, origin=f"{origin}: design point {number}")  # checks every value
-        checked.append({name: _param(name).coerce(value) for name, value in point.items()})
+        checked.append({name: param_of(name).coerce(value) for name, value in point.items()})
     return Experiment(
         name=path.stem, path=path, description=str(document.get("description", "")), base=base, kind=kind,
         parameters=parameters, points=tuple(checked), bounds=bounds, n=n, strategies=tuple(strategies),
@@ -237,7 +237,7 @@ def _scenarios(document: dict, origin: str, seed: int, runs_per_point: int,
     for name, options in choices.items():
         if not isinstance(options, list) or not options:
             raise ConfigError(f"{origin}: uncertainties.choices.{name} = {show(options)} is not allowed: "
-                              f"expected a non-empty list of values ({_param(name).allowed()})")
+                              f"expected a non-empty list of values ({param_of(name).allowed()})")
     uncertainties = (*bounds, *(name for name in choices if name not in bounds))
     if len(uncertainties) < len(bounds) + len(choices):
         twice = sorted(set(bounds) & set(choices))
@@ -254,7 +254,7 @@ def _scenarios(document: dict, origin: str, seed: int, runs_per_point: int,
             raise ConfigError(f"{origin}: levers.{name}: strategies are given by strategies = [...]")
         if not isinstance(options, list) or not options:
             raise ConfigError(f"{origin}: levers.{name} = {show(options)} is not allowed: "
-                              f"expected a non-empty list of values ({_param(name).allowed()})")
+                              f"expected a non-empty list of values ({param_of(name).allowed()})")
     scenario_count = n * (len(uncertainties) + 1) if sampler == "morris" else n
     check_design_size(scenario_count * math.prod(len(v) for v in lever_values.values()) * runs_per_point, origin, yes)
     unit = _unit_samples(sampler, n, len(uncertainties), seed)
@@ -264,7 +264,7 @@ def _scenarios(document: dict, origin: str, seed: int, runs_per_point: int,
         for name, u in zip(uncertainties, row.tolist()):
             if name in bounds:
                 low, high = bounds[name]
-                scenario[name] = _rounded(_param(name), low + u * (high - low))
+                scenario[name] = _rounded(param_of(name), low + u * (high - low))
             else:
                 scenario[name] = choices[name][min(int(u * len(choices[name])), len(choices[name]) - 1)]
         scenarios.append(scenario)
@@ -304,7 +304,7 @@ def _grid(design: dict, origin: str) -> tuple[tuple[str, ...], list[list]]:
     for name, options in values.items():
         if not isinstance(options, list) or not options:
             raise ConfigError(f"{origin}: design.parameters.{name} = {show(options)} is not allowed: "
-                              f"expected a non-empty list of values ({_param(name).allowed()})")
+                              f"expected a non-empty list of values ({param_of(name).allowed()})")
     return tuple(values), list(values.values())
 
 
@@ -330,7 +330,7 @@ def _bounds(table: dict, origin: str, key: str) -> dict[str, tuple[float, float]
         raise ConfigError(f"{origin}: {key} is empty: give name = [low, high] for at least one parameter")
     bounds = {}
     for name, pair in raw.items():
-        param = _param(name)
+        param = param_of(name)
         where = f"{origin}: {key}.{name} = {show(pair)} is not allowed"
         if param.kind not in NUMERIC_KINDS:
             raise ConfigError(f"{where}: only numeric parameters can be sampled ({name} is {param.kind}); use a grid or list design")
@@ -361,11 +361,6 @@ def _sobol_samples(bounds: dict, n: int, seed: int) -> np.ndarray:
 
 
 # -- helpers ---------------------------------------------------------------------------
-
-
-def _param(name: str) -> Param:
-    section, key = name.split(".")
-    return SCHEMA[section][key]
 
 
 def _flatten(table: dict, origin: str, where: str) -> dict[str, Any]:

@@ -31,7 +31,7 @@ import polars as pl
 
 from abm import strategies
 from abm.compare import interval
-from abm.config import SCHEMA, Config
+from abm.config import Config, param_of
 from abm.denmark import municipality_frame
 from abm.errors import UserError
 from abm.execution import Runner, Task, batch_tasks, check_executor, connect, execute
@@ -61,8 +61,7 @@ def lever_space(experiment: Experiment) -> Space:
         space["strategy"] = ("choice", list(experiment.strategies))
     for lever in experiment.levers:
         values = list(dict.fromkeys(point[lever] for point in experiment.points))
-        section, key = lever.split(".")
-        kind = SCHEMA[section][key].kind
+        kind = param_of(lever).kind
         if kind in ("int", "float") and len(values) > 1:
             space[lever] = (kind, min(values), max(values))
         else:

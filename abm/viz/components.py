@@ -206,7 +206,7 @@ def time_series_view(series: Series):
 def CaseloadView(model, update: int):
     """How many clients each caseworker has now, stacked by the council's strategy."""
     staff = model.caseworkers
-    rows = np.flatnonzero(staff.active)
+    rows = staff.employed()
     caseload, municipality = staff.caseload[rows], staff.municipality[rows]
     groups = strategy_groups(model)
     edges = np.linspace(0, max(int(caseload.max(initial=0)) + 1, 10), 40)

@@ -13,7 +13,7 @@ from typing import Any
 from mesa.visualization import Slider
 
 from abm import strategies
-from abm.config import SCHEMA, Config, parse_value
+from abm.config import Config, param_of, parse_value
 from abm.errors import ConfigError
 from abm.model import JobcenterModel
 
@@ -46,11 +46,6 @@ NO_MIX = "none: every council follows the strategy"
 EVERY_STRATEGY = "every strategy in turn"
 
 
-def _param(key: str):
-    section, name = key.split(".")
-    return SCHEMA[section][name]
-
-
 def _mix_options(config: Config) -> dict[str, list[str]]:
     """Dropdown labels for ``council.strategy_mix`` (a list) and the list each stands for."""
     options = {NO_MIX: [], EVERY_STRATEGY: list(strategies.names())}
@@ -62,7 +57,7 @@ def _mix_options(config: Config) -> dict[str, list[str]]:
 
 def _widget(key: str, config: Config) -> Slider | dict[str, Any]:
     """The Mesa user parameter for one key: a dropdown for choices, else a slider or text box."""
-    param, value, label = _param(key), config.get(key), CONTROLLED[key]
+    param, value, label = param_of(key), config.get(key), CONTROLLED[key]
     if param.kind == "list[str]":
         options = _mix_options(config)
         current = next(name for name, mix in options.items() if mix == value)
@@ -84,7 +79,7 @@ def settings_summary(config: Config) -> list[tuple[str, str]]:
     """
     summary = []
     for key, label in CONTROLLED.items():
-        value, unit = config.get(key), _param(key).unit
+        value, unit = config.get(key), param_of(key).unit
         if isinstance(value, list):
             text = ", ".join(value) or "none"
         else:

@@ -22,7 +22,7 @@ from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 
 from abm.errors import ConfigError, show, suggest
-from abm.parameters import Check, Param
+from abm.parameters import Param
 import abm.rules  # noqa: F401 (registers the built-in rules)
 from abm import denmark, mechanisms, strategies
 

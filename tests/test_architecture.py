@@ -84,3 +84,25 @@ def test_sections_are_found_where_declared():
     assert declared_sections(trust) == {"trust"}
     assert declared_sections(inflow) == {"labour_market"}
     assert declared_sections(population) == {"population", "municipalities"}
+
+
+def imported_modules(module) -> set[str]:
+    """The ``abm`` modules ``module``'s source imports (at any depth of its code)."""
+    names = set()
+    for node in ast.walk(ast.parse(Path(module.__file__).read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names |= {node.module, *(f"{node.module}.{alias.name}" for alias in node.names)}
+        elif isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+    return {name for name in names if name.startswith("abm")}
+
+
+def test_the_strategy_registry_and_the_council_do_not_import_each_other():
+    """The registry knows the council only through the rule registry (its section's parameters);
+    the council's modules use the registry, never the built-in strategies defined on top of both."""
+    import abm.strategies
+
+    council_modules = [name for name in RULE_FILES if name.startswith("abm.rules.council")]
+    assert not {name for name in imported_modules(abm.strategies) if name.startswith("abm.rules")}
+    for name in council_modules:
+        assert "abm.strategies.built_in" not in imported_modules(importlib.import_module(name)), name

@@ -47,7 +47,7 @@ from typing import Any, Callable, Iterable, Iterator
 import numpy as np
 from tqdm import tqdm
 
-from abm import strategies
+from abm import mechanisms, strategies
 from abm.config import Config
 from abm.errors import UserError
 from abm.simulate import RunResult, run_simulation
@@ -219,13 +219,16 @@ def check_reachable(address: str) -> None:
 
 def driver_context() -> dict[str, Any]:
     """What this process knows that a fresh Ray worker does not, shipped with every batch:
-    the strategies registered from outside the package, pickled with their code (a worker
-    could not import the researcher's file that defines them)."""
-    return {"strategies": strategies.for_workers()} if strategies.user_registered() else {}
+    the rules and strategies registered from outside the package, pickled with their code
+    (a worker could not import the researcher's file that defines them)."""
+    return ({"rules": mechanisms.for_workers()} if mechanisms.user_registered() else {}) | (
+        {"strategies": strategies.for_workers()} if strategies.user_registered() else {})
 
 
 def install_context(context: dict[str, Any]) -> None:
     """Make a worker know what the driver knew (:func:`driver_context`) before it runs tasks."""
+    if "rules" in context:
+        mechanisms.register_from_driver(context["rules"])
     if "strategies" in context:
         strategies.register_from_driver(context["strategies"])
 

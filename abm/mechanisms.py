@@ -12,6 +12,7 @@ the summary, the DataCollector), the hooks the model calls and the week it steps
 
 from __future__ import annotations
 
+import pickle
 import re
 from collections.abc import Mapping, Sequence
 from functools import cache
@@ -20,6 +21,7 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
+from abm import shipping
 from abm.declarations import Column, Output, Rule
 from abm.errors import ConfigError
 
@@ -93,6 +95,23 @@ def unregister(name: str) -> None:
     del _rules[name]
     _after.pop(name, None)
     _changed()
+
+
+def user_registered() -> list[tuple[Rule, str | None]]:
+    """(rule, after) of each rule registered from outside the package, in registration order."""
+    return [(rule, _after.get(name)) for name, rule in _rules.items() if name not in _built_in.get("names", ())]
+
+
+def for_workers() -> bytes:
+    """The rules registered from outside the package, pickled with their code, for Ray workers."""
+    user = user_registered()
+    return shipping.with_code(user, {rule.module for rule, _ in user})
+
+
+def register_from_driver(payload: bytes) -> None:
+    """In a worker: register the rules :func:`for_workers` packed in the driver (the driver's win)."""
+    for rule, after in pickle.loads(payload):
+        register(rule, after=after, replace=True)
 
 
 def rules() -> tuple[Rule, ...]:

@@ -10,14 +10,17 @@ DataCollector.
 
 from __future__ import annotations
 
+import pickle
+import subprocess
 import sys
+import textwrap
 
 import mesa
 import numpy as np
 import polars as pl
 import pytest
 
-from abm import mechanisms
+from abm import execution, mechanisms
 from abm.agents import Citizen
 from abm.config import SCHEMA, defaults
 from abm.errors import ConfigError
@@ -155,3 +158,26 @@ def test_a_rule_cannot_take_what_another_declares():
     with pytest.raises(ConfigError, match="rule 'trust' is built in"):
         mechanisms.register(Rule("trust"))
     assert "mine" not in {rule.name for rule in mechanisms.rules()}
+
+
+def test_a_rule_reaches_a_process_that_cannot_import_its_file(volunteering, tmp_path):
+    """What Ray workers are sent (``execution.driver_context``): the rule with its code, so a
+    fresh process that has not got the researcher's file runs it all the same."""
+    payload = tmp_path / "context.pickle"
+    payload.write_bytes(pickle.dumps(execution.driver_context()))
+    worker = textwrap.dedent(f"""
+        import pickle, sys
+        from abm import execution
+        from abm.config import defaults
+        from abm.simulate import run_simulation
+        assert "my_rule" not in sys.modules
+        execution.install_context(pickle.loads(open({str(payload)!r}, "rb").read()))
+        result = run_simulation(defaults().with_overrides({SMALL!r}), seed=3)
+        print(result.summary["volunteers_final_year"])
+    """)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    done = subprocess.run([sys.executable, "-c", worker], cwd=elsewhere, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    here = run_simulation(defaults().with_overrides(SMALL), seed=3).summary["volunteers_final_year"]
+    assert float(done.stdout.split()[-1]) == here > 0

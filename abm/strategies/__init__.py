@@ -26,13 +26,12 @@ from __future__ import annotations
 
 import pickle
 import re
-import sys
 from dataclasses import dataclass, fields
 from typing import Any, Callable
 
 import numpy as np
 
-from abm import mechanisms
+from abm import mechanisms, shipping
 from abm.errors import ConfigError
 from abm.jobcenter import ORDINARY
 
@@ -207,19 +206,8 @@ def for_workers() -> bytes:
     A strategy's functions are pickled by value even when they live in an importable
     module (the researcher's file), since a worker cannot import a file it does not have.
     """
-    from ray import cloudpickle  # the pickler Ray itself uses
-
     user = user_registered()
-    functions = [f for s in user.values() for f in (s.decide, s.track) if f is not None]
-    modules = {f.__module__ for f in functions} - {"__main__"} - set(cloudpickle.list_registry_pickle_by_value())
-    modules = {name for name in modules if name in sys.modules}
-    for name in modules:
-        cloudpickle.register_pickle_by_value(sys.modules[name])
-    try:
-        return cloudpickle.dumps(user)
-    finally:
-        for name in modules:
-            cloudpickle.unregister_pickle_by_value(sys.modules[name])
+    return shipping.with_code(user, {f.__module__ for s in user.values() for f in (s.decide, s.track) if f is not None})
 
 
 def register_from_driver(payload: bytes) -> None:

@@ -23,22 +23,18 @@ from tabulate import tabulate
 from abm import __version__
 from abm.compare import format_number, interval, with_interval
 from abm.plots import save_figure  # also selects matplotlib's Agg backend, for machines without a screen
-from abm.results import write_parquet, write_text
-from abm.simulate import OUTCOMES
+from abm.results import SUMMARY_UNITS, write_parquet, write_text
+from abm.simulate import OUTCOME_LABELS, OUTCOMES
 from abm.style import OKABE_ITO, strategy_colour, strategy_label
 from abm.sweep.decision import format_table
 from abm.sweep.experiment import Experiment, unit_problem
 
 import matplotlib.pyplot as plt  # noqa: E402  (after abm.plots chose the backend)
 
-KEY_OUTCOMES = {
-    "trust_mean": "trust (0-1)",
-    "turnover_annual": "caseworker quits per year",
-    "protest_events_per_year": "protest events per year",
-    "full_year_unemployed": "full-year unemployed",
-    "net_cost_mdkk": "net cost (M DKK)",
-}
-"""The outcomes printed, plotted and Sobol-analysed: trust, turnover, protests, unemployment, cost."""
+KEY_OUTCOMES = {name: f"{OUTCOME_LABELS[name].lower()}, {SUMMARY_UNITS[name]}"
+                for name in ("trust_mean", "turnover_annual", "protest_events_per_year", "full_year_unemployed", "net_cost_mdkk")}
+"""The outcomes printed, plotted and Sobol-analysed (trust, turnover, protests, unemployment,
+cost), titled by their declared label and unit (``abm.simulate.FIGURES``)."""
 
 TABLE_OUTCOMES = tuple(dict.fromkeys((*OUTCOMES, *KEY_OUTCOMES)))
 

@@ -9,6 +9,7 @@ import numpy as np
 import polars as pl
 
 from abm import mechanisms
+from abm.agents import Caseworker, Cell, Citizen
 from abm.metrics import COUNTED, IDENTITY, RECORDED, national, national_now, recorded_outputs, with_output_schema
 from abm.model import JobcenterModel
 from abm.simulate import national_weekly
@@ -123,3 +124,18 @@ def test_a_summary_kind_an_output_cannot_have_is_refused():
         Output("x_mean", "float", "0-1", "a mean", national=Weighted("clients"), measure=lambda m: None, summary=("total",))
     with pytest.raises(ValueError, match="kinds from"):
         Output("x", "int", "citizens", "a count", summary=("median",))
+
+
+def test_the_mesa_agents_show_the_declared_columns_as_declared():
+    model = JobcenterModel(small_config(run__weeks=2), seed=1)
+    for agent_class in (Citizen, Caseworker):
+        agent = next(iter(model.agents_by_type[agent_class]))
+        for name, (_, column) in mechanisms.declared_columns(agent_class.TABLE).items():
+            shown = getattr(agent_class, name, None)
+            if column.agent == "hidden":
+                assert not isinstance(shown, Cell), name
+            elif isinstance(shown, Cell):
+                assert shown.writable == (column.agent == "write") and (shown.low, shown.high) == (column.low, column.high), name
+                assert getattr(agent, name) == getattr(model, agent_class.TABLE).__dict__[name][agent.row].item(), name
+            else:
+                assert isinstance(shown, property), f"{agent_class.__name__}.{name} is neither a column nor the class's own"

@@ -195,6 +195,10 @@ class Caseworker(PersonAgent):
         return self._id
 
 
+Citizen.declare_columns()  # the built-in rules' columns; a model built later adds those registered since
+Caseworker.declare_columns()
+
+
 class MunicipalAgent(JobcenterAgent):
     """An agent for one municipality's row (councils and municipalities never come or go)."""
 

@@ -17,7 +17,7 @@ import re
 from collections.abc import Mapping, Sequence
 from functools import cache
 from types import MappingProxyType
-from typing import Callable, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
@@ -35,6 +35,7 @@ _NAME = re.compile(r"[a-z][a-z0-9_]*")
 _rules: dict[str, Rule] = {}  # in registration order: the order of sections, columns and outputs
 _after: dict[str, str] = {}  # a rule registered from outside: the rule its apply follows in the week
 _built_in: dict[str, tuple[str, ...]] = {"week": (), "start": ()}
+_followers: list = []  # what is kept until the registry changes (``follows_registry``)
 
 
 class Start(NamedTuple):
@@ -180,6 +181,13 @@ def agent_setters(column: str) -> tuple[Callable, ...]:
     return tuple(rule.on_agent_set[column] for rule in _rules.values() if column in rule.on_agent_set)
 
 
+def follows_registry(function: Callable[[], Any]) -> Callable[[], Any]:
+    """``function`` with its value kept until the registry changes (for what is derived from it)."""
+    kept = cache(function)
+    _followers.append(kept)
+    return kept
+
+
 class Live(Sequence):
     """A tuple that follows the registry (``OUTPUTS``, ``CHECKS``): read it, never keep a copy."""
 
@@ -248,6 +256,8 @@ def _add(rule: Rule) -> None:
 
 def _changed() -> None:
     _derived.cache_clear()
+    for follower in _followers:
+        follower.cache_clear()
 
 
 @cache

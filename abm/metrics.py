@@ -18,20 +18,20 @@ import polars as pl
 
 from abm.declarations import SUMMARIES
 from abm import mechanisms
-from abm.mechanisms import OUTPUTS, Live
+from abm.mechanisms import OUTPUTS, Live, follows_registry
 from abm.rules.turnover import TURNOVER_WINDOW, annualised_turnover  # noqa: F401 (the one definition, used from here)
 
-COUNTED = Live(lambda: tuple(output.name for output in OUTPUTS if output.counted))
+COUNTED = Live(follows_registry(lambda: tuple(output.name for output in OUTPUTS if output.counted)))
 """The event counters rules add to during the week."""
 
-RECORDED = Live(lambda: tuple(output for output in OUTPUTS if output.recorded))
+RECORDED = Live(follows_registry(lambda: tuple(output for output in OUTPUTS if output.recorded)))
 """The outputs a weekly table may have, in its column order (after ``IDENTITY``); a run's
 table has those its config records (``recorded_outputs``)."""
 
 IDENTITY = ("week", "municipality", "municipality_name", "region", "strategy")
 """The columns that say which row is which."""
 
-_INTEGER_COLUMNS = Live(lambda: tuple(output.name for output in RECORDED if output.dtype == "int"))
+_INTEGER_COLUMNS = Live(follows_registry(lambda: tuple(output.name for output in RECORDED if output.dtype == "int")))
 
 
 def recorded_outputs(config) -> tuple:

@@ -35,15 +35,15 @@ if TYPE_CHECKING:
 TEMPORARY = ".*.tmp"
 """The names of files being written (see :func:`write_parquet`)."""
 
-WEEKLY_UNITS = mechanisms.LiveMapping(lambda: {output.name: output.unit for output in OUTPUTS if output.recorded})
+WEEKLY_UNITS = mechanisms.LiveMapping(mechanisms.follows_registry(lambda: {output.name: output.unit for output in OUTPUTS if output.recorded}))
 """The unit of each column of the weekly table, as its output declares it (:mod:`abm.mechanisms`)."""
 
 _KIND_UNITS = {"total": "", "per_year": " per year", "final_year": " (final year)"}
 
-SUMMARY_UNITS = mechanisms.LiveMapping(lambda: {
+SUMMARY_UNITS = mechanisms.LiveMapping(mechanisms.follows_registry(lambda: {
     **{figure.name: figure.unit for figure in FIGURES},
     **{f"{output.name}_{kind}": f"{output.unit}{_KIND_UNITS[kind]}" for output in OUTPUTS for kind in output.summary},
-})
+}))
 """The unit of each figure of the summary row (one per run): those :data:`abm.simulate.FIGURES`
 computes and those outputs declare; shown in tables and reports. Derived columns
 (``<outcome>_ci95``, ``<outcome>_vs_<baseline>``) share their outcome's unit."""

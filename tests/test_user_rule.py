@@ -22,6 +22,7 @@ import pytest
 
 from abm import execution, mechanisms
 from abm.agents import Citizen
+from abm.compare import run_comparison
 from abm.config import SCHEMA, defaults
 from abm.errors import ConfigError
 from abm.model import JobcenterModel, schedule
@@ -181,3 +182,12 @@ def test_a_rule_reaches_a_process_that_cannot_import_its_file(volunteering, tmp_
     assert done.returncode == 0, done.stderr
     here = run_simulation(defaults().with_overrides(SMALL), seed=3).summary["volunteers_final_year"]
     assert float(done.stdout.split()[-1]) == here > 0
+
+
+@pytest.mark.slow
+def test_a_rule_registered_by_the_driver_runs_on_ray_workers(volunteering):
+    """On real Ray workers (which cannot import the researcher's file) as serially: same bytes."""
+    config = defaults().with_overrides({**SMALL, "compare.replications": 1, "compare.strategies": ["status_quo", "invest"]})
+    on_ray, _, _ = run_comparison(config, workers=2)
+    serial, _, _ = run_comparison(config, workers=1)
+    assert on_ray.equals(serial) and (on_ray["volunteers_final_year"] > 0).all()

@@ -34,7 +34,7 @@ _NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 _rules: dict[str, Rule] = {}  # in registration order: the order of sections, columns and outputs
 _after: dict[str, str] = {}  # a rule registered from outside: the rule its apply follows in the week
-_built_in: dict[str, tuple[str, ...]] = {"week": (), "start": ()}
+_built_in: dict[str, tuple[str, ...]] = {"names": (), "week": (), "start": ()}
 _followers: list = []  # what is kept until the registry changes (``follows_registry``)
 
 
@@ -65,7 +65,7 @@ def register(rule: Rule, after: str | None = None, replace: bool = False) -> Rul
     existing = _rules.get(rule.name)
     if existing is not None and existing == rule and _after.get(rule.name) == after:
         return existing
-    if rule.name in _built_in.get("names", ()):
+    if rule.name in _built_in["names"]:
         raise ConfigError(f"rule {rule.name!r} is built in; register yours under another name")
     if existing is not None and not replace:
         raise ConfigError(f"rule {rule.name!r} is already registered; pass replace=True to replace it")
@@ -80,8 +80,11 @@ def register(rule: Rule, after: str | None = None, replace: bool = False) -> Rul
             _after[rule.name] = after
         _changed()
         _derived()  # a column or output declared twice is an error now, not when a model is built
-    except Exception:
-        _rules.clear(), _rules.update(previous[0]), _after.clear(), _after.update(previous[1])
+    except Exception:  # the registry as it was
+        _rules.clear()
+        _rules.update(previous[0])
+        _after.clear()
+        _after.update(previous[1])
         _changed()
         raise
     return rule
@@ -89,7 +92,7 @@ def register(rule: Rule, after: str | None = None, replace: bool = False) -> Rul
 
 def unregister(name: str) -> None:
     """Remove a rule registered with :func:`register`."""
-    if name in _built_in.get("names", ()):
+    if name in _built_in["names"]:
         raise ConfigError(f"rule {name!r} is built in and cannot be unregistered")
     if name not in _rules:
         raise ConfigError(f"rule {name!r} is not registered; registered: {', '.join(_rules)}")
@@ -100,7 +103,7 @@ def unregister(name: str) -> None:
 
 def user_registered() -> list[tuple[Rule, str | None]]:
     """(rule, after) of each rule registered from outside the package, in registration order."""
-    return [(rule, _after.get(name)) for name, rule in _rules.items() if name not in _built_in.get("names", ())]
+    return [(rule, _after.get(name)) for name, rule in _rules.items() if name not in _built_in["names"]]
 
 
 def for_workers() -> bytes:

@@ -116,7 +116,7 @@ def init(model, start) -> None:
     caseload (``start.clients`` per position), of every seniority."""
     p = model.params.turnover
     rng = model.streams.build
-    headcount = model.councils.headcount[:, ORDINARY]
+    headcount = model.councils.ordinary_positions()
     load_by_municipality = start.clients / np.maximum(headcount, 1)
     rows = model.caseworkers.free_slots(int(headcount.sum()))
     municipality = np.repeat(np.arange(model.n_municipalities), headcount)

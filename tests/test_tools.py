@@ -66,3 +66,21 @@ def test_the_docs_ema_workbench_example_runs(capsys):
                                            "trust__social_rate", "protest__network_weight")}
     params |= {"municipalities.count": 3, "municipalities.population_scale": 0.02, "run.weeks": 104, "run.burn_in_weeks": 10}
     assert abm.evaluate(params, seed=1, outcomes=["net_cost_mdkk"])["net_cost_mdkk"] == outcomes["net_cost_mdkk"][0]
+
+
+def test_results_open_in_pandas_after_the_install(tmp_path):
+    """pyarrow is a dependency, so pandas reads a run's Parquet files as written: same rows, columns and values."""
+    import pandas as pd
+    import polars as pl
+
+    from abm.cli import main
+
+    out = tmp_path / "run"
+    argv = ["run", "configs/baseline.toml", "--out", str(out), *(f"--set={key}={value}" for key, value in SMALL.items())]
+    assert main(argv) == 0
+    for name in ("weekly.parquet", "summary.parquet"):
+        frame, ours = pd.read_parquet(out / name), pl.read_parquet(out / name)
+        assert list(frame.columns) == ours.columns and len(frame) == ours.height > 0
+        assert frame[ours.columns[-1]].tolist() == ours[ours.columns[-1]].to_list()
+    assert pd.read_parquet(out / "weekly.parquet")["week"].tolist() == pl.read_parquet(out / "weekly.parquet")["week"].to_list()
+    assert pl.read_parquet(out / "summary.parquet").to_pandas()["seed"].iloc[0] == pl.read_parquet(out / "summary.parquet")["seed"][0]

@@ -51,3 +51,15 @@ def test_abm_validate_warns_once_on_stderr_and_succeeds():
     assert done.returncode == 0 and "valid" in done.stdout
     assert done.stderr.count("SmallMunicipalityWarning") == 1 and "too small to mean much" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_a_comparison_on_ray_warns_once_not_once_per_worker(tmp_path):
+    """The driver checks every config and warns; the workers, checking the same configs, stay quiet."""
+    done = subprocess.run([sys.executable, "-m", "abm.cli", "compare", "configs/compare.toml", "--set", "municipalities.count=3",
+                           "--set", "municipalities.population_scale=0.02", "--set", "run.weeks=30", "--set",
+                           "run.burn_in_weeks=4", "--set", "compare.replications=2", "--set",
+                           'compare.strategies=["status_quo", "invest"]', "--workers", "2", "--out", str(tmp_path / "c")],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count("SmallMunicipalityWarning") == 1

@@ -90,3 +90,18 @@ def test_peers_are_the_nearest_in_size():
     assert len(peers) == 3 and "Høje-Taastrup" not in peers
     assert all(abs(p - own) / own <= gaps[5] for p in table.filter(pl.col("name").is_in(peers))["population"])
     assert Request("Læsø", posterior=None).command().endswith("--no-posterior")
+
+
+@pytest.mark.slow
+def test_a_config_briefs_its_first_municipality(tmp_path):
+    config = tmp_path / "two.toml"
+    config.write_text(f'extends = "{REPO / "configs" / "baseline.toml"}"\n[municipalities]\npreset = "denmark"\n'
+                      'names = ["Fanø", "Læsø"]\npopulation_scale = 1.0\n', encoding="utf-8")
+    out = tmp_path / "brief"
+    argv = ["brief", str(config), "--weeks", "26", "--replications", "2", "--set", "run.burn_in_weeks=4", "--workers", "1",
+            "--no-posterior", "--out", str(out)]
+    assert main(argv) == 0
+    page = (out / "brief.html").read_text(encoding="utf-8")
+    assert "<h1>Fanø: which strategy" in page and "(Læsø)" in page
+    fano = municipalities().filter(pl.col("name") == "Fanø")["population"][0]
+    assert (pl.read_parquet(out / "runs.parquet")["inhabitants"] == fano).all()

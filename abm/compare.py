@@ -170,8 +170,8 @@ def with_interval(mean: float | None, half: float | None) -> str:
         return "n/a"
     if half is None or (isinstance(half, float) and math.isnan(half)):
         return f"{format_number(mean)} ± n/a"
-    if half == 0:
-        return f"{format_number(mean)} ± 0"
+    if half == 0:  # the same in every replication (a strategy that acts like the baseline: 0 ± 0)
+        return f"{format_number(mean) if mean else 0} ± 0"
     place = INTERVAL_DIGITS - 1 - math.floor(math.log10(abs(half)))  # decimal places; negative: tens, hundreds
     decimals = max(place, 0)
     return f"{round(mean, place) + 0.0:,.{decimals}f} ± {round(half, place):,.{decimals}f}"  # + 0.0: no "-0.00"

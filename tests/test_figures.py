@@ -307,6 +307,7 @@ def test_one_strategy_far_off_does_not_flatten_the_others(tmp_path):
 @pytest.mark.parametrize("mean, half, text", [
     (0.580, 0.665, "0.58 ± 0.67"), (76.8, 4.722, "76.8 ± 4.7"), (5648.0, 401.4, "5,650 ± 400"),
     (-0.0123, 0.00456, "-0.0123 ± 0.0046"), (0.0004, 0.0123, "0.000 ± 0.012"), (0.5, None, "0.500 ± n/a"),
+    (0.0, 0.0, "0 ± 0"), (2.5, 0.0, "2.500 ± 0"),
 ])
 def test_table_cells_have_the_precision_of_their_interval(mean, half, text):
     assert with_interval(mean, half) == text

@@ -27,7 +27,10 @@ SEPARATOR = "__"  # council__caseload_target: the identifier form of council.cas
 def schema() -> dict[str, dict[str, Any]]:
     """Every parameter by dotted key: kind, default, range or choices, shape, unit, meaning, source.
 
-    ``low``/``high`` are ``None`` where a parameter has no numeric range; ``choices`` is
+    ``low``/``high`` are ``None`` where a parameter has no numeric range (they are what the
+    model accepts); ``plausible_low``/``plausible_high`` are the range worth exploring, with
+    ``plausible_source`` (evidence, "assumption", or "unknown: the validity range" where
+    nothing narrows it: :meth:`abm.parameters.Param.plausible_range`); ``choices`` is
     ``None`` unless it is one of a set; ``length``/``total`` describe lists (per target
     group, shares adding up). ``identifier`` is the name to use where a tool needs one.
     """
@@ -37,6 +40,7 @@ def schema() -> dict[str, dict[str, Any]]:
             "low": param.low, "high": param.high, "choices": list(param.options()) if param.choices is not None else None,
             "length": param.length, "total": param.total, "unit": param.unit, "doc": param.doc,
             "source": param.source, "allowed": param.allowed(),
+            **dict(zip(("plausible_low", "plausible_high", "plausible_source"), param.plausible_range())),
         }
         for section, params in SCHEMA.items()
         for key, param in params.items()

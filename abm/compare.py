@@ -77,7 +77,7 @@ def interval(values: np.ndarray) -> tuple[float, float | None]:
 
 def t_half_width(std, n):
     """Half-width of the 95% t-interval of a mean, from the sample standard deviation and
-    the number of values (arrays too, for figures' bands); NaN where n < 2 (undefined)."""
+    the number of values; NaN where n < 2 (undefined)."""
     n = np.asarray(n, dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(n > 1, stats.t.ppf(0.975, np.maximum(n - 1, 1)) * std / np.sqrt(n), np.nan)
@@ -158,9 +158,23 @@ def payback_text(record: dict, baseline: str) -> str:
     return f"{record['payback_years_median']:.1f} ({record['payback_share']:.0%})"
 
 
+INTERVAL_DIGITS = 2
+"""Significant digits of a half-width in the tables; its mean is rounded to the same decimal place."""
+
+
 def with_interval(mean: float | None, half: float | None) -> str:
-    """A mean and its 95% half-width as text; "n/a" where the interval is undefined."""
-    return "n/a" if mean is None else f"{format_number(mean)} ± {format_number(half)}"
+    """A mean and its 95% half-width as text, both to the half-width's second significant
+    digit (``0.58 ± 0.67``, ``76.8 ± 4.7``, ``5,650 ± 400``): no digit the interval makes
+    meaningless, the same precision on both sides. "n/a" where the interval is undefined."""
+    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
+        return "n/a"
+    if half is None or (isinstance(half, float) and math.isnan(half)):
+        return f"{format_number(mean)} ± n/a"
+    if half == 0:  # the same in every replication (a strategy that acts like the baseline: 0 ± 0)
+        return f"{format_number(mean) if mean else 0} ± 0"
+    place = INTERVAL_DIGITS - 1 - math.floor(math.log10(abs(half)))  # decimal places; negative: tens, hundreds
+    decimals = max(place, 0)
+    return f"{round(mean, place) + 0.0:,.{decimals}f} ± {round(half, place):,.{decimals}f}"  # + 0.0: no "-0.00"
 
 
 def format_number(value: float | None) -> str:

@@ -13,6 +13,7 @@ Every unknown name is a :class:`~abm.errors.ConfigError` that lists the nearest 
 from __future__ import annotations
 
 import difflib
+import warnings
 from functools import cache
 from importlib import resources
 from typing import Any, Iterable, Mapping
@@ -22,7 +23,7 @@ import polars as pl
 
 from abm.errors import ConfigError
 from abm.parameters import Check
-from abm.population import DENMARK_MUNICIPALITIES, municipality_sizes
+from abm.population import DENMARK_MUNICIPALITIES, given_clients, municipality_sizes
 
 REGIONS = ("Hovedstaden", "Midtjylland", "Nordjylland", "Sjælland", "Syddanmark")
 
@@ -134,10 +135,74 @@ def _municipalities_problem(config) -> str | None:
     """What :func:`run_municipalities` finds wrong, as a config check, so every config is
     checked before anything runs (file, --set, experiments, design points, abm.evaluate)."""
     try:
-        run_municipalities(config)
+        municipalities = run_municipalities(config)
     except ConfigError as error:
         return str(error).removeprefix(f"{config.origin}: ")
+    _warn_understaffed(config, municipalities)
     return None
+
+
+MIN_CASEWORKERS = 3
+"""Fewest caseworkers a scaled-down municipality may start with before its results are
+warned about: with one or two, a single quit halves the office and a caseload is a few clients."""
+CASELOAD_TOLERANCE = 0.2
+"""Farthest the whole-number headcount may put the starting caseload from the intended one
+(``ceil(clients / caseload)`` caseworkers for 9 clients at 100 per caseworker is a caseload of 9)."""
+
+
+class SmallMunicipalityWarning(UserWarning):
+    """A scaled-down municipality too small for its results to mean anything (:func:`understaffed`)."""
+
+
+def understaffed(config, municipalities: pl.DataFrame | None = None) -> pl.DataFrame:
+    """The municipalities too small to mean anything at this ``population_scale``: ``name``,
+    ``clients`` and ``caseworkers`` expected at the start, and the ``caseload`` that headcount gives.
+
+    The rule (docs/decision-support.md, "How small is too small"): with ``population_scale`` below 1, a municipality is too
+    small when its expected clients at the start (``population.client_share`` of its
+    inhabitants) give fewer than :data:`MIN_CASEWORKERS` caseworkers at its starting caseload,
+    or a whole number of caseworkers that puts the caseload more than
+    :data:`CASELOAD_TOLERANCE` from it. At scale 1 and above the sizes are Denmark's and so
+    are small offices (Læsø's): nothing is flagged.
+    """
+    frame = run_municipalities(config) if municipalities is None else municipalities
+    empty = pl.DataFrame(schema={"name": pl.String, "clients": pl.Float64, "caseworkers": pl.Int64, "caseload": pl.Float64})
+    if config.municipalities.population_scale >= 1:
+        return empty
+    clients = given_clients(frame["inhabitants"].to_numpy(), config).astype(float)
+    intended = frame["initial_caseload"].to_numpy()
+    caseworkers = np.ceil(clients / intended).astype(np.int64)
+    caseload = np.divide(clients, caseworkers, out=np.zeros_like(clients), where=caseworkers > 0)
+    small = (caseworkers < MIN_CASEWORKERS) | (np.abs(caseload / intended - 1) > CASELOAD_TOLERANCE)
+    return pl.DataFrame({"name": frame["name"], "clients": clients, "caseworkers": caseworkers,
+                         "caseload": caseload}).filter(pl.Series(small))
+
+
+def smallest_adequate_scale(config, municipalities: pl.DataFrame) -> float:
+    """The ``population_scale`` from which every municipality starts with :data:`MIN_CASEWORKERS`
+    caseworkers (the rounding rule may still flag a few, by ill luck of their size)."""
+    clients = given_clients(municipalities["inhabitants"].to_numpy(), config).astype(float)
+    needed = MIN_CASEWORKERS * municipalities["initial_caseload"].to_numpy() / np.maximum(clients, 0.5)
+    return float(config.municipalities.population_scale * needed.max())
+
+
+_WARNED: dict = {}  # the warnings registry: each message once per process, however often a config is checked
+
+
+def _warn_understaffed(config, municipalities: pl.DataFrame) -> None:
+    small = understaffed(config, municipalities)
+    if small.is_empty():
+        return
+    shown = ", ".join(f"{row['name']} ({row['caseworkers']} for {row['clients']:.0f} clients)"
+                      for row in small.head(4).iter_rows(named=True)) + (", ..." if small.height > 4 else "")
+    scale = smallest_adequate_scale(config, municipalities)
+    remedy = (f"raise population_scale (every municipality has {MIN_CASEWORKERS} from about {scale:.2g})" if scale <= 1 else
+              "raise population_scale or leave the smallest out (municipalities.names or sizes): some are small even at full size")
+    message = (f"{small.height} of {municipalities.height} municipalities are too small to mean much at "
+               f"municipalities.population_scale = {config.municipalities.population_scale:g}: they start with fewer than "
+               f"{MIN_CASEWORKERS} caseworkers or a caseload more than {CASELOAD_TOLERANCE:.0%} from the intended one: {shown}; "
+               f"read their figures as noise, or {remedy}")
+    warnings.warn_explicit(message, SmallMunicipalityWarning, filename=config.origin, lineno=0, registry=_WARNED)
 
 
 CHECKS = [Check(("municipalities.preset", "municipalities.names", "municipalities.sizes", "network.council_peers",

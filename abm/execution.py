@@ -40,6 +40,7 @@ import sys
 import threading
 import time
 import traceback
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -49,6 +50,7 @@ from tqdm import tqdm
 
 from abm import mechanisms, strategies
 from abm.config import Config
+from abm.denmark import SmallMunicipalityWarning
 from abm.errors import UserError
 from abm.simulate import RunResult, run_simulation
 
@@ -227,6 +229,9 @@ def driver_context() -> dict[str, Any]:
 
 def install_context(context: dict[str, Any]) -> None:
     """Make a worker know what the driver knew (:func:`driver_context`) before it runs tasks."""
+    # The driver checked every task's config before shipping it and warned about small
+    # municipalities once; a worker checking them again would repeat that on every worker.
+    warnings.filterwarnings("ignore", category=SmallMunicipalityWarning)
     if "rules" in context:
         mechanisms.register_from_driver(context["rules"])
     if "strategies" in context:

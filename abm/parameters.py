@@ -30,6 +30,12 @@ class Param:
     group: the compiled rules index them by group) and ``total`` (the values add up to it).
     ``choices`` may be a function, asked at every check, for choices that can grow after
     import (the registered strategies); such a default is checked by the tests instead.
+
+    ``low``/``high`` say what the model accepts; ``plausible`` (low, high) says what the
+    evidence or a stated assumption makes believable, with ``plausible_source`` naming it:
+    the range to sample in a sensitivity analysis or search in an optimisation (a caseload
+    target of 1 is valid, not plausible). Where none is declared, :meth:`plausible_range`
+    gives the validity range and says that no plausible range is known.
     """
 
     default: Any
@@ -42,6 +48,8 @@ class Param:
     kind: str = ""
     length: int | None = None
     total: float | None = None
+    plausible: tuple[float, float] | None = None
+    plausible_source: str = ""
 
     def __post_init__(self) -> None:
         if not self.kind:
@@ -51,6 +59,19 @@ class Param:
         problem = None if callable(self.choices) else self.problem(self.default)
         if problem:
             raise ValueError(f"default {self.default!r} is invalid: {problem}")
+        if self.plausible is not None:
+            low, high = self.plausible
+            if not self.plausible_source:
+                raise ValueError("a plausible range needs its plausible_source (evidence, or 'assumption')")
+            if self.problem(low) or self.problem(high) or not low <= self.default <= high:
+                raise ValueError(f"plausible range {self.plausible} must lie within the allowed values and hold the default")
+
+    def plausible_range(self) -> tuple[float | None, float | None, str]:
+        """(low, high, source) of the values worth exploring: the declared plausible range, else
+        the validity range with a source that says no plausible range is known."""
+        if self.plausible is not None:
+            return self.plausible[0], self.plausible[1], self.plausible_source
+        return self.low, self.high, "unknown: the validity range (no evidence or assumption narrows it)"
 
     def options(self) -> tuple[str, ...] | None:
         """The allowed choices now, or None if the parameter has none."""

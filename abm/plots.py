@@ -2,9 +2,15 @@
 differences from the baseline, one colour per strategy (:mod:`abm.style`).
 
 Every figure is written as PNG at :data:`DPI` (for the report and slides) and as SVG (for
-papers), with a caption line under it: replications, seeds, scale and config. Bands are the
-95% t-intervals across replications that the tables use (:func:`abm.compare.t_half_width`);
-with one replication there is no interval, and the caption says so. Sizes differ between
+papers), with a caption line under it: the run's fingerprint (config, replications, a short
+hash of the seeds, scale). Bands over time are 95% bootstrap percentile intervals of the
+mean over replications (:func:`mean_band`): they stay within what the replications reached,
+so a rate never dips below 0 or a share above 1, as a t-interval on five values does; with
+one replication there is no interval, and the caption says so. Each strategy has a colour,
+a line style and a marker (:func:`abm.style.strategy_style`), so the figures survive
+greyscale printing. In the differences figure an outcome where one strategy's effect
+dwarfs the others' is drawn at the others' scale, with that strategy off the scale as an
+arrow and its value written beside it (:func:`differences_plot`). Sizes differ between
 configs, so protests are per 1,000 clients and unemployment a share of the inhabitants.
 Uses matplotlib's non-interactive Agg backend, so figures are written on machines with no
 screen (clusters, CI); SVGs carry no date and fixed ids, so the same results give the same
@@ -14,6 +20,7 @@ bytes.
 from __future__ import annotations
 
 import functools
+import hashlib
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,12 +34,12 @@ import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 
 from abm import __version__  # noqa: E402
-from abm.compare import t_half_width  # noqa: E402
+from abm.compare import with_interval  # noqa: E402
 from abm.execution import Executor  # noqa: E402
 from abm.metrics import TURNOVER_WINDOW  # noqa: E402
 from abm.results import OUTCOME_LABELS, SUMMARY_UNITS  # noqa: E402
 from abm.simulate import OUTCOMES  # noqa: E402
-from abm.style import strategy_colour, strategy_label  # noqa: E402
+from abm.style import strategy_colour, strategy_label, strategy_style  # noqa: E402
 
 DPI = 200
 """Resolution of the PNG figures (the SVGs are vector)."""
@@ -49,7 +56,17 @@ PANELS = {
 }
 """The time-series panels: column of :func:`figure_data` -> (title, axis label)."""
 
-BANDS = "line: mean over replications; band: 95% t-interval"
+BANDS = "line: mean over replications; band: 95% bootstrap interval of the mean"
+
+BOOTSTRAP_RESAMPLES = 1000
+BOOTSTRAP_SEED = 0
+"""The bands' bootstrap draws from its own fixed seed: the same results give the same figure, on any worker."""
+
+MARKERS_PER_LINE = 8
+"""Markers on a line over time: enough to tell the strategies apart in greyscale, few enough to read the line."""
+
+OFF_SCALE = 4.0
+"""An effect (its interval's reach from 0) this many times the next largest one is drawn off the scale."""
 
 
 @dataclass(frozen=True)
@@ -61,11 +78,16 @@ class Figure:
 
 
 def caption(replications: int, seeds: list[int], inhabitants: int, scale: float, weeks: int, origin: str) -> str:
-    """The line under every figure: what was run, so a reader can judge it and redo it."""
-    shown = ", ".join(map(str, seeds[:5])) + (", ..." if len(seeds) > 5 else "")
+    """The line under every figure: what was run, so a reader can judge it and find it again.
+    The seeds are a short hash (:func:`seeds_fingerprint`); the report lists them in full."""
     undefined = " (one replication: no interval)" if replications < 2 else ""
-    return (f"{replications} replication(s) per strategy{undefined}, seeds {shown}; {inhabitants:,} inhabitants "
-            f"(population scale {scale:g}); {weeks} weeks; config {origin}; abm {__version__}")
+    return (f"config {origin}; {replications} replication(s) per strategy{undefined}; seeds #{seeds_fingerprint(seeds)}; "
+            f"{inhabitants:,} inhabitants (population scale {scale:g}); {weeks} weeks; abm {__version__}")
+
+
+def seeds_fingerprint(seeds: list[int]) -> str:
+    """Eight hex digits that name a list of seeds (SHA-256 of them in order): short enough for a caption."""
+    return hashlib.sha256(",".join(map(str, seeds)).encode()).hexdigest()[:8]
 
 
 def figure_data(national: pl.DataFrame, runs: pl.DataFrame, baseline: str) -> pl.DataFrame:
@@ -85,21 +107,49 @@ def figure_data(national: pl.DataFrame, runs: pl.DataFrame, baseline: str) -> pl
     )
 
 
-def band(data: pl.DataFrame, column: str, strategy: str) -> pl.DataFrame:
-    """One strategy's weekly mean of ``column`` over replications and its 95% half-width."""
-    series = data.filter((pl.col("strategy") == strategy) & pl.col(column).is_not_null()).group_by("week").agg(
-        pl.col(column).mean().alias("mean"), pl.col(column).std().alias("std"), pl.len().alias("n")).sort("week")
-    return series.with_columns(pl.Series("half", t_half_width(series["std"].to_numpy(), series["n"].to_numpy()), dtype=pl.Float64))
+def mean_band(data: pl.DataFrame, column: str, strategy: str) -> pl.DataFrame:
+    """One strategy's weekly mean of ``column`` over replications and its 95% bootstrap
+    interval (``low``, ``high``; null with one replication), by :func:`bootstrap_mean`."""
+    own = data.filter(pl.col("strategy") == strategy).pivot("replication", index="week", values=column, sort_columns=True)
+    own = own.sort("week").filter(pl.any_horizontal(pl.exclude("week").is_not_null()))
+    mean, low, high = bootstrap_mean(own.drop("week").to_numpy().astype(float).T)
+    return pl.DataFrame({"week": own["week"], "mean": mean, "low": low, "high": high}).fill_nan(None)
+
+
+def bootstrap_mean(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per column of ``values`` (replications x columns): the mean over replications and its
+    95% percentile bootstrap interval (NaN with one replication).
+
+    Replications are resampled with replacement, the same draws for every column (a week,
+    a design point), from a fixed seed; a replication without a value in a column (no
+    clients to count protesters among) is left out of that column's means. The interval
+    lies within the values the replications reached, so it respects their bounds."""
+    values = np.atleast_2d(values)
+    present = ~np.isnan(values)
+    sums, counts = np.where(present, values, 0.0), present.astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = sums.sum(axis=0) / counts.sum(axis=0)
+        low = high = np.full(mean.shape, np.nan)
+        if len(values) > 1:
+            rng = np.random.default_rng(BOOTSTRAP_SEED)
+            draws = rng.multinomial(len(values), np.full(len(values), 1 / len(values)), size=BOOTSTRAP_RESAMPLES)
+            means = (draws @ sums) / (draws @ counts)  # resamples x columns
+            percentile = np.nanpercentile if np.isnan(means).any() else np.percentile  # the NaN-aware one is 4x slower
+            low, high = percentile(means, [2.5, 97.5], axis=0)
+    return mean, low, high
 
 
 def strategy_lines(ax, data: pl.DataFrame, column: str, strategies: list[str]) -> None:
-    """Mean over replications per strategy, in its colour, with its 95% band."""
-    for strategy in strategies:
-        series = band(data, column, strategy)
-        years, mean, half = series["week"].to_numpy() / 52, series["mean"].to_numpy(), series["half"].to_numpy()
-        colour = strategy_colour(strategy)
-        ax.plot(years, mean, label=strategy_label(strategy), color=colour, linewidth=1.4)
-        ax.fill_between(years, mean - half, mean + half, color=colour, alpha=0.2, linewidth=0)
+    """Mean over replications per strategy, in its colour, line style and marker, with its 95% band."""
+    for number, strategy in enumerate(strategies):
+        series = mean_band(data, column, strategy)
+        years = series["week"].to_numpy() / 52
+        mean, low, high = (series[key].cast(pl.Float64).fill_null(np.nan).to_numpy() for key in ("mean", "low", "high"))
+        style = strategy_style(strategy)
+        step = max(1, len(years) // MARKERS_PER_LINE)
+        ax.plot(years, mean, label=strategy_label(strategy), linewidth=1.4, markersize=4.5,
+                markevery=(number * step // max(len(strategies), 1), step), **style)  # markers staggered, not stacked
+        ax.fill_between(years, low, high, color=style["color"], alpha=0.18, linewidth=0)
     if column == "turnover_annualised" and data.filter(pl.col(column).is_not_null()).is_empty():
         ax.text(0.5, 0.5, f"fewer than {TURNOVER_WINDOW} weeks simulated:\nno full window", transform=ax.transAxes,
                 ha="center", va="center", color="0.4")
@@ -166,18 +216,38 @@ def panel_plot(data: pl.DataFrame, column: str, strategies: list[str], path: Pat
 
 def differences_plot(table: pl.DataFrame, baseline: str, others: list[str], path: Path, caption_line: str) -> Path:
     """Each outcome's paired difference from the baseline per strategy, with the table's 95%
-    interval (a dot marked n/a where the interval is undefined)."""
-    figure, axes = plt.subplots(3, 4, figsize=(12, 6.5), constrained_layout=True)
+    interval (a marker labelled n/a where the interval is undefined). A strategy whose effect
+    reaches :data:`OFF_SCALE` times as far from 0 as the next is drawn as an arrow at the edge
+    with its value written, so the others' intervals stay readable."""
+    figure, axes = plt.subplots(3, 4, figsize=(12, 7), constrained_layout=True)
     positions = np.arange(len(others))
     rows = {row["strategy"]: row for row in table.iter_rows(named=True)}
     for ax, outcome in zip(axes.ravel(), OUTCOMES):
+        effects = {s: (rows[s][f"{outcome}_vs_{baseline}"], rows[s][f"{outcome}_vs_{baseline}_ci95"] or 0.0) for s in others
+                   if rows[s][f"{outcome}_vs_{baseline}"] is not None}
+        off_scale = _off_scale(effects)
+        shown = {s: effect for s, effect in effects.items() if s != off_scale}
+        left = min([0.0, *(d - h for d, h in shown.values())])
+        right = max([0.0, *(d + h for d, h in shown.values())])
+        pad = 0.12 * (right - left) or 1.0
         for position, strategy in zip(positions, others):
-            difference, half = rows[strategy][f"{outcome}_vs_{baseline}"], rows[strategy][f"{outcome}_vs_{baseline}_ci95"]
-            if difference is None:
+            if strategy not in effects:
                 continue
-            ax.errorbar(difference, position, xerr=half, fmt="o", color=strategy_colour(strategy), capsize=3, markersize=4)
-            if half is None:
+            difference, half = effects[strategy]
+            stated = rows[strategy][f"{outcome}_vs_{baseline}_ci95"]  # None: undefined (one replication)
+            style = strategy_style(strategy)
+            if strategy == off_scale:
+                edge = right + pad * 0.6 if difference > 0 else left - pad * 0.6
+                ax.plot([edge], [position], marker=">" if difference > 0 else "<", color=style["color"], markersize=8)
+                ax.annotate(f"{with_interval(difference, stated)}\n(off scale)", (edge, position),
+                            xytext=(-4 if difference > 0 else 4, 6), textcoords="offset points", fontsize=7,
+                            ha="right" if difference > 0 else "left", color=style["color"])
+                continue
+            ax.errorbar(difference, position, xerr=half or None, fmt=style["marker"], color=style["color"],
+                        markerfacecolor="white", markeredgewidth=1.1, capsize=3, markersize=5)
+            if stated is None:
                 ax.annotate("n/a", (difference, position), xytext=(5, 3), textcoords="offset points", fontsize=7, color="0.4")
+        ax.set_xlim(left - pad, right + pad)
         ax.axvline(0, color="black", linewidth=0.8)
         ax.set_yticks(positions, [strategy_label(s) for s in others])
         ax.set_ylim(-0.6, len(others) - 0.4)
@@ -187,6 +257,14 @@ def differences_plot(table: pl.DataFrame, baseline: str, others: list[str], path
         ax.grid(alpha=0.3, axis="x")
     figure.suptitle(f"Paired difference from {strategy_label(baseline)} (same seeds): mean ± 95% t-interval")
     return save_figure(figure, path, caption_line)
+
+
+def _off_scale(effects: dict[str, tuple[float, float]]) -> str | None:
+    """The strategy whose interval reaches :data:`OFF_SCALE` times as far from 0 as any other's, if one does."""
+    if len(effects) < 2:
+        return None
+    reach = sorted(((abs(d) + h, s) for s, (d, h) in effects.items()), reverse=True)
+    return reach[0][1] if reach[1][0] > 0 and reach[0][0] > OFF_SCALE * reach[1][0] else None
 
 
 def _decorate(ax, title: str, unit: str) -> None:
@@ -203,7 +281,7 @@ def save_figure(figure, path: Path, caption_line: str = "") -> Path:
     """Write ``figure`` as PNG (at :data:`DPI`) and SVG beside it, with the caption line
     under it; return the PNG's path."""
     if caption_line:
-        figure.text(0.5, 0, caption_line, ha="center", va="top", fontsize=7, color="0.3", wrap=True)
+        figure.text(0.5, 0, caption_line, ha="center", va="top", fontsize=8.5, color="0.2", wrap=True)
     png = path.with_suffix(".png")
     figure.savefig(png, dpi=DPI, bbox_inches="tight")
     figure.savefig(png.with_suffix(".svg"), bbox_inches="tight", metadata={"Date": None})
@@ -211,5 +289,5 @@ def save_figure(figure, path: Path, caption_line: str = "") -> Path:
     return png
 
 
-__all__ = ["DPI", "Figure", "caption", "comparison_plots", "differences_plot", "figure_data", "overview_plot", "panel_plot",
-           "save_figure", "strategy_lines"]
+__all__ = ["DPI", "Figure", "caption", "comparison_plots", "differences_plot", "figure_data", "mean_band", "overview_plot",
+           "bootstrap_mean", "panel_plot", "save_figure", "seeds_fingerprint", "strategy_lines"]

@@ -23,13 +23,13 @@ from PIL import Image
 import abm
 from abm import strategies
 from abm.cli import main
-from abm.compare import comparison_table, format_table, payback_weeks, run_comparison
+from abm.compare import comparison_table, format_table, payback_weeks, run_comparison, with_interval
 from abm.mechanisms import OUTPUTS
-from abm.plots import DPI, caption, comparison_plots
+from abm.plots import DPI, bootstrap_mean, caption, comparison_plots, differences_plot, mean_band, seeds_fingerprint
 from abm.report import html_report
 from abm.results import OUTCOME_LABELS, SUMMARY_UNITS, write_parquet, write_text
 from abm.simulate import OUTCOMES
-from abm.style import OKABE_ITO, strategy_colour, strategy_label
+from abm.style import OKABE_ITO, strategy_colour, strategy_label, strategy_style
 from conftest import small_config
 from test_sweep_experiment import write_experiment
 
@@ -83,8 +83,11 @@ def test_captions_say_replications_seeds_scale_and_config(comparison):
     seeds = runs.filter(pl.col("strategy") == "status_quo").sort("replication")["seed"].to_list()
     figures = len(list((comparison / "plots").glob("*.png")))
     assert report.count("<figcaption>") == report.count("data:image/png;base64,") == figures
-    line = f"2 replication(s) per strategy, seeds {seeds[0]}, {seeds[1]}"
-    assert report.count(line) >= figures and "population scale 0.02" in report and "configs/compare.toml" in report
+    line = f"2 replication(s) per strategy; seeds #{seeds_fingerprint(seeds)}"
+    assert report.count(line) >= figures and "population scale 0.02" in report and "config configs/compare.toml" in report
+    assert f"Seeds by replication: {seeds[0]}, {seeds[1]}" in report  # in full once, below the figures
+    svg = (comparison / "plots" / "overview.svg").read_text()
+    assert seeds_fingerprint(seeds) in svg and str(seeds[0]) not in svg  # a short fingerprint, not 19-digit seeds
 
 
 def test_report_has_units_a_transposed_table_and_no_baseline_differences(comparison):
@@ -217,3 +220,94 @@ def test_sweep_figures_are_png_and_svg_with_a_caption_and_seed_metadata(tmp_path
     assert pl.read_parquet_metadata(out / "table.parquet")["seed"] == "5"
     table = (out / "table.txt").read_text()
     assert "n/a" in table and "± 0.000" not in table  # one replication per row
+
+
+# -- fit for a paper ----------------------------------------------------------------------
+
+
+def _grey_line(style: dict) -> np.ndarray:
+    """A strategy's line with its markers, rendered and printed in greyscale."""
+    import matplotlib.pyplot as plt
+
+    figure, ax = plt.subplots(figsize=(2.4, 0.5), dpi=100)
+    ax.plot(np.linspace(0, 1, 40), np.full(40, 0.5), linewidth=1.4, markersize=5, markevery=(0, 8), **style)
+    ax.set_axis_off()
+    figure.canvas.draw()
+    rgba = np.asarray(figure.canvas.buffer_rgba())
+    plt.close(figure)
+    return np.asarray(Image.fromarray(rgba).convert("L"), dtype=float)
+
+
+def test_every_strategy_survives_greyscale_printing():
+    """Each pair of registered strategies looks different printed in grey, by far more than two
+    lines of one style whose colours print as the same grey (Okabe-Ito's orange and sky blue)."""
+    names = list(strategies.names())
+    greys = {name: _grey_line(strategy_style(name)) for name in names}
+    same_style = strategy_style(names[0])
+    control = np.abs(_grey_line(same_style | {"color": "#E69F00"}) - _grey_line(same_style | {"color": "#56B4E9"})).mean()
+    for i, first in enumerate(names):
+        for second in names[i + 1:]:
+            difference = np.abs(greys[first] - greys[second]).mean()
+            assert difference > 5 * control, (first, second, difference, control)
+    styles = [(strategy_style(n)["linestyle"], strategy_style(n)["marker"]) for n in names]
+    assert len({s for s, _ in styles}) == len({m for _, m in styles}) == len(names)  # both differ, not just one
+
+
+def test_bands_stay_within_what_the_replications_reached():
+    """A rate that is 0 in four replications and high in one: a t-interval dips below 0, the bootstrap band does not."""
+    values = np.array([[0.0, 0.1], [0.0, 0.2], [0.0, 0.1], [0.0, 0.3], [0.8, 0.2]])
+    mean, low, high = bootstrap_mean(values)
+    assert mean == pytest.approx([0.16, 0.18]) and (low >= 0).all() and (high <= values.max(axis=0)).all()
+    assert (low < mean).all() and (mean < high).all()
+    assert mean[0] - 2.776 * values[:, 0].std(ddof=1) / np.sqrt(5) < 0  # what the t-interval gave
+    mean, low, high = bootstrap_mean(values[:1])
+    assert np.isnan(low).all() and np.isnan(high).all()  # one replication: no interval
+    assert np.array_equal(bootstrap_mean(values)[1], bootstrap_mean(values)[1])  # a fixed seed: the same figure
+
+
+def test_turnover_band_is_never_below_zero(comparison):
+    runs = pl.read_parquet(comparison / "runs.parquet")
+    weekly = pl.read_parquet(comparison / "weekly.parquet")
+    assert runs.height and weekly.height
+    data = pl.DataFrame({"strategy": ["austerity"] * 6, "replication": [0, 1, 2, 0, 1, 2], "week": [0, 0, 0, 1, 1, 1],
+                         "turnover_annualised": [0.0, 0.0, 0.9, 0.0, 0.1, 0.0]})
+    band = mean_band(data, "turnover_annualised", "austerity")
+    assert band["low"].min() >= 0 and band["high"].max() <= 0.9
+
+
+def test_one_strategy_far_off_does_not_flatten_the_others(tmp_path):
+    """Austerity's effect 100 times the others': drawn off the scale, with its value written, so the
+    others' intervals fill the panel."""
+    import matplotlib.pyplot as plt
+
+    others = ["invest", "austerity", "pilot_then_scale"]
+    rows = []
+    for strategy, effect in zip(others, (-1.0, 120.0, -0.5)):
+        row = {"strategy": strategy}
+        for outcome in OUTCOMES:
+            row |= {f"{outcome}_vs_status_quo": effect, f"{outcome}_vs_status_quo_ci95": abs(effect) / 4}
+        rows.append(row)
+    drawn = {}
+    original = plt.Figure.savefig
+
+    def keep(figure, *args, **kwargs):
+        drawn["axes"] = [(ax.get_xlim(), [t.get_text() for t in ax.texts]) for ax in figure.axes]
+        return original(figure, *args, **kwargs)
+
+    plt.Figure.savefig = keep
+    try:
+        differences_plot(pl.DataFrame(rows), "status_quo", others, tmp_path / "differences.png", "caption")
+    finally:
+        plt.Figure.savefig = original
+    for (left, right), texts in drawn["axes"]:
+        assert right - left < 5  # the others' scale (-1.25 .. 0), not austerity's 150
+        assert any("120 ± 30" in text and "off scale" in text for text in texts)  # its value, written
+
+
+@pytest.mark.parametrize("mean, half, text", [
+    (0.580, 0.665, "0.58 ± 0.67"), (76.8, 4.722, "76.8 ± 4.7"), (5648.0, 401.4, "5,650 ± 400"),
+    (-0.0123, 0.00456, "-0.0123 ± 0.0046"), (0.0004, 0.0123, "0.000 ± 0.012"), (0.5, None, "0.500 ± n/a"),
+    (0.0, 0.0, "0 ± 0"), (2.5, 0.0, "2.500 ± 0"),
+])
+def test_table_cells_have_the_precision_of_their_interval(mean, half, text):
+    assert with_interval(mean, half) == text

@@ -27,5 +27,5 @@ def add_parser(subparsers) -> None:
 def handle(args) -> int:
     text, out = discover(args.results, args.when, args.out, args.density)
     print(text)
-    print(f"\nwritten: {out}/ (prim_box.parquet, prim_trajectory.parquet, cart_boxes.parquet, *.png, discovery.html)")
+    print(f"\nwritten: {out}/ ({', '.join(sorted(path.name for path in out.iterdir()))})")
     return 0

@@ -21,6 +21,7 @@ PARAMS = {
         1.257, "citizens / 1,000 inhabitants / week",
         "New clients per week; with the default spells it keeps about 5% of inhabitants in the jobcenter.",
         "calibrated: targets/denmark.toml, 2026-12-02 (~300,000 clients in 5.9 million inhabitants)", low=0.0, high=50.0,
+        plausible=(0.9, 1.6), plausible_source="assumption: +/- 25% around the calibrated 1.257 (inflow over a business cycle)",
     ),
     "inflow_shares": Param(
         [0.85, 0.12, 0.03], "shares", "New clients by target group: job-ready, activity-ready, resource programme.",

@@ -44,12 +44,14 @@ PARAMS = {
     "quality_elasticity": Param(
         2.1, "", "Exit and clarification speed scale as (quality / reference quality) to this power.",
         "calibrated: targets/denmark.toml, 2026-12-02 (Hainmueller et al. 2016, not the seed 002 pilot's before/after figure: the experiment wins)", low=0.0, high=10.0,
+        plausible=(1.0, 4.0), plausible_source="about half to twice the calibrated 2.1 (experiments/payback_discovery.toml; Hainmueller et al. 2016)",
     ),
     "meeting_elasticity": Param(
         0.48, "", "Job chance of a client in the early weeks of their spell scales with the meeting frequency relative to the usual schedule "
         "(casework.early_contact_factor) as self_help_share + (1 - self_help_share) x factor^this: what more frequent meetings do beyond the time they buy "
         "(counselling, monitoring, the threat of a next meeting). Caseload changes alter the time per meeting, not the schedule.",
         "calibrated: targets/denmark.toml, 2026-12-02 (Maibom, Rosholm & Svarer 2017: fortnightly meetings in the first 13 weeks saved about 5 weeks over two years)", low=0.0, high=5.0,
+        plausible=(0.2, 1.0), plausible_source="assumption: about half to twice the calibrated 0.48 (Maibom, Rosholm & Svarer 2017)",
     ),
     "self_help_share": Param(
         0.3, "share", "Share of the base exit chances that does not depend on casework at all.", "assumption",
@@ -60,6 +62,7 @@ PARAMS = {
     "change_penalty": Param(
         0.22, "share", "Lower chance of a job per caseworker change in the spell.",
         "public figure: one change ~22% lower job chance (activity-ready)", low=0.0, high=1.0,
+        plausible=(0.1, 0.35), plausible_source="public figure: one change ~22% lower job chance; assumption +/- half",
     ),
     "change_penalty_cap": Param(3, "changes", "Changes beyond this add no further penalty.", "assumption", low=0, high=100),
     "clarification_weeks": Param(
@@ -80,6 +83,7 @@ PARAMS = {
     "press_probability": Param(
         0.35, "per week", "Chance a sick citizen is pressed to activation in a week, at the reference caseload.",
         "calibrated to seed 004: >1/3 of staff say sick citizens are pressed too much", low=0.0, high=1.0,
+        plausible=(0.2, 0.5), plausible_source="seed 004: more than a third of staff say sick citizens are pressed; assumption",
     ),
     "press_quality_exponent": Param(
         0.33, "", "Pressing scales as (1 - quality) / (1 - reference quality) to this power.",

@@ -28,7 +28,7 @@ PARAMS = {
     "spell_hardship": Param(0.2, "hardship", "Added hardship of a long spell (full at spell_hardship_weeks).", "assumption", low=0.0, high=10.0),
     "spell_hardship_weeks": Param(104, "weeks", "Spell length at which the long-spell hardship is full.", "assumption", low=1, high=5200),
     "grievance_memory": Param(0.8, "per week", "Weekly persistence of grievance.", "assumption", low=0.0, high=0.999),
-    "network_weight": Param(0.3, "grievance", "Pull toward protest when all of one's ties protest (Granovetter).", "assumption", low=0.0, high=10.0),
+    "network_weight": Param(0.3, "grievance", "Pull toward protest when all of one's ties protest (Granovetter).", "assumption", low=0.0, high=10.0, plausible=(0.0, 1.0), plausible_source="assumption: friends' grievance counts at most as much as one's own"),
     "event_min_protesters": Param(
         10, "citizens", "Fewest protesters that make a protest event.", "seed 000: groups of sick citizens demonstrating", low=1, high=100_000,
     ),

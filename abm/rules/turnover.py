@@ -23,6 +23,7 @@ PARAMS = {
         "Caseload above which stress rises (below it, stress stays at stress_base). At 60, ordinary caseloads (~100) already stress caseworkers, so investing below them lowers turnover.",
         "seed 000: union recommends at most 55 (activity-ready) and 45 (resource programmes); MODEL.md: stress rises when the caseload is above what the hours allow",
         low=1.0, high=1000.0,
+        plausible=(45.0, 80.0), plausible_source="seed 000: the union recommends 45-55; assumption up to 80",
     ),
     "stress_base": Param(0.1, "0-1", "Stress of a caseworker at a sustainable caseload and no protests.", "assumption", low=0.0, high=1.0),
     "stress_load": Param(
@@ -34,16 +35,18 @@ PARAMS = {
     "quit_base": Param(
         0.0018, "per week", "Weekly quit hazard at zero stress.",
         "calibrated: targets/denmark.toml, 2026-12-02: 14-15% yearly turnover in ordinary years", low=0.0, high=1.0,
+        plausible=(0.001, 0.003), plausible_source="assumption: 5-15% yearly quits without stress, around the calibrated 9%",
     ),
     "quit_stress": Param(
         1.46, "log-hazard / stress", "Rise of the log quit hazard with stress.",
         "calibrated: targets/denmark.toml, 2026-12-02: 25-35% yearly turnover in overloaded units (200 cases)", low=0.0, high=20.0,
+        plausible=(0.5, 4.0), plausible_source="assumption: about a third to 2.7 times the calibrated 1.46 (experiments/payback_discovery.toml)",
     ),
     "rebalance_tolerance": Param(
         0.2, "share", "When staff arrive, cases move only from colleagues above an even share by more than this.",
         "assumption: new hires build their caseload mostly from new cases", low=0.0, high=10.0,
     ),
-    "recruitment_weeks": Param(12, "weeks", "Time from an opening to the new hire starting.", "assumption", low=0, high=520),
+    "recruitment_weeks": Param(12, "weeks", "Time from an opening to the new hire starting.", "assumption", low=0, high=520, plausible=(4, 26), plausible_source="assumption: one to six months to fill a position"),
     "initial_experience_weeks": Param(
         520, "weeks", "Caseworkers at the start have served up to this many weeks (uniformly).", "assumption", low=1, high=5200,
     ),

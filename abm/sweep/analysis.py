@@ -6,7 +6,7 @@ sampled designs by strategy over the whole sample), ``sobol.parquet``, ``sobol.t
 ``plots/sobol_<strategy>.png`` for Sobol designs, and ``plots/curves.png`` (outcomes
 against the varied parameter, one line per strategy) when a grid or list varies one
 parameter. Every plot is also written as SVG, in the strategies' colours and with a caption
-line (:func:`abm.plots.save_figure`).
+line (:func:`abm.plots.save_figure`), and with a line style and marker per strategy.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from tabulate import tabulate
 
 from abm import __version__
 from abm.compare import format_number, interval, with_interval
-from abm.plots import save_figure  # also selects matplotlib's Agg backend, for machines without a screen
+from abm.plots import bootstrap_mean, save_figure  # also selects matplotlib's Agg backend, for machines without a screen
 from abm.results import SUMMARY_UNITS, write_parquet, write_text
 from abm.simulate import OUTCOME_LABELS, OUTCOMES
-from abm.style import OKABE_ITO, strategy_colour, strategy_label
+from abm.style import OKABE_ITO, strategy_label, strategy_style
 from abm.sweep.decision import format_table
 from abm.sweep.experiment import Experiment, unit_problem
 
@@ -54,7 +54,7 @@ def analyse(experiment: Experiment, summary: pl.DataFrame, folder: Path) -> str:
     text = format_outcome_table(table, keys)
     write_text(text + "\n", folder / "table.txt")
     if len(keys) == 2:
-        outcome_curves(table, keys[1], experiment.strategies, plots / "curves.png", caption_line)
+        outcome_curves(table, summary, keys[1], experiment.strategies, plots / "curves.png", caption_line)
     if experiment.sampler == "morris":
         effects = morris_effects(experiment, summary)
         write_parquet(effects, folder / "morris.parquet")
@@ -200,8 +200,11 @@ def sobol_plot(indices: pl.DataFrame, parameters: tuple[str, ...], path: Path, c
     return save_figure(figure, path, caption_line)
 
 
-def outcome_curves(table: pl.DataFrame, parameter: str, strategies: tuple[str, ...], path: Path, caption_line: str = "") -> Path:
-    """Each key outcome against the varied parameter: a line per strategy, a 95% band."""
+def outcome_curves(table: pl.DataFrame, summary: pl.DataFrame, parameter: str, strategies: tuple[str, ...], path: Path,
+                   caption_line: str = "") -> Path:
+    """Each key outcome against the varied parameter: a line per strategy (its colour, line
+    style and marker) and a band: the 95% bootstrap interval of the mean over replications,
+    which stays within the values reached (a t-interval on a few replications can dip below 0)."""
     figure, axes = plt.subplots(1, len(KEY_OUTCOMES), figsize=(4 * len(KEY_OUTCOMES), 4), constrained_layout=True)
     values = table[parameter].to_list()
     numeric = all(isinstance(v, (int, float)) for v in values)
@@ -210,17 +213,20 @@ def outcome_curves(table: pl.DataFrame, parameter: str, strategies: tuple[str, .
         for strategy in strategies:
             rows = table.filter(pl.col("strategy") == strategy)
             x = rows[parameter].to_numpy() if numeric else np.array([labels.index(_label(v)) for v in rows[parameter].to_list()])
-            mean, half = rows[outcome].to_numpy(), rows[f"{outcome}_ci95"].cast(pl.Float64).to_numpy()  # NaN: n/a, no band
-            colour = strategy_colour(strategy)
-            ax.plot(x, mean, marker="o", label=strategy_label(strategy), color=colour)
-            ax.fill_between(x, mean - half, mean + half, color=colour, alpha=0.2, linewidth=0)
+            runs = {_label(value[0]): group[outcome].cast(pl.Float64).fill_null(np.nan).to_numpy()
+                    for value, group in summary.filter(pl.col("strategy") == strategy).group_by([parameter], maintain_order=True)}
+            bands = [bootstrap_mean(runs[_label(value)][:, None]) for value in rows[parameter].to_list()]
+            mean, low, high = (np.array([band[i][0] for band in bands]) for i in range(3))
+            style = strategy_style(strategy)
+            ax.plot(x, mean, label=strategy_label(strategy), markersize=5, **style)
+            ax.fill_between(x, low, high, color=style["color"], alpha=0.18, linewidth=0)
         if not numeric:
             ax.set_xticks(range(len(labels)), labels, rotation=30, fontsize=8)
         ax.set_title(title)
         ax.set_xlabel(parameter)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
-    figure.suptitle("Outcomes along the sweep: mean over replications, band: 95% t-interval")
+    figure.suptitle("Outcomes along the sweep: mean over replications, band: 95% bootstrap interval of the mean")
     return save_figure(figure, path, caption_line)
 
 

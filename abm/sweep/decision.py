@@ -169,66 +169,87 @@ def discover(folder: str | Path, when: str, out: str | Path | None = None, densi
     names = factors(resolved)
     table = paired(summary, resolved, named, folder).with_columns(expression.alias("holds"))
     holds = table["holds"].to_numpy().astype(bool)
-    if holds.all() or not holds.any():
-        raise UserError(f"--when {when!r} holds in {holds.sum()} of {holds.size} runs: nothing to tell apart; "
-                        f"change the condition")
     # Named by what was asked (the condition and the density), so another question gets its own folder.
     out = new_output_folder(out or folder / "discovery" / _slug(f"{when} --density {density:g}"), "discovery")
+    write_parquet(table, out / "scenarios.parquet")
+    headline = f"{when}: holds in {int(holds.sum())} of {holds.size} runs ({holds.mean():.0%})"
+    if holds.all() or not holds.any():  # an answer in itself, but nothing for PRIM or CART to tell apart
+        text = "\n".join([headline, f"It holds {'everywhere' if holds.all() else 'nowhere'} in this sweep: there is no "
+                          "region to find, so PRIM and CART were not run (widen the sweep's ranges, or ask another question)."])
+        write_text(text + "\n", out / "discovery.txt")
+        write_text(_html_section(f"Where {when}", text, []), out / "discovery.html")
+        return text, out
     x = _factor_frame(table, names)
+    prim_text, images = _prim(x, holds, density, out)
+    cart_text = _cart(x, holds, out)
+    text = "\n".join([headline, prim_text, "", cart_text])
+    write_text(text + "\n", out / "discovery.txt")
+    write_text(_html_section(f"Where {when}", text, images), out / "discovery.html")
+    return text, out
 
+
+def _prim(x, holds: np.ndarray, density: float, out: Path) -> tuple[str, list[str]]:
+    """PRIM's peeling trajectory and its chosen box (tables and figures); the text and the figures' names."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # EMA's notes on optional packages and pandas' FutureWarnings
-        from ema_workbench.analysis import cart, prim
+        from ema_workbench.analysis import prim
 
-        finder = prim.Prim(x, holds, threshold=density, mass_min=0.05)
-        box = finder.find_box()
+        box = prim.Prim(x, holds, threshold=density, mass_min=0.05).find_box()
     trajectory = pl.from_pandas(box.peeling_trajectory.reset_index(drop=True))
     eligible = [i for i, d in enumerate(trajectory["density"]) if d >= density]
     chosen = max(eligible, key=lambda i: trajectory["coverage"][i] * trajectory["density"][i]) if eligible else trajectory.height - 1
     limits = _box_limits(box, chosen, x)
-    write_parquet(table, out / "scenarios.parquet")
     write_parquet(trajectory, out / "prim_trajectory.parquet")
     write_parquet(limits, out / "prim_box.parquet")
+    if trajectory.height == 1:  # not one peel left a box denser than the whole, within mass_min
+        return ("PRIM found no box: no restriction of the factors concentrates the runs where it holds "
+                "(too few runs, or it does not depend on the factors varied)"), []
 
     figure = box.show_tradeoff()
     figure.axes[0].scatter([trajectory["coverage"][chosen]], [trajectory["density"][chosen]], s=120,
                            facecolors="none", edgecolors="red", label="chosen box")
     save_figure(figure, out / "prim_tradeoff.png")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        box.inspect(chosen, style="graph")
-        figure = plt.gcf()
-        figure.set_size_inches(10, 1.2 * len(limits) + 2)
-        figure.tight_layout()  # the factors' names on the left are long
-    save_figure(figure, out / "prim_box.png")
-
-    # categories as their codes: EMA's CART loses the categories' side of a split (2.5.3)
-    codes = x.apply(lambda column: column.cat.codes.astype(float) if column.dtype.name == "category" else column)
-    tree = cart.CART(codes, holds, mass_min=max(0.05, 1.5 / holds.size))  # a leaf holds at least one run
-    # EMA's CART gives scikit-learn's tree no random_state, so ties between equally good splits
-    # are broken by numpy's global generator: seed it for the build (and restore it) so the
-    # same sweep gives the same leaves.
-    global_state = np.random.get_state()
-    np.random.seed(0)
-    tree.build_tree()
-    np.random.set_state(global_state)
-    cart_boxes = _cart_table(tree, x)
-    write_parquet(cart_boxes, out / "cart_boxes.parquet")
-
+    images = ["prim_tradeoff.png"]
+    if limits.height:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            box.inspect(chosen, style="graph")
+            figure = plt.gcf()
+            figure.set_size_inches(10, 1.2 * len(limits) + 2)
+            figure.tight_layout()  # the factors' names on the left are long
+        save_figure(figure, out / "prim_box.png")
+        images.append("prim_box.png")
     stats = trajectory.row(chosen, named=True)
-    text = "\n".join([
-        f"{when}: holds in {int(holds.sum())} of {holds.size} runs ({holds.mean():.0%})",
+    return "\n".join([
         f"PRIM box {chosen} of {trajectory.height - 1}: coverage {stats['coverage']:.2f} (share of the runs where it "
         f"holds that are in the box), density {stats['density']:.2f} (share of the box's runs where it holds), "
         f"{int(stats['n'])} runs",
-        format_table(limits),
-        "",
-        "CART's leaves, densest first (density: share of the leaf's runs where it holds):",
-        format_table(cart_boxes.sort("density", descending=True).drop("box")),
-    ])
-    write_text(text + "\n", out / "discovery.txt")
-    write_text(_html_section(f"Where {when}", text, ["prim_tradeoff.png", "prim_box.png"]), out / "discovery.html")
-    return text, out
+        format_table(limits) if limits.height else "(the box restricts no factor)",
+    ]), images
+
+
+def _cart(x, holds: np.ndarray, out: Path) -> str:
+    """CART's leaves (a second view beside PRIM's box) as a table; the text.
+
+    scikit-learn's tree, as the EMA Workbench's CART builds it (a leaf holds at least
+    ``mass_min`` of the runs) but splitting only where it separates something, read here: EMA's reading of the leaves fails on a tree over
+    one factor and on a tree with no split (2.5.3). Categories go in as their codes, and
+    ties between equally good splits are broken by a fixed ``random_state``, so the same
+    sweep gives the same leaves."""
+    from sklearn.tree import DecisionTreeClassifier
+
+    codes = x.apply(lambda column: column.cat.codes.astype(float) if column.dtype.name == "category" else column)
+    mass_min = max(0.05, 1.5 / holds.size)  # a leaf holds at least one run
+    tree = DecisionTreeClassifier(min_samples_leaf=int(mass_min * holds.size), random_state=0,
+                                  min_impurity_decrease=1e-9)  # a split that separates nothing is no answer
+    tree.fit(codes.to_numpy(), holds)
+    cart_boxes = _cart_table(tree.tree_, x, codes, holds)
+    write_parquet(cart_boxes, out / "cart_boxes.parquet")
+    if cart_boxes.height == 1:
+        return ("CART found no split: no single threshold on a factor separates the runs where it holds "
+                "from the others (too few runs, or it does not depend on the factors varied)")
+    return "\n".join(["CART's leaves, densest first (density: share of the leaf's runs where it holds):",
+                      format_table(cart_boxes.sort("density", descending=True).drop("box"))])
 
 
 def _factor_frame(table: pl.DataFrame, names: list[str]):
@@ -260,21 +281,41 @@ def _box_limits(box, i: int, x) -> pl.DataFrame:
                                       "qp_lower": pl.Float64, "qp_upper": pl.Float64})
 
 
-def _cart_table(tree, x) -> pl.DataFrame:
-    """CART's leaves: each one's coverage, density, mass and its limits on the factors it restricts."""
+def _cart_table(tree, x, codes, holds: np.ndarray) -> pl.DataFrame:
+    """CART's leaves: each one's coverage, density, mass and its limits on the factors it restricts
+    (a left branch is ``factor <= threshold``, a right one above it)."""
     rows = []
-    for number, (limits, stats) in enumerate(zip(tree.boxes, tree.stats)):
+
+    def leaves(node: int, limits: dict[str, tuple[float, float]]):
+        left, right = tree.children_left[node], tree.children_right[node]
+        if left == right:  # a leaf (both -1)
+            yield limits
+            return
+        name, threshold = x.columns[tree.feature[node]], float(tree.threshold[node])
+        low, high = limits[name]
+        yield from leaves(left, limits | {name: (low, min(high, threshold))})
+        yield from leaves(right, limits | {name: (max(low, threshold), high)})
+
+    whole = {name: (float(codes[name].min()), float(codes[name].max())) for name in x.columns}
+    for number, limits in enumerate(leaves(0, whole)):
+        inside = np.ones(holds.size, dtype=bool)
         restricted = []
-        for name in x.columns:
-            low, high = limits[name][0], limits[name][1]
+        for name, (low, high) in limits.items():
+            if (low, high) == whole[name]:
+                continue
+
+            def within(value, low=low, high=high, floor=whole[name][0]):  # a split's threshold lies between two values
+                return ((value > low) | (low == floor)) & (value <= high)
+
+            inside &= within(codes[name].to_numpy())
             if x[name].dtype.name == "category":
-                inside = [str(c) for code, c in enumerate(x[name].cat.categories) if low <= code <= high]
-                if len(inside) < len(x[name].cat.categories):
-                    restricted.append(f"{name} in {{{', '.join(inside)}}}")
-            elif low > x[name].min() or high < x[name].max():
+                kept = [str(c) for code, c in enumerate(x[name].cat.categories) if within(code)]
+                restricted.append(f"{name} in {{{', '.join(kept)}}}")
+            else:
                 restricted.append(f"{low:.4g} <= {name} <= {high:.4g}")
-        rows.append({"box": number, "coverage": float(stats["coverage"]), "density": float(stats["density"]),
-                     "mass": float(stats["mass"]), "limits": " and ".join(restricted) or "(everything)"})
+        rows.append({"box": number, "coverage": float(holds[inside].sum() / holds.sum()),
+                     "density": float(holds[inside].mean()), "mass": float(inside.mean()),
+                     "limits": " and ".join(restricted) or "(everything)"})
     return pl.DataFrame(rows)
 
 

@@ -42,6 +42,7 @@ PARAMS = {
     "initial_caseload": Param(
         100.0, "cases / caseworker", "Caseload councils start from (mean over municipalities).",
         "seeds 000-003: Copenhagen ~90 overall, ordinary departments 100-120", low=1.0, high=1_000_000.0,
+        plausible=(60.0, 150.0), plausible_source="seeds 000-003: Copenhagen ~90, ordinary departments 100-120; Hainmueller et al. (2016): 150 before",
     ),
     "initial_caseload_by_municipality": Param(
         {}, "cases / caseworker", "Starting caseload of named municipalities, e.g. {\"Høje-Taastrup\" = 120}; others start from initial_caseload.",
@@ -50,12 +51,14 @@ PARAMS = {
     "initial_caseload_spread": Param(
         0.15, "share", "Municipalities start within +/- this share of the initial caseload.",
         "seed 001: caseloads differ between municipalities", low=0.0, high=0.9,
+        plausible=(0.05, 0.3), plausible_source="assumption (seed 001: caseloads differ between municipalities)",
     ),
     "budget_cycle_weeks": Param(52, "weeks", "Weeks between headcount decisions.", "yearly municipal budget", low=1, high=5200),
     "first_decision_week": Param(0, "week", "Week of the first decision (strategies act from here).", "assumption", low=0, high=5200),
     "caseload_target": Param(
         55.0, "cases / caseworker", "Caseload the invest strategy hires to.",
         "seed 000: union's recommended maximum for activity-ready clients", low=1.0, high=1000.0,
+        plausible=(40.0, 150.0), plausible_source="seed 000: the union recommends 45-55; Hainmueller et al. (2016): offices at 70 to 150 cases",
     ),
     "min_caseload": Param(
         40.0, "cases / caseworker", "No council hires below this caseload, whatever its strategy.",
@@ -64,6 +67,7 @@ PARAMS = {
     "austerity_rate": Param(
         0.10, "share / year", "Share of positions the austerity strategy cuts each budget cycle.",
         "seeds 001, 004: resources taken as savings", low=0.0, high=1.0,
+        plausible=(0.0, 0.2), plausible_source="assumption (seeds 001, 004: savings taken from staff, at most a fifth a year)",
     ),
     "max_headcount_factor": Param(
         3.0, "x", "A council never pays for more than this multiple of its initial positions.", "assumption", low=0.0, high=100.0,
@@ -71,7 +75,7 @@ PARAMS = {
     "pilot_share": Param(
         0.2, "share", "Share of clients placed in the pilot unit.", "seed 002: Høje-Taastrup pilot for part of the citizens", low=0.0, high=1.0,
     ),
-    "pilot_caseload": Param(60.0, "cases / caseworker", "Caseload of the pilot unit (and after scaling).", "seed 002: max 60 cases", low=1.0, high=1000.0),
+    "pilot_caseload": Param(60.0, "cases / caseworker", "Caseload of the pilot unit (and after scaling).", "seed 002: max 60 cases", low=1.0, high=1000.0, plausible=(40.0, 80.0), plausible_source="seed 002: the Høje-Taastrup pilot's 60 cases, assumption +/- 20"),
     "pilot_evaluation_weeks": Param(78, "weeks", "Pilot length before it is evaluated.", "seed 002: result after 1.5 years", low=1, high=5200),
     "pilot_win_margin": Param(
         0.0, "share", "Pilot is scaled up if its exit rate beats the rest by more than this share (0 = if it wins).",

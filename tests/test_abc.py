@@ -42,29 +42,29 @@ def digest(folder: Path) -> dict[str, str]:
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-@pytest.mark.slow  # about 30 s: 12 particles, 3 generations, one run each
+@pytest.mark.slow  # about 30 s on an idle machine: 10 particles, 3 generations, one run each
 def test_abc_recovers_a_known_truth_within_its_90_percent_interval(tmp_path):
     """Targets made by the model at a known inflow: the posterior's 90% interval holds the truth.
 
-    The target is the model's client share at the truth (seed 20260101, 2 replications),
-    with a 4% standard error. Checked by hand on seeds 1-10 (abm calibrate --seed): the
-    interval held the truth in every one (docs/calibration.md)."""
+    The target is the model's client share at the truth (2 replications), with a 4% standard
+    error. The same run with seeds 1-10 instead of the targets' seed held the truth in its
+    interval every time (docs/calibration.md)."""
     probe = load_targets(targets_file(tmp_path))
     config = probe.base_config().with_overrides({KEY: TRUE_INFLOW})
     truth = sum(run_experiments([experiment(probe, config)], 2)[0]["clients"]) / 2
     path = targets_file(tmp_path, truth, 0.04 * truth, name="truth.toml")
-    result = calibrate_abc(path, [KEY], particles=12, generations=3, predictive_draws=8, workers=1, out=tmp_path / "out")
+    result = calibrate_abc(path, [KEY], particles=10, generations=3, predictive_draws=5, workers=1, out=tmp_path / "out")
     row = result.summary.row(0, named=True)
     assert row["q05"] <= TRUE_INFLOW <= row["q95"], row
     assert row["q95"] - row["q05"] < 0.5 * (2.5 - 0.5)  # the data narrowed the prior by more than half
     assert result.generations["generation"].to_list() == [0, 1, 2]
     assert result.generations["epsilon"].is_sorted(descending=True)
     posterior = pl.read_parquet(tmp_path / "out" / "posterior.parquet")
-    assert posterior.columns == [KEY, "weight", "distance", "generation"] and posterior.height == 12
+    assert posterior.columns == [KEY, "weight", "distance", "generation"] and posterior.height == 10
     assert abs(posterior["weight"].sum() - 1) < 1e-9 and (posterior["generation"] == 2).all()
     assert (posterior["distance"] <= result.generations["epsilon"][-1]).all()
     checks = pl.read_parquet(tmp_path / "out" / "predictive_checks.parquet")
-    assert checks["target"].to_list() == ["clients"] and checks["covered"].all() and checks["draws"][0] == 8
+    assert checks["target"].to_list() == ["clients"] and checks["covered"].all() and checks["draws"][0] == 5
     report = (tmp_path / "out" / "fit.md").read_text()
     assert "Effective sample size of the posterior" in report and "uniform [0.5, 2.5]" in report
     for name in ("plots/marginals.png", "plots/pairs.png", "plots/predictive.png", "generations.parquet", "predictive.parquet"):

@@ -107,7 +107,7 @@ def calibrate_abc(targets_path: str | Path, params: list[str], *, particles: int
     seed = targets.seed if seed is None else seed
     folder = Path(out or f"results/calibrate-{targets.name}-abc")
     identity = {
-        "method": METHOD, "targets_file": str(targets.path), "targets_sha256": hashlib.sha256(targets.path.read_bytes()).hexdigest(),
+        "method": METHOD, "targets_file": str(targets.path.resolve()), "targets_sha256": hashlib.sha256(targets.path.read_bytes()).hexdigest(),
         "priors": {key: list(value) for key, value in priors.items()}, "replications": replications, "particles": particles,
         "seed": seed,
     }

@@ -20,6 +20,7 @@ from abm.execution import Executor
 
 FIRST_ROUND_FACTOR = 2  # a generation's first round proposes twice the particles (about half are accepted)
 MAX_ROUND_FACTOR = 10  # no round proposes more than ten times the particles
+ROUND_MARGIN = 1.2  # a later round proposes 20% more than the acceptance rate so far says it needs
 PRIOR_SAMPLE, GENERATION, PREDICTIVE = 0, 1, 2  # seed streams: pyabc's prior sample (its first threshold), generations, checks
 
 
@@ -107,10 +108,11 @@ class ExecutorSampler(pyabc.sampler.Sampler):
     """pyabc's sampler for :class:`ExperimentModel`: rounds of proposals simulated together on the executor.
 
     A round's size depends only on the acceptances so far in the generation (never on the
-    workers), and the particles are judged in index order, the first ``n`` accepted kept
-    (as pyabc's own parallel samplers do, so fast simulations are not favoured). pyabc's
-    count of evaluations (its acceptance rate) runs to the ``n``-th accepted particle;
-    ``model.simulations`` counts every particle simulated.
+    workers), and does not change which particles are accepted: particle ``i``'s proposal
+    and runs depend on its seed alone, and the particles are judged in index order, the
+    first ``n`` accepted kept (as pyabc's own parallel samplers do, so fast simulations are
+    not favoured). pyabc's count of evaluations (its acceptance rate) runs to the ``n``-th
+    accepted particle; ``model.simulations`` counts every particle simulated.
     """
 
     def __init__(self, model: ExperimentModel, seed: int):
@@ -122,11 +124,8 @@ class ExecutorSampler(pyabc.sampler.Sampler):
         description = "ABC prior sample (first threshold)" if all_accepted else f"ABC generation {t}"
         sample = self._create_empty_sample()
         accepted = evaluated = 0
+        size = n if all_accepted else n * FIRST_ROUND_FACTOR
         while accepted < n and evaluated < max_eval:
-            size = n * FIRST_ROUND_FACTOR if evaluated == 0 and not all_accepted else n - accepted
-            if evaluated:
-                rate = accepted / evaluated
-                size = math.ceil((n - accepted) / rate * 1.2) if accepted else size * 2
             size = int(min(size, n * MAX_ROUND_FACTOR, max_eval - evaluated))
             seeds = [particle_seed(self.seed, stage, t, evaluated + offset) for offset in range(size)]
             proposals = [self._propose(simulate_one, particle) for particle in seeds]
@@ -138,6 +137,8 @@ class ExecutorSampler(pyabc.sampler.Sampler):
                 accepted += bool(result.accepted)
                 if accepted == n:
                     break
+            # the next round: enough for the particles still missing at the rate so far (twice this one if none yet)
+            size = math.ceil((n - accepted) / (accepted / evaluated) * ROUND_MARGIN) if accepted else 2 * size
         self.nr_evaluations_ = evaluated
         if accepted < n:
             sample.ok = False

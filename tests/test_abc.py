@@ -102,11 +102,13 @@ def test_resume_continues_the_stored_run_and_refuses_another(tmp_path):
     assert digest(tmp_path / "parts") == before  # nothing written by a refused resume
 
 
-def bad(capsys, *arguments) -> str:
+def bad(capsys, *arguments, ran: bool = False) -> str:
+    """The error line of a refused ``abm calibrate --method abc``; nothing else on stderr unless runs were ``ran``."""
     assert main(["calibrate", *map(str, arguments), "--method", "abc", "--workers", "1"]) == 2
     error = capsys.readouterr().err
-    assert "Traceback" not in error and len(error.strip().splitlines()) == 1, error
-    return error
+    lines = error.strip().splitlines()
+    assert "Traceback" not in error and (ran or len(lines) == 1) and lines[-1].startswith("abm calibrate: error: "), error
+    return lines[-1]
 
 
 def test_bad_input_is_one_line_before_anything_runs(tmp_path, capsys):
@@ -142,3 +144,16 @@ def test_refuses_to_resume_another_methods_study_or_a_foreign_database(tmp_path,
     before = digest(foreign)
     assert "is not an ABC run's database" in bad(capsys, path, "--resume", "--out", foreign)
     assert digest(foreign) == before
+
+
+@pytest.mark.slow  # about 15 s: pyabc's import and a prior sample of two particles
+def test_a_target_the_model_cannot_compute_stops_after_the_prior_sample(tmp_path, capsys):
+    """Resource-programme endings where nobody is in a resource programme: no run has a value."""
+    path = tmp_path / "nobody.toml"
+    targets_file(tmp_path)
+    path.write_text(f'name = "tiny"\nbase = "base.toml"\nreplications = 1\n{PRIOR}\n'
+                    '[[targets]]\nname = "to_job"\nstatistic = "resource_job_share"\nvalue = 0.04\nse = 0.015\n'
+                    '[targets.set]\n"population.stock_shares" = [0.5, 0.5, 0.0]\n"labour_market.inflow_shares" = [0.5, 0.5, 0.0]\n')
+    error = bad(capsys, path, "--particles", "2", "--out", tmp_path / "out", ran=True)
+    assert "targets 'to_job': the model computed no value of 'resource_job_share'" in error
+    assert not (tmp_path / "out" / "posterior.parquet").exists()

@@ -14,8 +14,10 @@ import polars as pl
 import pyabc
 
 from abm.calibration.fit import Experiment, RunFailed, experiment, fit_table, loss, run_experiments
+from abm.calibration.statistics import STATISTICS
 from abm.calibration.targets import Targets
 from abm.config import Config
+from abm.errors import UserError
 from abm.execution import Executor
 
 FIRST_ROUND_FACTOR = 2  # a generation's first round proposes twice the particles (about half are accepted)
@@ -64,6 +66,15 @@ class ExperimentModel(pyabc.Model):
             if isinstance(answer, str):
                 raise RunFailed(f"a run at {vector} raised (the generations stored so far are kept; --resume continues):\n{answer}")
         return [{name: np.asarray(values, dtype=float) for name, values in answer.items()} for answer in answers]
+
+    def check_measurable(self, answers: list[dict[str, np.ndarray]]) -> None:
+        """Stop, with one line, on a target whose statistic no run of the prior sample could compute."""
+        for target in self.targets.targets:
+            if all(np.isnan(answer[target.name]).all() for answer in answers):
+                raise UserError(f"{self.targets.path}: targets {target.name!r}: the model computed no value of "
+                                f"{target.statistic!r} in any of the {len(answers)} parameter vectors of the prior sample "
+                                f"({STATISTICS[target.statistic].doc}); check the experiment's settings (run.weeks, the arms) "
+                                "against what the statistic needs")
 
     def predictive(self, draws: pl.DataFrame, keys: list[str], seed: int) -> pl.DataFrame:
         """Posterior predictive runs: one row per draw and target, the statistic as the target measures it."""
@@ -130,6 +141,8 @@ class ExecutorSampler(pyabc.sampler.Sampler):
             seeds = [particle_seed(self.seed, stage, t, evaluated + offset) for offset in range(size)]
             proposals = [self._propose(simulate_one, particle) for particle in seeds]
             answers = self.model.simulate(proposals, seeds, description)
+            if all_accepted:
+                self.model.check_measurable(answers)
             for particle, proposal, answer in zip(seeds, proposals, answers):
                 result = self._evaluate(simulate_one, particle, proposal, answer)
                 sample.append(result)

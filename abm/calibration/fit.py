@@ -22,7 +22,7 @@ from abm.calibration.statistics import STATISTICS, measure_run
 from abm.calibration.targets import Targets
 from abm.compare import format_number, interval
 from abm.config import Config
-from abm.execution import Task, execute, replication_seeds
+from abm.execution import Executor, Task, execute, replication_seeds
 
 Z_CAP = 1e3  # a target the model cannot measure (never paid back ...) counts as this far off
 
@@ -53,18 +53,25 @@ def experiment(targets: Targets, config: Config) -> Experiment:
     return Experiment(targets, config, arms, configs)
 
 
-def run_experiments(experiments: list[Experiment], replications: int, workers: int = 1, address: str | None = None
+def run_experiments(experiments: list[Experiment], replications: int, workers: int = 1, address: str | None = None, *,
+                    seeds: list[int] | None = None, executor: Executor | None = None, description: str = "calibration runs",
                     ) -> list[dict[str, list[float]] | str]:
-    """Each experiment's statistic values per target (one per replication), or the traceback of a run that failed."""
-    seeds = replication_seeds(experiments[0].targets.seed, replications) if experiments else []
+    """Each experiment's statistic values per target (one per replication), or the traceback of a run that failed.
+
+    The replications' seeds derive from the targets' seed, the same for every experiment
+    (common random numbers across configs), unless ``seeds`` gives each experiment its own
+    (ABC's particles: independent simulations). ``executor`` keeps one Ray for many calls.
+    """
+    bases = seeds if seeds is not None else [experiments[0].targets.seed] * len(experiments) if experiments else []
     tasks = [
         Task(f"{index}|{key_index}|{replication}", config, seed)
         for index, exp in enumerate(experiments)
         for key_index, config in enumerate(exp.configs.values())
-        for replication, seed in enumerate(seeds)
+        for replication, seed in enumerate(replication_seeds(bases[index], replications))
     ]
     results, failures = {}, {}
-    for task, result, error in execute(tasks, workers=workers, address=address, runner=measure_run, description="calibration runs"):
+    for task, result, error in execute(tasks, workers=workers, address=address, runner=measure_run, description=description,
+                                       executor=executor):
         index, key_index, replication = (int(part) for part in task.run_id.split("|"))
         if error is not None:
             failures.setdefault(index, error)

@@ -6,7 +6,7 @@ the same, byte for byte. The figures are drawn on the same executor, while it is
 (one summary row per run), ``weekly.parquet`` (every run's weekly rows),
 ``comparison.parquet`` and ``comparison.txt`` (the table), ``plots/*.png`` and ``plots/*.svg``
 (:mod:`abm.plots`) and ``report.html``. With ``--posterior FILE`` (a calibration's
-``accepted.parquet``) also ``posterior.parquet`` and ``posterior.txt`` (:mod:`abm.posterior`).
+``posterior.parquet`` or ``accepted.parquet``) also ``posterior.parquet`` and ``posterior.txt`` (:mod:`abm.posterior`).
 """
 
 from __future__ import annotations
@@ -31,9 +31,11 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--out", default=None, help="output folder (default results/compare-<config name>)")
     parser.add_argument("--force", action="store_true", help="run even if the memory estimate exceeds the available memory")
     parser.add_argument("--posterior", type=Path, default=None, metavar="FILE",
-                        help="also rerun the comparison at each parameter vector a calibration accepted (its accepted.parquet) "
-                             "and show how much each difference depends on the calibration")
-    parser.add_argument("--draws", type=int, default=10, help="with --posterior: the best this many accepted vectors (default 10)")
+                        help="also rerun the comparison at parameter vectors drawn from a calibration's posterior "
+                             "(posterior.parquet of --method abc, or accepted.parquet, equally weighted) and give each "
+                             "difference an interval over parameters and seeds")
+    parser.add_argument("--draws", type=int, default=10,
+                        help="with --posterior: this many vectors drawn by weight, seeded by --seed (default 10)")
     parser.set_defaults(handler=handle)
 
 
@@ -42,7 +44,7 @@ def handle(args) -> int:
     path = args.config or DEFAULT_CONFIG
     config = load_config(path, args.overrides, seed=args.seed)
     check_memory([config], force=args.force, origin=str(path))
-    vectors = load_posterior(args.posterior, args.draws) if args.posterior else None
+    vectors = load_posterior(args.posterior, args.draws, config.run.seed) if args.posterior else None
     name = getattr(path, "stem", str(path).rsplit("/", 1)[-1].removesuffix(".toml"))
     out = prepare_output_dir(args.out or f"results/compare-{name}")
     baseline = config.compare.baseline_strategy

@@ -231,6 +231,7 @@ class StationaryCasework(NamedTuple):
 
 
 def stationary_casework(model, quality: float, horizon: int) -> StationaryCasework:
+    """The casework of every spell a stationary start follows, at meeting ``quality``."""
     return StationaryCasework(float(quality_boost(quality, model)),
                               float(press_chance(quality, model.params.progress, casework.reference_quality(model.params))),
                               horizon)
@@ -316,7 +317,7 @@ class Params(NamedTuple):
 
 
 def week_params(model) -> Params:
-    """The exit model's parameters, for the week (``_week``) and the stationary start (``_survivors``)."""
+    """The exit model's parameters, for the week (``_week``) and the stationary start (``_stationary``)."""
     p = model.params.progress
     _, job_factor = scenario_factors(model.params)
     health_mean, distance_mean = group_means(model.params)
@@ -442,7 +443,7 @@ def _week(rng, rows, exit_draws, c, this_week, p, counts):
     return leaving[:n_leaving], kind[:n_leaving]
 
 
-# -- The exit model: one implementation for the week (``_week``) and the stationary start (``_survivors``).
+# -- The exit model: one implementation for the week (``_week``) and the stationary start (``_stationary``).
 # Helpers of numbers only (see ``abm.compiled``).
 
 

@@ -189,7 +189,7 @@ def stationary_stock(model) -> Stock:
     weekly = inflow.expected_inflow(model)
     spells = progress.stationary_casework(model, casework.quality_at_caseload(model, council.starting_caseload(model)),
                                           population.stationary_horizon(params))
-    shares = population.group_shares(params.labour_market.inflow_shares)
+    shares = inflow.entry_shares(params)
     tracked = progress.has_clarification(params)
     parts = []
     for g in range(len(shares)):

@@ -219,80 +219,68 @@ def _distance_set(model, rows: np.ndarray) -> None:
 
 def on_entry(model, slots: np.ndarray, rng: np.random.Generator) -> None:
     """Entrants' clarification need (gamma, mean ``clarification_weeks`` of their group) and distance term."""
-    p = model.params.progress
     citizens = model.citizens
     group = citizens.group[slots]
-    weeks = np.asarray(p.clarification_weeks)[group]
     citizens.distance_factor[slots] = distance_factor(model, citizens.distance[slots], group)
-    citizens.clarification_need[slots] = np.where(
-        weeks > 0, rng.gamma(p.clarification_shape, np.maximum(weeks, 1e-9) / p.clarification_shape), 0.0
-    )
+    citizens.clarification_need[slots] = clarification_need(model.params, group, rng)
 
 
-def stationary_survivors(model, rng: np.random.Generator, attributes: dict[str, np.ndarray], age: np.ndarray,
-                         quality: float) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Which entrants of ``age`` weeks ago would still be clients now had their meetings been
-    of ``quality`` all along (no caseworker change), and their progress columns now: the same
-    hazards and clarification as ``_week``, in closed form per person, with that quality's
-    ``boost`` and weekly pressing chance ``press``.
-
-    Health follows its expected path: a sick client (usual health below ``sick_threshold``)
-    pressed with chance ``press`` a week settles ``press * damage / ((1 - press) * recovery)``
-    below their usual health at rate ``(1 - press) * recovery``. Exits use the usual health
-    for the first ``settle`` weeks of a spell and the settled health after, where ``settle``
-    is that rate's time constant: without it the start is healthier than the stock the flows
-    keep, and the status quo drifts upward for a decade while the sick accumulate.
-    """
-    p = model.params.progress
-    boost = float(quality_boost(quality, model))
-    press = float(press_chance(quality, p, casework.reference_quality(model.params)))
-    _, job_factor = scenario_factors(model.params)
-    group = attributes["group"].astype(np.int64)
-    distance, usual = attributes["distance"], attributes["health_base"]
-    health_mean, distance_mean = group_means(model.params)
-    sick = usual < p.sick_threshold
-    rate = (1 - press) * p.health_recovery
-    settled = np.where(sick, np.maximum(usual - press * p.press_health_damage / max(rate, 1e-12), 0.0), usual)
-    settle = int(np.ceil(1 / max(rate, 1e-12))) if press > 0 else 0
-
-    def health_after(weeks: np.ndarray) -> np.ndarray:
-        return settled + (usual - settled) * (1 - rate) ** weeks
-
-    def weekly_exit(g: np.ndarray, health: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(distance term, weekly chance of a job, education or leaving the labour force) in group g."""
-        term = _distance_term(distance, distance_mean[g], p.distance_effect)
-        with np.errstate(divide="ignore", over="ignore"):  # a group mean health of 0 (extreme configs): infinite, capped below as in _week
-            personal = term * (np.maximum(health, 1e-6) / health_mean[g]) ** p.health_effect
-        hazard = (np.asarray(p.job_hazard)[g] * job_factor + np.asarray(p.education_hazard)[g]) * boost * personal
-        return term, np.minimum(hazard + np.where(g == 0, p.out_of_labour_force_hazard, 0.0), 1.0)
-
-    def survival(g: np.ndarray, start: np.ndarray, weeks: np.ndarray) -> np.ndarray:
-        """Chance of no exit in ``weeks`` weeks of group g from spell week ``start`` on."""
-        early = np.clip(settle - start, 0, weeks)
-        return (1 - weekly_exit(g, usual)[1]) ** early * (1 - weekly_exit(g, settled)[1]) ** (weeks - early)
-
-    term, _ = weekly_exit(group, usual)
+def clarification_need(params, group: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Progress each entrant's clarification decision requires: gamma, mean ``clarification_weeks``
+    of their group (0: no clarification track)."""
+    p = params.progress
     weeks = np.asarray(p.clarification_weeks, dtype=float)[group]
-    need = np.where(weeks > 0, rng.gamma(p.clarification_shape, np.maximum(weeks, 1e-9) / p.clarification_shape), 0.0)
-    decision_week = np.where(need > 0, np.ceil(need / max(boost, 1e-9)), np.inf)
-    waiting = age < decision_week  # no decision yet
-    before = np.minimum(age, decision_week)
-    alive = rng.random(len(age)) < survival(group, np.zeros(len(age)), before)
-    health_at_decision = health_after(np.where(waiting, 0, np.minimum(decision_week, age)))
-    disability = np.asarray(p.disability_share)[group] * np.clip((1 - health_at_decision) / (1 - health_mean[group]), 0, 2)
-    back = ~waiting & (rng.random(len(age)) >= disability + np.asarray(p.flexjob_share)[group])  # to the job-ready track
-    job_ready = np.zeros_like(group)
-    after = np.where(back, age - np.where(waiting, 0, decision_week), 0.0)
-    alive &= (waiting | back) & (rng.random(len(age)) < survival(job_ready, np.where(back, decision_week, 0), after))
-    state = {
-        "group": np.where(back, 0, group).astype(np.int8),
-        "distance_factor": np.where(back, weekly_exit(job_ready, usual)[0], term),
-        "clarification": np.where(waiting & (need > 0), age * boost, 0.0),
-        "clarification_need": np.where(back, 0.0, need),
-        "health": health_after(age),
-        "pressed_recent": np.where(sick, press, 0.0),
-    }
-    return alive, {name: column[alive] for name, column in state.items()}
+    return np.where(weeks > 0, rng.gamma(p.clarification_shape, np.maximum(weeks, 1e-9) / p.clarification_shape), 0.0)
+
+
+def has_clarification(params) -> np.ndarray:
+    """Which target groups have a clarification track (``clarification_weeks`` > 0)."""
+    return np.asarray(params.progress.clarification_weeks, dtype=float) > 0
+
+
+class StationaryCasework(NamedTuple):
+    """Casework in the spells of a stationary start: one quality all along (``council.initial_caseload``'s)."""
+
+    boost: float  # speed-up of exits and clarification (quality_boost)
+    press: float  # weekly chance a sick client is pressed (press_chance)
+    horizon: int  # spell weeks followed (population.stationary_horizon_weeks)
+
+
+def stationary_casework(model, quality: float, horizon: int) -> StationaryCasework:
+    """The casework of every spell a stationary start follows, at meeting ``quality``."""
+    return StationaryCasework(float(quality_boost(quality, model)),
+                              float(press_chance(quality, model.params.progress, casework.reference_quality(model.params))),
+                              horizon)
+
+
+def presence_bound(model, spells: StationaryCasework, group: np.ndarray, need: np.ndarray,
+                   health_base: np.ndarray | None = None) -> np.ndarray:
+    """An upper bound of ``presence`` from the group and the clarification need (no exit chance
+    is below the group's chance of leaving the labour force), tighter with the usual health
+    (no exit chance is below that of someone as far from the labour market as can be, at the
+    settled health)."""
+    health = np.empty(0) if health_base is None else health_base
+    return _presence_bounds(week_params(model), spells.boost, spells.press, spells.horizon, group, need, health)
+
+
+def stationary_clients(model, rng: np.random.Generator, spells: StationaryCasework, attributes: dict[str, np.ndarray],
+                       need: np.ndarray, bound: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """Of entrants drawn at ``bound`` / ``horizon`` times the inflow, which make up the stock
+    the flows keep, their weeks in the spell and their progress columns now.
+
+    Each is kept with chance presence / ``bound``, where presence is the expected number of
+    weeks (up to ``horizon``) they would be a client, and given a spell drawn in proportion to
+    their chance of still being a client that far in (the week's exit model, ``_stationary``).
+    """
+    group = attributes["group"].astype(np.int64)
+    uniforms = rng.random((2, len(group)))  # keeping, the spell
+    kept, spell, *columns = _stationary(week_params(model), spells.boost, spells.press, spells.horizon, group,
+                                        attributes["distance"], attributes["health_base"], need, bound, uniforms)
+    return kept, spell[kept], {name: column[kept] for name, column in zip(STATIONARY_COLUMNS, columns)}
+
+
+STATIONARY_COLUMNS = ("group", "distance_factor", "clarification", "clarification_need", "health", "pressed_recent")
+"""The columns ``_stationary`` returns after the spell: a client's state at a stationary start."""
 
 
 class Columns(NamedTuple):
@@ -344,6 +332,21 @@ class Params(NamedTuple):
     flexjob_share: np.ndarray
 
 
+def week_params(model) -> Params:
+    """The exit model's parameters, for the week (``_week``) and the stationary start (``_stationary``)."""
+    p = model.params.progress
+    _, job_factor = scenario_factors(model.params)
+    health_mean, distance_mean = group_means(model.params)
+    early_contact = casework.early_contact(model.params)
+    return bundle(
+        Params, p, health_mean=health_mean, distance_mean=distance_mean,
+        early_contact_weeks=casework.early_weeks(model.params) if early_contact else 0,
+        early_meeting_boost=meeting_boost(model.params),
+        churn_by_changes=(1 - p.change_penalty) ** np.arange(p.change_penalty_cap + 1.0),
+        job_hazard=np.asarray(p.job_hazard, dtype=float) * job_factor,
+    )
+
+
 class Counts(NamedTuple):
     """Per municipality, filled by the week."""
 
@@ -356,7 +359,6 @@ class Counts(NamedTuple):
 def apply(model) -> None:
     p = model.params.progress
     citizens = model.citizens
-    _, job_factor = scenario_factors(model.params)
     # Quality is the caseworker's, the same for all their clients: what follows from it is
     # computed per caseworker (the last entry answers for NO_CASEWORKER, -1: quality 0).
     quality = np.append(model.caseworkers.quality, 0.0)
@@ -374,14 +376,7 @@ def apply(model) -> None:
         early_press=early_press if early_contact else press,
         press_handling=1 - p.protest_handling_effect * model.councils.media_pressure,  # protests change case handling
     )
-    health_mean, distance_mean = group_means(model.params)
-    params = bundle(
-        Params, p, health_mean=health_mean, distance_mean=distance_mean,
-        early_contact_weeks=casework.early_weeks(model.params) if early_contact else 0,
-        early_meeting_boost=meeting_boost(model.params),
-        churn_by_changes=(1 - p.change_penalty) ** np.arange(p.change_penalty_cap + 1.0),
-        job_hazard=np.asarray(p.job_hazard, dtype=float) * job_factor,
-    )
+    params = week_params(model)
     counts = Counts(*np.zeros((4, model.n_municipalities), dtype=np.int64))
     rows = citizens.occupied()
     rng = model.streams.progress
@@ -435,13 +430,11 @@ def _week(rng, rows, exit_draws, c, this_week, p, counts):
 
         # Exits to job or education: one uniform draw decides.
         boost = this_week.early_boost[worker] if early else this_week.boost[worker]
-        job, education = _exit_hazards(
-            p.job_hazard[g], p.education_hazard[g], boost, c.distance_factor[i], health, p.health_mean[g], p.health_effect,
-            p.churn_by_changes[min(c.changes[i], len(p.churn_by_changes) - 1)],
+        job, education, out = _exit_chances(
+            p.job_hazard[g], p.education_hazard[g], p.out_of_labour_force_hazard if g == 0 else 0.0, boost,
+            c.distance_factor[i], health, p.health_mean[g], p.health_effect,
+            p.churn_by_changes[min(c.changes[i], len(p.churn_by_changes) - 1)], p.early_meeting_boost if early else 1.0,
         )
-        if early:
-            job *= p.early_meeting_boost
-        out = p.out_of_labour_force_hazard if g == 0 else 0.0  # job-ready clients only
         exit_kind = NO_EXIT
         draw = exit_draws[r]
         if draw < job + education + out:
@@ -466,6 +459,31 @@ def _week(rng, rows, exit_draws, c, this_week, p, counts):
     return leaving[:n_leaving], kind[:n_leaving]
 
 
+# -- The exit model: one implementation for the week (``_week``) and the stationary start (``_stationary``).
+# Helpers of numbers only (see ``abm.compiled``).
+
+
+@kernel
+def _exit_chances(job_hazard, education_hazard, out_hazard, boost, distance_factor, health, health_mean, health_effect,
+                  churn, meetings):
+    """(job, education, out of the labour force) chances this week: base rate x casework x the
+    citizen's distance and health; the job chance also x churn (what caseworker changes leave
+    of it) x meetings (the early meeting frequency's effect, 1 outside the early weeks)."""
+    health_ratio = max(health, 1e-6) / health_mean
+    if health_effect != 1.0:
+        health_ratio = health_ratio**health_effect
+    personal = distance_factor * health_ratio
+    return job_hazard * boost * personal * churn * meetings, education_hazard * boost * personal, out_hazard
+
+
+@kernel
+def _exit_chance(job_hazard, education_hazard, out_hazard, boost, distance_factor, health, health_mean, health_effect):
+    """The chance of any of those exits this week, without caseworker changes or early meetings (at most 1)."""
+    job, education, out = _exit_chances(job_hazard, education_hazard, out_hazard, boost, distance_factor, health,
+                                        health_mean, health_effect, 1.0, 1.0)
+    return min(job + education + out, 1.0)
+
+
 @kernel
 def _health_after(health, health_base, is_pressed, press_health_damage, health_recovery):
     """This week's health, 0-1: worn down when pressed, else recovering toward the usual level."""
@@ -477,25 +495,166 @@ def _health_after(health, health_base, is_pressed, press_health_damage, health_r
 
 
 @kernel
-def _exit_hazards(job_hazard, education_hazard, boost, distance_factor, health, health_mean, health_effect, churn):
-    """(job, education) chances this week: base rate x casework x the citizen's distance
-    and health x churn (what caseworker changes leave of the job chance)."""
-    health_ratio = max(health, 1e-6) / health_mean
-    if health_effect != 1.0:
-        health_ratio = health_ratio**health_effect
-    personal = distance_factor * health_ratio
-    return job_hazard * boost * personal * churn, education_hazard * boost * personal
+def _settled_health(health_base, sick_threshold, press, press_health_damage, rate):
+    """Where ``_health_after``'s mean settles for a client pressed with chance ``press`` a week
+    while sick (usual health below ``sick_threshold``): the week's expected loss, ``press x
+    damage``, equals the expected recovery at ``rate`` = (1 - press) x recovery."""
+    if health_base < sick_threshold:
+        return max(health_base - press * press_health_damage / max(rate, 1e-12), 0.0)
+    return health_base
+
+
+@kernel
+def _expected_health(health_base, settled, rate, weeks):
+    """Health after ``weeks`` weeks of ``_health_after`` in expectation, from the usual level toward ``settled``."""
+    return settled + (health_base - settled) * (1 - rate) ** weeks
+
+
+@kernel
+def _presence(settle, decision, horizon, usual_before, settled_before, usual_after, settled_after, back, target):
+    """Walk a spell's weeks 0 .. horizon - 1 in segments of constant weekly exit chance: before
+    and after the decision week (in the group, then on the job-ready track with chance
+    ``back`` of getting there), at the usual health before spell week ``settle`` and the
+    settled health after. Returns (presence: the sum of the chances of still being a client
+    in each week, the first week where that running sum exceeds ``target``, or -1).
+    """
+    total, alive, start = 0.0, 1.0, 0.0
+    while start < horizon:
+        end = horizon
+        if start < settle:
+            end = min(end, settle)
+        if start < decision:
+            end = min(end, decision)
+            chance = usual_before if start < settle else settled_before
+        else:
+            if start == decision:
+                alive *= back
+            chance = usual_after if start < settle else settled_after
+        weeks, stay = end - start, 1.0 - chance
+        part = alive * weeks if stay == 1.0 else alive * (1.0 - stay**weeks) / chance
+        if total + part > target:
+            if stay == 1.0:
+                into = np.floor((target - total) / alive)
+            elif stay == 0.0:
+                into = 0.0
+            else:
+                into = np.floor(np.log(1.0 - (target - total) * chance / alive) / np.log(stay))
+            return total + part, start + min(max(into, 0.0), weeks - 1.0)
+        total += part
+        alive *= stay**weeks
+        start = end
+    return total, -1.0
+
+
+@kernel
+def _geometric_sum(chance, weeks):
+    """Sum of (1 - chance)^k for k < weeks: the most weeks a client stays whose weekly exit chance is at least ``chance``."""
+    return weeks if chance <= 0.0 else (1.0 - (1.0 - chance) ** weeks) / chance
+
+
+@kernel
+def _decision_week(need, boost):
+    """The spell week of the clarification decision at a constant ``boost`` (infinite without one)."""
+    return np.ceil(need / max(boost, 1e-9)) if need > 0 else np.inf
+
+
+@kernel
+def _presence_bounds(p, boost, press, horizon, group, need, health_base):
+    """``presence_bound`` of each entrant (``health_base`` empty: not known yet)."""
+    known = len(health_base) > 0
+    rate = (1 - press) * p.health_recovery
+    farthest = np.empty(len(p.distance_mean))  # the distance term at distance 1, by group
+    for g in range(len(farthest)):
+        farthest[g] = _distance_term(1.0, p.distance_mean[g], p.distance_effect)
+    bound = np.empty(len(group))
+    for i in range(len(group)):
+        g = group[i]
+        decision = _decision_week(need[i], boost)
+        lowest = _settled_health(health_base[i], p.sick_threshold, press, p.press_health_damage, rate) if known else 0.0
+        before = p.out_of_labour_force_hazard if g == 0 else 0.0
+        if known:
+            before = _exit_chance(p.job_hazard[g], p.education_hazard[g], before, boost, farthest[g], lowest,
+                                  p.health_mean[g], p.health_effect)
+        bound[i] = _geometric_sum(before, min(decision, horizon))
+        if decision < horizon:
+            after = p.out_of_labour_force_hazard
+            if known:
+                after = _exit_chance(p.job_hazard[0], p.education_hazard[0], after, boost, farthest[0], lowest,
+                                     p.health_mean[0], p.health_effect)
+            bound[i] += _geometric_sum(after, horizon - decision)
+    return bound
+
+
+@kernel
+def _disability_chance(disability_share, health, health_mean):
+    """The share of decisions granting disability pension, higher in poor health (at most twice ``disability_share``)."""
+    return disability_share * min(max((1 - health) / (1 - health_mean), 0.0), 2.0)
 
 
 @kernel
 def _decision(draw, disability_share, flexjob_share, health, health_mean):
     """The end of clarification: disability pension (likelier in poor health), flexjob, or ``NO_EXIT``."""
-    disability = disability_share * min(max((1 - health) / (1 - health_mean), 0.0), 2.0)
+    disability = _disability_chance(disability_share, health, health_mean)
     if draw < disability:
         return DISABILITY
     if draw < disability + flexjob_share:
         return FLEXJOB
     return NO_EXIT
+
+
+@kernel
+def _stationary(p, boost, press, horizon, group, distance, health_base, need, bound, uniforms):
+    """Entrants (group, distance, usual health, clarification need) in a spell of constant
+    casework (``boost``, pressing chance ``press``): whether each is kept (chance presence /
+    ``bound``), the spell week drawn for them, and their ``STATIONARY_COLUMNS`` at that week.
+
+    Health follows its expected path: exits use the usual health for the first ``settle``
+    weeks of a spell (the health path's time constant) and the settled health after; without
+    that the start is healthier than the stock the flows keep, and the status quo drifts
+    upward for a decade while the sick accumulate.
+    """
+    n = len(group)
+    kept = np.zeros(n, dtype=np.bool_)
+    spell = np.zeros(n, dtype=np.int32)
+    new_group = np.empty(n, dtype=np.int8)
+    distance_factor, clarification, clarification_need = np.empty(n), np.empty(n), np.empty(n)
+    health, pressed_recent = np.empty(n), np.empty(n)
+    rate = (1 - press) * p.health_recovery
+    settle = np.ceil(1 / max(rate, 1e-12)) if press > 0 else 0.0
+    for i in range(n):
+        g, usual = group[i], health_base[i]
+        settled = _settled_health(usual, p.sick_threshold, press, p.press_health_damage, rate)
+        decision = _decision_week(need[i], boost)
+        term = _distance_term(distance[i], p.distance_mean[g], p.distance_effect)
+        term_after = _distance_term(distance[i], p.distance_mean[0], p.distance_effect)  # on the job-ready track
+        out = p.out_of_labour_force_hazard if g == 0 else 0.0
+        before = _exit_chance(p.job_hazard[g], p.education_hazard[g], out, boost, term, usual, p.health_mean[g], p.health_effect)
+        before_settled = _exit_chance(p.job_hazard[g], p.education_hazard[g], out, boost, term, settled, p.health_mean[g],
+                                      p.health_effect)
+        after = _exit_chance(p.job_hazard[0], p.education_hazard[0], p.out_of_labour_force_hazard, boost, term_after, usual,
+                             p.health_mean[0], p.health_effect)
+        after_settled = _exit_chance(p.job_hazard[0], p.education_hazard[0], p.out_of_labour_force_hazard, boost, term_after,
+                                     settled, p.health_mean[0], p.health_effect)
+        back = 0.0
+        if decision < horizon:  # the chance the decision sends them back to the job-ready track
+            at_decision = _expected_health(usual, settled, rate, decision)
+            back = max(1.0 - _disability_chance(p.disability_share[g], at_decision, p.health_mean[g]) - p.flexjob_share[g], 0.0)
+        presence, _ = _presence(settle, decision, horizon, before, before_settled, after, after_settled, back, np.inf)
+        if not uniforms[0, i] * bound[i] < presence:
+            continue
+        _, week = _presence(settle, decision, horizon, before, before_settled, after, after_settled, back,
+                            uniforms[1, i] * presence)
+        week = horizon - 1.0 if week < 0 else week  # (rounding)
+        decided = week >= decision  # and back on the job-ready track
+        kept[i] = True
+        spell[i] = week
+        new_group[i] = 0 if decided else g
+        distance_factor[i] = term_after if decided else term
+        clarification[i] = week * boost if need[i] > 0 and not decided else 0.0
+        clarification_need[i] = 0.0 if decided else need[i]
+        health[i] = _expected_health(usual, settled, rate, week)
+        pressed_recent[i] = press if usual < p.sick_threshold else 0.0
+    return kept, spell, new_group, distance_factor, clarification, clarification_need, health, pressed_recent
 
 
 RULE = Rule("progress", params={"progress": PARAMS}, checks=tuple(CHECKS), citizen_state=CITIZEN_STATE, outputs=OUTPUTS,

@@ -47,7 +47,7 @@ def test_compare_writes_table_plots_and_report(tmp_path):
         (["validate", "configs/nope.toml"], "no such config file"),
         (["run", "configs/baseline.toml", "--set", "council.strategy=bogus"], "council.strategy"),
         (["run", "configs/baseline.toml", "--set", "trust.social_rate=7"], "trust.social_rate = 7"),
-        (["compare", "--workers", "0"], "--workers 0: expected 1 or more"),
+        (["compare", "--workers", "0"], "--workers 0: expected a whole number from 1 to 4,096"),
         (["compare", "--workers", "2", "--address", "127.0.0.1:1"], "with --address the cluster's CPUs are used"),
         (["compare", "--address", "127.0.0.1:1"], "--address 127.0.0.1:1: cannot reach a Ray head there"),
     ],

@@ -55,9 +55,10 @@ def is_sweep_folder(folder: Path) -> bool:
     return any((folder / marker).exists() for marker in SWEEP_MARKERS)
 
 
-def check_output_folder(path: str | Path, overwrite: bool = False, option: str = "--out") -> Path:
+def check_output_folder(path: str | Path, overwrite: bool = False, option: str = "--out", can_overwrite: bool = True) -> Path:
     """Refuse a folder that may not be written (a file, a sweep's folder, one holding files
-    without ``overwrite``), before any work starts; return the path."""
+    without ``overwrite``), before any work starts; return the path. ``can_overwrite``: the
+    command has ``--overwrite`` (the refusal mentions it)."""
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise UserError(f"{option} {cut(str(path))}: is a file, expected a folder for the results; choose another with {option}")
@@ -67,13 +68,14 @@ def check_output_folder(path: str | Path, overwrite: bool = False, option: str =
                             f"writes there; choose another folder with {option}")
         if not overwrite:
             raise UserError(f"{cut(str(path))} holds results already ({contents(path)}): choose another folder with "
-                            f"{option}, or add --overwrite to replace the files this command writes")
+                            f"{option}" + (", or add --overwrite to replace the files this command writes" if can_overwrite else ""))
     return path
 
 
 @contextlib.contextmanager
 def output_folder(path: str | Path, overwrite: bool = False, option: str = "--out", keep_finished: bool = False,
-                  checked: bool = True, scaffolding: tuple[str, ...] = (), create: bool = True) -> Iterator[Path]:
+                  checked: bool = True, scaffolding: tuple[str, ...] = (), create: bool = True,
+                  can_overwrite: bool = True) -> Iterator[Path]:
     """The folder to write into (checked by :func:`check_output_folder` unless ``checked``
     is False, e.g. a resumed study's), cleaned up if the block fails; see the module's docstring.
 
@@ -81,7 +83,7 @@ def output_folder(path: str | Path, overwrite: bool = False, option: str = "--ou
     ``scaffolding``: names of files that are no finished result (a sweep's manifest.json):
     a folder this command made that holds only these is removed too.
     ``create``: make the folder now (else the block makes it once its input is checked)."""
-    path = check_output_folder(path, overwrite, option) if checked else Path(path)
+    path = check_output_folder(path, overwrite, option, can_overwrite) if checked else Path(path)
     missing = [p for p in (path, *path.parents) if not p.exists()]
     before = _snapshot(path)
     folder = prepare_output_dir(path) if create else path

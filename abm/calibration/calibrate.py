@@ -94,7 +94,10 @@ def calibrate(targets_path: str | Path, params: list[str], trials: int, replicat
     identity = _identity(targets, bounds, replications)
     if resume:
         check_study(folder / STUDY_FILE, STUDY_NAME, identity)
-    with output_folder(folder, option="--out", checked=not resume) as folder:
+    elif (folder / STUDY_FILE).exists():
+        raise UserError(f"{folder / STUDY_FILE}: a calibration is stored there already; continue it with --resume "
+                        f"or choose another folder with --out")
+    with output_folder(folder, checked=not resume, can_overwrite=False) as folder:
         study = _open_study(folder, identity)
         if workers > 1 or address is not None:
             connect(workers, address)

@@ -90,7 +90,8 @@ def handle(args) -> int:
     print(f"{args.experiment}: {runs:,} runs, " + check_duration(
         seconds, args.yes, str(args.experiment), f"{runs:,} runs",
         "fewer --generations or --population, or fewer scenarios or replications"), flush=True)
-    with output_folder(args.out or Path("results") / f"{experiment.name}-optimise", create=False) as out:
+    with output_folder(args.out or Path("results") / f"{experiment.name}-optimise", create=False,
+                       can_overwrite=False) as out:
         text, out = optimise(experiment, objectives, constraints, args.generations, args.population, out,
                              args.workers, args.address, limits=tuple(args.size_classes))
     print(text)

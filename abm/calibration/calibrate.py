@@ -37,7 +37,7 @@ from abm.errors import UserError
 from abm.execution import connect
 from abm.output import output_folder, safe_name
 from abm.resources import check_duration, check_memory, estimate
-from abm.results import write_parquet, write_text, write_toml
+from abm.results import atomic, write_parquet, write_text, write_toml
 from abm.studies import IDENTITY, check_study, study_storage
 
 EXPERIMENT_SIZE_SECTIONS = ("run", "municipalities")
@@ -270,7 +270,8 @@ def _plots(folder: Path, trials: pl.DataFrame, fit: pl.DataFrame, params: list[s
     ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=2, fontsize="small", frameon=False)
     figure.tight_layout()
     paths = [folder / "targets_vs_model.png"]
-    figure.savefig(paths[0], dpi=100)
+    with atomic(paths[0]) as temporary:
+        figure.savefig(temporary, format="png", dpi=100)
     plt.close(figure)
 
     figure, axes = plt.subplots(len(params) + 1, 1, figsize=(7, 2 * (len(params) + 1)), sharex=True)
@@ -284,7 +285,8 @@ def _plots(folder: Path, trials: pl.DataFrame, fit: pl.DataFrame, params: list[s
     axes[-1].set_xlabel("trial")
     figure.tight_layout()
     paths.append(folder / "parameter_traces.png")
-    figure.savefig(paths[1], dpi=100)
+    with atomic(paths[1]) as temporary:
+        figure.savefig(temporary, format="png", dpi=100)
     plt.close(figure)
     return paths
 

@@ -28,7 +28,7 @@ Writes, in results/calibrate-<targets name>/ (or --out), which must be new unles
   trials.parquet, accepted.parquet (trials within every tolerance: abm compare --posterior)
   fit.txt, fit.parquet, plots/, report.html
 Time: trials x experiments x replications runs, in this process by default (--workers 1);
-targets/denmark.toml with the default 50 trials takes about an hour on one CPU. The estimate
+targets/denmark.toml with the default 50 trials takes roughly 10-20 minutes on one CPU. The estimate
 is printed first and above 2 hours it waits for --yes.
 
 exit status: 0 done; 2 a mistake in the input, the folder or the study (one line, nothing

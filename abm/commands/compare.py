@@ -36,8 +36,9 @@ writes, in results/compare-<config name>/ (or --out):
   comparison.parquet, comparison.txt  the table: each outcome's mean and interval, payback
   plots/*.png, plots/*.svg  the figures;  report.html  all of it on one page
   with --posterior: posterior.parquet, posterior.txt
-configs/compare.toml at its defaults (6 strategies x 5 replications at scale 0.25) takes
-about 3-5 minutes on 2 CPUs; the estimate is printed first and above 2 hours it waits for --yes.
+configs/compare.toml at its defaults (every strategy x 5 replications, 12 municipalities at
+1/10 scale, 520 weeks) takes a few minutes on 2 CPUs; the estimate is printed first and above
+2 hours it waits for --yes.
 
 exit status: 0 done; 2 a mistake in the input or the output folder (one line, nothing
 written); 130 interrupted (Ctrl+C), with a line saying what was kept."""

@@ -454,7 +454,7 @@ DISCOVER = {
     "--density inf": (["--density", "inf"], ["--density", "inf", "above 0 and at most 1"]),
 }
 WHEN = {
-    "not an outcome": ("not status_quo.net_cost_mdkk", ["--when", "not", "not a condition"]),
+    "not an outcome": ("not status_quo.net_cost_mdkk", ["--when", "not", "applies to a condition"]),
     "not inside": ("(not trust_mean) < 1", ["--when", "not 'trust_mean'", "applies to a condition"]),
     "not a number": ("not 1", ["--when", "not", "a condition"]),
     "no comparison": ("status_quo.net_cost_mdkk", ["--when", "not a condition"]),

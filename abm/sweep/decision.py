@@ -131,9 +131,6 @@ def parse_condition(text: str, outcomes: list[str], strategies: list[str]) -> tu
         raise UserError(f"{where}: not an expression; e.g. --when \"invest.net_cost_mdkk < status_quo.net_cost_mdkk\"") from None
     except (RecursionError, MemoryError):
         raise UserError(f"{where}: nested too deeply; write a shorter condition") from None
-    if not _is_condition(tree):
-        raise UserError(f"{where}: not a condition (true or false in each run); compare outcomes, e.g. "
-                        f"--when \"invest.net_cost_mdkk < status_quo.net_cost_mdkk\"")
     named: list[str] = []
 
     def column(strategy: str, outcome: str) -> pl.Expr:
@@ -185,6 +182,9 @@ def parse_condition(text: str, outcomes: list[str], strategies: list[str]) -> tu
         expression = build(tree)
     except RecursionError:
         raise UserError(f"{where}: nested too deeply; write a shorter condition") from None
+    if not _is_condition(tree):
+        raise UserError(f"{where}: not a condition (true or false in each run); compare outcomes, e.g. "
+                        f"--when \"invest.net_cost_mdkk < status_quo.net_cost_mdkk\"")
     if not named:
         raise UserError(f"{where}: names no outcome; e.g. --when \"invest.net_cost_mdkk < status_quo.net_cost_mdkk\"")
     return expression, named

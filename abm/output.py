@@ -55,11 +55,28 @@ def is_sweep_folder(folder: Path) -> bool:
     return any((folder / marker).exists() for marker in SWEEP_MARKERS)
 
 
-def check_output_folder(path: str | Path, overwrite: bool = False, option: str = "--out", can_overwrite: bool = True) -> Path:
-    """Refuse a folder that may not be written (a file, a sweep's folder, one holding files
-    without ``overwrite``), before any work starts; return the path. ``can_overwrite``: the
-    command has ``--overwrite`` (the refusal mentions it)."""
+def enclosing_sweep(path: Path, allowed: tuple[str, ...]) -> Path | None:
+    """The sweep folder ``path`` lies inside (it holds manifest.json and runs/), unless
+    ``path`` is under one of its ``allowed`` subfolders (an analysis' own: ``discovery``)."""
+    resolved = path.resolve()
+    for parent in resolved.parents:
+        if all((parent / marker).exists() for marker in SWEEP_MARKERS):
+            inside = resolved.relative_to(parent).parts
+            return None if inside and inside[0] in allowed else parent
+    return None
+
+
+def check_output_folder(path: str | Path, overwrite: bool = False, option: str = "--out", can_overwrite: bool = True,
+                        inside_sweep: tuple[str, ...] = ()) -> Path:
+    """Refuse a folder that may not be written (a file, a sweep's folder or one inside it, one
+    holding files without ``overwrite``), before any work starts; return the path.
+    ``can_overwrite``: the command has ``--overwrite`` (the refusal mentions it);
+    ``inside_sweep``: the subfolders of a sweep's folder it may write in."""
     path = Path(path)
+    sweep = enclosing_sweep(path, inside_sweep)
+    if sweep is not None:
+        raise UserError(f"{option} {cut(str(path))}: inside the sweep's results folder {cut(str(sweep))}, which only "
+                        f"`abm sweep --resume` writes; choose a folder outside it with {option}")
     if path.exists() and not path.is_dir():
         raise UserError(f"{option} {cut(str(path))}: is a file, expected a folder for the results; choose another with {option}")
     if path.is_dir() and any(path.iterdir()):
@@ -75,7 +92,7 @@ def check_output_folder(path: str | Path, overwrite: bool = False, option: str =
 @contextlib.contextmanager
 def output_folder(path: str | Path, overwrite: bool = False, option: str = "--out", keep_finished: bool = False,
                   checked: bool = True, scaffolding: tuple[str, ...] = (), create: bool = True,
-                  can_overwrite: bool = True) -> Iterator[Path]:
+                  can_overwrite: bool = True, inside_sweep: tuple[str, ...] = ()) -> Iterator[Path]:
     """The folder to write into (checked by :func:`check_output_folder` unless ``checked``
     is False, e.g. a resumed study's), cleaned up if the block fails; see the module's docstring.
 
@@ -83,7 +100,7 @@ def output_folder(path: str | Path, overwrite: bool = False, option: str = "--ou
     ``scaffolding``: names of files that are no finished result (a sweep's manifest.json):
     a folder this command made that holds only these is removed too.
     ``create``: make the folder now (else the block makes it once its input is checked)."""
-    path = check_output_folder(path, overwrite, option, can_overwrite) if checked else Path(path)
+    path = check_output_folder(path, overwrite, option, can_overwrite, inside_sweep) if checked else Path(path)
     missing = [p for p in (path, *path.parents) if not p.exists()]
     before = _snapshot(path)
     folder = prepare_output_dir(path) if create else path

@@ -57,9 +57,17 @@ def printed_lines(err: str) -> list[str]:
     return [line.rsplit("\r", 1)[-1] for line in err.strip().split("\n") if line.rsplit("\r", 1)[-1].strip()]
 
 
+SHIPPED = [REPO / name for name in ("configs", "experiments", "targets")]
+"""The repository's inputs, which no refused command may change either."""
+
+
+def snapshot(folder: Path) -> dict:
+    return {"work": tree(folder), **{str(shipped): tree(shipped) for shipped in SHIPPED}}
+
+
 def assert_clean_refusal(argv: list[str], fragments: list[str], folder: Path, capsys) -> str:
     capsys.readouterr()
-    before = tree(folder)
+    before = snapshot(folder)
     status = main(argv)
     err = capsys.readouterr().err
     assert status == 2, f"exit status {status} for {argv}: {err}"
@@ -69,7 +77,7 @@ def assert_clean_refusal(argv: list[str], fragments: list[str], folder: Path, ca
     assert len(lines[0]) < 2500, "the line quotes too much"
     for fragment in fragments:
         assert fragment in lines[0], f"{fragment!r} missing from: {lines[0]}"
-    assert tree(folder) == before, "a file or folder was written or changed"
+    assert snapshot(folder) == before, "a file or folder was written or changed"
     return lines[0]
 
 
@@ -209,6 +217,16 @@ def test_analyses_never_write_into_used_folders(argv, fragments, workdir, capsys
     (workdir / "used").mkdir()
     (workdir / "used" / "keep.txt").write_text("mine\n")
     assert_clean_refusal(argv, fragments, workdir, capsys)
+
+
+@pytest.mark.parametrize("command", ["run", "compare"])
+@pytest.mark.parametrize("inside", ["weekly", "runs", "new/deeper"])
+def test_nothing_is_written_inside_a_sweep_folder(command, inside, workdir, capsys):
+    folder = sweep_folder(workdir)
+    (folder / "weekly").mkdir()
+    argv = [command, str(BASELINE), *TINY, "--out", str(folder / inside), "--overwrite"]
+    argv += ["--workers", "1"] if command == "compare" else []
+    assert_clean_refusal(argv, ["--out", inside, "inside the sweep's results folder", "abm sweep --resume"], workdir, capsys)
 
 
 def test_run_overwrites_only_with_overwrite_and_keeps_other_files(workdir, capsys):

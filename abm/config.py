@@ -285,8 +285,8 @@ def _read_layered(path: Path, chain: tuple[Path, ...]) -> tuple[dict[str, dict[s
             is_folder = stat.S_ISDIR(target.stat().st_mode)
         except FileNotFoundError:
             raise ConfigError(f"{cut(str(path))}: extends = {cut(repr(parent))}: no such file ({cut(str(target))})") from None
-        except (OSError, RuntimeError):
-            is_folder = False  # read_toml names the problem (a loop of links, a name too long)
+        except (OSError, RuntimeError, ValueError):
+            is_folder = False  # read_toml names the problem (a loop of links, a name too long, a NUL character)
         if is_folder:
             raise ConfigError(f"{cut(str(path))}: extends = {cut(repr(parent))}: is a folder ({cut(str(target))}), "
                               f"expected a config .toml file")
@@ -320,6 +320,8 @@ def read_toml(path: Path, what: str = "config") -> dict[str, Any]:
         raise ConfigError(f"{shown}: cannot be read as a {what} file: {reason}") from None
     except RuntimeError:  # Path.stat of some loops on older Pythons
         raise ConfigError(f"{shown}: cannot be read as a {what} file: a loop of symbolic links") from None
+    except ValueError:
+        raise ConfigError(f"{cut(repr(str(path)))}: cannot be read as a {what} file: the name holds a NUL character") from None
     if stat.S_ISDIR(info.st_mode):
         raise ConfigError(f"{shown}: is a folder, expected a {what} .toml file")
     if not stat.S_ISREG(info.st_mode):

@@ -38,9 +38,10 @@ DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCE
 
 def safe_name(name: str, origin: str) -> str:
     """``name`` if it can be used as one folder's name, else one clear line naming ``origin``."""
-    if not isinstance(name, str) or not SAFE_NAME.fullmatch(name) or name.strip(" .") != name.rstrip():
+    if not isinstance(name, str) or not SAFE_NAME.fullmatch(name) or name[-1] in " .":
         raise UserError(f"{origin}: name = {cut(repr(name))} is not allowed: it names the results folder, so "
-                        f"expected 1-100 letters, digits, spaces or ._+- (no / or ..), starting with a letter or digit")
+                        f"expected 1-100 letters, digits, spaces or ._+- (no / or ..), starting with a letter or digit "
+                        f"and not ending in a space or dot")
     return name
 
 
@@ -66,13 +67,26 @@ def enclosing_sweep(path: Path, allowed: tuple[str, ...]) -> Path | None:
     return None
 
 
+def usable_path(path: str | Path, option: str = "--out") -> Path:
+    """``path``, if the system can look it up (not too long, no NUL character), else one clear line."""
+    path = Path(path)
+    try:
+        path.lstat()
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError) as error:
+        raise UserError(f"{option} {cut(str(path))}: cannot be used as a folder ({getattr(error, 'strerror', None) or error}); "
+                        f"choose another with {option}") from None
+    return path
+
+
 def check_output_folder(path: str | Path, overwrite: bool = False, option: str = "--out", can_overwrite: bool = True,
                         inside_sweep: tuple[str, ...] = ()) -> Path:
     """Refuse a folder that may not be written (a file, a sweep's folder or one inside it, one
     holding files without ``overwrite``), before any work starts; return the path.
     ``can_overwrite``: the command has ``--overwrite`` (the refusal mentions it);
     ``inside_sweep``: the subfolders of a sweep's folder it may write in."""
-    path = Path(path)
+    path = usable_path(path, option)
     sweep = enclosing_sweep(path, inside_sweep)
     if sweep is not None:
         raise UserError(f"{option} {cut(str(path))}: inside the sweep's results folder {cut(str(sweep))}, which only "
@@ -100,7 +114,7 @@ def output_folder(path: str | Path, overwrite: bool = False, option: str = "--ou
     ``scaffolding``: names of files that are no finished result (a sweep's manifest.json):
     a folder this command made that holds only these is removed too.
     ``create``: make the folder now (else the block makes it once its input is checked)."""
-    path = check_output_folder(path, overwrite, option, can_overwrite, inside_sweep) if checked else Path(path)
+    path = check_output_folder(path, overwrite, option, can_overwrite, inside_sweep) if checked else usable_path(path, option)
     missing = [p for p in (path, *path.parents) if not p.exists()]
     before = _snapshot(path)
     folder = prepare_output_dir(path) if create else path
@@ -114,7 +128,9 @@ def output_folder(path: str | Path, overwrite: bool = False, option: str = "--ou
             for file in written:
                 file.unlink(missing_ok=True)
             written = []
-        if missing and all(p.name in scaffolding for p in folder.rglob("*") if p.is_file()):
+        if missing and not missing[-1].exists():
+            kept = "nothing was written"
+        elif missing and all(p.name in scaffolding for p in folder.rglob("*") if p.is_file()):
             shutil.rmtree(missing[-1], ignore_errors=True)  # the outermost folder this command made
             kept = f"nothing was kept (removed {missing[-1]}, which this command had made)"
         elif written:

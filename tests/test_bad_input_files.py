@@ -206,6 +206,15 @@ def test_out_that_is_a_file(command, workdir, capsys):
     assert_clean_refusal(argv, ["--out", "afile", "is a file"], workdir, capsys)
 
 
+@pytest.mark.parametrize("command", ["run", "compare", "sweep", "calibrate", "optimise", "discover", "robustness"])
+def test_an_out_name_the_system_cannot_use(command, workdir, capsys):
+    sweep_folder(workdir)
+    argv = {"run": ["run", str(BASELINE), *TINY], "compare": ["compare", str(BASELINE), *TINY, "--workers", "1"],
+            "sweep": ["sweep", "experiment.toml", "--workers", "1"], "calibrate": CALIBRATE, "optimise": OPTIMISE,
+            "discover": ["discover", "sweep", "--when", "trust_mean > 0.55"], "robustness": ["robustness", "sweep"]}[command]
+    assert_clean_refusal([*argv, "--out", LONG], ["--out", "characters cut", "File name too long"], workdir, capsys)
+
+
 @pytest.mark.parametrize("argv, fragments", [
     (["discover", "sweep", "--when", "trust_mean > 0.55", "--out", "used"], ["used", "holds results already"]),
     (["robustness", "sweep", "--out", "used"], ["used", "holds results already"]),
@@ -356,6 +365,7 @@ CONFIGS = {
     "scale nan": ("[municipalities]\npopulation_scale = nan\n", ["bad.toml", "municipalities.population_scale"]),
     "extends a folder": ('extends = "sub"\n', ["bad.toml", "extends", "sub", "is a folder"]),
     "extends a long name": (f'extends = "{LONG}"\n', ["characters cut", "File name too long"]),
+    "extends a NUL character": ('extends = "a\\u0000b.toml"\n', ["NUL character"]),
     "extends a loop of links": ('extends = "loop.toml"\n', ["loop.toml", "loop of symbolic links"]),
     "extends a FIFO": ('extends = "fifo.toml"\n', ["fifo.toml", "not a regular file"]),
 }

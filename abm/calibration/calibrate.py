@@ -35,7 +35,7 @@ from abm.calibration.targets import Targets, load_targets
 from abm.config import SCHEMA, Config
 from abm.errors import UserError
 from abm.execution import connect
-from abm.output import output_folder, safe_name
+from abm.output import output_folder, safe_name, usable_path
 from abm.resources import check_duration, check_memory, estimate
 from abm.results import atomic, write_parquet, write_text, write_toml
 from abm.studies import IDENTITY, check_study, study_storage
@@ -82,7 +82,7 @@ def calibrate(targets_path: str | Path, params: list[str], trials: int, replicat
     seed = targets.seed if seed is None else seed
     if not 0 <= seed <= SEED_HIGH - trials:  # the sampler's seed is seed + finished trials, below 2**32
         raise UserError(f"--seed {seed}: expected a whole number from 0 to {SEED_HIGH - trials:,} (with --trials {trials})")
-    folder = Path(out or Path("results") / f"calibrate-{safe_name(targets.name, str(targets.path))}")
+    folder = usable_path(out or Path("results") / f"calibrate-{safe_name(targets.name, str(targets.path))}")
     _config_layer(folder, targets, {key: _middle(key, low, high) for key, (low, high) in bounds.items()}, base)  # or refused now
     configs = list(experiment(targets, base).configs.values())
     cpus = 1 if address else workers

@@ -549,6 +549,9 @@ TARGETS = {
     "value 10^400": ('name = "t"\nbase = "base.toml"\n' + TARGET.replace("0.05", "1e400"), ["t.toml", "value", "finite"]),
     "se infinite": ('name = "t"\nbase = "base.toml"\n' + TARGET.replace("0.003", "inf"), ["t.toml", "se", "finite"]),
     "value nan": ('name = "t"\nbase = "base.toml"\n' + TARGET.replace("0.05", "nan"), ["t.toml", "value", "finite"]),
+    "too large for the memory": ('name = "t"\nbase = "base.toml"\n[set]\n"municipalities.count" = 98\n'
+                                 '"municipalities.population_scale" = 10\n' + HUGE.replace("municipalities.sizes=", '"municipalities.sizes" = ')
+                                 + "\n" + TARGET, ["t.toml", "GiB of memory", "--force"]),
     "name escapes results": ('name = "x/../../../escaped"\nbase = "base.toml"\n' + TARGET,
                              ["t.toml", "name", "x/../../../escaped", "no / or .."]),
     "name a dot-dot": ('name = ".."\nbase = "base.toml"\n' + TARGET, ["t.toml", "name", "no / or .."]),

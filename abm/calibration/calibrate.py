@@ -61,12 +61,12 @@ class Calibration:
 
 def calibrate(targets_path: str | Path, params: list[str], trials: int, replications: int | None = None,
               workers: int = 1, address: str | None = None, resume: bool = False, out: str | Path | None = None,
-              seed: int | None = None, yes: bool = True) -> Calibration:
+              seed: int | None = None, yes: bool = True, force: bool = False) -> Calibration:
     """Run (or continue) a calibration until ``trials`` trials have finished; write its outputs.
 
     Everything is checked before anything is written: the options, that an experiment of the
     targets reads each parameter, that ``best.toml`` will be a valid config, the estimate of
-    time (above ``HOURS_LIMIT`` hours refused unless ``yes``), and with ``resume`` that the
+    time (above ``HOURS_LIMIT`` hours refused unless ``yes``) and memory (unless ``force``), and with ``resume`` that the
     folder's study is this calibration's."""
     targets = load_targets(targets_path)
     if not params:
@@ -86,7 +86,7 @@ def calibrate(targets_path: str | Path, params: list[str], trials: int, replicat
     _config_layer(folder, targets, {key: _middle(key, low, high) for key, (low, high) in bounds.items()}, base)  # or refused now
     configs = list(experiment(targets, base).configs.values())
     cpus = 1 if address else workers
-    largest = check_memory(configs, parallel=cpus, force=False, origin=str(targets.path))
+    largest = check_memory(configs, parallel=cpus, force=force, origin=str(targets.path))
     seconds = sum(estimate(config).seconds for config in configs) * replications * trials / cpus
     print(f"{targets.path}: {trials} trials of {len(configs)} experiments x {replications} replications "
           f"(the largest {largest.describe()}), " + check_duration(seconds, yes, str(targets.path), "the calibration",

@@ -49,13 +49,14 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--seed", type=int, default=None, help="seed of the sampler (default: the targets file's seed)")
     parser.add_argument("--out", type=Path, default=None, help="results folder (default results/calibrate-<targets name>)")
     add_yes_argument(parser)
+    parser.add_argument("--force", action="store_true", help="run even if the memory estimate exceeds the available memory")
     parser.set_defaults(handler=handle)
 
 
 def handle(args) -> int:
     check_executor_options(args.workers, args.address)
     result = calibrate(args.targets, args.params, args.trials, args.replications, args.workers, args.address,
-                       args.resume, args.out, args.seed, yes=args.yes)
+                       args.resume, args.out, args.seed, yes=args.yes, force=args.force)
     print((result.folder / "fit.txt").read_text(encoding="utf-8"))
     print(f"best parameters: {result.best_params}")
     print(f"results: {result.folder}/ (best.toml, trials.parquet, accepted.parquet, fit.txt, plots/, report.html)")

@@ -75,7 +75,7 @@ def usable_path(path: str | Path, option: str = "--out") -> Path:
     except FileNotFoundError:
         pass
     except (OSError, ValueError) as error:
-        raise UserError(f"{option} {cut(str(path))}: cannot be used as a folder ({getattr(error, 'strerror', None) or error}); "
+        raise UserError(f"{option} {cut(str(path))}: cannot be written ({getattr(error, 'strerror', None) or error}); "
                         f"choose another with {option}") from None
     return path
 

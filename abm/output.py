@@ -30,6 +30,8 @@ from abm.errors import UserError, cut
 from abm.results import TEMPORARY, prepare_output_dir
 
 SWEEP_MARKERS = ("manifest.json", "runs")
+SWEEP_OWN = ("runs", "weekly", "failed", "plots")
+"""The subfolders a sweep writes its own files in (:mod:`abm.sweep.store`, its plots)."""
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._+-]{0,99}")
 """A name that can be one folder anywhere: letters, digits, space and ``._+-``, not starting with a dot."""
 SHOWN = 4  # entries of a folder named in a refusal
@@ -56,14 +58,14 @@ def is_sweep_folder(folder: Path) -> bool:
     return any((folder / marker).exists() for marker in SWEEP_MARKERS)
 
 
-def enclosing_sweep(path: Path, allowed: tuple[str, ...]) -> Path | None:
-    """The sweep folder ``path`` lies inside (it holds manifest.json and runs/), unless
-    ``path`` is under one of its ``allowed`` subfolders (an analysis' own: ``discovery``)."""
+def enclosing_sweep(path: Path, analysis: bool) -> Path | None:
+    """The sweep folder ``path`` lies inside (it holds manifest.json and runs/); for an
+    ``analysis`` (discover, robustness) only if ``path`` is in one of the sweep's own subfolders."""
     resolved = path.resolve()
     for parent in resolved.parents:
         if all((parent / marker).exists() for marker in SWEEP_MARKERS):
             inside = resolved.relative_to(parent).parts
-            return None if inside and inside[0] in allowed else parent
+            return None if analysis and inside[0] not in SWEEP_OWN else parent
     return None
 
 
@@ -81,13 +83,13 @@ def usable_path(path: str | Path, option: str = "--out") -> Path:
 
 
 def check_output_folder(path: str | Path, overwrite: bool = False, option: str = "--out", can_overwrite: bool = True,
-                        inside_sweep: tuple[str, ...] = ()) -> Path:
+                        analysis: bool = False) -> Path:
     """Refuse a folder that may not be written (a file, a sweep's folder or one inside it, one
     holding files without ``overwrite``), before any work starts; return the path.
     ``can_overwrite``: the command has ``--overwrite`` (the refusal mentions it);
-    ``inside_sweep``: the subfolders of a sweep's folder it may write in."""
+    ``analysis``: the command analyses a sweep and may write in a new subfolder of its folder."""
     path = usable_path(path, option)
-    sweep = enclosing_sweep(path, inside_sweep)
+    sweep = enclosing_sweep(path, analysis)
     if sweep is not None:
         raise UserError(f"{option} {cut(str(path))}: inside the sweep's results folder {cut(str(sweep))}, which only "
                         f"`abm sweep --resume` writes; choose a folder outside it with {option}")
@@ -106,7 +108,7 @@ def check_output_folder(path: str | Path, overwrite: bool = False, option: str =
 @contextlib.contextmanager
 def output_folder(path: str | Path, overwrite: bool = False, option: str = "--out", keep_finished: bool = False,
                   checked: bool = True, scaffolding: tuple[str, ...] = (), create: bool = True,
-                  can_overwrite: bool = True, inside_sweep: tuple[str, ...] = ()) -> Iterator[Path]:
+                  can_overwrite: bool = True, analysis: bool = False) -> Iterator[Path]:
     """The folder to write into (checked by :func:`check_output_folder` unless ``checked``
     is False, e.g. a resumed study's), cleaned up if the block fails; see the module's docstring.
 
@@ -114,7 +116,7 @@ def output_folder(path: str | Path, overwrite: bool = False, option: str = "--ou
     ``scaffolding``: names of files that are no finished result (a sweep's manifest.json):
     a folder this command made that holds only these is removed too.
     ``create``: make the folder now (else the block makes it once its input is checked)."""
-    path = check_output_folder(path, overwrite, option, can_overwrite, inside_sweep) if checked else usable_path(path, option)
+    path = check_output_folder(path, overwrite, option, can_overwrite, analysis) if checked else usable_path(path, option)
     missing = [p for p in (path, *path.parents) if not p.exists()]
     before = _snapshot(path)
     folder = prepare_output_dir(path) if create else path

@@ -145,6 +145,7 @@ def test_damaged_sweep_folder(case, command, workdir, capsys):
     assert_clean_refusal(argv, fragments, workdir, capsys)
 
 
+@pytest.mark.slow  # a real sweep or calibration first: about 5 s
 def test_runs_is_a_file_on_resume(workdir, capsys):
     folder = workdir / "results" / "experiment"
     folder.mkdir(parents=True)
@@ -155,6 +156,7 @@ def test_runs_is_a_file_on_resume(workdir, capsys):
     assert_clean_refusal(["sweep", "experiment.toml", "--resume", "--workers", "1"], ["runs", "not a folder"], workdir, capsys)
 
 
+@pytest.mark.slow  # a real sweep or calibration first: about 5 s
 def test_a_run_file_that_is_not_parquet_on_resume(workdir, capsys):
     out = workdir / "results" / "experiment"
     assert main(["sweep", "experiment.toml", "--workers", "1"]) == 0
@@ -220,6 +222,8 @@ def test_an_out_name_the_system_cannot_use(command, workdir, capsys):
     (["robustness", "sweep", "--out", "used"], ["used", "holds results already"]),
     (["discover", "sweep", "--when", "trust_mean > 0.55", "--out", "sweep"], ["sweep's results folder"]),
     (["robustness", "sweep", "--out", "sweep"], ["sweep's results folder"]),
+    (["discover", "sweep", "--when", "trust_mean > 0.55", "--out", "sweep/runs/d"], ["sweep/runs/d", "inside the sweep's"]),
+    (["robustness", "sweep", "--out", "sweep/weekly"], ["sweep/weekly", "inside the sweep's"]),
 ])
 def test_analyses_never_write_into_used_folders(argv, fragments, workdir, capsys):
     sweep_folder(workdir)
@@ -338,6 +342,7 @@ def test_study_file_in_a_folder_named_like_url_options_stays_in_that_folder(tmp_
     assert sorted(p.name for p in tmp_path.iterdir()) == [folder.name]
 
 
+@pytest.mark.slow  # a real sweep or calibration first: about 5 s
 def test_calibrate_out_with_url_options_writes_only_into_that_folder(workdir, capsys):
     out = workdir / "o?mode=ro"
     assert main(["calibrate", "targets.toml", "--params", "labour_market.inflow_per_1000", "--trials", "1",

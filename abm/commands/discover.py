@@ -43,7 +43,7 @@ def add_parser(subparsers) -> None:
 def handle(args) -> int:
     check_density(args.density)
     with output_folder(args.out or discovery_folder(args.results, args.when, args.density), create=False,
-                       can_overwrite=False, inside_sweep=("discovery",)) as out:
+                       can_overwrite=False, analysis=True) as out:
         text, out = discover(args.results, args.when, out, args.density)
     print(text)
     print(f"\nwritten: {out}/ (prim_box.parquet, prim_trajectory.parquet, cart_boxes.parquet, *.png, discovery.html)")

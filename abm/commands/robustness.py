@@ -49,7 +49,7 @@ def parse_senses(items: list[str], option: str) -> list[tuple[str, str]]:
 def handle(args) -> int:
     senses = parse_senses(args.outcomes, "--outcomes")
     with output_folder(args.out or args.results / "robustness", create=False, can_overwrite=False,
-                       inside_sweep=("robustness",)) as out:
+                       analysis=True) as out:
         text, out = robustness(args.results, senses, out)
     print(text)
     print(f"\nwritten: {out}/ (robustness.parquet, robustness_*.png, robustness.html)")

@@ -382,7 +382,7 @@ def _robustness_plot(scored: pl.DataFrame, name: str, sense: str, policies: list
 def new_output_folder(path: str | Path, what: str) -> Path:
     """A folder for this analysis' output; an existing one with files is never overwritten
     (:func:`abm.output.check_output_folder`)."""
-    return prepare_output_dir(check_output_folder(path, inside_sweep=(what,)))
+    return prepare_output_dir(check_output_folder(path, analysis=True))
 
 
 def discovery_folder(folder: str | Path, when: str, density: float) -> Path:

@@ -134,7 +134,8 @@ def plan_sweep(configs: list[Config], runs_each: int, workers: int | None, yes: 
 
 
 def check_duration(seconds: float, yes: bool, origin: str, what: str, smaller: str) -> str:
-    """The estimate as words; refused above ``HOURS_LIMIT`` hours unless ``yes`` (as ``abm sweep`` does)."""
+    """The estimate as words; refused above ``HOURS_LIMIT`` hours unless ``yes`` (as ``abm sweep`` does).
+    Commands on a cluster (``--address``) pass ``yes``: its CPUs are not known here, as in :func:`plan_sweep`."""
     if seconds > HOURS_LIMIT * 3600 and not yes:
         raise UserError(f"{origin}: {what} would take about {_duration(seconds)} (estimated), more than the "
                         f"{HOURS_LIMIT:g} h a command starts without asking: {smaller}, or add --yes to run it")

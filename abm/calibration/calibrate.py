@@ -89,7 +89,7 @@ def calibrate(targets_path: str | Path, params: list[str], trials: int, replicat
     largest = check_memory(configs, parallel=cpus, force=force, origin=str(targets.path))
     seconds = sum(estimate(config).seconds for config in configs) * replications * trials / cpus
     print(f"{targets.path}: {trials} trials of {len(configs)} experiments x {replications} replications "
-          f"(the largest {largest.describe()}), " + check_duration(seconds, yes, str(targets.path), "the calibration",
+          f"(the largest {largest.describe()}), " + check_duration(seconds, yes or address is not None, str(targets.path), "the calibration",
                                                                   "fewer --trials or --replications"), flush=True)
     identity = _identity(targets, bounds, replications)
     if resume:

@@ -68,7 +68,7 @@ def handle(args) -> int:
     check_memory(configs, parallel=cpus, force=args.force, origin=str(args.targets))
     seconds = sum(estimate(arm).seconds for arm in configs) * replications / cpus
     print(f"{args.targets}: {len(configs)} experiments x {replications} replications, "
-          + check_duration(seconds, args.yes, str(args.targets), "the check", "fewer --replications"), flush=True)
+          + check_duration(seconds, args.yes or args.address is not None, str(args.targets), "the check", "fewer --replications"), flush=True)
     values = run_experiments([runs], replications, args.workers, args.address)[0]
     if isinstance(values, str):
         raise UserError(f"a run of the targets' experiments failed:\n{values}")

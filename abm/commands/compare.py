@@ -71,7 +71,7 @@ def handle(args) -> int:
     for number, vector in enumerate(vectors or []):  # refused now, not after the comparison's files are written
         config.with_overrides(vector, origin=f"--posterior {args.posterior}, accepted vector {number}")
     runs_total = config.compare.replications * len(strategies) * (1 + len(vectors or []))
-    duration = check_duration(estimate.seconds * runs_total / workers, args.yes, str(path),
+    duration = check_duration(estimate.seconds * runs_total / workers, args.yes or args.address is not None, str(path),
                               f"{runs_total:,} runs of {estimate.describe()}" + (f" on {workers} CPUs" if not args.address else ""),
                               "make it smaller (compare.replications, compare.strategies, municipalities.population_scale, "
                               "run.weeks, --draws)")

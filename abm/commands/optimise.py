@@ -88,7 +88,7 @@ def handle(args) -> int:
     runs = args.generations * args.population * len(scenarios) * experiment.replications
     seconds = max(estimate(config).seconds for config in configs) * runs / cpus
     print(f"{args.experiment}: {runs:,} runs, " + check_duration(
-        seconds, args.yes, str(args.experiment), f"{runs:,} runs",
+        seconds, args.yes or args.address is not None, str(args.experiment), f"{runs:,} runs",
         "fewer --generations or --population, or fewer scenarios or replications"), flush=True)
     with output_folder(args.out or Path("results") / f"{experiment.name}-optimise", create=False,
                        can_overwrite=False) as out:

@@ -34,7 +34,7 @@ from abm.calibration.fit import experiment, fit_table, format_fit, loss, run_exp
 from abm.calibration.targets import Targets, load_targets
 from abm.config import SCHEMA, Config
 from abm.errors import UserError
-from abm.execution import connect
+from abm.execution import check_reachable, connect
 from abm.output import output_folder, safe_name, usable_path
 from abm.resources import check_duration, check_memory, estimate
 from abm.results import atomic, write_parquet, write_text, write_toml
@@ -97,11 +97,13 @@ def calibrate(targets_path: str | Path, params: list[str], trials: int, replicat
     elif (folder / STUDY_FILE).exists():
         raise UserError(f"{folder / STUDY_FILE}: a calibration is stored there already; continue it with --resume "
                         f"or choose another folder with --out")
+    if address is not None:
+        check_reachable(address)
     with output_folder(folder, checked=not resume, can_overwrite=False) as folder:
-        study = _open_study(folder, identity)
         if workers > 1 or address is not None:
-            connect(workers, address)
+            connect(workers, address)  # before the study is made: a refused Ray leaves no study.db behind
         try:
+            study = _open_study(folder, identity)
             while (done := _finished(study)) < trials:
                 sampler_seed = seed + done  # a resumed study does not repeat the first trials' random draws
                 study.sampler = optuna.samplers.TPESampler(seed=sampler_seed, n_startup_trials=min(10, max(trials // 4, 2)))

@@ -14,6 +14,7 @@ from abm.calibration.targets import load_targets
 from abm.commands.common import add_yes_argument, check_executor_options, check_seed, check_whole
 from abm.config import parse_overrides
 from abm.errors import UserError
+from abm.execution import check_reachable
 from abm.resources import check_duration, check_memory, estimate
 
 MAX_REPLICATIONS = 1000
@@ -55,6 +56,8 @@ def add_execution_arguments(parser) -> None:
 
 def handle(args) -> int:
     check_executor_options(args.workers, args.address)
+    if args.address is not None:
+        check_reachable(args.address)
     check_seed(args.seed)
     check_whole("--replications", args.replications, 1, MAX_REPLICATIONS)
     targets = load_targets(args.targets)

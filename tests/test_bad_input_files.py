@@ -435,6 +435,8 @@ OPTIONS = {
                                    ["--params", "council.caseload_target", "no experiment", "status_quo", "reads it"]),
     "calibrate unknown parameter": (["calibrate", "targets.toml", "--params", "council.nope"], ["council.nope"]),
     "calibrate long parameter": (["calibrate", "targets.toml", "--params", "council." + LONG], ["characters cut"]),
+    "calibrate unreachable address": ([*CALIBRATE, "--address", "127.0.0.1:1"], ["--address 127.0.0.1:1", "cannot reach a Ray head"]),
+    "check unreachable address": (["check", "targets.toml", "--address", "127.0.0.1:1"], ["--address 127.0.0.1:1", "cannot reach"]),
     "calibrate too long": ([*CALIBRATE[:-1], "100000"], ["targets.toml", "would take", "--yes"]),
     "check --seed -1": (["check", "targets.toml", "--seed", "-1"], ["--seed", "-1", "from 0 to"]),
     "check --seed 2^70": (["check", "targets.toml", "--seed", str(2**70)], ["--seed", str(2**70)]),

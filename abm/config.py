@@ -15,13 +15,15 @@ change a value, make a new config with :meth:`Config.with_overrides`, which vali
 from __future__ import annotations
 
 import copy
+import errno
 import json
+import stat
 import tomllib
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 
-from abm.errors import ConfigError, show, suggest
+from abm.errors import ConfigError, cut, show, suggest
 from abm.parameters import Param
 import abm.rules  # noqa: F401 (registers the built-in rules)
 from abm import denmark, mechanisms, strategies
@@ -89,6 +91,10 @@ def param_of(dotted: str, origin: str = "config") -> Param:
 
 
 TOP_LEVEL_KEYS = ("extends", "description")
+MAX_FILE_BYTES = 10 * 2**20
+"""Largest config, experiment or targets file read (the shipped ones are a few kB)."""
+MAX_EXTENDS = 32
+"""Longest chain of ``extends`` (a longer one is a mistake, not a design)."""
 
 
 class FrozenConfigError(AttributeError):
@@ -277,48 +283,78 @@ def _checked(param: Param, value: Any, origin: str, dotted: str) -> Any:
 
 def _read_layered(path: Path, chain: tuple[Path, ...]) -> tuple[dict[str, dict[str, Any]], str]:
     """The file's sections merged over those of the file it extends (recursively)."""
+    document = read_toml(path)
     resolved = path.resolve()
     if resolved in chain:
-        cycle = " -> ".join(str(p) for p in (*chain, resolved))
-        raise ConfigError(f"{path}: extends = ... forms a cycle: {cycle}")
-    document = read_toml(path)
+        cycle = " -> ".join(cut(str(p), 120) for p in (*chain, resolved))
+        raise ConfigError(f"{cut(str(path))}: extends = ... forms a cycle: {cycle}")
+    if len(chain) >= MAX_EXTENDS:
+        raise ConfigError(f"{cut(str(path))}: extends = ... chains more than {MAX_EXTENDS} files; layer fewer configs")
     description = document.pop("description", "")
     if not isinstance(description, str):
-        raise ConfigError(f"{path}: description = {show(description)} is not allowed: expected a string")
+        raise ConfigError(f"{cut(str(path))}: description = {show(description)} is not allowed: expected a string")
     merged: dict[str, dict[str, Any]] = {}
     parent = document.pop("extends", None)
     if parent is not None:
         if not isinstance(parent, str):
-            raise ConfigError(f"{path}: extends = {show(parent)} is not allowed: expected a file name string")
+            raise ConfigError(f"{cut(str(path))}: extends = {show(parent)} is not allowed: expected a file name string")
         target = path.parent / parent
-        if not target.is_file():
-            raise ConfigError(f"{path}: extends = {parent!r}: no such file ({target})")
+        try:
+            is_folder = stat.S_ISDIR(target.stat().st_mode)
+        except FileNotFoundError:
+            raise ConfigError(f"{cut(str(path))}: extends = {cut(repr(parent))}: no such file ({cut(str(target))})") from None
+        except (OSError, RuntimeError, ValueError):
+            is_folder = False  # read_toml names the problem (a loop of links, a name too long, a NUL character)
+        if is_folder:
+            raise ConfigError(f"{cut(str(path))}: extends = {cut(repr(parent))}: is a folder ({cut(str(target))}), "
+                              f"expected a config .toml file")
         merged, parent_description = _read_layered(target, (*chain, resolved))
         description = description or parent_description
     for section, keys in document.items():
         if section not in SCHEMA:
             raise ConfigError(
-                f"{path}: unknown section [{section}]{suggest(section, SCHEMA)}; "
+                f"{cut(str(path))}: unknown section [{cut(section)}]{suggest(section, SCHEMA)}; "
                 f"sections: {', '.join(SCHEMA)}; top-level keys: {', '.join(TOP_LEVEL_KEYS)}"
             )
         if not isinstance(keys, dict):
-            raise ConfigError(f"{path}: {section} = {show(keys)} is not allowed: [{section}] must be a table of keys")
+            raise ConfigError(f"{cut(str(path))}: {section} = {show(keys)} is not allowed: [{section}] must be a table of keys")
         for key in keys:
-            split_key(f"{section}.{key}", str(path))
+            split_key(f"{section}.{key}", cut(str(path)))
         merged.setdefault(section, {}).update(keys)
     return merged, description
 
 
 def read_toml(path: Path, what: str = "config") -> dict[str, Any]:
-    """A TOML document, or a ConfigError saying why the ``what`` file cannot be read."""
+    """A TOML document, or a ConfigError saying why the ``what`` file cannot be read: missing,
+    a folder, a device or FIFO (never read: it could be endless or block), a symbolic-link
+    loop, larger than ``MAX_FILE_BYTES``, not UTF-8, not TOML, or nested too deeply."""
+    shown = cut(str(path))
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise ConfigError(f"{shown}: no such {what} file") from None
+    except OSError as error:
+        reason = "a loop of symbolic links" if error.errno == errno.ELOOP else error.strerror
+        raise ConfigError(f"{shown}: cannot be read as a {what} file: {reason}") from None
+    except RuntimeError:  # Path.stat of some loops on older Pythons
+        raise ConfigError(f"{shown}: cannot be read as a {what} file: a loop of symbolic links") from None
+    except ValueError:
+        raise ConfigError(f"{cut(repr(str(path)))}: cannot be read as a {what} file: the name holds a NUL character") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise ConfigError(f"{shown}: is a folder, expected a {what} .toml file")
+    if not stat.S_ISREG(info.st_mode):
+        raise ConfigError(f"{shown}: not a regular file (a device, FIFO or socket), expected a {what} .toml file")
+    if info.st_size > MAX_FILE_BYTES:
+        raise ConfigError(f"{shown}: {info.st_size:,} bytes, more than the {MAX_FILE_BYTES:,} a {what} file may have")
     try:
         with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such {what} file") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path}: is a folder, expected a {what} .toml file") from None
+            text = handle.read(MAX_FILE_BYTES + 1).decode("utf-8")
+        return tomllib.loads(text)
+    except OSError as error:
+        raise ConfigError(f"{shown}: cannot be read as a {what} file: {error.strerror or error}") from None
     except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{path}: not valid TOML: {error}") from None
+        raise ConfigError(f"{shown}: not valid TOML: {cut(str(error))}") from None
     except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not valid TOML: the file is not UTF-8 text") from None
+        raise ConfigError(f"{shown}: not valid TOML: the file is not UTF-8 text") from None
+    except RecursionError:
+        raise ConfigError(f"{shown}: not allowed: tables or lists nested too deeply for a {what} file") from None

@@ -19,14 +19,27 @@ class ConfigError(UserError):
     """A config or experiment file, or an override, that does not validate."""
 
 
+LONGEST = 200
+"""Characters of a value a message quotes; the middle of a longer one is cut."""
+
+
+def cut(text: str, longest: int = LONGEST) -> str:
+    """``text``, its middle cut to keep a message one readable line (a 100,000-character name)."""
+    text = str(text)
+    if len(text) <= longest:
+        return text
+    half = (longest - 30) // 2
+    return f"{text[:half]}...({len(text) - 2 * half:,} characters cut)...{text[-half:]}"
+
+
 def show(value: Any) -> str:
-    """A value as the user wrote it in TOML or JSON (``"ten"``, ``[1, 2]``), for messages."""
+    """A value as the user wrote it in TOML or JSON (``"ten"``, ``[1, 2]``), for messages (cut if long)."""
     if value is None:
         return "nothing"
     try:
-        return json.dumps(value)
-    except (TypeError, ValueError):
-        return repr(value)
+        return cut(json.dumps(value))
+    except (TypeError, ValueError, RecursionError):
+        return cut(repr(value))
 
 
 def suggest(word: Any, options: Iterable[str], prefix: str = "") -> str:

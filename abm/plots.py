@@ -37,7 +37,7 @@ from abm import __version__  # noqa: E402
 from abm.compare import with_interval  # noqa: E402
 from abm.execution import Executor  # noqa: E402
 from abm.metrics import TURNOVER_WINDOW  # noqa: E402
-from abm.results import OUTCOME_LABELS, SUMMARY_UNITS  # noqa: E402
+from abm.results import OUTCOME_LABELS, SUMMARY_UNITS, atomic  # noqa: E402
 from abm.simulate import OUTCOMES  # noqa: E402
 from abm.style import strategy_colour, strategy_label, strategy_style  # noqa: E402
 
@@ -181,7 +181,8 @@ def comparison_plots(national: pl.DataFrame, runs: pl.DataFrame, table: pl.DataF
         if error is not None:
             raise RuntimeError(f"drawing the figure {drawings[index][0]!r} raised:\n{error}")
         for name, content in files.items():
-            (folder / name).write_bytes(content)
+            with atomic(folder / name) as temporary:
+                temporary.write_bytes(content)
     figures = [Figure(folder / name, title) for title, name, _ in drawings]
     return [figures[1], figures[0], *figures[2:]]  # the overview first, as the report shows them
 
@@ -283,8 +284,10 @@ def save_figure(figure, path: Path, caption_line: str = "") -> Path:
     if caption_line:
         figure.text(0.5, 0, caption_line, ha="center", va="top", fontsize=8.5, color="0.2", wrap=True)
     png = path.with_suffix(".png")
-    figure.savefig(png, dpi=DPI, bbox_inches="tight")
-    figure.savefig(png.with_suffix(".svg"), bbox_inches="tight", metadata={"Date": None})
+    with atomic(png) as temporary:  # whole or absent, like every file under results/
+        figure.savefig(temporary, format="png", dpi=DPI, bbox_inches="tight")
+    with atomic(png.with_suffix(".svg")) as temporary:
+        figure.savefig(temporary, format="svg", bbox_inches="tight", metadata={"Date": None})
     plt.close(figure)
     return png
 

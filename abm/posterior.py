@@ -51,6 +51,9 @@ def load_posterior(path: Path, draws: int, seed: int) -> list[dict[str, float]]:
         frame = pl.read_parquet(path)
     except Exception as error:  # polars raises several kinds for a file that is not Parquet
         raise UserError(f"{path}: not a Parquet file ({error.__class__.__name__})") from None
+    if not {"weight", "loss"} & set(frame.columns):
+        raise UserError(f"{path}: not a calibration's posterior: it has neither a 'weight' nor a 'loss' column (expected "
+                        "posterior.parquet of abm calibrate --method abc, or accepted.parquet of abm calibrate)")
     keys = parameter_columns(frame, path)
     if not keys:
         raise UserError(f"{path}: no calibrated parameters in its columns {frame.columns} (expected \"section.name\" "

@@ -17,7 +17,8 @@ for. Time is rough: about 6 million client-weeks a second on one core
 folder is made; ``--force`` runs anyway. ``abm sweep`` calls :func:`check_design_size`
 before it draws a design's points (above ``RUN_LIMIT`` runs it asks for ``--yes``), then
 :func:`plan_sweep`, which also asks for ``--yes`` when the local sweep would take more
-than ``HOURS_LIMIT`` hours.
+than ``HOURS_LIMIT`` hours; ``run``, ``compare``, ``check``, ``calibrate`` and ``optimise``
+ask the same through :func:`check_duration`.
 """
 
 from __future__ import annotations
@@ -130,6 +131,15 @@ def plan_sweep(configs: list[Config], runs_each: int, workers: int | None, yes: 
                         f"(estimated), more than the {HOURS_LIMIT:g} h a sweep starts without asking: make the design "
                         f"smaller, or add --yes to run it")
     return f"{runs:,} runs, about {_duration(seconds)} on {workers} CPUs (estimated)"
+
+
+def check_duration(seconds: float, yes: bool, origin: str, what: str, smaller: str) -> str:
+    """The estimate as words; refused above ``HOURS_LIMIT`` hours unless ``yes`` (as ``abm sweep`` does).
+    Commands on a cluster (``--address``) pass ``yes``: its CPUs are not known here, as in :func:`plan_sweep`."""
+    if seconds > HOURS_LIMIT * 3600 and not yes:
+        raise UserError(f"{origin}: {what} would take about {_duration(seconds)} (estimated), more than the "
+                        f"{HOURS_LIMIT:g} h a command starts without asking: {smaller}, or add --yes to run it")
+    return f"about {_duration(seconds)} (estimated)"
 
 
 def check_design_size(runs: int, origin: str, yes: bool) -> None:

@@ -14,13 +14,15 @@ the columns :data:`WEEKLY_UNITS` and :data:`SUMMARY_UNITS` declare).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator
 
 import polars as pl
+import tomli_w
 
 from abm import __version__
 from abm.errors import UserError
@@ -99,35 +101,41 @@ def parquet_metadata(frame: pl.DataFrame, seed: int | None = None) -> dict[str, 
     return metadata | ({"seed": str(seed)} if seed is not None else {})
 
 
-def write_parquet(frame: pl.DataFrame, path: str | Path, *, seed: int | None = None) -> Path:
-    """Write ``frame`` to ``path`` atomically (temporary file, then rename), with
-    :func:`parquet_metadata`."""
+@contextlib.contextmanager
+def atomic(path: str | Path) -> Iterator[Path]:
+    """A temporary name beside ``path`` to write to: renamed to ``path`` when the block ends
+    without an error, removed otherwise, so ``path`` is either whole or untouched."""
     path = Path(path)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(handle)
     try:
-        frame.write_parquet(temporary, compression="zstd", metadata=parquet_metadata(frame, seed))
+        yield Path(temporary)
         os.chmod(temporary, _readable_mode())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-    return path
+
+
+def write_parquet(frame: pl.DataFrame, path: str | Path, *, seed: int | None = None) -> Path:
+    """Write ``frame`` to ``path`` atomically, with :func:`parquet_metadata`."""
+    with atomic(path) as temporary:
+        frame.write_parquet(temporary, compression="zstd", metadata=parquet_metadata(frame, seed))
+    return Path(path)
 
 
 def write_text(text: str, path: str | Path) -> Path:
     """Write a text file atomically."""
-    path = Path(path)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.chmod(temporary, _readable_mode())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+    with atomic(path) as temporary:
+        temporary.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+def write_toml(document: dict, path: str | Path, header: str = "") -> Path:
+    """Write a TOML file atomically, through a TOML writer (never by formatting strings);
+    ``header`` becomes comment lines above it."""
+    comments = "".join(f"# {line}\n" for line in header.splitlines())
+    return write_text(comments + tomli_w.dumps(document), path)
 
 
 def _readable_mode() -> int:

@@ -206,7 +206,7 @@ def test_sweep_into_a_used_folder_without_resume(workdir, capsys):
 
 def test_sweep_workers_zero(workdir, capsys):
     (workdir / "experiment.toml").write_text(BASE_LINE + GRID)
-    assert_clean_refusal(["sweep", "experiment.toml", "--workers", "0"], ["--workers", "0", "1 or more"], workdir, capsys)
+    assert_clean_refusal(["sweep", "experiment.toml", "--workers", "0"], ["--workers", "0", "from 1 to 4,096"], workdir, capsys)
 
 
 def test_sweep_missing_experiment(workdir, capsys):

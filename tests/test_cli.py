@@ -47,7 +47,7 @@ def test_compare_writes_table_plots_and_report(tmp_path):
         (["validate", "configs/nope.toml"], "no such config file"),
         (["run", "configs/baseline.toml", "--set", "council.strategy=bogus"], "council.strategy"),
         (["run", "configs/baseline.toml", "--set", "trust.social_rate=7"], "trust.social_rate = 7"),
-        (["compare", "--workers", "0"], "--workers 0: expected 1 or more"),
+        (["compare", "--workers", "0"], "--workers 0: expected a whole number from 1 to 4,096"),
         (["compare", "--workers", "2", "--address", "127.0.0.1:1"], "with --address the cluster's CPUs are used"),
         (["compare", "--address", "127.0.0.1:1"], "--address 127.0.0.1:1: cannot reach a Ray head there"),
     ],
@@ -73,3 +73,25 @@ def test_unwritable_output_folder_is_a_clear_error_and_leaves_nothing(tmp_path):
     assert done.returncode == 2
     assert "cannot be written" in done.stderr and "Traceback" not in done.stderr
     assert not out.exists()
+
+
+def test_output_piped_into_head_ends_quietly():
+    repo = Path(__file__).resolve().parent.parent
+    done = subprocess.run(f"'{sys.executable}' -m abm.cli validate configs/baseline.toml --show | head -1", shell=True,
+                          capture_output=True, text=True, cwd=repo, timeout=120)
+    # stderr may carry the config's own warnings (a small municipality), never a broken pipe's traceback
+    assert done.stdout.count("\n") == 1 and "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("command", ["run", "compare", "sweep", "validate", "viz", "check", "calibrate", "discover",
+                                     "robustness", "optimise"])
+def test_each_help_says_what_the_command_does_writes_how_long_and_its_exit_statuses(command, capsys):
+    from abm.cli import main
+
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = capsys.readouterr().out
+    assert "exit status: 0" in text and " 2 " in text  # every status the command can end with
+    assert "writes" in text.lower()  # what it writes (or "Writes nothing")
+    assert any(word in text for word in ("takes", "Takes", "Time:", "starts in")), "how long it takes"
+    assert "default" in text  # its defaults

@@ -95,7 +95,7 @@ def test_a_posterior_that_is_not_a_calibration_gives_one_line_and_writes_nothing
     not_parquet.write_text("not a table")
     cases = [
         (tmp_path / "missing.parquet", "no such file"), (not_parquet, "not a Parquet file"),
-        (wrong, "no calibrated parameters"), (accepted(tmp_path, []), "no parameter vector met every target"),
+        (wrong, "not a calibration's posterior"), (accepted(tmp_path, []), "no parameter vector met every target"),
         (unknown, "names no parameter"), (text, "not numbers"), (missing_value, "missing"),
         (weighted(tmp_path, [1.0, 2.0], [0.5, -0.5], "negative.parquet"), "'weight': value -0.5"),
         (weighted(tmp_path, [1.0, 2.0], [0.5, float("nan")], "nan.parquet"), "'weight': value nan"),

@@ -21,23 +21,33 @@ import hashlib
 import html
 import json
 import os
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 import optuna
 import polars as pl
+import tomli_w
 
+from abm import strategies
 from abm.calibration.fit import experiment, fit_table, format_fit, loss, run_experiments
 from abm.calibration.targets import Targets, load_targets
-from abm.config import load_config, param_of
+from abm.config import Config, param_of
 from abm.errors import UserError
-from abm.results import prepare_output_dir, write_parquet, write_text
-from abm.execution import connect
+from abm.execution import check_reachable, connect
+from abm.output import output_folder, safe_name, usable_path
+from abm.resources import check_duration, check_memory, estimate
+from abm.results import atomic, write_parquet, write_text, write_toml
+from abm.studies import IDENTITY, check_study, study_storage
 
 EXPERIMENT_SIZE_SECTIONS = ("run", "municipalities")
 STUDY_FILE = "study.db"
 STUDY_NAME = "calibration"
 TRIALS_PER_ROUND = 4  # trials asked together (their runs go to the executor at once); fixed, so results do not depend on --workers
+METHOD = "TPE on the weighted sum of squared z of the targets"
+MAX_TRIALS = 100_000
+MAX_REPLICATIONS = 1000
+SEED_HIGH = 2**32 - 1
 INTERRUPTED = "interrupted: the calibration stopped while this trial ran (not counted; its parameters are tried anew)"
 
 
@@ -51,65 +61,105 @@ class Calibration:
 
 def calibrate(targets_path: str | Path, params: list[str], trials: int, replications: int | None = None,
               workers: int = 1, address: str | None = None, resume: bool = False, out: str | Path | None = None,
-              seed: int | None = None) -> Calibration:
-    """Run (or continue) a calibration until ``trials`` trials have finished; write its outputs."""
+              seed: int | None = None, yes: bool = True, force: bool = False) -> Calibration:
+    """Run (or continue) a calibration until ``trials`` trials have finished; write its outputs.
+
+    Everything is checked before anything is written: the options, that an experiment of the
+    targets reads each parameter, that ``best.toml`` will be a valid config, the estimate of
+    time (above ``HOURS_LIMIT`` hours refused unless ``yes``) and memory (unless ``force``), and with ``resume`` that the
+    folder's study is this calibration's."""
     targets = load_targets(targets_path)
     if not params:
         raise UserError("--params: name at least one parameter to calibrate, e.g. --params progress.quality_elasticity")
-    if trials < 1:
-        raise UserError(f"--trials {trials}: expected a whole number >= 1")
+    if not 1 <= trials <= MAX_TRIALS:
+        raise UserError(f"--trials {trials}: expected a whole number from 1 to {MAX_TRIALS:,}")
+    if replications is not None and not 1 <= replications <= MAX_REPLICATIONS:
+        raise UserError(f"--replications {replications}: expected a whole number from 1 to {MAX_REPLICATIONS:,}")
     bounds = targets.parameter_bounds(list(dict.fromkeys(params)))
+    base = targets.base_config()
+    check_read(targets, base, list(bounds))
     replications = replications or targets.replications
     seed = targets.seed if seed is None else seed
-    folder = Path(out or f"results/calibrate-{targets.name}")
-    study = _open_study(folder, targets, bounds, replications, resume)
-    base = targets.base_config()
-    if workers > 1 or address is not None:
-        connect(workers, address)
-    try:
-        while (done := _finished(study)) < trials:
-            sampler_seed = seed + done  # a resumed study does not repeat the first trials' random draws
-            study.sampler = optuna.samplers.TPESampler(seed=sampler_seed, n_startup_trials=min(10, max(trials // 4, 2)))
-            batch = [study.ask() for _ in range(min(TRIALS_PER_ROUND, trials - done))]
-            configs = [base.with_overrides({key: _suggest(trial, key, low, high) for key, (low, high) in bounds.items()},
-                                           origin="calibration") for trial in batch]
-            answers = run_experiments([experiment(targets, config) for config in configs], replications, workers, address)
-            for trial, answer in zip(batch, answers):
-                if isinstance(answer, str):
-                    trial.set_user_attr("error", answer[-2000:])
-                    study.tell(trial, state=optuna.trial.TrialState.FAIL)
-                    continue
-                table = fit_table(targets, answer)
-                trial.set_user_attr("fit", table.drop("source").to_dicts())
-                study.tell(trial, loss(table))
-    finally:
+    if not 0 <= seed <= SEED_HIGH - trials:  # the sampler's seed is seed + finished trials, below 2**32
+        raise UserError(f"--seed {seed}: expected a whole number from 0 to {SEED_HIGH - trials:,} (with --trials {trials})")
+    folder = usable_path(out or Path("results") / f"calibrate-{safe_name(targets.name, str(targets.path))}")
+    _config_layer(folder, targets, {key: _middle(key, low, high) for key, (low, high) in bounds.items()}, base)  # or refused now
+    configs = list(experiment(targets, base).configs.values())
+    cpus = 1 if address else workers
+    largest = check_memory(configs, parallel=cpus, force=force, origin=str(targets.path))
+    seconds = sum(estimate(config).seconds for config in configs) * replications * trials / cpus
+    print(f"{targets.path}: {trials} trials of {len(configs)} experiments x {replications} replications "
+          f"(the largest {largest.describe()}), " + check_duration(seconds, yes or address is not None, str(targets.path), "the calibration",
+                                                                  "fewer --trials or --replications"), flush=True)
+    identity = _identity(targets, bounds, replications)
+    if resume:
+        check_study(folder / STUDY_FILE, STUDY_NAME, identity)
+    elif (folder / STUDY_FILE).exists():
+        raise UserError(f"{folder / STUDY_FILE}: a calibration is stored there already; continue it with --resume "
+                        f"or choose another folder with --out")
+    if address is not None:
+        check_reachable(address)
+    with output_folder(folder, checked=not resume, can_overwrite=False) as folder:
         if workers > 1 or address is not None:
-            import ray
+            connect(workers, address)  # before the study is made: a refused Ray leaves no study.db behind
+        try:
+            study = _open_study(folder, identity)
+            while (done := _finished(study)) < trials:
+                sampler_seed = seed + done  # a resumed study does not repeat the first trials' random draws
+                study.sampler = optuna.samplers.TPESampler(seed=sampler_seed, n_startup_trials=min(10, max(trials // 4, 2)))
+                batch = [study.ask() for _ in range(min(TRIALS_PER_ROUND, trials - done))]
+                configs = [base.with_overrides({key: _suggest(trial, key, low, high) for key, (low, high) in bounds.items()},
+                                               origin="calibration") for trial in batch]
+                answers = run_experiments([experiment(targets, config) for config in configs], replications, workers, address)
+                for trial, answer in zip(batch, answers):
+                    if isinstance(answer, str):
+                        trial.set_user_attr("error", answer[-2000:])
+                        study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                        continue
+                    table = fit_table(targets, answer)
+                    trial.set_user_attr("fit", table.drop("source").to_dicts())
+                    study.tell(trial, loss(table))
+        finally:
+            if workers > 1 or address is not None:
+                import ray
 
-            ray.shutdown()
-    return _write_outputs(folder, targets, study, bounds, replications)
+                ray.shutdown()
+        return _write_outputs(folder, targets, study, bounds, replications, base)
 
 
-def _open_study(folder: Path, targets: Targets, bounds: dict, replications: int, resume: bool) -> optuna.Study:
-    """The study in ``folder``: new (refusing to overwrite one) or resumed (refusing a different one)."""
-    path = folder / STUDY_FILE
-    identity = {
+def check_read(targets: Targets, base: Config, keys: list[str]) -> None:
+    """Refuse a strategy's setting that no strategy in the targets' experiments reads: the fit
+    would only follow noise (e.g. council.caseload_target when every arm runs status_quo)."""
+    used = set()
+    for target in targets.targets:
+        for arm in targets.arm_configs(base, target):
+            council = arm.council
+            used |= {council.strategy, *council.strategy_mix, *council.strategy_by_municipality.values()}
+    read = {key for name in used for key in strategies.lookup(name).parameters}
+    for key in keys:
+        if key in strategies.settings() and key not in read:
+            readers = sorted(name for name in strategies.names() if key in strategies.lookup(name).parameters)
+            raise UserError(f"--params {key}: no experiment of {targets.path} reads it (their strategies: "
+                            f"{', '.join(sorted(used))}; it is read by {', '.join(readers)}): the fit would follow noise; "
+                            f"calibrate another parameter or add a target whose arm runs one of those strategies")
+
+
+def _identity(targets: Targets, bounds: dict, replications: int) -> dict:
+    """What a study was started for: resuming with anything else is refused."""
+    return {
+        "method": METHOD, "parameters": list(bounds),
         "targets_file": str(targets.path), "targets_sha256": hashlib.sha256(targets.path.read_bytes()).hexdigest(),
         "bounds": {key: list(value) for key, value in bounds.items()}, "replications": replications,
     }
-    if path.exists() and not resume:
-        raise UserError(f"{path}: a calibration is stored there already; continue it with --resume or choose another folder with --out")
-    if resume and not path.exists():
-        raise UserError(f"--resume: no calibration to continue in {folder} ({STUDY_FILE} is missing); run without --resume to start one")
-    prepare_output_dir(folder)
+
+
+def _open_study(folder: Path, identity: dict) -> optuna.Study:
+    """The study in ``folder`` (new, or resumed after :func:`abm.studies.check_study`)."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(study_name=STUDY_NAME, storage=f"sqlite:///{path}", direction="minimize", load_if_exists=resume)
-    stored = study.user_attrs.get("identity")
-    if stored is None:
-        study.set_user_attr("identity", identity)
-    elif stored != identity:
-        differences = [f"{key} = {stored.get(key)!r} there, {identity[key]!r} now" for key in identity if stored.get(key) != identity[key]]
-        raise UserError(f"--resume: the calibration in {folder} was started for something else: {'; '.join(differences)}")
+    study = optuna.create_study(study_name=STUDY_NAME, storage=study_storage(folder / STUDY_FILE), direction="minimize",
+                                load_if_exists=True)
+    if IDENTITY not in study.user_attrs:
+        study.set_user_attr(IDENTITY, identity)
     for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         # trials running when the last calibration was killed: their runs are lost, so they count as failed
         study._storage.set_trial_user_attr(trial._trial_id, "error", INTERRUPTED)
@@ -123,13 +173,19 @@ def _finished(study: optuna.Study) -> int:
     return sum(trial.user_attrs.get("error") != INTERRUPTED for trial in study.get_trials(deepcopy=False, states=states))
 
 
+def _middle(key: str, low: float, high: float):
+    """A value of the parameter between its bounds (to check best.toml before the calibration runs)."""
+    return int((low + high) // 2) if param_of(key).kind == "int" else (low + high) / 2
+
+
 def _suggest(trial: optuna.Trial, key: str, low: float, high: float):
     if param_of(key).kind == "int":
         return trial.suggest_int(key, int(low), int(high))
     return trial.suggest_float(key, low, high)
 
 
-def _write_outputs(folder: Path, targets: Targets, study: optuna.Study, bounds: dict, replications: int) -> Calibration:
+def _write_outputs(folder: Path, targets: Targets, study: optuna.Study, bounds: dict, replications: int,
+                   base: Config) -> Calibration:
     rows = []
     for trial in study.get_trials(deepcopy=False):
         row = {"trial": trial.number, "state": trial.state.name, "loss": trial.value, "error": trial.user_attrs.get("error")}
@@ -153,39 +209,47 @@ def _write_outputs(folder: Path, targets: Targets, study: optuna.Study, bounds: 
             f"({replications} replications)\n\n" + format_fit(fit))
     write_parquet(fit, folder / "fit.parquet")
     write_text(text + "\n", folder / "fit.txt")
-    write_text(_config_layer(folder, targets, best, len(trials)), folder / "best.toml")
-    load_config(folder / "best.toml")  # the layer must be a valid config (it is one by construction)
+    document = _config_layer(folder, targets, dict(best.params), base)
+    header = (f"calibrated: {targets.path}, {datetime.date.today().isoformat()} (abm calibrate, best of {len(trials)} "
+              f"trials, loss {best.value:.4g}); values from the targets' [set] that the fit assumes are carried over")
+    write_toml(document, folder / "best.toml", header=header + _size_note(targets))
     plots = _plots(folder / "plots", trials, fit, list(bounds))
     write_text(_report(targets, text, plots), folder / "report.html")
     return Calibration(folder, trials, dict(best.params), fit)
 
 
-def _config_layer(folder: Path, targets: Targets, best: optuna.trial.FrozenTrial, n_trials: int) -> str:
-    """A config that extends the base with the best values, each with its source note.
+def _config_layer(folder: Path, targets: Targets, values: dict, base: Config) -> dict:
+    """A config that extends the base with ``values``, checked as a config: a valid TOML
+    document of the schema's keys, or one clear line now (before the calibration runs).
 
     The targets' ``[set]`` values the fit assumed come along, except the experiments' size
-    and length (``run.*``, ``municipalities.*``), which are listed as comments: the fitted
-    values hold for the model the targets ran, not for its size.
+    and length (``run.*``, ``municipalities.*``), which the header lists: the fitted values
+    hold for the model the targets ran, not for its size.
     """
-    date = datetime.date.today().isoformat()
-    note = f"calibrated: {targets.path}, {date}"
-    base = os.path.relpath(targets.base.resolve(), folder.resolve())
-    lines = [f"# {note} (abm calibrate, best of {n_trials} trials, loss {best.value:.4g})",
-             f"extends = {json.dumps(base)}", "description = " + json.dumps(f"{targets.description or targets.name}: calibrated values")]
-    size = [f"#   {key} = {value!r}" for key, value in targets.settings.items() if key.split(".")[0] in EXPERIMENT_SIZE_SECTIONS]
-    if size:
-        lines += ["# fitted on experiments of this size and length (not carried over):", *size]
-    sections: dict[str, list[str]] = {}
-    for key, value in targets.settings.items():
+    document: dict = {
+        "extends": os.path.relpath(targets.base.resolve(), folder.resolve()),
+        "description": f"{targets.description or targets.name}: calibrated values",
+    }
+    carried = {key: value for key, value in targets.settings.items()
+               if key.split(".")[0] not in EXPERIMENT_SIZE_SECTIONS and key not in values} | values
+    for key, value in carried.items():
         section, name = key.split(".")
-        if section not in EXPERIMENT_SIZE_SECTIONS and key not in best.params:
-            sections.setdefault(section, []).append(f"{name} = {value!r}  # as in {targets.path} [set]: the fit assumes it")
-    for key, value in best.params.items():
-        section, name = key.split(".")
-        sections.setdefault(section, []).append(f"{name} = {value!r}  # {note}")
-    for section, entries in sections.items():
-        lines += ["", f"[{section}]", *entries]
-    return "\n".join(lines) + "\n"
+        document.setdefault(section, {})[name] = value
+    try:
+        reread = tomllib.loads(tomli_w.dumps(document))
+    except (TypeError, ValueError) as error:
+        raise UserError(f"{targets.path}: [set] holds a value best.toml cannot hold as TOML ({error})") from None
+    flat = {f"{section}.{name}": value for section, keys in reread.items() if isinstance(keys, dict)
+            for name, value in keys.items()}
+    base.with_overrides(flat, origin=f"{targets.path}: best.toml (the calibrated layer)")
+    return document
+
+
+def _size_note(targets: Targets) -> str:
+    """Header lines: the experiments' size and length, which best.toml does not carry over."""
+    size = [f"  {key} = {json.dumps(value)}" for key, value in targets.settings.items()
+            if key.split(".")[0] in EXPERIMENT_SIZE_SECTIONS]
+    return "\nfitted on experiments of this size and length (not carried over):\n" + "\n".join(size) if size else ""
 
 
 def _plots(folder: Path, trials: pl.DataFrame, fit: pl.DataFrame, params: list[str]) -> list[Path]:
@@ -206,7 +270,8 @@ def _plots(folder: Path, trials: pl.DataFrame, fit: pl.DataFrame, params: list[s
     ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=2, fontsize="small", frameon=False)
     figure.tight_layout()
     paths = [folder / "targets_vs_model.png"]
-    figure.savefig(paths[0], dpi=100)
+    with atomic(paths[0]) as temporary:
+        figure.savefig(temporary, format="png", dpi=100)
     plt.close(figure)
 
     figure, axes = plt.subplots(len(params) + 1, 1, figsize=(7, 2 * (len(params) + 1)), sharex=True)
@@ -220,7 +285,8 @@ def _plots(folder: Path, trials: pl.DataFrame, fit: pl.DataFrame, params: list[s
     axes[-1].set_xlabel("trial")
     figure.tight_layout()
     paths.append(folder / "parameter_traces.png")
-    figure.savefig(paths[1], dpi=100)
+    with atomic(paths[1]) as temporary:
+        figure.savefig(temporary, format="png", dpi=100)
     plt.close(figure)
     return paths
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from abm.calibration.statistics import STATISTICS
 from abm.config import Config, load_config, param_of, read_toml, split_key
-from abm.errors import ConfigError
+from abm.errors import ConfigError, show
 
 FILE_KEYS = ("name", "description", "base", "seed", "replications", "tolerance", "set", "parameters", "targets", "pending")
 """``pending``: evidence the model cannot measure yet, listed for the record (not checked)."""
@@ -179,9 +179,13 @@ def _numeric_param(key: str, origin: str):
 
 
 def _number(value: Any, path: Path, where: str, positive: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or (positive and value <= 0):
-        raise ConfigError(f"{path}: {where} = {value!r} is not allowed: expected a {'positive ' if positive else ''}number")
-    return float(value)
+    try:  # an integer of 400 digits is TOML, but no float
+        number = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
+    except OverflowError:
+        number = math.nan
+    if not math.isfinite(number) or (positive and number <= 0):
+        raise ConfigError(f"{path}: {where} = {show(value)} is not allowed: expected a {'positive ' if positive else ''}number (a finite one)")
+    return number
 
 
 def _whole(value: Any, path: Path, where: str, low: int) -> int:

@@ -7,6 +7,7 @@ child process that gets the config through environment variables.
 
 from __future__ import annotations
 
+import argparse
 import errno
 import json
 import os
@@ -22,10 +23,18 @@ from abm.errors import UserError
 from abm.viz import CONFIG_ENV, OVERRIDES_ENV
 
 STARTUP_SECONDS = 120
+DESCRIPTION = """\
+Serves a browser app (Mesa's SolaraViz) at http://127.0.0.1:8765/ that steps a run of
+CONFIG (default configs/compare.toml) week by week: the municipalities as tiles, charts of
+the outcomes, the parameters to change and Reset. Writes nothing; starts in about 10-20
+seconds and serves until Ctrl+C.
+
+exit status: 0 stopped with Ctrl+C; 2 a mistake in the config or the port (one line)."""
 
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser("viz", help="watch a run in the browser (Mesa SolaraViz)")
+    parser = subparsers.add_parser("viz", help="watch a run in the browser (Mesa SolaraViz)",
+                                   description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_config_arguments(parser, config_required=False)
     parser.add_argument("--port", type=int, default=8765, help="port to serve on (default 8765)")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, this machine only)")

@@ -28,13 +28,16 @@ import polars as pl
 from tabulate import tabulate
 
 from abm import strategies
-from abm.errors import UserError
+from abm.errors import UserError, cut
+from abm.output import check_output_folder
 from abm.plots import save_figure  # also selects matplotlib's Agg backend
 from abm.results import prepare_output_dir, write_parquet, write_text
 
 import matplotlib.pyplot as plt  # noqa: E402  (after abm.plots chose the backend)
 
 IDENTITY = ("run_id", "point", "replication", "strategy", "seed")
+LONGEST_CONDITION = 2000
+"""Characters a --when condition may have (a longer one is a mistake, and could nest deeply)."""
 DENSITY = 0.8
 """The box chosen on PRIM's peeling trajectory: of those with at least this density, the one with
 the largest coverage x density (both high: most of the runs where the condition holds, few others)."""
@@ -44,14 +47,30 @@ the largest coverage x density (both high: most of the runs where the condition 
 
 
 def read_sweep(folder: str | Path) -> tuple[pl.DataFrame, dict]:
-    """A finished sweep's summary and resolved experiment, or one clear line saying what is missing."""
+    """A finished sweep's summary and resolved experiment, or one clear line saying what is
+    missing or damaged (a foreign or damaged folder is refused, never half read)."""
     folder = Path(folder)
     manifest, summary = folder / "manifest.json", folder / "summary.parquet"
     if not manifest.is_file() or not summary.is_file():
-        raise UserError(f"{folder}: not a finished sweep results folder (needs manifest.json and summary.parquet; "
-                        f"run `abm sweep EXPERIMENT --out {folder}` first)")
-    resolved = json.loads(manifest.read_text(encoding="utf-8"))["resolved"]
-    return pl.read_parquet(summary), resolved
+        raise UserError(f"{cut(str(folder))}: not a finished sweep results folder (needs manifest.json and summary.parquet; "
+                        f"run `abm sweep EXPERIMENT --out {cut(str(folder))}` first)")
+    try:
+        resolved = json.loads(manifest.read_text(encoding="utf-8"))["resolved"]
+        if not isinstance(resolved["parameters"], (list, dict)) or not all(isinstance(s, str) for s in resolved["strategies"]):
+            raise TypeError
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError, KeyError, TypeError):
+        raise UserError(f"{cut(str(manifest))}: damaged or not a sweep's manifest (expected the JSON object abm sweep "
+                        f"writes, with resolved parameters and strategies); run the sweep again into a new --out") from None
+    try:
+        table = pl.read_parquet(summary)
+    except (pl.exceptions.PolarsError, OSError, ValueError):
+        raise UserError(f"{cut(str(summary))}: damaged or not a Parquet file; rebuild it with "
+                        f"`abm sweep EXPERIMENT --out {cut(str(folder))} --resume`") from None
+    missing = [c for c in ("replication", "strategy", *resolved["parameters"]) if c not in table.columns]
+    if missing:
+        raise UserError(f"{cut(str(summary))}: not a sweep's summary (no column {cut(', '.join(missing))}); "
+                        f"rebuild it with `abm sweep EXPERIMENT --out {cut(str(folder))} --resume`")
+    return table, resolved
 
 
 def outcome_names(summary: pl.DataFrame, resolved: dict) -> list[str]:
@@ -103,11 +122,15 @@ def parse_condition(text: str, outcomes: list[str], strategies: list[str]) -> tu
     """The condition as a polars expression over :func:`paired` columns, and the strategies it names.
 
     An outcome without a strategy is allowed only when the sweep has one strategy."""
-    where = f"--when {text!r}"
+    where = f"--when {cut(repr(text))}"
+    if len(text) > LONGEST_CONDITION:
+        raise UserError(f"{where}: {len(text):,} characters, more than the {LONGEST_CONDITION:,} a condition may have")
     try:
         tree = ast.parse(text, mode="eval").body
     except SyntaxError:
         raise UserError(f"{where}: not an expression; e.g. --when \"invest.net_cost_mdkk < status_quo.net_cost_mdkk\"") from None
+    except (RecursionError, MemoryError):
+        raise UserError(f"{where}: nested too deeply; write a shorter condition") from None
     named: list[str] = []
 
     def column(strategy: str, outcome: str) -> pl.Expr:
@@ -132,6 +155,9 @@ def parse_condition(text: str, outcomes: list[str], strategies: list[str]) -> tu
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
             return -build(node.operand)
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+            if not _is_condition(node.operand):
+                raise UserError(f"{where}: not {ast.unparse(node.operand)!r}: `not` applies to a condition "
+                                f"(a comparison), e.g. not (invest.trust_mean > 0.5)")
             return ~build(node.operand)
         if isinstance(node, ast.BinOp) and type(node.op) in _ARITHMETIC:
             return getattr(build(node.left), _ARITHMETIC[type(node.op)])(build(node.right))
@@ -152,10 +178,25 @@ def parse_condition(text: str, outcomes: list[str], strategies: list[str]) -> tu
         raise UserError(f"{where}: {ast.unparse(node)!r} is not allowed; use numbers, outcomes, strategy.outcome, "
                         f"+ - * /, comparisons, and, or, not")
 
-    expression = build(tree)
+    try:
+        expression = build(tree)
+    except RecursionError:
+        raise UserError(f"{where}: nested too deeply; write a shorter condition") from None
+    if not _is_condition(tree):
+        raise UserError(f"{where}: not a condition (true or false in each run); compare outcomes, e.g. "
+                        f"--when \"invest.net_cost_mdkk < status_quo.net_cost_mdkk\"")
     if not named:
         raise UserError(f"{where}: names no outcome; e.g. --when \"invest.net_cost_mdkk < status_quo.net_cost_mdkk\"")
     return expression, named
+
+
+def _is_condition(node: ast.AST) -> bool:
+    """A node that is true or false in each run: a comparison, or conditions joined by and, or, not."""
+    if isinstance(node, ast.Compare):
+        return True
+    if isinstance(node, ast.BoolOp):
+        return all(_is_condition(value) for value in node.values)
+    return isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not) and _is_condition(node.operand)
 
 
 # -- scenario discovery ----------------------------------------------------------------
@@ -164,13 +205,13 @@ def parse_condition(text: str, outcomes: list[str], strategies: list[str]) -> tu
 def discover(folder: str | Path, when: str, out: str | Path | None = None, density: float = DENSITY) -> tuple[str, Path]:
     """PRIM and CART on where ``when`` holds; write tables, plots and an HTML section; return the text and folder."""
     folder = Path(folder)
+    check_density(density)
     summary, resolved = read_sweep(folder)
     expression, named = parse_condition(when, outcome_names(summary, resolved), list(resolved["strategies"]))
     names = factors(resolved)
     table = paired(summary, resolved, named, folder).with_columns(expression.alias("holds"))
     holds = table["holds"].to_numpy().astype(bool)
-    # Named by what was asked (the condition and the density), so another question gets its own folder.
-    out = new_output_folder(out or folder / "discovery" / _slug(f"{when} --density {density:g}"), "discovery")
+    out = new_output_folder(out or discovery_folder(folder, when, density), "discovery")
     write_parquet(table, out / "scenarios.parquet")
     headline = f"{when}: holds in {int(holds.sum())} of {holds.size} runs ({holds.mean():.0%})"
     if holds.all() or not holds.any():  # an answer in itself, but nothing for PRIM or CART to tell apart
@@ -380,11 +421,21 @@ def _robustness_plot(scored: pl.DataFrame, name: str, sense: str, policies: list
 
 
 def new_output_folder(path: str | Path, what: str) -> Path:
-    """A folder for this analysis' output; an existing one with files is never overwritten."""
-    path = Path(path)
-    if path.is_dir() and any(path.iterdir()):
-        raise UserError(f"{what} output folder {path} is not empty: choose another with --out (nothing is overwritten)")
-    return prepare_output_dir(path)
+    """A folder for this analysis' output; an existing one with files is never overwritten
+    (:func:`abm.output.check_output_folder`)."""
+    return prepare_output_dir(check_output_folder(path, analysis=True))
+
+
+def discovery_folder(folder: str | Path, when: str, density: float) -> Path:
+    """Where ``abm discover`` writes by default: named by what was asked (the condition and
+    the density), so another question gets its own folder."""
+    return Path(folder) / "discovery" / _slug(f"{when} --density {density:g}")
+
+
+def check_density(density: float) -> None:
+    if not 0 < density <= 1:  # false for nan too
+        raise UserError(f"--density {density:g}: expected a share above 0 and at most 1 (the PRIM box's share of runs "
+                        f"where the condition holds), e.g. --density {DENSITY}")
 
 
 def _slug(text: str) -> str:

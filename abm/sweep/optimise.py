@@ -38,6 +38,7 @@ from abm.execution import Runner, Task, batch_tasks, check_executor, connect, ex
 from abm.plots import save_figure  # also selects matplotlib's Agg backend
 from abm.results import write_parquet, write_text
 from abm.simulate import run_simulation
+from abm.studies import study_storage
 from abm.style import strategy_label
 from abm.sweep.analysis import TABLE_OUTCOMES
 from abm.sweep.decision import format_table, new_output_folder
@@ -96,7 +97,7 @@ def size_class(config: Config, limits: tuple[int, ...]) -> str | None:
 
 
 def search(space: Space, evaluate: Evaluate, objectives: list[tuple[str, str]], generations: int, population: int,
-           seed: int, storage: str, constraints: Callable[[list[float]], list[float]] | None = None) -> optuna.Study:
+           seed: int, storage: str | optuna.storages.BaseStorage, constraints: Callable[[list[float]], list[float]] | None = None) -> optuna.Study:
     """NSGA-II for ``generations`` x ``population`` candidates, each generation scored in one call of ``evaluate``.
 
     ``evaluate`` gets the candidates (``{name: value}``) and returns each one's objective values
@@ -195,7 +196,7 @@ def optimise(experiment: Experiment, objectives: list[tuple[str, str]], constrai
     runs: list[dict] = []
     with executor_session(workers, address):
         study = search(space, model_evaluator(experiment, names, workers, address, runner, runs, limits), objectives,
-                       generations, population, experiment.seed, f"sqlite:///{folder / 'study.db'}",
+                       generations, population, experiment.seed, study_storage(folder / "study.db"),
                        constraint_values if constraints else None)
     front = pareto_table(study, space, objectives)
     write_parquet(front, folder / "pareto.parquet")

@@ -74,6 +74,12 @@ class SweepStore:
                     f"{recorded.get('identity')}, but {experiment.path} resolves to identity {identity}: "
                     f"a different set of runs; use another --out folder"
                 )
+        for sub in (folder / "runs", folder / "weekly", folder / "failed"):
+            if sub.exists() and not sub.is_dir():
+                raise UserError(f"--resume: {sub} is not a folder (a sweep keeps its runs there): {folder} is damaged "
+                                f"or not a sweep's; use another --out folder")
+        if used:
+            cls(folder).check_finished()
         store = cls(prepare_output_dir(folder))
         for sub in (store.runs, store.weekly, store.failed):
             sub.mkdir(exist_ok=True)
@@ -87,6 +93,16 @@ class SweepStore:
                 "resolved": experiment.resolved(),
             }, indent=1) + "\n", folder / MANIFEST)
         return store
+
+    def check_finished(self) -> None:
+        """Refuse a folder whose finished runs are not all readable Parquet (they would count as
+        done, and the summary could not be built from them)."""
+        for path in sorted(self.runs.glob("*.parquet")) if self.runs.is_dir() else []:
+            try:
+                pl.read_parquet_schema(path)
+            except (pl.exceptions.PolarsError, OSError, ValueError):
+                raise UserError(f"--resume: {path} is not a Parquet file (damaged?); move it away to run that run "
+                                f"again, or use another --out folder") from None
 
     def done(self) -> set[str]:
         return {path.stem for path in self.runs.glob("*.parquet")}

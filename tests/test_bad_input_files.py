@@ -331,6 +331,38 @@ def test_resume_refuses_a_study_file_that_is_not_this_calibrations(case, workdir
                           "--resume", "--out", str(out)], ["--resume", *fragments], workdir, capsys)
 
 
+@pytest.mark.slow  # two calibrations: about 6 s
+def test_a_study_of_an_earlier_version_resumes(workdir, capsys):
+    """Studies written before the identity named the method and parameters are still this calibration's."""
+    out = workdir / "out"
+    assert main([*CALIBRATE[:-1], "1", "--out", str(out)]) == 0
+    with sqlite3.connect(out / "study.db") as connection:
+        (value,) = connection.execute("SELECT value_json FROM study_user_attributes WHERE key = 'identity'").fetchone()
+        earlier = {k: v for k, v in json.loads(value).items() if k not in ("method", "parameters")}
+        connection.execute("UPDATE study_user_attributes SET value_json = ? WHERE key = 'identity'", (json.dumps(earlier),))
+    assert main([*CALIBRATE, "--resume", "--out", str(out)]) == 0
+    earlier["replications"] = 3
+    with sqlite3.connect(out / "study.db") as connection:
+        connection.execute("UPDATE study_user_attributes SET value_json = ? WHERE key = 'identity'", (json.dumps(earlier),))
+    assert_clean_refusal([*CALIBRATE[:-1], "3", "--resume", "--out", str(out)], ["started for something else", "replications"],
+                         workdir, capsys)
+
+
+def test_an_interrupted_sweep_removes_the_folder_it_made(workdir, capsys, monkeypatch):
+    import abm.sweep.driver as driver
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+        yield
+
+    monkeypatch.setattr(driver, "execute", interrupted)
+    before = tree(workdir)
+    assert main(["sweep", "experiment.toml", "--workers", "1"]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted; nothing was kept (removed results," in err
+    assert tree(workdir) == before  # not even manifest.json is left
+
+
 def test_study_file_in_a_folder_named_like_url_options_stays_in_that_folder(tmp_path):
     import optuna
 

@@ -34,8 +34,12 @@ def study_storage(path: Path) -> optuna.storages.RDBStorage:
     return storage
 
 
-def check_study(path: Path, study_name: str, identity: dict[str, Any], option: str = "--resume") -> None:
-    """Refuse, before anything is written, a ``path`` that does not hold this command's own study."""
+def check_study(path: Path, study_name: str, identity: dict[str, Any], option: str = "--resume",
+                added: tuple[str, ...] = ()) -> None:
+    """Refuse, before anything is written, a ``path`` that does not hold this command's own study.
+
+    ``added``: keys of ``identity`` that studies written by earlier versions lack; such a study
+    is compared without them."""
     where = f"{option}: {cut(str(path))}"
     if not path.is_file():
         raise UserError(f"{where}: no such study file; run without {option} to start one")
@@ -61,6 +65,8 @@ def check_study(path: Path, study_name: str, identity: dict[str, Any], option: s
         stored = json.loads(rows[0][0])
     except (TypeError, ValueError):
         raise UserError(f"{where}: the study's record of what it was started for is damaged; use another --out folder") from None
+    if isinstance(stored, dict):
+        identity = {key: value for key, value in identity.items() if key in stored or key not in added}
     if not isinstance(stored, dict) or stored != json.loads(json.dumps(identity)):
         stored = stored if isinstance(stored, dict) else {}
         differences = [f"{key} = {cut(repr(stored.get(key)), 120)} there, {cut(repr(value), 120)} now"

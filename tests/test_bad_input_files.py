@@ -331,6 +331,38 @@ def test_resume_refuses_a_study_file_that_is_not_this_calibrations(case, workdir
                           "--resume", "--out", str(out)], ["--resume", *fragments], workdir, capsys)
 
 
+@pytest.mark.slow  # two calibrations: about 6 s
+def test_a_study_of_an_earlier_version_resumes(workdir, capsys):
+    """Studies written before the identity named the method and parameters are still this calibration's."""
+    out = workdir / "out"
+    assert main([*CALIBRATE[:-1], "1", "--out", str(out)]) == 0
+    with sqlite3.connect(out / "study.db") as connection:
+        (value,) = connection.execute("SELECT value_json FROM study_user_attributes WHERE key = 'identity'").fetchone()
+        earlier = {k: v for k, v in json.loads(value).items() if k not in ("method", "parameters")}
+        connection.execute("UPDATE study_user_attributes SET value_json = ? WHERE key = 'identity'", (json.dumps(earlier),))
+    assert main([*CALIBRATE, "--resume", "--out", str(out)]) == 0
+    earlier["replications"] = 3
+    with sqlite3.connect(out / "study.db") as connection:
+        connection.execute("UPDATE study_user_attributes SET value_json = ? WHERE key = 'identity'", (json.dumps(earlier),))
+    assert_clean_refusal([*CALIBRATE[:-1], "3", "--resume", "--out", str(out)], ["started for something else", "replications"],
+                         workdir, capsys)
+
+
+def test_an_interrupted_sweep_removes_the_folder_it_made(workdir, capsys, monkeypatch):
+    import abm.sweep.driver as driver
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+        yield
+
+    monkeypatch.setattr(driver, "execute", interrupted)
+    before = tree(workdir)
+    assert main(["sweep", "experiment.toml", "--workers", "1"]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted; nothing was kept (removed results," in err
+    assert tree(workdir) == before  # not even manifest.json is left
+
+
 def test_study_file_in_a_folder_named_like_url_options_stays_in_that_folder(tmp_path):
     import optuna
 
@@ -352,10 +384,6 @@ def test_calibrate_out_with_url_options_writes_only_into_that_folder(workdir, ca
 
 
 # -- config files that cannot be read ------------------------------------------------------
-
-def deep(text: str) -> str:
-    return text
-
 
 CONFIGS = {
     "nested 100,000 deep": ("[run]\nweeks = " + "[" * 100_000 + "]" * 100_000 + "\n", ["bad.toml", "nested too deeply"]),
@@ -617,6 +645,18 @@ def _loads(kind: str, path: Path) -> bool:
     return True
 
 
+def _whole_file(root: Path, name: str) -> bytes:
+    """A valid file of the kind ``name`` is (a Parquet table, a study, a manifest, a TOML file), to truncate."""
+    if name.endswith(".parquet"):
+        return _valid_parquet(root)
+    if name.endswith(".db"):
+        other_study(root / ".whole.db")
+        data = (root / ".whole.db").read_bytes()
+        (root / ".whole.db").unlink()
+        return data
+    return json.dumps(MANIFEST).encode() if name.endswith(".json") else EXPERIMENT.encode()
+
+
 def _valid_parquet(root: Path) -> bytes:
     SUMMARY.write_parquet(root / ".valid.parquet")
     data = (root / ".valid.parquet").read_bytes()
@@ -637,7 +677,7 @@ KINDS = {
 
 
 @st.composite
-def damaged(draw, kind: str):
+def damaged(draw):
     """Random bytes, a truncation of a valid file, or another kind's content."""
     choice = draw(st.sampled_from(["random", "truncated", "json", "parquet", "sqlite", "text"]))
     if choice == "random":
@@ -662,9 +702,9 @@ def test_any_damage_to_a_file_a_command_reads_is_a_clean_refusal(kind, data, tmp
     sweep_folder(root)
     (root / "out").mkdir()
     name, argv, fragment = KINDS[kind]
-    content = data.draw(damaged(kind))
+    content = data.draw(damaged())
     if content.startswith(b"truncated:"):
-        whole = _valid_parquet(root) if name.endswith(".parquet") else EXPERIMENT.encode()
+        whole = _whole_file(root, name)
         content = whole[:data.draw(st.integers(0, len(whole) - 1))]
     elif content.startswith(b"parquet:"):
         content = _valid_parquet(root)
@@ -674,8 +714,6 @@ def test_any_damage_to_a_file_a_command_reads_is_a_clean_refusal(kind, data, tmp
         (root / ".x.db").unlink()
     if kind == "summary" and content == _valid_parquet(root):
         content = b"x"  # the valid summary itself is no damage
-    if kind == "posterior" and content == _valid_parquet(root):
-        pass  # a valid Parquet file without calibrated parameters: refused too
     (root / name).write_bytes(content)
     if name.endswith(".toml"):
         assume(not _loads(kind, root / name))  # a truncation can leave a whole, valid file: no damage

@@ -93,7 +93,7 @@ def calibrate(targets_path: str | Path, params: list[str], trials: int, replicat
                                                                   "fewer --trials or --replications"), flush=True)
     identity = _identity(targets, bounds, replications)
     if resume:
-        check_study(folder / STUDY_FILE, STUDY_NAME, identity)
+        check_study(folder / STUDY_FILE, STUDY_NAME, identity, added=("method", "parameters"))  # studies of before 2026-12-07
     elif (folder / STUDY_FILE).exists():
         raise UserError(f"{folder / STUDY_FILE}: a calibration is stored there already; continue it with --resume "
                         f"or choose another folder with --out")

@@ -96,6 +96,13 @@ def test_resume_continues_the_stored_study_and_refuses_another(tmp_path):
     ("", '[[targets]]\nname = "x"\nstatistic = "days_saved_first_year"\nvalue = 1\nse = 1\n',
      r"targets 'x': statistic 'days_saved_first_year' compares two arms: give \[targets.control\] and \[targets.treatment\]"),
     ("", '[[targets]]\nname = "x"\nstatistic = "client_share"\nvalue = 1\nse = 0\n', r"targets 'x': se = 0 is not allowed: expected a positive number"),
+    ("", '[[targets]]\nname = "x"\nstatistic = "trial_stock_unemployment_days"\nvalue = -35\nse = 6\n',
+     r"targets 'x': statistic = 'trial_stock_unemployment_days' needs an in-office trial: set council.trial_weeks > 0"),
+    ("", '[[targets]]\nname = "x"\nstatistic = "trial_entrants_employment_days"\nvalue = 24\nse = 6\n[targets.set]\n"council.trial_weeks" = 10\n',
+     r"targets 'x': statistic = 'trial_entrants_employment_days' follows every client 104 weeks from assignment: run.weeks = 52 must be at least 113"),
+    ("", '[[targets]]\nname = "x"\nstatistic = "trial_entrants_employment_days"\nvalue = 24\nse = 6\n[targets.set]\n"council.trial_weeks" = 1\n'
+         '"council.trial_clients" = "stock"\n"run.weeks" = 110\n',
+     r"needs a trial that randomises the entrants: council.trial_clients = 'stock', allowed: 'both' or 'entrants'"),
 ])
 def test_bad_targets_files_give_one_clear_line(tmp_path, capsys, header, body, message):
     path = targets_file(tmp_path, body, header=header)
@@ -134,6 +141,10 @@ def test_shipped_targets_load():
     targets = load_targets(Path(__file__).parent.parent / "targets" / "denmark.toml")
     assert {t.statistic for t in targets.targets} >= {"days_saved_first_year", "payback_months", "client_share", "turnover_annual"}
     assert all(t.source for t in targets.targets)
+    austria = load_targets(Path(__file__).parent.parent / "targets" / "austria.toml")
+    assert {t.statistic for t in austria.targets} == {f"trial_{sample}_{outcome}_days" for sample in ("entrants", "stock")
+                                                      for outcome in ("employment", "unemployment", "out_of_labour_force", "duration")}
+    assert all(t.source and "se: published" in t.note for t in austria.targets)
 
 
 def test_a_trial_that_raises_is_recorded_and_the_calibration_goes_on(tmp_path, monkeypatch):

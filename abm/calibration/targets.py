@@ -101,7 +101,10 @@ def load_targets(path: str | Path) -> Targets:
     )
     config = result.base_config()  # every override must give a valid config
     for target in targets:
-        result.arm_configs(config, target)
+        for arm in result.arm_configs(config, target):
+            problem = STATISTICS[target.statistic].problem(arm)
+            if problem:
+                raise ConfigError(f"{path}: targets {target.name!r}: statistic = {target.statistic!r} {problem}")
     return result
 
 

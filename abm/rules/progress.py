@@ -41,6 +41,13 @@ PARAMS = {
         "assumption (issue 14: field trials count it apart from jobs; without it, sick job-ready clients worn down by pressing stayed for decades: 45% of the stationary job-ready stock had spells over 20 years; at 0.005 such spells last about four years)",
         low=0.0, high=1.0,
     ),
+    "job_loss_hazard": Param(
+        0.01, "per week",
+        "Weekly chance that a job found after a spell ends (the former client returns to unemployment). The model has no employment "
+        "spell after an exit; only the in-office trial statistics use this, in closed form (abm/calibration/statistics.py).",
+        "assumption: about 40% of jobs taken after unemployment end within a year (jobs after unemployment are often short)",
+        low=0.0, high=1.0,
+    ),
     "quality_elasticity": Param(
         2.1, "", "Exit and clarification speed scale as (quality / reference quality) to this power.",
         "calibrated: targets/denmark.toml, 2026-12-02 (Hainmueller et al. 2016, not the seed 002 pilot's before/after figure: the experiment wins)", low=0.0, high=10.0,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from abm.calibration.fit import experiment, fit_table, format_fit, run_experiments
+from abm.calibration.fit import experiment, fit_table, format_fit, passes, run_experiments
 from abm.calibration.targets import load_targets
 from abm.config import parse_overrides
 from abm.errors import UserError
@@ -47,4 +47,4 @@ def handle(args) -> int:
     table = fit_table(targets, values)
     print(f"fit of {args.config or targets.base} to {targets.path} ({replications} replications, seed {targets.seed})\n")
     print(format_fit(table))
-    return 0 if table["within"].all() else 1
+    return 0 if passes(table) else 1

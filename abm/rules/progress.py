@@ -38,7 +38,7 @@ PARAMS = {
     "out_of_labour_force_hazard": Param(
         0.005, "per week",
         "Weekly chance that a job-ready client leaves the labour force (deregistered without a job); casework does not change it. 0 = no such exit.",
-        "assumption (issue 14: field trials count it apart from jobs; without it, sick job-ready clients worn down by pressing stayed for decades: 45% of the stationary job-ready stock had spells over 20 years; at 0.005 such spells last about four years)",
+        "assumption (field trials count it apart from jobs, e.g. Böheim, Eppel & Mahringer 2023; without it, sick job-ready clients worn down by pressing stayed for decades: 45% of the stationary job-ready stock had spells over 20 years; at 0.005 such spells last about four years)",
         low=0.0, high=1.0,
     ),
     "job_loss_hazard": Param(

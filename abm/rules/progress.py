@@ -41,6 +41,14 @@ PARAMS = {
         "assumption (field trials count it apart from jobs, e.g. Böheim, Eppel & Mahringer 2023; without it, sick job-ready clients worn down by pressing stayed for decades: 45% of the stationary job-ready stock had spells over 20 years; at 0.005 such spells last about four years)",
         low=0.0, high=1.0,
     ),
+    "sanction_elasticity": Param(
+        0.0, "", "The chance of leaving the labour force (out_of_labour_force_hazard) scales with meeting quality as "
+        "self_help_share + (1 - self_help_share) x (quality / reference quality)^this: more time per client brings more meetings, "
+        "monitoring and sanctions, so more clients leave the register without a job. 0 = casework does not change it.",
+        "Böheim, Eppel & Mahringer (2023): lower caseloads brought more meetings, job offers, programme assignments and sanctions, "
+        "and more exits out of the labour force; Hainmueller et al. (2016): offices with lower caseloads monitored and sanctioned more",
+        low=0.0, high=10.0,
+    ),
     "job_loss_hazard": Param(
         0.01, "per week",
         "Weekly chance that a job found after a spell ends (the former client returns to unemployment). The model has no employment "
@@ -168,6 +176,17 @@ def quality_boost(quality: np.ndarray, model) -> np.ndarray:
     return p.self_help_share + (1 - p.self_help_share) * ratio**p.quality_elasticity
 
 
+def sanction_boost(quality: np.ndarray, model) -> np.ndarray:
+    """Multiplier of the chance of leaving the labour force: 1 at the reference caseload, and
+    exactly 1 everywhere when ``sanction_elasticity`` is 0 (casework does not change it)."""
+    p = model.params.progress
+    quality = np.asarray(quality, dtype=float)
+    if p.sanction_elasticity == 0:
+        return np.ones_like(quality)
+    ratio = quality / casework.reference_quality(model.params)
+    return p.self_help_share + (1 - p.self_help_share) * ratio**p.sanction_elasticity
+
+
 def meeting_boost(params) -> float:
     """Multiplier of the job chance of clients in their early weeks, from meeting more (or
     less) often than the usual schedule: 1 without early contact."""
@@ -236,6 +255,7 @@ def stationary_survivors(model, rng: np.random.Generator, attributes: dict[str, 
     """
     p = model.params.progress
     boost = float(quality_boost(quality, model))
+    out_of_labour_force = p.out_of_labour_force_hazard * float(sanction_boost(quality, model))
     press = float(press_chance(quality, p, casework.reference_quality(model.params)))
     _, job_factor = scenario_factors(model.params)
     group = attributes["group"].astype(np.int64)
@@ -255,7 +275,7 @@ def stationary_survivors(model, rng: np.random.Generator, attributes: dict[str, 
         with np.errstate(divide="ignore", over="ignore"):  # a group mean health of 0 (extreme configs): infinite, capped below as in _week
             personal = term * (np.maximum(health, 1e-6) / health_mean[g]) ** p.health_effect
         hazard = (np.asarray(p.job_hazard)[g] * job_factor + np.asarray(p.education_hazard)[g]) * boost * personal
-        return term, np.minimum(hazard + np.where(g == 0, p.out_of_labour_force_hazard, 0.0), 1.0)
+        return term, np.minimum(hazard + np.where(g == 0, out_of_labour_force, 0.0), 1.0)
 
     def survival(g: np.ndarray, start: np.ndarray, weeks: np.ndarray) -> np.ndarray:
         """Chance of no exit in ``weeks`` weeks of group g from spell week ``start`` on."""
@@ -311,6 +331,8 @@ class Casework(NamedTuple):
     press: np.ndarray  # chance a sick client is pressed, by the caseworker's quality
     early_boost: np.ndarray  # the same for clients early in their spell (casework.early_contact_weeks)
     early_press: np.ndarray
+    sanction: np.ndarray  # multiplier of leaving the labour force, by the caseworker's quality (sanction_boost)
+    early_sanction: np.ndarray
     press_handling: np.ndarray  # per municipality: pressing left after protests changed case handling
 
 
@@ -363,6 +385,8 @@ def apply(model) -> None:
         press=press,
         early_boost=quality_boost(early_quality, model) if early_contact else boost,
         early_press=early_press if early_contact else press,
+        sanction=sanction_boost(quality, model),
+        early_sanction=sanction_boost(early_quality, model) if early_contact else sanction_boost(quality, model),
         press_handling=1 - p.protest_handling_effect * model.councils.media_pressure,  # protests change case handling
     )
     health_mean, distance_mean = group_means(model.params)
@@ -432,7 +456,8 @@ def _week(rng, rows, exit_draws, c, this_week, p, counts):
         )
         if early:
             job *= p.early_meeting_boost
-        out = p.out_of_labour_force_hazard if g == 0 else 0.0  # job-ready clients only
+        sanction = this_week.early_sanction[worker] if early else this_week.sanction[worker]
+        out = p.out_of_labour_force_hazard * sanction if g == 0 else 0.0  # job-ready clients only
         exit_kind = NO_EXIT
         draw = exit_draws[r]
         if draw < job + education + out:

@@ -242,68 +242,27 @@ def on_entry(model, slots: np.ndarray, rng: np.random.Generator) -> None:
 def stationary_survivors(model, rng: np.random.Generator, attributes: dict[str, np.ndarray], age: np.ndarray,
                          quality: float) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Which entrants of ``age`` weeks ago would still be clients now had their meetings been
-    of ``quality`` all along (no caseworker change), and their progress columns now: the same
-    hazards and clarification as ``_week``, in closed form per person, with that quality's
-    ``boost`` and weekly pressing chance ``press``.
+    of ``quality`` all along (no caseworker change), and their progress columns now.
 
-    Health follows its expected path: a sick client (usual health below ``sick_threshold``)
-    pressed with chance ``press`` a week settles ``press * damage / ((1 - press) * recovery)``
-    below their usual health at rate ``(1 - press) * recovery``. Exits use the usual health
-    for the first ``settle`` weeks of a spell and the settled health after, where ``settle``
-    is that rate's time constant: without it the start is healthier than the stock the flows
-    keep, and the status quo drifts upward for a decade while the sick accumulate.
+    The week's exit model, followed per person in closed form (``_survivors``): with one
+    quality the chances are constant within a spell but for health and the clarification
+    decision, so survival is a product of powers.
     """
     p = model.params.progress
     boost = float(quality_boost(quality, model))
-    out_of_labour_force = p.out_of_labour_force_hazard * float(sanction_boost(quality, model))
+    sanction = float(sanction_boost(quality, model))
     press = float(press_chance(quality, p, casework.reference_quality(model.params)))
-    _, job_factor = scenario_factors(model.params)
     group = attributes["group"].astype(np.int64)
-    distance, usual = attributes["distance"], attributes["health_base"]
-    health_mean, distance_mean = group_means(model.params)
-    sick = usual < p.sick_threshold
-    rate = (1 - press) * p.health_recovery
-    settled = np.where(sick, np.maximum(usual - press * p.press_health_damage / max(rate, 1e-12), 0.0), usual)
-    settle = int(np.ceil(1 / max(rate, 1e-12))) if press > 0 else 0
-
-    def health_after(weeks: np.ndarray) -> np.ndarray:
-        return settled + (usual - settled) * (1 - rate) ** weeks
-
-    def weekly_exit(g: np.ndarray, health: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(distance term, weekly chance of a job, education or leaving the labour force) in group g."""
-        term = _distance_term(distance, distance_mean[g], p.distance_effect)
-        with np.errstate(divide="ignore", over="ignore"):  # a group mean health of 0 (extreme configs): infinite, capped below as in _week
-            personal = term * (np.maximum(health, 1e-6) / health_mean[g]) ** p.health_effect
-        hazard = (np.asarray(p.job_hazard)[g] * job_factor + np.asarray(p.education_hazard)[g]) * boost * personal
-        return term, np.minimum(hazard + np.where(g == 0, out_of_labour_force, 0.0), 1.0)
-
-    def survival(g: np.ndarray, start: np.ndarray, weeks: np.ndarray) -> np.ndarray:
-        """Chance of no exit in ``weeks`` weeks of group g from spell week ``start`` on."""
-        early = np.clip(settle - start, 0, weeks)
-        return (1 - weekly_exit(g, usual)[1]) ** early * (1 - weekly_exit(g, settled)[1]) ** (weeks - early)
-
-    term, _ = weekly_exit(group, usual)
     weeks = np.asarray(p.clarification_weeks, dtype=float)[group]
     need = np.where(weeks > 0, rng.gamma(p.clarification_shape, np.maximum(weeks, 1e-9) / p.clarification_shape), 0.0)
-    decision_week = np.where(need > 0, np.ceil(need / max(boost, 1e-9)), np.inf)
-    waiting = age < decision_week  # no decision yet
-    before = np.minimum(age, decision_week)
-    alive = rng.random(len(age)) < survival(group, np.zeros(len(age)), before)
-    health_at_decision = health_after(np.where(waiting, 0, np.minimum(decision_week, age)))
-    disability = np.asarray(p.disability_share)[group] * np.clip((1 - health_at_decision) / (1 - health_mean[group]), 0, 2)
-    back = ~waiting & (rng.random(len(age)) >= disability + np.asarray(p.flexjob_share)[group])  # to the job-ready track
-    job_ready = np.zeros_like(group)
-    after = np.where(back, age - np.where(waiting, 0, decision_week), 0.0)
-    alive &= (waiting | back) & (rng.random(len(age)) < survival(job_ready, np.where(back, decision_week, 0), after))
-    state = {
-        "group": np.where(back, 0, group).astype(np.int8),
-        "distance_factor": np.where(back, weekly_exit(job_ready, usual)[0], term),
-        "clarification": np.where(waiting & (need > 0), age * boost, 0.0),
-        "clarification_need": np.where(back, 0.0, need),
-        "health": health_after(age),
-        "pressed_recent": np.where(sick, press, 0.0),
-    }
-    return alive, {name: column[alive] for name, column in state.items()}
+    draws = rng.random((3, len(age)))  # survival to the decision, the decision, survival after it
+    alive, *columns = _survivors(week_params(model), boost, sanction, press, group, attributes["distance"], attributes["health_base"],
+                                 need, np.asarray(age, dtype=np.int64), draws)
+    return alive, {name: column[alive] for name, column in zip(STATIONARY_COLUMNS, columns)}
+
+
+STATIONARY_COLUMNS = ("group", "distance_factor", "clarification", "clarification_need", "health", "pressed_recent")
+"""The columns ``_survivors`` returns after ``alive``: a client's state at a stationary start."""
 
 
 class Columns(NamedTuple):
@@ -357,6 +316,21 @@ class Params(NamedTuple):
     flexjob_share: np.ndarray
 
 
+def week_params(model) -> Params:
+    """The exit model's parameters, for the week (``_week``) and the stationary start (``_survivors``)."""
+    p = model.params.progress
+    _, job_factor = scenario_factors(model.params)
+    health_mean, distance_mean = group_means(model.params)
+    early_contact = casework.early_contact(model.params)
+    return bundle(
+        Params, p, health_mean=health_mean, distance_mean=distance_mean,
+        early_contact_weeks=casework.early_weeks(model.params) if early_contact else 0,
+        early_meeting_boost=meeting_boost(model.params),
+        churn_by_changes=(1 - p.change_penalty) ** np.arange(p.change_penalty_cap + 1.0),
+        job_hazard=np.asarray(p.job_hazard, dtype=float) * job_factor,
+    )
+
+
 class Counts(NamedTuple):
     """Per municipality, filled by the week."""
 
@@ -369,7 +343,6 @@ class Counts(NamedTuple):
 def apply(model) -> None:
     p = model.params.progress
     citizens = model.citizens
-    _, job_factor = scenario_factors(model.params)
     # Quality is the caseworker's, the same for all their clients: what follows from it is
     # computed per caseworker (the last entry answers for NO_CASEWORKER, -1: quality 0).
     quality = np.append(model.caseworkers.quality, 0.0)
@@ -389,14 +362,7 @@ def apply(model) -> None:
         early_sanction=sanction_boost(early_quality, model) if early_contact else sanction_boost(quality, model),
         press_handling=1 - p.protest_handling_effect * model.councils.media_pressure,  # protests change case handling
     )
-    health_mean, distance_mean = group_means(model.params)
-    params = bundle(
-        Params, p, health_mean=health_mean, distance_mean=distance_mean,
-        early_contact_weeks=casework.early_weeks(model.params) if early_contact else 0,
-        early_meeting_boost=meeting_boost(model.params),
-        churn_by_changes=(1 - p.change_penalty) ** np.arange(p.change_penalty_cap + 1.0),
-        job_hazard=np.asarray(p.job_hazard, dtype=float) * job_factor,
-    )
+    params = week_params(model)
     counts = Counts(*np.zeros((4, model.n_municipalities), dtype=np.int64))
     rows = citizens.occupied()
     rng = model.streams.progress
@@ -450,14 +416,12 @@ def _week(rng, rows, exit_draws, c, this_week, p, counts):
 
         # Exits to job or education: one uniform draw decides.
         boost = this_week.early_boost[worker] if early else this_week.boost[worker]
-        job, education = _exit_hazards(
-            p.job_hazard[g], p.education_hazard[g], boost, c.distance_factor[i], health, p.health_mean[g], p.health_effect,
-            p.churn_by_changes[min(c.changes[i], len(p.churn_by_changes) - 1)],
-        )
-        if early:
-            job *= p.early_meeting_boost
         sanction = this_week.early_sanction[worker] if early else this_week.sanction[worker]
-        out = p.out_of_labour_force_hazard * sanction if g == 0 else 0.0  # job-ready clients only
+        job, education, out = _exit_chances(
+            p.job_hazard[g], p.education_hazard[g], p.out_of_labour_force_hazard * sanction if g == 0 else 0.0, boost,
+            c.distance_factor[i], health, p.health_mean[g], p.health_effect,
+            p.churn_by_changes[min(c.changes[i], len(p.churn_by_changes) - 1)], p.early_meeting_boost if early else 1.0,
+        )
         exit_kind = NO_EXIT
         draw = exit_draws[r]
         if draw < job + education + out:
@@ -482,6 +446,31 @@ def _week(rng, rows, exit_draws, c, this_week, p, counts):
     return leaving[:n_leaving], kind[:n_leaving]
 
 
+# -- The exit model: one implementation for the week (``_week``) and the stationary start (``_survivors``).
+# Helpers of numbers only (see ``abm.compiled``).
+
+
+@kernel
+def _exit_chances(job_hazard, education_hazard, out_hazard, boost, distance_factor, health, health_mean, health_effect,
+                  churn, meetings):
+    """(job, education, out of the labour force) chances this week: base rate x casework x the
+    citizen's distance and health; the job chance also x churn (what caseworker changes leave
+    of it) x meetings (the early meeting frequency's effect, 1 outside the early weeks)."""
+    health_ratio = max(health, 1e-6) / health_mean
+    if health_effect != 1.0:
+        health_ratio = health_ratio**health_effect
+    personal = distance_factor * health_ratio
+    return job_hazard * boost * personal * churn * meetings, education_hazard * boost * personal, out_hazard
+
+
+@kernel
+def _exit_chance(job_hazard, education_hazard, out_hazard, boost, distance_factor, health, health_mean, health_effect):
+    """The chance of any of those exits this week, without caseworker changes or early meetings (at most 1)."""
+    job, education, out = _exit_chances(job_hazard, education_hazard, out_hazard, boost, distance_factor, health,
+                                        health_mean, health_effect, 1.0, 1.0)
+    return min(job + education + out, 1.0)
+
+
 @kernel
 def _health_after(health, health_base, is_pressed, press_health_damage, health_recovery):
     """This week's health, 0-1: worn down when pressed, else recovering toward the usual level."""
@@ -493,14 +482,30 @@ def _health_after(health, health_base, is_pressed, press_health_damage, health_r
 
 
 @kernel
-def _exit_hazards(job_hazard, education_hazard, boost, distance_factor, health, health_mean, health_effect, churn):
-    """(job, education) chances this week: base rate x casework x the citizen's distance
-    and health x churn (what caseworker changes leave of the job chance)."""
-    health_ratio = max(health, 1e-6) / health_mean
-    if health_effect != 1.0:
-        health_ratio = health_ratio**health_effect
-    personal = distance_factor * health_ratio
-    return job_hazard * boost * personal * churn, education_hazard * boost * personal
+def _settled_health(health_base, sick_threshold, press, press_health_damage, rate):
+    """Where ``_health_after``'s mean settles for a client pressed with chance ``press`` a week
+    while sick (usual health below ``sick_threshold``): the week's expected loss, ``press x
+    damage``, equals the expected recovery at ``rate`` = (1 - press) x recovery."""
+    if health_base < sick_threshold:
+        return max(health_base - press * press_health_damage / max(rate, 1e-12), 0.0)
+    return health_base
+
+
+@kernel
+def _expected_health(health_base, settled, rate, weeks):
+    """Health after ``weeks`` weeks of ``_health_after`` in expectation, from the usual level toward ``settled``."""
+    return settled + (health_base - settled) * (1 - rate) ** weeks
+
+
+@kernel
+def _survival(job_hazard, education_hazard, out_hazard, boost, distance_factor, health_base, settled, health_mean,
+              health_effect, settle, start, weeks):
+    """Chance of no exit in ``weeks`` weeks from spell week ``start`` on: at the usual health
+    until spell week ``settle``, at the settled health after."""
+    early = min(max(settle - start, 0.0), weeks)
+    usual = _exit_chance(job_hazard, education_hazard, out_hazard, boost, distance_factor, health_base, health_mean, health_effect)
+    later = _exit_chance(job_hazard, education_hazard, out_hazard, boost, distance_factor, settled, health_mean, health_effect)
+    return (1 - usual) ** early * (1 - later) ** (weeks - early)
 
 
 @kernel
@@ -512,3 +517,50 @@ def _decision(draw, disability_share, flexjob_share, health, health_mean):
     if draw < disability + flexjob_share:
         return FLEXJOB
     return NO_EXIT
+
+
+@kernel
+def _survivors(p, boost, sanction, press, group, distance, health_base, need, age, draws):
+    """Entrants of ``age`` weeks ago (group, distance, usual health, clarification need) in a
+    spell of constant casework (``boost``, ``sanction``, pressing chance ``press``): whether each is still a
+    client, and their ``STATIONARY_COLUMNS``. ``draws`` are uniforms, one row per chance event:
+    survival to the decision, the decision, survival on the job-ready track after it.
+
+    Health follows its expected path: exits use the usual health for the first ``settle``
+    weeks of a spell (the health path's time constant) and the settled health after; without
+    that the start is healthier than the stock the flows keep, and the status quo drifts
+    upward for a decade while the sick accumulate.
+    """
+    n = len(age)
+    alive = np.empty(n, dtype=np.bool_)
+    new_group = np.empty(n, dtype=np.int8)
+    distance_factor, clarification, clarification_need = np.empty(n), np.empty(n), np.empty(n)
+    health, pressed_recent = np.empty(n), np.empty(n)
+    rate = (1 - press) * p.health_recovery
+    settle = np.ceil(1 / max(rate, 1e-12)) if press > 0 else 0.0
+    for i in range(n):
+        g, usual, weeks = group[i], health_base[i], float(age[i])
+        settled = _settled_health(usual, p.sick_threshold, press, p.press_health_damage, rate)
+        out = p.out_of_labour_force_hazard * sanction if g == 0 else 0.0
+        term = _distance_term(distance[i], p.distance_mean[g], p.distance_effect)
+        decision_week = np.ceil(need[i] / max(boost, 1e-9)) if need[i] > 0 else np.inf
+        waiting = weeks < decision_week
+        survives = draws[0, i] < _survival(p.job_hazard[g], p.education_hazard[g], out, boost, term, usual, settled,
+                                           p.health_mean[g], p.health_effect, settle, 0.0, min(weeks, decision_week))
+        back = False  # to the job-ready track at the decision
+        if not waiting:
+            at_decision = _expected_health(usual, settled, rate, decision_week)
+            back = _decision(draws[1, i], p.disability_share[g], p.flexjob_share[g], at_decision, p.health_mean[g]) == NO_EXIT
+        if back:
+            term = _distance_term(distance[i], p.distance_mean[0], p.distance_effect)
+            survives = survives and draws[2, i] < _survival(
+                p.job_hazard[0], p.education_hazard[0], p.out_of_labour_force_hazard * sanction, boost, term, usual, settled,
+                p.health_mean[0], p.health_effect, settle, decision_week, weeks - decision_week)
+        alive[i] = survives and (waiting or back)
+        new_group[i] = 0 if back else g
+        distance_factor[i] = term
+        clarification[i] = weeks * boost if waiting and need[i] > 0 else 0.0
+        clarification_need[i] = 0.0 if back else need[i]
+        health[i] = _expected_health(usual, settled, rate, weeks)
+        pressed_recent[i] = press if usual < p.sick_threshold else 0.0
+    return alive, new_group, distance_factor, clarification, clarification_need, health, pressed_recent

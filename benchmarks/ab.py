@@ -1,0 +1,185 @@
+"""A/B: the same benchmark on a git commit (A) and on the working tree (B), in alternation.
+
+    .venv/bin/python benchmarks/ab.py REF [--pairs 3] [--scale 1.3] [--weeks 104]
+    .venv/bin/python benchmarks/ab.py HEAD~1 --script benchmarks/my_figures.py
+
+On a shared machine two figures from different runs say little: the machine's speed moves
+by up to 2x within a day. Here A and B run in turn (A B, B A, A B, ...: the order flips each
+pair so neither side always runs on a warmer or busier machine), each in a fresh process at
+one thread, and every figure is reported as B / A per pair: the median ratio and its range.
+
+A is the commit REF exported into a folder cached by commit (``git archive``: nothing is
+added to the repository's worktrees), with its own virtual environment, built once with
+pip from its ``pyproject.toml``; later calls with the same commit reuse both. B is the
+working tree with the interpreter running this script. Before the pairs each side runs
+once untimed, which compiles its numba kernels into its own tree's cache.
+
+The benchmark is the same code for both sides: by default ``model_figures`` below (build,
+burn-in and weekly steps at ``--scale`` x Denmark with every strategy in use, and each
+rule's milliseconds a week, ``model.rule_seconds``); with ``--script`` any Python file
+that prints one JSON object of numbers (seconds, say) on its last line, run from each
+side's folder with that side's interpreter and ``abm``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+from bench import ONE_THREAD, full_scale_overrides  # noqa: E402  (the full-scale config of bench.py)
+
+CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "abm-ab"
+
+
+# -- the benchmark (runs in a child process, on either side's abm) -----------------------------
+
+
+def model_figures(scale: float, weeks: int, seed: int) -> dict[str, float]:
+    """Seconds to build the model (``populate`` and the burn-in apart), and milliseconds a week:
+    all rules and each rule (``model.rule_seconds``), over ``weeks`` recorded weeks."""
+    from abm.config import defaults
+    from abm.model import JobcenterModel
+
+    class TimedModel(JobcenterModel):
+        def _populate(self) -> None:
+            started = time.perf_counter()
+            super()._populate()
+            self.populate_seconds = time.perf_counter() - started
+
+    config = defaults().with_overrides(full_scale_overrides(scale, weeks))
+    started, cpu_started = time.perf_counter(), time.process_time()
+    model = TimedModel(config, seed)
+    built = time.perf_counter()
+    model.rule_seconds = {}
+    model.run()
+    stepped = time.perf_counter()
+    figures = {
+        "build s": built - started,
+        "populate s": model.populate_seconds,
+        "burn-in s": built - started - model.populate_seconds,
+        "weeks ms/week": (stepped - built) / weeks * 1e3,
+        "process CPU s": time.process_time() - cpu_started,
+    }
+    figures |= {f"{name} ms/week": seconds / weeks * 1e3 for name, seconds in model.rule_seconds.items()}
+    return figures
+
+
+# -- the two sides ----------------------------------------------------------------------------
+
+
+def resolve(ref: str) -> str:
+    done = subprocess.run(["git", "rev-parse", "--verify", f"{ref}^{{commit}}"], cwd=ROOT, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"ab.py: REF {ref!r} is not a commit of {ROOT} (git rev-parse: {done.stderr.strip()})")
+    return done.stdout.strip()
+
+
+def prepared(commit: str) -> tuple[Path, Path]:
+    """(folder, python) of ``commit``: exported and given its own venv on first use, cached by commit."""
+    home = CACHE / commit
+    python = home / "venv" / "bin" / "python"
+    if python.exists():
+        return home / "tree", python
+    CACHE.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(prefix=f"{commit[:12]}.", dir=CACHE))  # renamed into place when complete
+    print(f"ab.py: exporting {commit[:12]} and building its venv in {home} (once per commit)", flush=True)
+    archive = subprocess.run(["git", "archive", "--format=tar", commit], cwd=ROOT, capture_output=True, check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(building / "tree", filter="data")
+    subprocess.run([sys.executable, "-m", "venv", str(building / "venv")], check=True)
+    # Installed by path, not editable, so nothing in the venv points into the temporary folder
+    # (its python finds its environment from pyvenv.cfg beside it, wherever the folder is).
+    pip = subprocess.run([str(building / "venv" / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                          str(building / "tree")], capture_output=True, text=True)
+    if pip.returncode != 0:
+        raise SystemExit(f"ab.py: pip could not install {commit[:12]} into {building / 'venv'}:\n{pip.stderr[-3000:]}")
+    try:
+        building.rename(home)
+    except OSError:  # another call finished first: use its copy
+        pass
+    return home / "tree", python
+
+
+def measure(python: Path, folder: Path, spec: dict) -> dict[str, float]:
+    """One run of the benchmark with this side's interpreter, from its folder (a fresh process, one thread)."""
+    env = {**os.environ, **ONE_THREAD, "PYTHONPATH": str(folder)}
+    if spec.get("script"):
+        command = [str(python), str(spec["script"])]
+    else:
+        command = [str(python), str(Path(__file__).resolve()), "--child", json.dumps(spec)]
+    done = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"ab.py: the benchmark failed in {folder}:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("ref", nargs="?", help="the commit to compare the working tree against (A), e.g. HEAD or main")
+    parser.add_argument("--pairs", type=int, default=3, help="A/B pairs, at least 3 (default 3)")
+    parser.add_argument("--scale", type=float, default=1.3, help="population scale (1.3: bench.py's full scale)")
+    parser.add_argument("--weeks", type=int, default=104, help="recorded weeks per run (default 104)")
+    parser.add_argument("--seed", type=int, default=20260101)
+    parser.add_argument("--script", type=Path, help="a Python file printing one JSON object of figures (last line)")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(model_figures(**json.loads(args.child))))
+        return
+    if args.ref is None:
+        parser.error("the commit to compare against, REF, is required")
+    if args.pairs < 3:
+        raise SystemExit(f"ab.py: --pairs {args.pairs} is too few: at least 3 pairs give a spread")
+    if args.script is not None and not args.script.is_file():
+        raise SystemExit(f"ab.py: --script {args.script}: no such file")
+
+    commit = resolve(args.ref)
+    folder_a, python_a = prepared(commit)
+    sides = {"A": (python_a, folder_a), "B": (Path(sys.executable), ROOT)}
+    spec = {"script": str(args.script.resolve())} if args.script else {"scale": args.scale, "weeks": args.weeks, "seed": args.seed}
+    print(f"A = {args.ref} ({commit[:12]}), B = the working tree {ROOT}; {args.pairs} pairs, "
+          + (f"script {args.script}" if args.script else f"scale {args.scale:g}, {args.weeks} weeks, seed {args.seed}")
+          + f"; load average {os.getloadavg()[0]:.2f}", flush=True)
+    for side, (python, folder) in sides.items():  # compile each side's kernels outside the timing
+        measure(python, folder, spec)
+    runs: dict[str, list[dict[str, float]]] = {"A": [], "B": []}
+    for pair in range(args.pairs):
+        for side in ("AB" if pair % 2 == 0 else "BA"):
+            runs[side].append(measure(*sides[side], spec))
+        a, b = runs["A"][-1], runs["B"][-1]
+        headline = next(iter(a))
+        print(f"  pair {pair + 1}: {headline} A {a[headline]:.3f}, B {b[headline]:.3f}", flush=True)
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+    report(runs)
+
+
+def report(runs: dict[str, list[dict[str, float]]]) -> None:
+    """Each figure: medians of A and B, and the ratio B / A of each pair (median, lowest-highest)."""
+    names = [name for name in runs["A"][0] if all(name in run for side in runs.values() for run in side)]
+    rows = []
+    for name in names:
+        a = [run[name] for run in runs["A"]]
+        b = [run[name] for run in runs["B"]]
+        ratios = [y / x if x else float("nan") for x, y in zip(a, b)]
+        rows.append((name, f"{statistics.median(a):.3f}", f"{statistics.median(b):.3f}", f"{statistics.median(ratios):.3f}",
+                     f"{min(ratios):.3f}-{max(ratios):.3f}"))
+    header = ("figure", "A (median)", "B (median)", "B/A (median of pairs)", "B/A range")
+    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
+    for row in (header, tuple("-" * w for w in widths), *rows):
+        print("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))))
+
+
+if __name__ == "__main__":
+    main()

@@ -159,6 +159,10 @@ def test_shipped_targets_load():
     assert {t.statistic for t in austria.targets} == {f"trial_{sample}_{outcome}_days" for sample in ("entrants", "stock")
                                                       for outcome in ("employment", "unemployment", "out_of_labour_force", "duration")}
     assert all(t.source and "se: published" in t.note for t in austria.targets)
+    protocol = load_targets(Path(__file__).parent.parent / "targets" / "experiments.toml")
+    held_out = {t.name for t in protocol.targets if t.role == "test"}
+    assert "caseload_150_to_70_days_saved" in held_out and any(name.startswith("austria_stock") for name in held_out)
+    assert {t.role for t in protocol.targets} == {"fit", "test"}
 
 
 def test_a_trial_that_raises_is_recorded_and_the_calibration_goes_on(tmp_path, monkeypatch):

@@ -151,15 +151,12 @@ class Population:
 
 class Stock(NamedTuple):
     """Clients to start from, ordered by municipality: their entry attributes, weeks in the
-    spell and progress columns (see ``progress.stationary_survivors``)."""
+    spell and progress columns (see ``progress.stationary_clients``)."""
 
     municipality: np.ndarray
     attributes: dict[str, np.ndarray]
     spell: np.ndarray
     progress: dict[str, np.ndarray]
-
-
-STATIONARY_CHUNK_WEEKS = 52  # entrants are followed a year of entry weeks at a time (bounded memory)
 
 
 def starting_clients(model) -> tuple[np.ndarray, Stock | None]:
@@ -178,24 +175,52 @@ def stationary_stock(model) -> Stock:
 
     Starting here, the status quo does not drift while the long clarification spells settle
     (issue 14); its size is set by the inflow and the hazards, not by ``client_share``.
+
+    Drawn, not followed week by week: of the entrants of ``horizon`` weeks, each would be in
+    the stock with chance presence / ``horizon`` (presence: their expected weeks as a client,
+    ``progress.stationary_clients``). Entrants are drawn at a rate ``bound`` / ``horizon``
+    of the inflow instead, with ``bound`` an upper bound of their presence known before
+    their attributes are (``progress.presence_bound``), thinned as the bound tightens with
+    each attribute drawn and finally kept with chance presence / bound: the same stock in
+    distribution, with a fraction of the draws.
     """
     rng = model.streams.steady_start
+    params = model.params
     weekly = inflow.expected_inflow(model)
-    quality = casework.quality_at_caseload(model, council.starting_caseload(model))
-    horizon = population.stationary_horizon(model.params)
+    spells = progress.stationary_casework(model, casework.quality_at_caseload(model, council.starting_caseload(model)),
+                                          population.stationary_horizon(params))
+    shares = inflow.entry_shares(params)
+    tracked = progress.has_clarification(params)
     parts = []
-    for first in range(0, horizon, STATIONARY_CHUNK_WEEKS):
-        weeks = min(STATIONARY_CHUNK_WEEKS, horizon - first)
-        municipality = np.repeat(np.arange(model.n_municipalities), rng.poisson(weekly * weeks))
-        age = rng.integers(first, first + weeks, len(municipality))
-        attributes = inflow.entrants(model, rng, len(age))
-        alive, state = progress.stationary_survivors(model, rng, attributes, age, quality)
-        survivors = {name: column[alive] for name, column in attributes.items()} | {"group": state.pop("group")}
-        parts.append((municipality[alive], survivors, age[alive], state))
-    order = np.argsort(np.concatenate([part[0] for part in parts]), kind="stable")
-    join = lambda key: {name: np.concatenate([part[key][name] for part in parts])[order] for name in parts[0][key]}  # noqa: E731
-    return Stock(np.concatenate([part[0] for part in parts])[order], join(1),
-                 np.concatenate([part[2] for part in parts])[order].astype(np.int32), join(3))
+    for g in range(len(shares)):
+        # Entrants at a rate bounding every presence in the group, thinned as each bound tightens:
+        # by the clarification need (groups with a clarification track), then by the usual health.
+        rate = spells.horizon if tracked[g] else progress.presence_bound(model, spells, np.array([g]), np.zeros(1))[0]
+        municipality = np.repeat(np.arange(model.n_municipalities), rng.poisson(weekly * shares[g] * rate))
+        group = np.full(len(municipality), g, dtype=np.int8)
+        if tracked[g]:
+            need = progress.clarification_need(params, group, rng)
+            bound = progress.presence_bound(model, spells, group, need)
+            municipality, group, need, bound = _thinned(rng, bound / rate, municipality, group, need, bound)
+        else:
+            need, bound = np.zeros(len(group)), np.full(len(group), rate)
+        health = population.draw_usual_health(rng, params, group)
+        tighter = progress.presence_bound(model, spells, group, need, health)
+        parts.append(_thinned(rng, tighter / bound, municipality, group, need, health, tighter))
+    municipality, group, need, health, bound = (np.concatenate(column) for column in zip(*parts))
+    exit_relevant = {"health_base": health, "distance": population.draw_distance(rng, params, group)}
+    kept, spell, state = progress.stationary_clients(model, rng, spells, {"group": group, **exit_relevant}, need, bound)
+    order = np.argsort(municipality[kept], kind="stable")
+    attributes = population.new_citizen_attributes(
+        rng, params, group[kept][order], {name: column[kept][order] for name, column in exit_relevant.items()})
+    attributes["group"] = state.pop("group")[order]
+    return Stock(municipality[kept][order], attributes, spell[order], {name: column[order] for name, column in state.items()})
+
+
+def _thinned(rng: np.random.Generator, chance: np.ndarray, *columns: np.ndarray) -> list[np.ndarray]:
+    """The rows kept, each with its ``chance``."""
+    keep = rng.random(len(chance)) < chance
+    return [column[keep] for column in columns]
 
 
 def _moved_friends(friend: np.ndarray, old_to_new: np.ndarray, size: int) -> np.ndarray:

@@ -180,18 +180,38 @@ def beta_draw(rng: np.random.Generator, mean: np.ndarray, concentration: float) 
     return rng.beta(mean * concentration, (1 - mean) * concentration)
 
 
-def draw_groups(rng: np.random.Generator, shares: list[float], n: int) -> np.ndarray:
+def group_shares(shares: list[float]) -> np.ndarray:
+    """The shares of the target groups, adding up to 1 (all job-ready when every share is 0)."""
     weights = np.asarray(shares, dtype=float)
     total = weights.sum()
-    cumulative = np.cumsum(weights / total) if total > 0 else np.array([1.0, 1.0, 1.0])
+    return weights / total if total > 0 else np.array([1.0, 0.0, 0.0])
+
+
+def draw_groups(rng: np.random.Generator, shares: list[float], n: int) -> np.ndarray:
+    cumulative = np.cumsum(group_shares(shares))
     return np.searchsorted(cumulative, rng.random(n), side="right").clip(0, 2).astype(np.int8)
 
 
-def new_citizen_attributes(rng: np.random.Generator, params, groups: np.ndarray) -> dict[str, np.ndarray]:
-    """Attributes of citizens of these target groups starting a spell (``params``: the run's config)."""
+def draw_usual_health(rng: np.random.Generator, params, groups: np.ndarray) -> np.ndarray:
+    """Entrants' usual health, by group (read by the exit hazards, as is ``draw_distance``)."""
+    p = params.population
+    return beta_draw(rng, np.asarray(p.health_mean)[groups], p.concentration)
+
+
+def draw_distance(rng: np.random.Generator, params, groups: np.ndarray) -> np.ndarray:
+    """Entrants' distance from the labour market, by group."""
+    p = params.population
+    return beta_draw(rng, np.asarray(p.distance_mean)[groups], p.concentration)
+
+
+def new_citizen_attributes(rng: np.random.Generator, params, groups: np.ndarray,
+                           exit_relevant: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """Attributes of citizens of these target groups starting a spell (``params``: the run's
+    config); ``exit_relevant``: their usual health and distance when drawn already (a
+    stationary start draws those for many candidates and the rest for the people it keeps)."""
     p = params.population
     n = len(groups)
-    health = beta_draw(rng, np.asarray(p.health_mean)[groups], p.concentration)
+    health = draw_usual_health(rng, params, groups) if exit_relevant is None else exit_relevant["health_base"]
     long_history = rng.random(n) < np.asarray(p.long_history_share)[groups]
     history = np.where(
         long_history,
@@ -202,7 +222,7 @@ def new_citizen_attributes(rng: np.random.Generator, params, groups: np.ndarray)
         "group": groups,
         "health": health,
         "health_base": health.copy(),
-        "distance": beta_draw(rng, np.asarray(p.distance_mean)[groups], p.concentration),
+        "distance": draw_distance(rng, params, groups) if exit_relevant is None else exit_relevant["distance"],
         "trust": beta_draw(rng, np.full(n, p.trust_initial), p.concentration),
         "threshold": np.maximum(rng.normal(p.protest_threshold_mean, p.protest_threshold_sd, n), 0.0),
         "benefit_weeks": np.round(history).astype(np.int32),

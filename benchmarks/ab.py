@@ -9,8 +9,8 @@ pair so neither side always runs on a warmer or busier machine), each in a fresh
 one thread, and every figure is reported as B / A per pair: the median ratio and its range.
 
 A is the commit REF exported into a folder cached by commit (``git archive``: nothing is
-added to the repository's worktrees), with its own virtual environment, built once with
-pip from its ``pyproject.toml``; later calls with the same commit reuse both. B is the
+added to the repository's worktrees), run with a virtual environment built once with pip
+for its ``pyproject.toml`` (commits with the same file share it); later calls reuse both. B is the
 working tree with the interpreter running this script. Before the pairs each side runs
 once untimed, which compiles its numba kernels into its own tree's cache.
 
@@ -24,9 +24,11 @@ side's folder with that side's interpreter and ``abm``.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -87,29 +89,43 @@ def resolve(ref: str) -> str:
 
 
 def prepared(commit: str) -> tuple[Path, Path]:
-    """(folder, python) of ``commit``: exported and given its own venv on first use, cached by commit."""
-    home = CACHE / commit
-    python = home / "venv" / "bin" / "python"
-    if python.exists():
-        return home / "tree", python
-    CACHE.mkdir(parents=True, exist_ok=True)
-    building = Path(tempfile.mkdtemp(prefix=f"{commit[:12]}.", dir=CACHE))  # renamed into place when complete
-    print(f"ab.py: exporting {commit[:12]} and building its venv in {home} (once per commit)", flush=True)
-    archive = subprocess.run(["git", "archive", "--format=tar", commit], cwd=ROOT, capture_output=True, check=True).stdout
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(building / "tree", filter="data")
-    subprocess.run([sys.executable, "-m", "venv", str(building / "venv")], check=True)
-    # Installed by path, not editable, so nothing in the venv points into the temporary folder
-    # (its python finds its environment from pyvenv.cfg beside it, wherever the folder is).
-    pip = subprocess.run([str(building / "venv" / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                          str(building / "tree")], capture_output=True, text=True)
-    if pip.returncode != 0:
-        raise SystemExit(f"ab.py: pip could not install {commit[:12]} into {building / 'venv'}:\n{pip.stderr[-3000:]}")
+    """(folder, python) of ``commit``: its files exported once (cached by commit) and a venv
+    built once for its ``pyproject.toml`` (cached by that file's contents: commits that
+    declare the same dependencies share it; the side's own ``abm`` comes from its folder)."""
+    tree = CACHE / "trees" / commit
+    if not tree.exists():
+        archive = subprocess.run(["git", "archive", "--format=tar", commit], cwd=ROOT, capture_output=True, check=True).stdout
+        building = Path(tempfile.mkdtemp(prefix=f"{commit[:12]}.", dir=_made(CACHE / "trees")))  # renamed when complete
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(building, filter="data")
+        _into_place(building, tree)
+    declared = hashlib.sha256((tree / "pyproject.toml").read_bytes()).hexdigest()[:16]
+    venv = CACHE / "venvs" / declared
+    if not (venv / "bin" / "python").exists():
+        print(f"ab.py: building a venv for {commit[:12]}'s pyproject.toml in {venv} (once)", flush=True)
+        building = Path(tempfile.mkdtemp(prefix=f"{declared}.", dir=_made(CACHE / "venvs")))
+        subprocess.run([sys.executable, "-m", "venv", str(building)], check=True)
+        # Installed by path, not editable, so nothing in the venv points into a temporary folder
+        # (its python finds its environment from pyvenv.cfg beside it, wherever the folder is).
+        pip = subprocess.run([str(building / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                              str(tree)], capture_output=True, text=True)
+        if pip.returncode != 0:
+            raise SystemExit(f"ab.py: pip could not install {commit[:12]} into {building}:\n{pip.stderr[-3000:]}")
+        _into_place(building, venv)
+    return tree, venv / "bin" / "python"
+
+
+def _made(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _into_place(built: Path, final: Path) -> None:
+    """Rename a finished folder to its cached name (another call may have finished first: then keep its copy)."""
     try:
-        building.rename(home)
-    except OSError:  # another call finished first: use its copy
-        pass
-    return home / "tree", python
+        built.rename(final)
+    except OSError:
+        shutil.rmtree(built, ignore_errors=True)
 
 
 def measure(python: Path, folder: Path, spec: dict) -> dict[str, float]:

@@ -11,7 +11,7 @@ import numpy as np
 from abm import jobcenter
 from abm.declarations import Output
 from abm.parameters import Param
-from abm.population import GROUPS, draw_groups, new_citizen_attributes
+from abm.population import GROUPS, draw_groups, group_shares, new_citizen_attributes
 
 SCENARIOS = ("baseline", "boom", "recession")
 
@@ -52,6 +52,11 @@ def expected_inflow(model) -> np.ndarray:
     """New clients per week in each municipality under the scenario, before the business cycle."""
     p = model.params.labour_market
     return p.inflow_per_1000 * model.inhabitants / 1000.0 * scenario_factors(model.params)[0]
+
+
+def entry_shares(params) -> np.ndarray:
+    """New clients' shares by target group (``inflow_shares``, adding up to 1)."""
+    return group_shares(params.labour_market.inflow_shares)
 
 
 def entrants(model, rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:

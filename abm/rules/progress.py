@@ -229,40 +229,76 @@ def init(model, slots: np.ndarray) -> None:
 
 def on_entry(model, slots: np.ndarray, rng: np.random.Generator) -> None:
     """Entrants' clarification need (gamma, mean ``clarification_weeks`` of their group) and distance term."""
-    p = model.params.progress
     citizens = model.citizens
     group = citizens.group[slots]
-    weeks = np.asarray(p.clarification_weeks)[group]
     citizens.distance_factor[slots] = distance_factor(model, citizens.distance[slots], group)
-    citizens.clarification_need[slots] = np.where(
-        weeks > 0, rng.gamma(p.clarification_shape, np.maximum(weeks, 1e-9) / p.clarification_shape), 0.0
-    )
+    citizens.clarification_need[slots] = clarification_need(model.params, group, rng)
 
 
-def stationary_survivors(model, rng: np.random.Generator, attributes: dict[str, np.ndarray], age: np.ndarray,
-                         quality: float) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Which entrants of ``age`` weeks ago would still be clients now had their meetings been
-    of ``quality`` all along (no caseworker change), and their progress columns now.
-
-    The week's exit model, followed per person in closed form (``_survivors``): with one
-    quality the chances are constant within a spell but for health and the clarification
-    decision, so survival is a product of powers.
-    """
-    p = model.params.progress
-    boost = float(quality_boost(quality, model))
-    sanction = float(sanction_boost(quality, model))
-    press = float(press_chance(quality, p, casework.reference_quality(model.params)))
-    group = attributes["group"].astype(np.int64)
+def clarification_need(params, group: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Progress each entrant's clarification decision requires: gamma, mean ``clarification_weeks``
+    of their group (0: no clarification track)."""
+    p = params.progress
     weeks = np.asarray(p.clarification_weeks, dtype=float)[group]
-    need = np.where(weeks > 0, rng.gamma(p.clarification_shape, np.maximum(weeks, 1e-9) / p.clarification_shape), 0.0)
-    draws = rng.random((3, len(age)))  # survival to the decision, the decision, survival after it
-    alive, *columns = _survivors(week_params(model), boost, sanction, press, group, attributes["distance"], attributes["health_base"],
-                                 need, np.asarray(age, dtype=np.int64), draws)
-    return alive, {name: column[alive] for name, column in zip(STATIONARY_COLUMNS, columns)}
+    return np.where(weeks > 0, rng.gamma(p.clarification_shape, np.maximum(weeks, 1e-9) / p.clarification_shape), 0.0)
+
+
+def has_clarification(params) -> np.ndarray:
+    """Which target groups have a clarification track (``clarification_weeks`` > 0)."""
+    return np.asarray(params.progress.clarification_weeks, dtype=float) > 0
+
+
+class StationaryCasework(NamedTuple):
+    """Casework in the spells of a stationary start: one quality all along (``council.initial_caseload``'s)."""
+
+    boost: float  # speed-up of exits and clarification (quality_boost)
+    press: float  # weekly chance a sick client is pressed (press_chance)
+    horizon: int  # spell weeks followed (population.stationary_horizon_weeks)
+    sanction: float  # multiplier of leaving the labour force (sanction_boost)
+
+
+def stationary_casework(model, quality: float, horizon: int) -> StationaryCasework:
+    """The casework of every spell a stationary start follows, at meeting ``quality``."""
+    return StationaryCasework(float(quality_boost(quality, model)),
+                              float(press_chance(quality, model.params.progress, casework.reference_quality(model.params))),
+                              horizon, float(sanction_boost(quality, model)))
+
+
+def _stationary_params(model, spells: StationaryCasework) -> Params:
+    """The exit model's parameters for a stationary start: the week's, with the chance of leaving
+    the labour force at the spells' one quality (``sanction``; a constant, as ``boost`` is)."""
+    params = week_params(model)
+    return params._replace(out_of_labour_force_hazard=params.out_of_labour_force_hazard * spells.sanction)
+
+
+def presence_bound(model, spells: StationaryCasework, group: np.ndarray, need: np.ndarray,
+                   health_base: np.ndarray | None = None) -> np.ndarray:
+    """An upper bound of ``presence`` from the group and the clarification need (no exit chance
+    is below the group's chance of leaving the labour force), tighter with the usual health
+    (no exit chance is below that of someone as far from the labour market as can be, at the
+    settled health)."""
+    health = np.empty(0) if health_base is None else health_base
+    return _presence_bounds(_stationary_params(model, spells), spells.boost, spells.press, spells.horizon, group, need, health)
+
+
+def stationary_clients(model, rng: np.random.Generator, spells: StationaryCasework, attributes: dict[str, np.ndarray],
+                       need: np.ndarray, bound: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """Of entrants drawn at ``bound`` / ``horizon`` times the inflow, which make up the stock
+    the flows keep, their weeks in the spell and their progress columns now.
+
+    Each is kept with chance presence / ``bound``, where presence is the expected number of
+    weeks (up to ``horizon``) they would be a client, and given a spell drawn in proportion to
+    their chance of still being a client that far in (the week's exit model, ``_stationary``).
+    """
+    group = attributes["group"].astype(np.int64)
+    uniforms = rng.random((2, len(group)))  # keeping, the spell
+    kept, spell, *columns = _stationary(_stationary_params(model, spells), spells.boost, spells.press, spells.horizon, group,
+                                        attributes["distance"], attributes["health_base"], need, bound, uniforms)
+    return kept, spell[kept], {name: column[kept] for name, column in zip(STATIONARY_COLUMNS, columns)}
 
 
 STATIONARY_COLUMNS = ("group", "distance_factor", "clarification", "clarification_need", "health", "pressed_recent")
-"""The columns ``_survivors`` returns after ``alive``: a client's state at a stationary start."""
+"""The columns ``_stationary`` returns after the spell: a client's state at a stationary start."""
 
 
 class Columns(NamedTuple):
@@ -317,7 +353,7 @@ class Params(NamedTuple):
 
 
 def week_params(model) -> Params:
-    """The exit model's parameters, for the week (``_week``) and the stationary start (``_survivors``)."""
+    """The exit model's parameters, for the week (``_week``) and the stationary start (``_stationary``)."""
     p = model.params.progress
     _, job_factor = scenario_factors(model.params)
     health_mean, distance_mean = group_means(model.params)
@@ -446,7 +482,7 @@ def _week(rng, rows, exit_draws, c, this_week, p, counts):
     return leaving[:n_leaving], kind[:n_leaving]
 
 
-# -- The exit model: one implementation for the week (``_week``) and the stationary start (``_survivors``).
+# -- The exit model: one implementation for the week (``_week``) and the stationary start (``_stationary``).
 # Helpers of numbers only (see ``abm.compiled``).
 
 
@@ -498,20 +534,90 @@ def _expected_health(health_base, settled, rate, weeks):
 
 
 @kernel
-def _survival(job_hazard, education_hazard, out_hazard, boost, distance_factor, health_base, settled, health_mean,
-              health_effect, settle, start, weeks):
-    """Chance of no exit in ``weeks`` weeks from spell week ``start`` on: at the usual health
-    until spell week ``settle``, at the settled health after."""
-    early = min(max(settle - start, 0.0), weeks)
-    usual = _exit_chance(job_hazard, education_hazard, out_hazard, boost, distance_factor, health_base, health_mean, health_effect)
-    later = _exit_chance(job_hazard, education_hazard, out_hazard, boost, distance_factor, settled, health_mean, health_effect)
-    return (1 - usual) ** early * (1 - later) ** (weeks - early)
+def _presence(settle, decision, horizon, usual_before, settled_before, usual_after, settled_after, back, target):
+    """Walk a spell's weeks 0 .. horizon - 1 in segments of constant weekly exit chance: before
+    and after the decision week (in the group, then on the job-ready track with chance
+    ``back`` of getting there), at the usual health before spell week ``settle`` and the
+    settled health after. Returns (presence: the sum of the chances of still being a client
+    in each week, the first week where that running sum exceeds ``target``, or -1).
+    """
+    total, alive, start = 0.0, 1.0, 0.0
+    while start < horizon:
+        end = horizon
+        if start < settle:
+            end = min(end, settle)
+        if start < decision:
+            end = min(end, decision)
+            chance = usual_before if start < settle else settled_before
+        else:
+            if start == decision:
+                alive *= back
+            chance = usual_after if start < settle else settled_after
+        weeks, stay = end - start, 1.0 - chance
+        part = alive * weeks if stay == 1.0 else alive * (1.0 - stay**weeks) / chance
+        if total + part > target:
+            if stay == 1.0:
+                into = np.floor((target - total) / alive)
+            elif stay == 0.0:
+                into = 0.0
+            else:
+                into = np.floor(np.log(1.0 - (target - total) * chance / alive) / np.log(stay))
+            return total + part, start + min(max(into, 0.0), weeks - 1.0)
+        total += part
+        alive *= stay**weeks
+        start = end
+    return total, -1.0
+
+
+@kernel
+def _geometric_sum(chance, weeks):
+    """Sum of (1 - chance)^k for k < weeks: the most weeks a client stays whose weekly exit chance is at least ``chance``."""
+    return weeks if chance <= 0.0 else (1.0 - (1.0 - chance) ** weeks) / chance
+
+
+@kernel
+def _decision_week(need, boost):
+    """The spell week of the clarification decision at a constant ``boost`` (infinite without one)."""
+    return np.ceil(need / max(boost, 1e-9)) if need > 0 else np.inf
+
+
+@kernel
+def _presence_bounds(p, boost, press, horizon, group, need, health_base):
+    """``presence_bound`` of each entrant (``health_base`` empty: not known yet)."""
+    known = len(health_base) > 0
+    rate = (1 - press) * p.health_recovery
+    farthest = np.empty(len(p.distance_mean))  # the distance term at distance 1, by group
+    for g in range(len(farthest)):
+        farthest[g] = _distance_term(1.0, p.distance_mean[g], p.distance_effect)
+    bound = np.empty(len(group))
+    for i in range(len(group)):
+        g = group[i]
+        decision = _decision_week(need[i], boost)
+        lowest = _settled_health(health_base[i], p.sick_threshold, press, p.press_health_damage, rate) if known else 0.0
+        before = p.out_of_labour_force_hazard if g == 0 else 0.0
+        if known:
+            before = _exit_chance(p.job_hazard[g], p.education_hazard[g], before, boost, farthest[g], lowest,
+                                  p.health_mean[g], p.health_effect)
+        bound[i] = _geometric_sum(before, min(decision, horizon))
+        if decision < horizon:
+            after = p.out_of_labour_force_hazard
+            if known:
+                after = _exit_chance(p.job_hazard[0], p.education_hazard[0], after, boost, farthest[0], lowest,
+                                     p.health_mean[0], p.health_effect)
+            bound[i] += _geometric_sum(after, horizon - decision)
+    return bound
+
+
+@kernel
+def _disability_chance(disability_share, health, health_mean):
+    """The share of decisions granting disability pension, higher in poor health (at most twice ``disability_share``)."""
+    return disability_share * min(max((1 - health) / (1 - health_mean), 0.0), 2.0)
 
 
 @kernel
 def _decision(draw, disability_share, flexjob_share, health, health_mean):
     """The end of clarification: disability pension (likelier in poor health), flexjob, or ``NO_EXIT``."""
-    disability = disability_share * min(max((1 - health) / (1 - health_mean), 0.0), 2.0)
+    disability = _disability_chance(disability_share, health, health_mean)
     if draw < disability:
         return DISABILITY
     if draw < disability + flexjob_share:
@@ -520,47 +626,55 @@ def _decision(draw, disability_share, flexjob_share, health, health_mean):
 
 
 @kernel
-def _survivors(p, boost, sanction, press, group, distance, health_base, need, age, draws):
-    """Entrants of ``age`` weeks ago (group, distance, usual health, clarification need) in a
-    spell of constant casework (``boost``, ``sanction``, pressing chance ``press``): whether each is still a
-    client, and their ``STATIONARY_COLUMNS``. ``draws`` are uniforms, one row per chance event:
-    survival to the decision, the decision, survival on the job-ready track after it.
+def _stationary(p, boost, press, horizon, group, distance, health_base, need, bound, uniforms):
+    """Entrants (group, distance, usual health, clarification need) in a spell of constant
+    casework (``boost``, pressing chance ``press``): whether each is kept (chance presence /
+    ``bound``), the spell week drawn for them, and their ``STATIONARY_COLUMNS`` at that week.
 
     Health follows its expected path: exits use the usual health for the first ``settle``
     weeks of a spell (the health path's time constant) and the settled health after; without
     that the start is healthier than the stock the flows keep, and the status quo drifts
     upward for a decade while the sick accumulate.
     """
-    n = len(age)
-    alive = np.empty(n, dtype=np.bool_)
+    n = len(group)
+    kept = np.zeros(n, dtype=np.bool_)
+    spell = np.zeros(n, dtype=np.int32)
     new_group = np.empty(n, dtype=np.int8)
     distance_factor, clarification, clarification_need = np.empty(n), np.empty(n), np.empty(n)
     health, pressed_recent = np.empty(n), np.empty(n)
     rate = (1 - press) * p.health_recovery
     settle = np.ceil(1 / max(rate, 1e-12)) if press > 0 else 0.0
     for i in range(n):
-        g, usual, weeks = group[i], health_base[i], float(age[i])
+        g, usual = group[i], health_base[i]
         settled = _settled_health(usual, p.sick_threshold, press, p.press_health_damage, rate)
-        out = p.out_of_labour_force_hazard * sanction if g == 0 else 0.0
+        decision = _decision_week(need[i], boost)
         term = _distance_term(distance[i], p.distance_mean[g], p.distance_effect)
-        decision_week = np.ceil(need[i] / max(boost, 1e-9)) if need[i] > 0 else np.inf
-        waiting = weeks < decision_week
-        survives = draws[0, i] < _survival(p.job_hazard[g], p.education_hazard[g], out, boost, term, usual, settled,
-                                           p.health_mean[g], p.health_effect, settle, 0.0, min(weeks, decision_week))
-        back = False  # to the job-ready track at the decision
-        if not waiting:
-            at_decision = _expected_health(usual, settled, rate, decision_week)
-            back = _decision(draws[1, i], p.disability_share[g], p.flexjob_share[g], at_decision, p.health_mean[g]) == NO_EXIT
-        if back:
-            term = _distance_term(distance[i], p.distance_mean[0], p.distance_effect)
-            survives = survives and draws[2, i] < _survival(
-                p.job_hazard[0], p.education_hazard[0], p.out_of_labour_force_hazard * sanction, boost, term, usual, settled,
-                p.health_mean[0], p.health_effect, settle, decision_week, weeks - decision_week)
-        alive[i] = survives and (waiting or back)
-        new_group[i] = 0 if back else g
-        distance_factor[i] = term
-        clarification[i] = weeks * boost if waiting and need[i] > 0 else 0.0
-        clarification_need[i] = 0.0 if back else need[i]
-        health[i] = _expected_health(usual, settled, rate, weeks)
+        term_after = _distance_term(distance[i], p.distance_mean[0], p.distance_effect)  # on the job-ready track
+        out = p.out_of_labour_force_hazard if g == 0 else 0.0
+        before = _exit_chance(p.job_hazard[g], p.education_hazard[g], out, boost, term, usual, p.health_mean[g], p.health_effect)
+        before_settled = _exit_chance(p.job_hazard[g], p.education_hazard[g], out, boost, term, settled, p.health_mean[g],
+                                      p.health_effect)
+        after = _exit_chance(p.job_hazard[0], p.education_hazard[0], p.out_of_labour_force_hazard, boost, term_after, usual,
+                             p.health_mean[0], p.health_effect)
+        after_settled = _exit_chance(p.job_hazard[0], p.education_hazard[0], p.out_of_labour_force_hazard, boost, term_after,
+                                     settled, p.health_mean[0], p.health_effect)
+        back = 0.0
+        if decision < horizon:  # the chance the decision sends them back to the job-ready track
+            at_decision = _expected_health(usual, settled, rate, decision)
+            back = max(1.0 - _disability_chance(p.disability_share[g], at_decision, p.health_mean[g]) - p.flexjob_share[g], 0.0)
+        presence, _ = _presence(settle, decision, horizon, before, before_settled, after, after_settled, back, np.inf)
+        if not uniforms[0, i] * bound[i] < presence:
+            continue
+        _, week = _presence(settle, decision, horizon, before, before_settled, after, after_settled, back,
+                            uniforms[1, i] * presence)
+        week = horizon - 1.0 if week < 0 else week  # (rounding)
+        decided = week >= decision  # and back on the job-ready track
+        kept[i] = True
+        spell[i] = week
+        new_group[i] = 0 if decided else g
+        distance_factor[i] = term_after if decided else term
+        clarification[i] = week * boost if need[i] > 0 and not decided else 0.0
+        clarification_need[i] = 0.0 if decided else need[i]
+        health[i] = _expected_health(usual, settled, rate, week)
         pressed_recent[i] = press if usual < p.sick_threshold else 0.0
-    return alive, new_group, distance_factor, clarification, clarification_need, health, pressed_recent
+    return kept, spell, new_group, distance_factor, clarification, clarification_need, health, pressed_recent

@@ -107,7 +107,7 @@ class JobcenterModel(mesa.Model):
         self.config = self.params = config
         self.seed = seed
         self.streams = RandomStreams(seed)
-        self.week = 0  # weeks before 0 are the burn-in
+        self.week = -config.run.burn_in_weeks  # weeks before 0 are the burn-in; the starting population enters at its start
         self.municipalities = run_municipalities(config)  # name, region, inhabitants and settings by name
         self.inhabitants = self.municipalities["inhabitants"].to_numpy()
         self.n_municipalities = len(self.inhabitants)
@@ -119,7 +119,6 @@ class JobcenterModel(mesa.Model):
         self.spell_log = SpellLog() if spell_log else None  # per-person spells (abm.spells), off by default
         self.schedule = schedule()  # the rules registered when the model is built
         self._populate()
-        self.week = -config.run.burn_in_weeks
         while self.week < 0:
             self.step()
         self.steps = 0  # Mesa counts steps; the recorded run starts after the burn-in

@@ -177,7 +177,7 @@ def stationary_stock(model) -> Stock:
     the starting caseload (``council.initial_caseload``; its own random stream, ``steady_start``).
 
     Starting here, the status quo does not drift while the long clarification spells settle
-    (issue 14); its size is set by the inflow and the hazards, not by ``client_share``.
+    (MODEL.md: a steady status quo); its size is set by the inflow and the hazards, not by ``client_share``.
 
     Drawn, not followed week by week: of the entrants of ``horizon`` weeks, each would be in
     the stock with chance presence / ``horizon`` (presence: their expected weeks as a client,

@@ -101,7 +101,7 @@ PARAMS = {
     "start": Param(
         "stationary", "",
         "How the clients at the start are drawn: 'given' (client_share, stock_shares, initial_spell_mean) or 'stationary' (the stock the inflow and the exit hazards at council.initial_caseload keep: its size, groups, spells and clarification; client_share, stock_shares and initial_spell_mean are then unused).",
-        "issue 14: a steady status quo needs a settled start (with 'given', clients drift up ~36% over ten years)",
+        "assumption: a steady status quo needs a settled start (with 'given', clients drift up ~36% over ten years)",
         choices=("given", "stationary"),
     ),
     "stationary_horizon_weeks": Param(

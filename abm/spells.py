@@ -11,7 +11,10 @@ of every week it is open, moves included), so the starting population, already m
 gets entry weeks before the burn-in. Spells that end during the burn-in are not kept;
 those still open when the run ends are kept as ``censored`` (exit week null). ``exit_group``
 is the group at the exit (or at the end of the run): a clarification that sends a citizen
-back to the job-ready track changes the group, not the spell.
+back to the job-ready track changes the group, not the spell. ``unit`` is the unit at entry,
+or, for the clients an in-office trial randomised at its start (the stock), the arm they
+were randomised to, with the week in ``randomised_week`` (null for everyone else): an
+experiment's intention to treat, whatever moves happen later.
 """
 
 from __future__ import annotations
@@ -33,21 +36,28 @@ class SpellLog:
         self._municipality = np.zeros(0, dtype=np.int32)  # municipality at entry
         self._unit = np.zeros(0, dtype=np.int8)          # unit (ordinary 0, pilot 1) at entry
         self._moves = np.zeros(0, dtype=np.int16)        # moves to another municipality so far
+        self._randomised = np.zeros(0, dtype=np.int32)   # week a trial randomised the open spell (-1: never)
         self._ended: list[dict[str, np.ndarray]] = []
 
     def entered(self, person: np.ndarray, municipality: np.ndarray, unit: np.ndarray, group: np.ndarray) -> None:
         needed = int(person.max()) + 1 if len(person) else 0
         if needed > len(self._group):
             size = max(needed, 2 * len(self._group))
-            for name in ("_group", "_municipality", "_unit", "_moves"):
+            for name in ("_group", "_municipality", "_unit", "_moves", "_randomised"):
                 column = getattr(self, name)
-                grown = np.zeros(size, dtype=column.dtype)
+                grown = np.full(size, -1 if name == "_randomised" else 0, dtype=column.dtype)
                 grown[: len(column)] = column
                 setattr(self, name, grown)
         self._group[person] = group
         self._municipality[person] = municipality
         self._unit[person] = unit
         self._moves[person] = 0
+        self._randomised[person] = -1
+
+    def randomised(self, week: int, person: np.ndarray, unit: np.ndarray) -> None:
+        """A trial randomised these clients, mid-spell, to ``unit`` in ``week``."""
+        self._unit[person] = unit
+        self._randomised[person] = week
 
     def moved(self, person: np.ndarray) -> None:
         self._moves[person] += 1
@@ -87,4 +97,5 @@ class SpellLog:
             "exit_municipality": columns["exit_municipality"],
             "exit_group": columns["exit_group"],
             "moves": self._moves[person],
+            "randomised_week": pl.Series(self._randomised[person]).replace(-1, None),
         })

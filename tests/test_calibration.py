@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from abm.calibration.calibrate import calibrate
-from abm.calibration.fit import experiment, fit_table, run_experiments
+from abm.calibration.fit import experiment, fit_table, loss, passes, run_experiments
 from abm.calibration.targets import load_targets
 from abm.cli import main
 from abm.config import load_config
@@ -96,6 +96,13 @@ def test_resume_continues_the_stored_study_and_refuses_another(tmp_path):
     ("", '[[targets]]\nname = "x"\nstatistic = "days_saved_first_year"\nvalue = 1\nse = 1\n',
      r"targets 'x': statistic 'days_saved_first_year' compares two arms: give \[targets.control\] and \[targets.treatment\]"),
     ("", '[[targets]]\nname = "x"\nstatistic = "client_share"\nvalue = 1\nse = 0\n', r"targets 'x': se = 0 is not allowed: expected a positive number"),
+    ("", '[[targets]]\nname = "x"\nstatistic = "trial_stock_unemployment_days"\nvalue = -35\nse = 6\n',
+     r"targets 'x': statistic = 'trial_stock_unemployment_days' needs an in-office trial: set council.trial_weeks > 0"),
+    ("", '[[targets]]\nname = "x"\nstatistic = "trial_entrants_employment_days"\nvalue = 24\nse = 6\n[targets.set]\n"council.trial_weeks" = 10\n',
+     r"targets 'x': statistic = 'trial_entrants_employment_days' follows every client 104 weeks from assignment: run.weeks = 52 must be at least 113"),
+    ("", '[[targets]]\nname = "x"\nstatistic = "trial_entrants_employment_days"\nvalue = 24\nse = 6\n[targets.set]\n"council.trial_weeks" = 1\n'
+         '"council.trial_clients" = "stock"\n"run.weeks" = 110\n',
+     r"needs a trial that randomises the entrants: council.trial_clients = 'stock', allowed: 'both' or 'entrants'"),
 ])
 def test_bad_targets_files_give_one_clear_line(tmp_path, capsys, header, body, message):
     path = targets_file(tmp_path, body, header=header)
@@ -130,10 +137,32 @@ def test_fit_table_z_uses_both_uncertainties(tmp_path):
     assert not table["within"][0]
 
 
+def test_held_out_targets_are_checked_but_not_fitted_and_reported_ones_neither(tmp_path):
+    body = client_share_target(0.05, 0.003) + "".join(
+        f'[[targets]]\nname = "{role}"\nstatistic = "client_share"\nvalue = 0.05\nse = 0.003\nrole = "{role}"\n' for role in ("test", "report"))
+    targets = load_targets(targets_file(tmp_path, body))
+    table = fit_table(targets, {"clients": [0.05, 0.05], "test": [0.5, 0.5], "report": [0.5, 0.5]})
+    assert loss(table) == 0.0  # only the fitted target counts, and it is met
+    assert not passes(table)  # the held-out one is missed
+    assert passes(fit_table(targets, {"clients": [0.05, 0.05], "test": [0.05, 0.05], "report": [0.5, 0.5]}))  # the reported miss does not count
+    with pytest.raises(ConfigError, match=r"targets 'x': role = 'loss' is not allowed: expected one of fit, test, report"):
+        load_targets(targets_file(tmp_path, '[[targets]]\nname = "x"\nstatistic = "client_share"\nvalue = 1\nse = 1\nrole = "loss"\n', name="bad.toml"))
+
+
 def test_shipped_targets_load():
     targets = load_targets(Path(__file__).parent.parent / "targets" / "denmark.toml")
     assert {t.statistic for t in targets.targets} >= {"days_saved_first_year", "payback_months", "client_share", "turnover_annual"}
     assert all(t.source for t in targets.targets)
+    assert all("se: assumed" in t.note or "se: published" in t.note for t in targets.targets)  # every se says which it is
+    assert {t.name for t in targets.targets if t.role == "report"} == {"caseload_150_to_70_payback_months"}
+    austria = load_targets(Path(__file__).parent.parent / "targets" / "austria.toml")
+    assert {t.statistic for t in austria.targets} == {f"trial_{sample}_{outcome}_days" for sample in ("entrants", "stock")
+                                                      for outcome in ("employment", "unemployment", "out_of_labour_force", "duration")}
+    assert all(t.source and "se: published" in t.note for t in austria.targets)
+    protocol = load_targets(Path(__file__).parent.parent / "targets" / "experiments.toml")
+    held_out = {t.name for t in protocol.targets if t.role == "test"}
+    assert "caseload_150_to_70_days_saved" in held_out and any(name.startswith("austria_stock") for name in held_out)
+    assert {t.role for t in protocol.targets} == {"fit", "test"}
 
 
 def test_a_trial_that_raises_is_recorded_and_the_calibration_goes_on(tmp_path, monkeypatch):

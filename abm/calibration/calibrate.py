@@ -191,7 +191,7 @@ def _write_outputs(folder: Path, targets: Targets, study: optuna.Study, bounds: 
         row = {"trial": trial.number, "state": trial.state.name, "loss": trial.value, "error": trial.user_attrs.get("error")}
         row |= {key: trial.params.get(key) for key in bounds}
         fit = trial.user_attrs.get("fit") or []
-        row["within_all"] = bool(fit) and all(entry["within"] for entry in fit)
+        row["within_all"] = bool(fit) and all(entry["within"] for entry in fit if entry.get("role", "fit") != "report")
         for entry in fit:
             row[f"{entry['target']}__model"] = entry["model_mean"]
             row[f"{entry['target']}__z"] = entry["z"]

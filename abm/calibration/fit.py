@@ -7,7 +7,9 @@ through the batch executor (``abm.execution.execute``): in this process, or on R
 The fit of a target: the model mean over replications with its 95% t-interval, and
 z = (model mean - empirical value) / sqrt(se^2 + (model sd / sqrt(R))^2), the distance
 in units of both uncertainties. A target is within tolerance when |z| <= its tolerance.
-The calibration loss is the weighted sum of z^2.
+The calibration loss is the weighted sum of z^2 over the targets whose role is ``fit``; a
+check passes when every ``fit`` and ``test`` target is within tolerance (``report``
+targets are printed only).
 """
 
 from __future__ import annotations
@@ -110,14 +112,20 @@ def fit_table(targets: Targets, values: dict[str, list[float]]) -> pl.DataFrame:
             "empirical": target.value, "se": target.se, "model_mean": mean, "model_ci95": half,
             "measured_replications": len(finite), "replications": len(values[target.name]),
             "z": float(np.clip(z, -Z_CAP, Z_CAP)), "tolerance": target.tolerance, "weight": target.weight,
-            "within": bool(abs(z) <= target.tolerance), "source": target.source,
+            "within": bool(abs(z) <= target.tolerance), "role": target.role, "source": target.source,
         })
     return pl.DataFrame(rows)
 
 
 def loss(table: pl.DataFrame) -> float:
-    """Weighted sum of squared z-scores (what the calibration minimises)."""
-    return float((table["weight"] * table["z"] ** 2).sum())
+    """Weighted sum of squared z-scores of the targets fitted (what the calibration minimises)."""
+    fitted = table.filter(pl.col("role") == "fit")
+    return float((fitted["weight"] * fitted["z"] ** 2).sum())
+
+
+def passes(table: pl.DataFrame) -> bool:
+    """Every target fitted or held out for testing is within its tolerance (reported ones do not count)."""
+    return bool(table.filter(pl.col("role") != "report")["within"].all())
 
 
 def format_fit(table: pl.DataFrame) -> str:
@@ -129,7 +137,8 @@ def format_fit(table: pl.DataFrame) -> str:
         empirical = f"{format_number(row['empirical'])} ± {format_number(row['se'])}"
         model = f"{format_number(row['model_mean'])} ± {format_number(row['model_ci95'])}"
         missing = "" if row["measured_replications"] == row["replications"] else f"  ({row['replications'] - row['measured_replications']} runs not measurable)"
+        role = "" if row["role"] == "fit" else f"  [{'held out' if row['role'] == 'test' else 'reported only'}]"
         lines.append(f"{row['target']:<{width}} {empirical:>20} {model:>22} {row['z']:>8.2f}  "
-                     f"{'yes' if row['within'] else 'NO'} (|z| <= {row['tolerance']:g}){missing}")
-    lines.append(f"\nz = (model - empirical) / sqrt(se^2 + model se^2); loss (weighted sum of z^2) = {loss(table):.3f}")
+                     f"{'yes' if row['within'] else 'NO'} (|z| <= {row['tolerance']:g}){role}{missing}")
+    lines.append(f"\nz = (model - empirical) / sqrt(se^2 + model se^2); loss (weighted sum of z^2 of the targets fitted) = {loss(table):.3f}")
     return "\n".join(lines)

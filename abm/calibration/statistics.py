@@ -78,6 +78,83 @@ def resource_ending_share(spells: pl.DataFrame, kind: str) -> float:
     return float(ended.select(((pl.col("exit_group") == 2) & (pl.col("exit_kind") == kind)).mean()).item())
 
 
+TRIAL_WINDOW = 2 * YEAR
+"""Weeks each randomised client is followed from assignment (104 weeks = 728 days; the study counts two years)."""
+EMPLOYMENT_EXITS = ("job", "flexjob")
+"""Exits that count as employment after the spell; every other exit (education, disability
+pension, out of the labour force) counts as out of the labour force."""
+TRIAL_SAMPLES = ("entrants", "stock")
+TRIAL_OUTCOMES = ("employment", "unemployment", "out_of_labour_force", "duration")
+
+
+def expected_weeks_employed(weeks: np.ndarray, loss: float, finding: float) -> np.ndarray:
+    """Expected weeks employed in the ``weeks`` after taking a job, when jobs end at weekly
+    rate ``loss`` and the unemployed find one at weekly rate ``finding`` (a two-state Markov
+    chain started employed, integrated in closed form)."""
+    total = loss + finding
+    if total == 0:
+        return weeks.astype(float)
+    return finding / total * weeks + loss / total**2 * (1 - np.exp(-total * weeks))
+
+
+def trial_person_days(spells: pl.DataFrame, config: Config) -> pl.DataFrame:
+    """Every client an in-office trial randomised, with their arm and their days in employment,
+    unemployment and out of the labour force within ``TRIAL_WINDOW`` weeks of assignment.
+
+    The sample is job-ready at entry (the register's unemployed): the stock open at the trial's
+    start, assigned then (``randomised_week``), and the entrants of the trial's weeks, assigned
+    at entry. Days on benefits are unemployment; after an exit to a job or flexjob, employment
+    and unemployment follow a job-loss hazard (``progress.job_loss_hazard``) and the job-ready
+    base job hazard (``progress.job_hazard``) in closed form; after any other exit the rest of
+    the window is out of the labour force. ``duration`` is the benefit spell from assignment,
+    within the window. Arm: ``treated`` (the trial's unit) or not.
+    """
+    trial, progress = config.council, config.progress
+    finding = -np.log1p(-min(progress.job_hazard[0], 1 - 1e-12))
+    loss = -np.log1p(-min(progress.job_loss_hazard, 1 - 1e-12))
+    open_end = np.iinfo(np.int32).max
+    entrants = (pl.col("randomised_week").is_null()
+                & pl.col("entry_week").is_between(trial.trial_start_week, trial.trial_start_week + trial.trial_weeks - 1))
+    people = spells.filter((pl.col("group") == 0) & (pl.col("randomised_week").is_not_null() | entrants)).select(
+        sample=pl.when(pl.col("randomised_week").is_null()).then(pl.lit("entrants")).otherwise(pl.lit("stock")),
+        treated=pl.col("unit") == 1,
+        assigned=pl.coalesce("randomised_week", "entry_week"),
+        exit_week=pl.col("exit_week").fill_null(open_end),
+        exit_kind="exit_kind",
+    ).with_columns(end=pl.col("assigned") + TRIAL_WINDOW)
+    spell = (pl.min_horizontal("exit_week", "end") - pl.col("assigned")).cast(pl.Float64)
+    after = pl.max_horizontal(pl.col("end") - pl.col("exit_week"), pl.lit(0)).cast(pl.Float64)
+    employed_kind = pl.col("exit_kind").is_in(list(EMPLOYMENT_EXITS))
+    people = people.with_columns(spell=spell, after=after)
+    employed = np.where(people["exit_kind"].is_in(list(EMPLOYMENT_EXITS)).to_numpy(),
+                        expected_weeks_employed(people["after"].to_numpy(), loss, finding), 0.0)
+    return people.with_columns(employed=pl.Series(employed)).select(
+        "sample", "treated",
+        employment=pl.col("employed") * DAYS_PER_WEEK,
+        unemployment=(pl.col("spell") + pl.when(employed_kind).then(pl.col("after") - pl.col("employed")).otherwise(0.0)) * DAYS_PER_WEEK,
+        out_of_labour_force=pl.when(employed_kind).then(0.0).otherwise(pl.col("after")) * DAYS_PER_WEEK,
+        duration=pl.col("spell") * DAYS_PER_WEEK,
+    )
+
+
+def trial_contrasts(spells: pl.DataFrame, config: Config) -> dict[str, float]:
+    """Treatment minus control mean days per randomised client, by sample and outcome
+    (``trial_<sample>_<outcome>_days``); NaN without a trial or an empty arm."""
+    names = [f"trial_{sample}_{outcome}_days" for sample in TRIAL_SAMPLES for outcome in TRIAL_OUTCOMES]
+    if config.council.trial_weeks == 0:
+        return dict.fromkeys(names, float("nan"))
+    people = trial_person_days(spells, config)
+    contrasts = {}
+    for sample in TRIAL_SAMPLES:
+        arms = people.filter(pl.col("sample") == sample)
+        treated, control = arms.filter(pl.col("treated")), arms.filter(~pl.col("treated"))
+        for outcome in TRIAL_OUTCOMES:
+            empty = treated.height == 0 or control.height == 0
+            contrasts[f"trial_{sample}_{outcome}_days"] = (
+                float("nan") if empty else float(treated[outcome].mean() - control[outcome].mean()))
+    return contrasts
+
+
 def relative_drift(national: pl.DataFrame, column: str) -> float:
     """Change of a national weekly column from the first to the last year of the run, relative to the first."""
     weeks = national["week"].max() + 1
@@ -113,6 +190,7 @@ def measure_run(config: Config, seed: int) -> RunResult:
         "trust_drift": relative_drift(national, "trust_mean"),
         "full_year_unemployed": result.summary["full_year_unemployed"],
         "net_cost_mdkk": result.summary["net_cost_mdkk"],
+        **trial_contrasts(spells, config),
     }
     return RunResult(national.select("week", "net_cost", "benefit_cost", "staff_cost"), measures, seed)
 
@@ -128,6 +206,29 @@ def payback_months(treatment: pl.DataFrame, control: pl.DataFrame) -> float:
     return (above[-1] + 1) * 12 / YEAR
 
 
+def _trial_problem(sample: str) -> Callable[[Config], str | None]:
+    """A trial statistic needs a trial that randomises the sample and a run that follows its last client two years."""
+    def problem(config: Config) -> str | None:
+        trial = config.council
+        needed = trial.trial_start_week + trial.trial_weeks - 1 + TRIAL_WINDOW
+        if trial.trial_weeks == 0:
+            return "needs an in-office trial: set council.trial_weeks > 0"
+        if trial.trial_clients not in ("both", sample):
+            return f"needs a trial that randomises the {sample}: council.trial_clients = {trial.trial_clients!r}, allowed: 'both' or {sample!r}"
+        if config.run.weeks < needed:
+            return f"follows every client {TRIAL_WINDOW} weeks from assignment: run.weeks = {config.run.weeks} must be at least {needed}"
+        return None
+    return problem
+
+
+TRIAL_DOCS = {
+    "employment": "In-office trial, job-ready {sample}: treatment minus control days employed within two years of assignment (after a job exit, net of expected job loss).",
+    "unemployment": "In-office trial, job-ready {sample}: treatment minus control days unemployed within two years of assignment (on benefits, or back after a job loss).",
+    "out_of_labour_force": "In-office trial, job-ready {sample}: treatment minus control days out of the labour force within two years of assignment (after education, disability pension or deregistration).",
+    "duration": "In-office trial, job-ready {sample}: treatment minus control days of the benefit spell after assignment, within two years.",
+}
+
+
 @dataclass(frozen=True)
 class Statistic:
     """A statistic a target can name: its arms, unit, meaning, and how it is computed."""
@@ -136,6 +237,8 @@ class Statistic:
     unit: str
     doc: str
     compute: Callable[..., float]
+    problem: Callable[[Config], str | None] = lambda config: None
+    """Why an arm's config cannot measure this statistic (None: it can)."""
 
 
 def _measure(name: str) -> Callable[[RunResult], float]:
@@ -163,6 +266,9 @@ STATISTICS: dict[str, Statistic] = {
     "caseload_drift": Statistic(1, "share", "Change of the realised caseload from the first to the last year.", _measure("caseload_drift")),
     "trust_drift": Statistic(1, "share", "Change of mean trust from the first to the last year.", _measure("trust_drift")),
     "days_saved_first_year": Statistic(2, "days", "Control minus treatment cohort days on benefits in the first year (common random numbers).", _difference("cohort_days_first_year")),
+    **{f"trial_{sample}_{outcome}_days": Statistic(1, "days", TRIAL_DOCS[outcome].format(sample=sample), _measure(f"trial_{sample}_{outcome}_days"),
+                                                         _trial_problem(sample))
+       for sample in TRIAL_SAMPLES for outcome in TRIAL_OUTCOMES},
     "payback_months": Statistic(2, "months", "Months until the treatment's extra staff cost is recovered by benefit savings (NaN: never).",
                                 lambda control, treatment: payback_months(treatment.weekly, control.weekly)),
 }

@@ -4,8 +4,10 @@ A targets file (``targets/*.toml``) names a base config, settings for every expe
 (``[set]``: the model size a calibration can afford), the replications, optional bounds
 for calibrated parameters (``[parameters]``) and a list of ``[[targets]]``. A target is a
 statistic (``abm.calibration.statistics.STATISTICS``), the empirical value with its
-standard error (``se``) or 95% interval (``interval``), a weight, a tolerance in z units
-and its source. Single-arm statistics run the base with the target's ``[targets.set]``;
+standard error (``se``) or 95% interval (``interval``), a weight, a tolerance in z units,
+its source and its ``role``: ``fit`` (default: in the calibration's loss and the check),
+``test`` (held out: not in the loss, checked, for out-of-sample validation) or ``report``
+(printed for the record, neither in the loss nor the check). Single-arm statistics run the base with the target's ``[targets.set]``;
 two-arm ones run ``[targets.control]`` and ``[targets.treatment]`` under common random numbers.
 
 Everything is checked when the file is read, before any run: each mistake is one line
@@ -25,7 +27,8 @@ from abm.errors import ConfigError, show
 
 FILE_KEYS = ("name", "description", "base", "seed", "replications", "tolerance", "set", "parameters", "targets", "pending")
 """``pending``: evidence the model cannot measure yet, listed for the record (not checked)."""
-TARGET_KEYS = ("name", "statistic", "value", "se", "interval", "weight", "tolerance", "source", "note", "set", "control", "treatment")
+TARGET_KEYS = ("name", "statistic", "value", "se", "interval", "weight", "tolerance", "source", "note", "role", "set", "control", "treatment")
+ROLES = ("fit", "test", "report")
 Z_95 = 1.959963984540054
 
 
@@ -39,6 +42,7 @@ class Target:
     tolerance: float
     source: str
     note: str
+    role: str  # fit (in the loss), test (held out, checked) or report (printed only)
     arms: tuple[dict[str, Any], ...]  # overrides per arm: (set,) or (control, treatment)
 
 
@@ -101,7 +105,10 @@ def load_targets(path: str | Path) -> Targets:
     )
     config = result.base_config()  # every override must give a valid config
     for target in targets:
-        result.arm_configs(config, target)
+        for arm in result.arm_configs(config, target):
+            problem = STATISTICS[target.statistic].problem(arm)
+            if problem:
+                raise ConfigError(f"{path}: targets {target.name!r}: statistic = {target.statistic!r} {problem}")
     return result
 
 
@@ -142,8 +149,14 @@ def _target(raw: Any, index: int, path: Path, default_tolerance: float) -> Targe
     return Target(
         name, statistic, value, se, _number(raw.get("weight", 1.0), path, f"{where}: weight", positive=True),
         _number(raw.get("tolerance", default_tolerance), path, f"{where}: tolerance", positive=True),
-        str(raw.get("source", "")), str(raw.get("note", "")), arms,
+        str(raw.get("source", "")), str(raw.get("note", "")), _role(raw.get("role", "fit"), path, where), arms,
     )
+
+
+def _role(value: Any, path: Path, where: str) -> str:
+    if value not in ROLES:
+        raise ConfigError(f"{path}: {where}: role = {value!r} is not allowed: expected one of {', '.join(ROLES)}")
+    return value
 
 
 def _overrides(table: Any, path: Path, where: str) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from abm.calibration.fit import experiment, fit_table, format_fit, run_experiments
+from abm.calibration.fit import experiment, fit_table, format_fit, passes, run_experiments
 from abm.calibration.targets import load_targets
 from abm.commands.common import add_yes_argument, check_executor_options, check_seed, check_whole
 from abm.config import parse_overrides
@@ -78,4 +78,4 @@ def handle(args) -> int:
     table = fit_table(targets, values)
     print(f"fit of {args.config or targets.base} to {targets.path} ({replications} replications, seed {targets.seed})\n")
     print(format_fit(table))
-    return 0 if table["within"].all() else 1
+    return 0 if passes(table) else 1

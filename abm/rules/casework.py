@@ -36,12 +36,12 @@ PARAMS = {
     "felt_half_minutes": Param(
         15.0, "minutes / citizen / week",
         "Time per citizen at which a citizen feels half as well served as at unlimited time (felt quality, m / (m + this)): what trust and comparisons follow.",
-        "seed 000: 25 min for a whole conversation; the curve the seeds' trust and protest patterns were calibrated on (issue 14 split it from meeting quality, whose curve the exit evidence sets)",
+        "seed 000: 25 min for a whole conversation; the curve the seeds' trust and protest patterns were calibrated on (split from meeting quality, whose curve the exit evidence sets)",
         low=0.01, high=1000.0,
     ),
     "quality_exponent": Param(
         3.0, "", "Steepness of quality in minutes (Hill exponent): quality = m^n / (m^n + half^n). 1 is the plain saturating curve; above 1 quality saturates at ordinary caseloads, so each case removed buys less as caseloads fall (diminishing returns).",
-        "issue 14: diminishing returns (at 1, quality is convex in the caseload: every case removed buys more than the last, down to any floor)", low=0.1, high=10.0,
+        "assumption: diminishing returns (at 1, quality is convex in the caseload: every case removed buys more than the last, down to any floor)", low=0.1, high=10.0,
         plausible=(1.0, 5.0), plausible_source="assumption: from no to strongly diminishing returns to time per client",
     ),
     "reference_caseload": Param(
@@ -52,7 +52,7 @@ PARAMS = {
     "trainee_productivity": Param(0.5, "share", "Productivity of a new hire at the start of training.", "assumption", low=0.01, high=1.0),
     "early_contact_weeks": Param(
         0, "weeks", "Weeks at the start of a spell in which a client gets early_contact_factor times a client's share of casework time (0 = none).",
-        "issue 14: meetings by spell stage (Maibom, Rosholm & Svarer 2017: fortnightly meetings in the first 13 weeks)",
+        "Maibom, Rosholm & Svarer (2017): fortnightly meetings in the first 13 weeks of a spell",
         low=0, high=520,
     ),
     "early_contact_factor": Param(
@@ -61,11 +61,11 @@ PARAMS = {
     ),
     "early_contact_paid": Param(
         False, "", "The early clients' time beyond a client's usual share is paid as extra hours (counted as staff cost) instead of coming out of the other clients' time.",
-        "issue 14: Maibom, Rosholm & Svarer (2017) count the extra meetings' cost; their experiment did not take time from the control group", kind="bool",
+        "Maibom, Rosholm & Svarer (2017) count the extra meetings' cost; their experiment did not take time from the control group", kind="bool",
     ),
     "absence_weeks": Param(
         0, "weeks", "Length of a period of caseworker absence (0 = none).",
-        "issue 14: caseworker absence as a virtual field trial", low=0, high=5200,
+        "assumption: caseworker absence as a virtual field trial", low=0, high=5200,
     ),
     "absence_start_week": Param(0, "week", "First week of the absence period.", "assumption", low=0, high=5200),
     "absence_share": Param(

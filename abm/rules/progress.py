@@ -38,7 +38,22 @@ PARAMS = {
     "out_of_labour_force_hazard": Param(
         0.005, "per week",
         "Weekly chance that a job-ready client leaves the labour force (deregistered without a job); casework does not change it. 0 = no such exit.",
-        "assumption (issue 14: field trials count it apart from jobs; without it, sick job-ready clients worn down by pressing stayed for decades: 45% of the stationary job-ready stock had spells over 20 years; at 0.005 such spells last about four years)",
+        "assumption (field trials count it apart from jobs, e.g. Böheim, Eppel & Mahringer 2023; without it, sick job-ready clients worn down by pressing stayed for decades: 45% of the stationary job-ready stock had spells over 20 years; at 0.005 such spells last about four years)",
+        low=0.0, high=1.0,
+    ),
+    "sanction_elasticity": Param(
+        0.0, "", "The chance of leaving the labour force (out_of_labour_force_hazard) scales with meeting quality as "
+        "self_help_share + (1 - self_help_share) x (quality / reference quality)^this: more time per client brings more meetings, "
+        "monitoring and sanctions, so more clients leave the register without a job. 0 = casework does not change it.",
+        "Böheim, Eppel & Mahringer (2023): lower caseloads brought more meetings, job offers, programme assignments and sanctions, "
+        "and more exits out of the labour force; Hainmueller et al. (2016): offices with lower caseloads monitored and sanctioned more",
+        low=0.0, high=10.0,
+    ),
+    "job_loss_hazard": Param(
+        0.01, "per week",
+        "Weekly chance that a job found after a spell ends (the former client returns to unemployment). The model has no employment "
+        "spell after an exit; only the in-office trial statistics use this, in closed form (abm/calibration/statistics.py).",
+        "assumption: about 40% of jobs taken after unemployment end within a year (jobs after unemployment are often short)",
         low=0.0, high=1.0,
     ),
     "quality_elasticity": Param(
@@ -167,6 +182,17 @@ def quality_boost(quality: np.ndarray, model) -> np.ndarray:
     return p.self_help_share + (1 - p.self_help_share) * ratio**p.quality_elasticity
 
 
+def sanction_boost(quality: np.ndarray, model) -> np.ndarray:
+    """Multiplier of the chance of leaving the labour force: 1 at the reference caseload, and
+    exactly 1 everywhere when ``sanction_elasticity`` is 0 (casework does not change it)."""
+    p = model.params.progress
+    quality = np.asarray(quality, dtype=float)
+    if p.sanction_elasticity == 0:
+        return np.ones_like(quality)
+    ratio = quality / casework.reference_quality(model.params)
+    return p.self_help_share + (1 - p.self_help_share) * ratio**p.sanction_elasticity
+
+
 def meeting_boost(params) -> float:
     """Multiplier of the job chance of clients in their early weeks, from meeting more (or
     less) often than the usual schedule: 1 without early contact."""
@@ -244,13 +270,21 @@ class StationaryCasework(NamedTuple):
     boost: float  # speed-up of exits and clarification (quality_boost)
     press: float  # weekly chance a sick client is pressed (press_chance)
     horizon: int  # spell weeks followed (population.stationary_horizon_weeks)
+    sanction: float  # multiplier of leaving the labour force (sanction_boost)
 
 
 def stationary_casework(model, quality: float, horizon: int) -> StationaryCasework:
     """The casework of every spell a stationary start follows, at meeting ``quality``."""
     return StationaryCasework(float(quality_boost(quality, model)),
                               float(press_chance(quality, model.params.progress, casework.reference_quality(model.params))),
-                              horizon)
+                              horizon, float(sanction_boost(quality, model)))
+
+
+def _stationary_params(model, spells: StationaryCasework) -> Params:
+    """The exit model's parameters for a stationary start: the week's, with the chance of leaving
+    the labour force at the spells' one quality (``sanction``; a constant, as ``boost`` is)."""
+    params = week_params(model)
+    return params._replace(out_of_labour_force_hazard=params.out_of_labour_force_hazard * spells.sanction)
 
 
 def presence_bound(model, spells: StationaryCasework, group: np.ndarray, need: np.ndarray,
@@ -260,7 +294,7 @@ def presence_bound(model, spells: StationaryCasework, group: np.ndarray, need: n
     (no exit chance is below that of someone as far from the labour market as can be, at the
     settled health)."""
     health = np.empty(0) if health_base is None else health_base
-    return _presence_bounds(week_params(model), spells.boost, spells.press, spells.horizon, group, need, health)
+    return _presence_bounds(_stationary_params(model, spells), spells.boost, spells.press, spells.horizon, group, need, health)
 
 
 def stationary_clients(model, rng: np.random.Generator, spells: StationaryCasework, attributes: dict[str, np.ndarray],
@@ -274,7 +308,7 @@ def stationary_clients(model, rng: np.random.Generator, spells: StationaryCasewo
     """
     group = attributes["group"].astype(np.int64)
     uniforms = rng.random((2, len(group)))  # keeping, the spell
-    kept, spell, *columns = _stationary(week_params(model), spells.boost, spells.press, spells.horizon, group,
+    kept, spell, *columns = _stationary(_stationary_params(model, spells), spells.boost, spells.press, spells.horizon, group,
                                         attributes["distance"], attributes["health_base"], need, bound, uniforms)
     return kept, spell[kept], {name: column[kept] for name, column in zip(STATIONARY_COLUMNS, columns)}
 
@@ -308,6 +342,8 @@ class Casework(NamedTuple):
     press: np.ndarray  # chance a sick client is pressed, by the caseworker's quality
     early_boost: np.ndarray  # the same for clients early in their spell (casework.early_contact_weeks)
     early_press: np.ndarray
+    sanction: np.ndarray  # multiplier of leaving the labour force, by the caseworker's quality (sanction_boost)
+    early_sanction: np.ndarray
     press_handling: np.ndarray  # per municipality: pressing left after protests changed case handling
 
 
@@ -374,6 +410,8 @@ def apply(model) -> None:
         press=press,
         early_boost=quality_boost(early_quality, model) if early_contact else boost,
         early_press=early_press if early_contact else press,
+        sanction=sanction_boost(quality, model),
+        early_sanction=sanction_boost(early_quality, model) if early_contact else sanction_boost(quality, model),
         press_handling=1 - p.protest_handling_effect * model.councils.media_pressure,  # protests change case handling
     )
     params = week_params(model)
@@ -430,8 +468,9 @@ def _week(rng, rows, exit_draws, c, this_week, p, counts):
 
         # Exits to job or education: one uniform draw decides.
         boost = this_week.early_boost[worker] if early else this_week.boost[worker]
+        sanction = this_week.early_sanction[worker] if early else this_week.sanction[worker]
         job, education, out = _exit_chances(
-            p.job_hazard[g], p.education_hazard[g], p.out_of_labour_force_hazard if g == 0 else 0.0, boost,
+            p.job_hazard[g], p.education_hazard[g], p.out_of_labour_force_hazard * sanction if g == 0 else 0.0, boost,
             c.distance_factor[i], health, p.health_mean[g], p.health_effect,
             p.churn_by_changes[min(c.changes[i], len(p.churn_by_changes) - 1)], p.early_meeting_boost if early else 1.0,
         )

@@ -83,7 +83,7 @@ PARAMS = {
     ),
     "trial_weeks": Param(
         0, "weeks", "Length of an in-office trial in every municipality not running pilot_then_scale (0 = no trial).",
-        "issue 14: virtual field trials (randomised share of clients in a low-caseload unit)", low=0, high=5200,
+        "Böheim, Eppel & Mahringer (2023): a randomised share of an office's clients served at a lower caseload", low=0, high=5200,
     ),
     "trial_start_week": Param(0, "week", "Week the trial starts (clients are randomised then).", "assumption", low=0, high=5200),
     "trial_share": Param(0.5, "share", "Share of clients randomised into the trial's treatment unit.", "assumption", low=0.0, high=1.0),
@@ -93,16 +93,16 @@ PARAMS = {
     ),
     "trial_clients": Param(
         "both", "", "Who is randomised: the clients at the start (stock), only those entering during the trial, or both.",
-        "issue 14 item 3", choices=TRIAL_CLIENTS,
+        "Böheim, Eppel & Mahringer (2023) randomised both the stock and the entrants", choices=TRIAL_CLIENTS,
     ),
     "trial_staff": Param(
         "experienced", "",
         "Who staffs the treatment unit: caseworkers moved from the control unit (then new hires for the rest), or new hires only (the control's excess is laid off).",
-        "issue 14 item 3", choices=TRIAL_STAFF,
+        "assumption", choices=TRIAL_STAFF,
     ),
     "trial_merge_at_end": Param(
         False, "", "At the end, merge the treatment unit into the ordinary one (else its clients finish their spells there).",
-        "issue 14: no reassignment at the end unless asked",
+        "assumption: no reassignment at the end unless asked",
     ),
     "responsive_threshold": Param(0.3, "media pressure", "Media pressure at which a responsive council hires.", "assumption", low=0.0, high=1.0),
     "responsive_step": Param(0.15, "share", "Share of positions a responsive council adds under pressure.", "assumption", low=0.0, high=10.0),

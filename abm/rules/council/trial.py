@@ -134,9 +134,13 @@ def _start(model, towns: np.ndarray) -> None:
     councils.control_caseload[towns] = np.maximum(before[towns], 1) / np.maximum(ordinary_staff[towns], 1)
     if p.trial_clients != "entrants":
         in_town = np.isin(citizens.slot_municipality, towns) & citizens.active
-        chosen = np.flatnonzero(in_town & (model.streams.trial.random(citizens.size) < p.trial_share))
-        jobcenter.detach(model, chosen)
-        citizens.unit[chosen] = TREATMENT
+        treat = in_town & (model.streams.trial.random(citizens.size) < p.trial_share)
+        # Both arms are set: the week's entrants, randomised at entry, are randomised once more as stock.
+        jobcenter.detach(model, np.flatnonzero(in_town & (treat != (citizens.unit == TREATMENT))))
+        citizens.unit[in_town] = np.where(treat[in_town], TREATMENT, ORDINARY)
+        if model.spell_log is not None:  # the log follows both arms of the stock from here
+            stock = np.flatnonzero(in_town)
+            model.spell_log.randomised(model.week, citizens.person[stock], citizens.unit[stock])
     treated = np.bincount(citizens.slot_municipality[citizens.active & (citizens.unit == TREATMENT)], minlength=model.n_municipalities)
     positions = np.ceil(treated / p.trial_caseload).astype(np.int64)
     control_positions = np.ceil((before - treated) / np.maximum(councils.control_caseload, 1e-9)).astype(np.int64)

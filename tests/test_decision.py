@@ -339,5 +339,17 @@ def test_morris_screening_finds_the_only_uncertainty_that_matters(tmp_path):
 
 def test_a_discovery_at_another_density_gets_its_own_folder(known_sweep):
     """Asking again with another --density must not collide with the first answer's folder."""
-    for density in ("0.8", "0.5"):
+    answers = known_sweep / "discovery"
+
+    def ask(density: str) -> set[Path]:
+        """The folders under RESULTS/discovery after asking at this density."""
         assert main(["discover", str(known_sweep), "--when", "trust_mean > 0.6", "--density", density]) == 0
+        return set(answers.iterdir())
+
+    before = set(answers.iterdir()) if answers.exists() else set()
+    (first,) = ask("0.8") - before
+    first_files = {path: path.read_bytes() for path in first.rglob("*") if path.is_file()}
+    (second,) = ask("0.5") - before - {first}
+    for folder in (first, second):
+        assert all((folder / name).is_file() for name in ("prim_box.parquet", "prim_trajectory.parquet", "discovery.html"))
+    assert {path: path.read_bytes() for path in first.rglob("*") if path.is_file()} == first_files  # untouched by the second

@@ -184,6 +184,8 @@ def test_nsga2_finds_the_known_optimum_of_a_small_problem(tmp_path):
     assert (tmp_path / "study.db").is_file()
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("ray")  # starts Ray: one at a time under pytest-xdist
 def test_optimise_on_ray_finds_the_best_caseload_target(tmp_path, capsys):
     path = write_scenarios(tmp_path, n=2, levers='"council.caseload_target" = [40, 120]', strategies=("invest",))
     from abm.sweep.optimise import optimise

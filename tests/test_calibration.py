@@ -168,6 +168,7 @@ def test_trials_on_ray_equal_the_serial_ones(tmp_path):
     assert on_ray.trials.select(columns).equals(serial.trials.select(columns))
 
 
+@pytest.mark.slow
 def test_the_shipped_default_meets_the_danish_targets(capsys):
     """`abm check targets/denmark.toml` on configs/baseline.toml: every target within |z| <= 2.
 

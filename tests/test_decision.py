@@ -24,6 +24,7 @@ from abm.sweep.analysis import TABLE_OUTCOMES, analyse
 from abm.sweep.optimise import search
 
 REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.xdist_group("decision")  # known_sweep, a module fixture, is made once, on one worker
 TINY = {"run.weeks": 52, "municipalities.count": 2, "municipalities.population_scale": 0.02}
 
 
@@ -117,6 +118,7 @@ def known_sweep(tmp_path_factory) -> Path:
     return folder / "results"
 
 
+@pytest.mark.slow
 def test_prim_recovers_the_box_known_by_construction(known_sweep, capsys):
     before = {p: p.stat().st_mtime_ns for p in known_sweep.rglob("*") if p.is_file()}
     assert main(["discover", str(known_sweep), "--when", "trust_mean > 0.5", "--out", str(known_sweep / "d")]) == 0
@@ -170,6 +172,7 @@ def test_robustness_gives_regret_against_the_best_policy(tmp_path):
 # -- policy search ---------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_nsga2_finds_the_known_optimum_of_a_small_problem(tmp_path):
     """Minimise (x - 0.3)^2 and maximise -(y - 2)^2 (no trade-off: one optimum at x=0.3, y=2)."""
     space = {"x": ("float", 0.0, 1.0), "y": ("int", 0, 6)}

@@ -114,5 +114,6 @@ def test_the_tutorial_runs_as_written_and_makes_the_figures_it_shows(tmp_path, m
 
 
 @pytest.mark.slow
-def test_the_readmes_python_and_mesa_examples_run(tmp_path, monkeypatch):
-    run_python_blocks(ROOT / "README.md", tmp_path, monkeypatch)
+@pytest.mark.parametrize("document", ["README.md", "docs/python.md"])
+def test_the_python_and_mesa_examples_run(document, tmp_path, monkeypatch):
+    run_python_blocks(ROOT / document, tmp_path, monkeypatch)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import polars as pl
+import pytest
 
 from abm.cli import main
 
@@ -19,6 +20,7 @@ def accepted(folder, elasticities: list[float]):
     return path
 
 
+@pytest.mark.slow
 def test_posterior_ranges_follow_the_calibrated_parameter(tmp_path, capsys):
     """Investing saves more unemployment where exits depend more on casework: the vector with
     the larger elasticity gives the larger saving, and the table shows the range."""
@@ -34,6 +36,7 @@ def test_posterior_ranges_follow_the_calibrated_parameter(tmp_path, capsys):
     assert (out / "posterior.txt").read_text().startswith("Paired difference from")
 
 
+@pytest.mark.slow
 def test_draws_keep_the_best_vectors_by_loss(tmp_path):
     out = tmp_path / "out"
     assert main(["compare", *SMALL, "--workers", "1", "--out", str(out),

@@ -297,6 +297,7 @@ def test_play_runs_weeks_and_the_screenshot_is_saved(page, tmp_path):
     assert page.errors == [] and page.outside == []
 
 
+@pytest.mark.slow
 def test_a_bad_config_fails_before_the_server_starts_like_validate(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text("[council]\ncaseload_target = -3\n")

@@ -24,7 +24,6 @@ from abm.sweep.analysis import TABLE_OUTCOMES, analyse
 from abm.sweep.optimise import search
 
 REPO = Path(__file__).resolve().parents[1]
-pytestmark = pytest.mark.xdist_group("decision")  # known_sweep, a module fixture, is made once, on one worker
 TINY = {"run.weeks": 52, "municipalities.count": 2, "municipalities.population_scale": 0.02}
 
 
@@ -118,6 +117,7 @@ def known_sweep(tmp_path_factory) -> Path:
     return folder / "results"
 
 
+@pytest.mark.xdist_group("known_sweep")  # a module fixture: made once, on one worker, under pytest-xdist
 @pytest.mark.slow
 def test_prim_recovers_the_box_known_by_construction(known_sweep, capsys):
     before = {p: p.stat().st_mtime_ns for p in known_sweep.rglob("*") if p.is_file()}
@@ -140,6 +140,7 @@ def test_prim_recovers_the_box_known_by_construction(known_sweep, capsys):
     assert pl.read_parquet(known_sweep / "again" / "cart_boxes.parquet").equals(pl.read_parquet(known_sweep / "d" / "cart_boxes.parquet"))
 
 
+@pytest.mark.xdist_group("known_sweep")  # a module fixture: made once, on one worker, under pytest-xdist
 @pytest.mark.parametrize("when, message", [
     ("trust_mean > 0.5 and nonsense < 1", "unknown outcome 'nonsense'"),
     ("invest.trust_mean > 0.5", "unknown strategy 'invest'"),
@@ -342,6 +343,7 @@ def test_morris_screening_finds_the_only_uncertainty_that_matters(tmp_path):
     assert mu_star["council.initial_caseload"] > 0.1 and mu_star["turnover.recruitment_weeks"] == 0.0
 
 
+@pytest.mark.xdist_group("known_sweep")  # a module fixture: made once, on one worker, under pytest-xdist
 def test_a_discovery_at_another_density_gets_its_own_folder(known_sweep):
     """Asking again with another --density must not collide with the first answer's folder."""
     answers = known_sweep / "discovery"

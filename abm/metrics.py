@@ -5,7 +5,7 @@ Rules count events as they happen (``model.tally.add("quits", municipality_of_ea
 at the end of the week ``WeeklyRecord`` measures every declared output into one row per
 municipality. ``national`` is the one way municipalities add up to the country (or to a
 strategy's municipalities), used by the run summary, the DataCollector, the browser app
-and the plots. The README's result schema is generated from the same declarations.
+and the plots. The result schema of docs/results.md is generated from the same declarations.
 """
 
 from __future__ import annotations
@@ -158,7 +158,7 @@ def national_now(row: Mapping[str, np.ndarray], names: Iterable[str]) -> dict[st
 
 
 def describe_outputs() -> str:
-    """The README's weekly-table schema (between ``<!-- outputs:begin -->`` and ``<!-- outputs:end -->``)."""
+    """The weekly-table schema of docs/results.md (between ``<!-- outputs:begin -->`` and ``<!-- outputs:end -->``)."""
     lines = [
         "| column | type | unit | nationally | meaning | in the run summary | declared in |",
         "| --- | --- | --- | --- | --- | --- | --- |",
@@ -177,14 +177,14 @@ OUTPUT_MARKERS = ("<!-- outputs:begin -->", "<!-- outputs:end -->")
 
 
 def with_output_schema(readme: str) -> str:
-    """The README with the weekly-table schema between ``OUTPUT_MARKERS`` regenerated."""
+    """A Markdown page (docs/results.md) with the weekly-table schema between ``OUTPUT_MARKERS`` regenerated."""
     begin, end = OUTPUT_MARKERS
     head, rest = readme.split(begin, 1)
     tail = rest.split(end, 1)[1]
     return f"{head}{begin}\n{describe_outputs()}\n{end}{tail}"
 
 
-if __name__ == "__main__":  # python -m abm.metrics README.md
+if __name__ == "__main__":  # python -m abm.metrics docs/results.md
     import sys
     from pathlib import Path
 

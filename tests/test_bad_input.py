@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from abm.cli import main
+from abm.commands import COMMANDS
 
 REPO = Path(__file__).resolve().parent.parent
 BASELINE = REPO / "configs" / "baseline.toml"
@@ -214,4 +215,13 @@ def test_sweep_missing_experiment(workdir, capsys):
 
 
 def test_there_are_at_least_sixty_cases():
-    assert len(CONFIG_FILES) + len(COMMAND_LINES) + len(EXPERIMENTS) + 4 >= 60
+    """Sixty or more different bad inputs (no case a copy of another), reaching every command
+    whose input this module tries (run, sweep and each command line's) and, for the others,
+    the module that tries theirs: a new command cannot ship without bad input tried."""
+    inputs = [text for text, _ in CONFIG_FILES.values()] + [text for text, _ in EXPERIMENTS.values()]
+    inputs += [tuple(argv) for argv, _ in COMMAND_LINES.values()]
+    assert len(set(inputs)) == len(inputs) >= 60
+    tried_elsewhere = {"check": "test_calibration", "calibrate": "test_calibration",
+                       "discover": "test_decision", "robustness": "test_decision", "optimise": "test_decision"}
+    tried = {"run", "sweep", *(argv[0] for argv, _ in COMMAND_LINES.values()), *tried_elsewhere}
+    assert tried == {command.__name__.rsplit(".", 1)[1] for command in COMMANDS}

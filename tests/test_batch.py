@@ -29,6 +29,7 @@ from test_sweep_experiment import write_experiment
 
 REPO = Path(__file__).resolve().parents[1]
 ABM = [sys.executable, "-m", "abm.cli"]
+pytestmark = pytest.mark.xdist_group("ray")  # Ray: one at a time under pytest-xdist
 TINY = ["--set", "municipalities.count=3", "--set", "municipalities.population_scale=0.02", "--set", "run.weeks=20",
         "--set", "run.burn_in_weeks=4", "--set", "compare.replications=2",
         "--set", 'compare.strategies=["status_quo", "invest", "austerity"]']

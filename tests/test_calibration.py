@@ -186,6 +186,8 @@ def test_a_trial_that_raises_is_recorded_and_the_calibration_goes_on(tmp_path, m
     assert result.best_params["labour_market.inflow_per_1000"] <= 1.5
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("ray")  # starts Ray: one at a time under pytest-xdist
 def test_trials_on_ray_equal_the_serial_ones(tmp_path):
     """Same seed, same trials and losses, whether the runs go to an embedded Ray or run here."""
     path = targets_file(tmp_path, client_share_target())
@@ -195,6 +197,7 @@ def test_trials_on_ray_equal_the_serial_ones(tmp_path):
     assert on_ray.trials.select(columns).equals(serial.trials.select(columns))
 
 
+@pytest.mark.slow
 def test_the_shipped_default_meets_the_danish_targets(capsys):
     """`abm check targets/denmark.toml` on configs/baseline.toml: every target within |z| <= 2.
 

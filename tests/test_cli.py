@@ -28,6 +28,7 @@ def test_run_writes_parquet_and_prints_a_summary(tmp_path):
     assert weekly.height == 20 * 3 and summary["seed"][0] == 5
 
 
+@pytest.mark.slow
 def test_compare_writes_table_plots_and_report(tmp_path):
     out = tmp_path / "cmp"
     done = abm("compare", "configs/compare.toml", *TINY, "--workers", "1", "--set", "compare.replications=2",

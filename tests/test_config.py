@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import math
+import tomllib
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from abm.cli import main
 from abm.config import CHECKS, SCHEMA, defaults, load_config, parse_overrides
 from abm.errors import ConfigError
 
@@ -19,10 +22,16 @@ def write(tmp_path, name, text):
     return path
 
 
-def test_shipped_configs_validate():
-    for name in ("baseline", "compare", "overloaded", "denmark", "denmark_named"):
-        config = load_config(f"configs/{name}.toml")
-        assert config.run.weeks == 520
+@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parent.parent / "configs").glob("*.toml")), ids=lambda path: path.stem)
+def test_shipped_configs_validate(path, capsys):
+    """Every shipped config passes ``abm validate``, and what its file sets is what the loaded
+    config holds (the file's own keys override what it extends)."""
+    assert main(["validate", str(path)]) == 0
+    assert "valid" in capsys.readouterr().out
+    config = load_config(path)
+    for section, values in tomllib.loads(path.read_text()).items():
+        for key, value in values.items() if isinstance(values, dict) else ():
+            assert config.get(f"{section}.{key}") == value, f"{path}: {section}.{key}"
 
 
 def test_extends_layers_and_overrides_win(tmp_path):

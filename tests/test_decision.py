@@ -117,6 +117,8 @@ def known_sweep(tmp_path_factory) -> Path:
     return folder / "results"
 
 
+@pytest.mark.xdist_group("known_sweep")  # a module fixture: made once, on one worker, under pytest-xdist
+@pytest.mark.slow
 def test_prim_recovers_the_box_known_by_construction(known_sweep, capsys):
     before = {p: p.stat().st_mtime_ns for p in known_sweep.rglob("*") if p.is_file()}
     assert main(["discover", str(known_sweep), "--when", "trust_mean > 0.5", "--out", str(known_sweep / "d")]) == 0
@@ -138,6 +140,7 @@ def test_prim_recovers_the_box_known_by_construction(known_sweep, capsys):
     assert pl.read_parquet(known_sweep / "again" / "cart_boxes.parquet").equals(pl.read_parquet(known_sweep / "d" / "cart_boxes.parquet"))
 
 
+@pytest.mark.xdist_group("known_sweep")  # a module fixture: made once, on one worker, under pytest-xdist
 @pytest.mark.parametrize("when, message", [
     ("trust_mean > 0.5 and nonsense < 1", "unknown outcome 'nonsense'"),
     ("invest.trust_mean > 0.5", "unknown strategy 'invest'"),
@@ -170,6 +173,7 @@ def test_robustness_gives_regret_against_the_best_policy(tmp_path):
 # -- policy search ---------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_nsga2_finds_the_known_optimum_of_a_small_problem(tmp_path):
     """Minimise (x - 0.3)^2 and maximise -(y - 2)^2 (no trade-off: one optimum at x=0.3, y=2)."""
     space = {"x": ("float", 0.0, 1.0), "y": ("int", 0, 6)}
@@ -184,6 +188,8 @@ def test_nsga2_finds_the_known_optimum_of_a_small_problem(tmp_path):
     assert (tmp_path / "study.db").is_file()
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("ray")  # starts Ray: one at a time under pytest-xdist
 def test_optimise_on_ray_finds_the_best_caseload_target(tmp_path, capsys):
     path = write_scenarios(tmp_path, n=2, levers='"council.caseload_target" = [40, 120]', strategies=("invest",))
     from abm.sweep.optimise import optimise
@@ -337,7 +343,20 @@ def test_morris_screening_finds_the_only_uncertainty_that_matters(tmp_path):
     assert mu_star["council.initial_caseload"] > 0.1 and mu_star["turnover.recruitment_weeks"] == 0.0
 
 
+@pytest.mark.xdist_group("known_sweep")  # a module fixture: made once, on one worker, under pytest-xdist
 def test_a_discovery_at_another_density_gets_its_own_folder(known_sweep):
     """Asking again with another --density must not collide with the first answer's folder."""
-    for density in ("0.8", "0.5"):
+    answers = known_sweep / "discovery"
+
+    def ask(density: str) -> set[Path]:
+        """The folders under RESULTS/discovery after asking at this density."""
         assert main(["discover", str(known_sweep), "--when", "trust_mean > 0.6", "--density", density]) == 0
+        return set(answers.iterdir())
+
+    before = set(answers.iterdir()) if answers.exists() else set()
+    (first,) = ask("0.8") - before
+    first_files = {path: path.read_bytes() for path in first.rglob("*") if path.is_file()}
+    (second,) = ask("0.5") - before - {first}
+    for folder in (first, second):
+        assert all((folder / name).is_file() for name in ("prim_box.parquet", "prim_trajectory.parquet", "discovery.html"))
+    assert {path: path.read_bytes() for path in first.rglob("*") if path.is_file()} == first_files  # untouched by the second

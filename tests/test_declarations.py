@@ -1,5 +1,5 @@
 """The mechanisms' declarations are the one source of the state tables, the weekly table,
-the national figures and the README's result schema."""
+the national figures and the result schema of docs/results.md."""
 
 from __future__ import annotations
 
@@ -19,9 +19,9 @@ from conftest import small_config
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_readme_result_schema_is_generated_from_the_declarations():
-    readme = (ROOT / "README.md").read_text()
-    assert readme == with_output_schema(readme), "run: python -m abm.metrics README.md"
+def test_the_result_schema_is_generated_from_the_declarations():
+    page = (ROOT / "docs" / "results.md").read_text()
+    assert page == with_output_schema(page), "run: python -m abm.metrics docs/results.md"
 
 
 def test_state_tables_are_the_declared_columns():

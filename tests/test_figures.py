@@ -33,6 +33,7 @@ from abm.style import OKABE_ITO, strategy_colour, strategy_label, strategy_style
 from conftest import small_config
 from test_sweep_experiment import write_experiment
 
+pytestmark = pytest.mark.xdist_group("figures")  # the module's comparison is run once, on one worker
 TINY = ["--set", "municipalities.count=3", "--set", "municipalities.population_scale=0.02",
         "--set", "run.weeks=60", "--set", "run.burn_in_weeks=4"]
 
@@ -160,6 +161,7 @@ def keep_as_well():
     strategies.unregister("keep_as_well")
 
 
+@pytest.mark.slow
 def test_one_replication_shows_intervals_as_na_and_a_copy_of_the_baseline_as_same(tmp_path, keep_as_well):
     config = small_config(municipalities__count=2, municipalities__population_scale=0.02, run__weeks=20,
                           run__burn_in_weeks=4).with_overrides(

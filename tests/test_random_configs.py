@@ -14,6 +14,7 @@ import math
 import os
 
 import polars as pl
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -89,6 +90,7 @@ def valid_overrides(draw) -> dict:
     return overrides
 
 
+@pytest.mark.slow
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(overrides=valid_overrides(), seed=st.integers(0, 2**63 - 1))
 def test_any_valid_config_runs_with_invariants_and_no_nan(overrides, seed):

@@ -65,6 +65,8 @@ def hold_80(tmp_path):
     strategies.unregister("hold_80")
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("ray")  # starts Ray: one at a time under pytest-xdist
 def test_a_strategy_from_the_researchers_file_runs_in_a_comparison_and_follows_its_rule(hold_80, tmp_path):
     config = tmp_path / "mine.toml"
     config.write_text(textwrap.dedent(f"""\
@@ -173,6 +175,7 @@ def test_the_docs_show_the_registrys_strategy_table():
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("ray")  # starts Ray: one at a time under pytest-xdist
 def test_a_user_strategy_runs_on_a_ray_worker_that_never_saw_its_file(hold_80):
     ray = pytest.importorskip("ray")
     payload = strategies.for_workers()

@@ -63,6 +63,7 @@ from abm.config import defaults
 from abm.execution import replication_seeds
 from abm.simulate import run_simulation
 
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("stylized_facts")]  # one module fixture of many runs, on one worker
 REPLICATIONS = 24
 SEED = 77  # the replications' seeds come from this one (common random numbers across arms)
 CONFIDENCE = 0.95

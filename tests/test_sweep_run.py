@@ -28,7 +28,7 @@ from abm.simulate import run_simulation
 from abm.sweep import load_experiment, run_sweep
 from test_sweep_experiment import write_experiment
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray")]  # Ray: one at a time under pytest-xdist
 ABM = [sys.executable, "-m", "abm.cli"]
 
 

@@ -29,6 +29,7 @@ from abm.strategies import names
 from abm.style import strategy_label
 
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.xdist_group("browser")  # one abm viz and Chromium, shared by the module's tests
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -296,6 +297,7 @@ def test_play_runs_weeks_and_the_screenshot_is_saved(page, tmp_path):
     assert page.errors == [] and page.outside == []
 
 
+@pytest.mark.slow
 def test_a_bad_config_fails_before_the_server_starts_like_validate(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text("[council]\ncaseload_target = -3\n")

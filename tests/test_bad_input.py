@@ -222,6 +222,7 @@ def test_there_are_at_least_sixty_cases():
     inputs += [tuple(argv) for argv, _ in COMMAND_LINES.values()]
     assert len(set(inputs)) == len(inputs) >= 60
     tried_elsewhere = {"check": "test_calibration", "calibrate": "test_calibration",
-                       "discover": "test_decision", "robustness": "test_decision", "optimise": "test_decision"}
+                       "discover": "test_decision", "robustness": "test_decision", "optimise": "test_decision",
+                       "brief": "test_brief"}
     tried = {"run", "sweep", *(argv[0] for argv, _ in COMMAND_LINES.values()), *tried_elsewhere}
     assert tried == {command.__name__.rsplit(".", 1)[1] for command in COMMANDS}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from abm import signals
 from abm.commands import COMMANDS
 from abm.errors import UserError
 
@@ -27,13 +28,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.handler(args) or 0)
+        with signals.stopping():
+            return int(args.handler(args) or 0)
     except UserError as error:
         print(f"abm {args.command}: error: {error}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
         print(f"abm {args.command}: interrupted; finished results are kept", file=sys.stderr)
-        return 130
+        return signals.exit_status(interrupt)
 
 
 if __name__ == "__main__":

@@ -24,19 +24,25 @@ caught in the task and reported; a worker process (or node) that dies is retried
 to ``MAX_RETRIES`` times, after which its runs are reported as failed.
 
 The embedded Ray opens nothing beyond this machine: its driver, GCS, raylet, workers and
-agents listen on 127.0.0.1 only (see :func:`connect`).
+agents listen on 127.0.0.1 only, and they admit only a process that holds this process's
+token, kept in a file only its user can read (see :func:`connect`).
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import dataclasses
 import functools
 import json
 import logging
 import os
+import secrets
+import shutil
 import socket
+import stat
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -47,7 +53,7 @@ from typing import Any, Callable, Iterable, Iterator
 import numpy as np
 from tqdm import tqdm
 
-from abm import strategies
+from abm import signals, strategies
 from abm.config import Config
 from abm.errors import UserError
 from abm.simulate import RunResult, run_simulation
@@ -65,6 +71,9 @@ LOOPBACK_ONLY_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 binds 127.0.0.1 instead of all interfaces (ray/_private/services.py, get_node_ip_address)."""
 USAGE_STATS_ENV = "RAY_USAGE_STATS_ENABLED"  # 0: the embedded Ray neither asks nor reports (about 1 s of its start)
 GCS_RETRIES_ENV = "RAY_NUM_REDIS_GET_RETRIES"
+AUTH_TOKEN_ENV = "RAY_AUTH_TOKEN"  # read by Ray before the token file: not for the embedded Ray
+AUTH_TOKEN_FILE_ENV = "RAY_AUTH_TOKEN_PATH"
+DEFAULT_TOKEN_FILE = Path(".ray") / "auth_token"  # in the home folder: where Ray and `ray start` keep a cluster's token
 WORKER_GCS_RETRIES = 5  # about a second each; a live local GCS answers the first
 PACKAGE_HOME = Path(__file__).resolve().parents[1]
 """The folder holding the ``abm`` package this process runs (site-packages, or a clone)."""
@@ -358,11 +367,27 @@ def connect(workers: int, address: str | None) -> None:
     its workers at niceness 15 by default, so on a busy machine any other process starves
     the runs; the embedded Ray's run at normal priority, like a serial run. (Cluster nodes
     keep what ``ray start`` gave them: ``RAY_worker_niceness=0``.)
+
+    The embedded Ray admits only processes holding this process's token
+    (:func:`embedded_token_file`, readable by its user only); Ray's own default would write
+    ``~/.ray/auth_token`` readable by every local user. Joining a cluster, the token file
+    Ray reads is made readable by its user only (:func:`keep_private`). Ray replaces the
+    command line's handlers of SIGINT and SIGTERM with its own: they are put back
+    (:func:`abm.signals.reinstall`).
     """
+    try:
+        _start_or_join(workers, address)
+    finally:
+        signals.reinstall()
+
+
+def _start_or_join(workers: int, address: str | None) -> None:
     if address is None:
-        with _environment({LOOPBACK_ONLY_ENV: "0", USAGE_STATS_ENV: "0"}), _working_folder(PACKAGE_HOME):
+        private_token = {AUTH_TOKEN_FILE_ENV: str(embedded_token_file()), AUTH_TOKEN_ENV: None}
+        with _environment({LOOPBACK_ONLY_ENV: "0", USAGE_STATS_ENV: "0", **private_token}), _working_folder(PACKAGE_HOME):
             import ray
 
+            _quiet_token_notice()
             _reread_loopback_setting()
             with _environment({GCS_RETRIES_ENV: str(WORKER_GCS_RETRIES)}):  # after the import: not this process's
                 ray.init(address="local", num_cpus=workers, object_store_memory=EMBEDDED_OBJECT_STORE_BYTES,
@@ -375,6 +400,7 @@ def connect(workers: int, address: str | None) -> None:
         return
     import ray
 
+    keep_private(Path(os.environ.get(AUTH_TOKEN_FILE_ENV) or Path.home() / DEFAULT_TOKEN_FILE))
     with _working_folder(PACKAGE_HOME):
         try:
             ray.init(address=address, logging_level=logging.WARNING)
@@ -382,11 +408,55 @@ def connect(workers: int, address: str | None) -> None:
             raise UserError(f"--address {address}: cannot join the Ray cluster: {error}") from None
 
 
+@functools.cache
+def embedded_token_file() -> Path:
+    """The file holding this process's token for its embedded Ray: 256 random bits, mode 0600
+    in a folder of mode 0700, removed when the process ends. One token per process: Ray
+    keeps the first token it read for the process's life."""
+    folder = Path(tempfile.mkdtemp(prefix="abm-ray-"))  # mode 0700
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    path = folder / "auth_token"
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as file:
+        file.write(secrets.token_hex(32))
+    return path
+
+
+TOKEN_NOTICE = "Token authentication is enabled for this Ray cluster"
+
+
+class _DropTokenNotice(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(TOKEN_NOTICE)
+
+
+def _quiet_token_notice() -> None:
+    """Keep Ray from telling the user, at every start of the embedded Ray, that it uses a token
+    (it does, ours) and how to turn that off (they should not). Ray logs it on its private
+    module's logger; a Ray that logs it elsewhere simply shows it."""
+    logger = logging.getLogger("ray._private.authentication.authentication_token_setup")
+    if not any(isinstance(existing, _DropTokenNotice) for existing in logger.filters):
+        logger.addFilter(_DropTokenNotice())
+
+
+def keep_private(path: Path) -> None:
+    """Make a credential file readable and writable by its owner only (mode 0600), saying so
+    if it was not: anyone who can read a Ray token can run code on that Ray."""
+    with contextlib.suppress(FileNotFoundError):
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            path.chmod(0o600)
+            print(f"abm: {path} was readable by other users (mode {mode:04o}); made it private (0600)", file=sys.stderr)
+
+
 @contextlib.contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    """``values`` in this process's environment for a while; the processes Ray starts inherit them."""
+def _environment(values: dict[str, str | None]) -> Iterator[None]:
+    """``values`` in this process's environment for a while (None: unset); the processes Ray starts inherit them."""
     before = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
+    for name, value in values.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
     try:
         yield
     finally:

@@ -32,7 +32,7 @@ from abm.calibration.targets import Targets, load_targets
 from abm.config import SCHEMA, load_config
 from abm.errors import UserError
 from abm.results import prepare_output_dir, write_parquet, write_text
-from abm.execution import connect
+from abm.execution import Executor
 
 EXPERIMENT_SIZE_SECTIONS = ("run", "municipalities")
 STUDY_FILE = "study.db"
@@ -64,16 +64,14 @@ def calibrate(targets_path: str | Path, params: list[str], trials: int, replicat
     folder = Path(out or f"results/calibrate-{targets.name}")
     study = _open_study(folder, targets, bounds, replications, resume)
     base = targets.base_config()
-    if workers > 1 or address is not None:
-        connect(workers, address)
-    try:
+    with Executor(workers, address) as executor:  # one Ray (unless workers == 1) for every round
         while (done := _finished(study)) < trials:
             sampler_seed = seed + done  # a resumed study does not repeat the first trials' random draws
             study.sampler = optuna.samplers.TPESampler(seed=sampler_seed, n_startup_trials=min(10, max(trials // 4, 2)))
             batch = [study.ask() for _ in range(min(TRIALS_PER_ROUND, trials - done))]
             configs = [base.with_overrides({key: _suggest(trial, key, low, high) for key, (low, high) in bounds.items()},
                                            origin="calibration") for trial in batch]
-            answers = run_experiments([experiment(targets, config) for config in configs], replications, workers, address)
+            answers = run_experiments([experiment(targets, config) for config in configs], replications, executor=executor)
             for trial, answer in zip(batch, answers):
                 if isinstance(answer, str):
                     trial.set_user_attr("error", answer[-2000:])
@@ -82,11 +80,6 @@ def calibrate(targets_path: str | Path, params: list[str], trials: int, replicat
                 table = fit_table(targets, answer)
                 trial.set_user_attr("fit", table.drop("source").to_dicts())
                 study.tell(trial, loss(table))
-    finally:
-        if workers > 1 or address is not None:
-            import ray
-
-            ray.shutdown()
     return _write_outputs(folder, targets, study, bounds, replications)
 
 

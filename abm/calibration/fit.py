@@ -22,7 +22,7 @@ from abm.calibration.statistics import STATISTICS, measure_run
 from abm.calibration.targets import Targets
 from abm.compare import format_number, interval
 from abm.config import Config
-from abm.execution import Task, execute, replication_seeds
+from abm.execution import Executor, Task, execute, replication_seeds
 
 Z_CAP = 1e3  # a target the model cannot measure (never paid back ...) counts as this far off
 
@@ -53,9 +53,12 @@ def experiment(targets: Targets, config: Config) -> Experiment:
     return Experiment(targets, config, arms, configs)
 
 
-def run_experiments(experiments: list[Experiment], replications: int, workers: int = 1, address: str | None = None
-                    ) -> list[dict[str, list[float]] | str]:
-    """Each experiment's statistic values per target (one per replication), or the traceback of a run that failed."""
+def run_experiments(experiments: list[Experiment], replications: int, workers: int = 1, address: str | None = None,
+                    executor: Executor | None = None) -> list[dict[str, list[float]] | str]:
+    """Each experiment's statistic values per target (one per replication), or the traceback of a run that failed.
+
+    The runs go to ``executor`` if given (a calibration keeps one for all its rounds), else to one
+    made from ``workers`` and ``address``."""
     seeds = replication_seeds(experiments[0].targets.seed, replications) if experiments else []
     tasks = [
         Task(f"{index}|{key_index}|{replication}", config, seed)
@@ -64,7 +67,8 @@ def run_experiments(experiments: list[Experiment], replications: int, workers: i
         for replication, seed in enumerate(seeds)
     ]
     results, failures = {}, {}
-    for task, result, error in execute(tasks, workers=workers, address=address, runner=measure_run, description="calibration runs"):
+    for task, result, error in execute(tasks, workers=workers, address=address, runner=measure_run,
+                                         description="calibration runs", executor=executor):
         index, key_index, replication = (int(part) for part in task.run_id.split("|"))
         if error is not None:
             failures.setdefault(index, error)

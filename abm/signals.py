@@ -1,0 +1,69 @@
+"""SIGINT and SIGTERM as users and schedulers send them: the command stops, cleanly.
+
+A terminal's Ctrl+C reaches a whole process group, but ``kill``, a batch scheduler or a
+script signals one PID, and a shell starts a background command with SIGINT ignored (Python
+then never raises KeyboardInterrupt). The command line (:func:`abm.cli.main`) therefore
+installs its own handlers for both signals while a command runs (:func:`stopping`): either one raises
+:class:`Stopped`, a KeyboardInterrupt, so every ``finally`` runs (the embedded Ray and a
+child server are stopped, finished results are kept) and the command exits 130 (SIGINT)
+or 143 (SIGTERM) with one line. Ray replaces these handlers with its own when it starts
+(SIGTERM would print a native stack dump and skip the clean-up), so :mod:`abm.execution`
+puts them back (:func:`reinstall`). A second signal while the command is stopping is
+ignored: the clean-up takes a few seconds and must not be cut short.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from typing import Iterator
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_installed = False
+
+
+class Stopped(KeyboardInterrupt):
+    """A signal asked the command to stop; ``exit_status`` is the shell's 128 + its number."""
+
+    def __init__(self, number: int):
+        super().__init__(signal.Signals(number).name)
+        self.signal_name = signal.Signals(number).name
+        self.exit_status = 128 + number
+
+
+@contextlib.contextmanager
+def stopping() -> Iterator[None]:
+    """Within, SIGINT or SIGTERM raises :class:`Stopped` in the main thread; the handlers
+    before are restored after (a Python caller of :func:`abm.cli.main` keeps its own)."""
+    global _installed
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        yield
+        return
+    before = {number: signal.getsignal(number) for number in SIGNALS}
+    _installed = True
+    reinstall()
+    try:
+        yield
+    finally:
+        _installed = False
+        for number, handler in before.items():
+            signal.signal(number, handler)
+
+
+def reinstall() -> None:
+    """Put the handlers of :func:`stopping` back (Ray replaces them at its start); else nothing."""
+    if _installed and threading.current_thread() is threading.main_thread():
+        for number in SIGNALS:
+            signal.signal(number, _stop)
+
+
+def exit_status(interrupt: KeyboardInterrupt) -> int:
+    """130 for Ctrl+C or SIGINT, 143 for SIGTERM (what a shell reports for a process they ended)."""
+    return getattr(interrupt, "exit_status", 128 + signal.SIGINT)
+
+
+def _stop(number: int, _frame) -> None:
+    for other in SIGNALS:
+        signal.signal(other, signal.SIG_IGN)  # one stop; the clean-up runs to its end
+    raise Stopped(number)

@@ -241,7 +241,7 @@ def install_context(context: dict[str, Any]) -> None:
 
 def _worker_batch(function: Callable[[Any], Any], items: list, context: dict[str, Any]) -> list[tuple[Any, str | None]]:
     """A batch as a Ray task: end with the raylet, know what the driver knew, then run."""
-    _end_with_parent()
+    end_with_parent()
     install_context(context)
     return [attempt(function, item) for item in items]
 
@@ -249,12 +249,13 @@ def _worker_batch(function: Callable[[Any], Any], items: list, context: dict[str
 _watching_parent = False
 
 
-def _end_with_parent() -> None:
-    """Exit this worker within ``PARENT_CHECK_S`` once its raylet is gone.
+def end_with_parent() -> None:
+    """Exit this process within ``PARENT_CHECK_S`` once its parent is gone.
 
-    A killed driver takes its embedded raylet with it, but a worker busy in a run only
-    notices at the run's end (up to half a minute here), and it sits in its own process
-    group, so killing the driver's group does not reach it.
+    For a Ray worker, whose parent is its raylet: a killed driver takes its embedded raylet
+    with it, but a worker busy in a run only notices at the run's end (up to half a minute
+    here), and it sits in its own process group, so killing the driver's group does not
+    reach it. For the browser server, whose parent is ``abm viz``: killed, it cannot stop it.
     """
     global _watching_parent
     if _watching_parent:
@@ -266,7 +267,7 @@ def _end_with_parent() -> None:
             time.sleep(PARENT_CHECK_S)
         os._exit(1)
 
-    threading.Thread(target=watch, name="abm-end-with-raylet", daemon=True).start()
+    threading.Thread(target=watch, name="abm-end-with-parent", daemon=True).start()
     _watching_parent = True
 
 
@@ -373,12 +374,10 @@ def connect(workers: int, address: str | None) -> None:
     ``~/.ray/auth_token`` readable by every local user. Joining a cluster, the token file
     Ray reads is made readable by its user only (:func:`keep_private`). Ray replaces the
     command line's handlers of SIGINT and SIGTERM with its own: they are put back
-    (:func:`abm.signals.reinstall`).
+    (:func:`abm.signals.ray_starting`).
     """
-    try:
+    with signals.ray_starting():
         _start_or_join(workers, address)
-    finally:
-        signals.reinstall()
 
 
 def _start_or_join(workers: int, address: str | None) -> None:

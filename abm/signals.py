@@ -8,7 +8,7 @@ installs its own handlers for both signals while a command runs (:func:`stopping
 child server are stopped, finished results are kept) and the command exits 130 (SIGINT)
 or 143 (SIGTERM) with one line. Ray replaces these handlers with its own when it starts
 (SIGTERM would print a native stack dump and skip the clean-up), so :mod:`abm.execution`
-puts them back (:func:`reinstall`). A second signal while the command is stopping is
+puts them back (:func:`ray_starting`). A second signal while the command is stopping is
 ignored: the clean-up takes a few seconds and must not be cut short.
 """
 
@@ -56,6 +56,21 @@ def reinstall() -> None:
     if _installed and threading.current_thread() is threading.main_thread():
         for number in SIGNALS:
             signal.signal(number, _stop)
+
+
+@contextlib.contextmanager
+def ray_starting() -> Iterator[None]:
+    """Around the start of Ray: its handlers replace ours (its SIGTERM handler exits with status
+    15 at once), so a SIGTERM while it starts is turned into :class:`Stopped`, and ours are put
+    back after."""
+    try:
+        yield
+    except SystemExit as exit:
+        if _installed and exit.code == signal.SIGTERM:
+            raise Stopped(signal.SIGTERM) from None
+        raise
+    finally:
+        reinstall()
 
 
 def exit_status(interrupt: KeyboardInterrupt) -> int:

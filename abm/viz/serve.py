@@ -17,6 +17,8 @@ import socket
 import sys
 from typing import Any, Callable
 
+from abm.execution import end_with_parent
+
 APP = "abm.viz.app"
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 
@@ -96,7 +98,9 @@ class OwnPageOnly:
 
 
 def main(host: str, port: int) -> None:
-    """Serve the app as ``solara run abm.viz.app --production`` would, behind :class:`OwnPageOnly`."""
+    """Serve the app as ``solara run abm.viz.app --production`` would, behind :class:`OwnPageOnly`,
+    until ``abm viz`` stops it or ends (even killed)."""
+    end_with_parent()
     os.environ["SOLARA_APP"] = APP  # read by Solara's server when it loads the app
     os.environ["SERVER_NAME"], os.environ["SERVER_PORT"] = host, str(port)
     import uvicorn

@@ -382,8 +382,8 @@ def connect(workers: int, address: str | None) -> None:
 
 def _start_or_join(workers: int, address: str | None) -> None:
     if address is None:
-        private_token = {AUTH_TOKEN_FILE_ENV: str(embedded_token_file()), AUTH_TOKEN_ENV: None}
-        with _environment({LOOPBACK_ONLY_ENV: "0", USAGE_STATS_ENV: "0", **private_token}), _working_folder(PACKAGE_HOME):
+        _use_private_token()
+        with _environment({LOOPBACK_ONLY_ENV: "0", USAGE_STATS_ENV: "0"}), _working_folder(PACKAGE_HOME):
             import ray
 
             _quiet_token_notice()
@@ -437,6 +437,14 @@ def _quiet_token_notice() -> None:
         logger.addFilter(_DropTokenNotice())
 
 
+def _use_private_token() -> None:
+    """Point Ray, in this process and those it starts, to this process's token file, for the
+    rest of the process's life: Ray keeps the first token it read, so a later Ray started here
+    (another batch, or a caller's own ``ray.init``) must be given the same one."""
+    os.environ[AUTH_TOKEN_FILE_ENV] = str(embedded_token_file())
+    os.environ.pop(AUTH_TOKEN_ENV, None)  # Ray would prefer it to the file
+
+
 def keep_private(path: Path) -> None:
     """Make a credential file readable and writable by its owner only (mode 0600), saying so
     if it was not: anyone who can read a Ray token can run code on that Ray."""
@@ -448,14 +456,10 @@ def keep_private(path: Path) -> None:
 
 
 @contextlib.contextmanager
-def _environment(values: dict[str, str | None]) -> Iterator[None]:
-    """``values`` in this process's environment for a while (None: unset); the processes Ray starts inherit them."""
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """``values`` in this process's environment for a while; the processes Ray starts inherit them."""
     before = {name: os.environ.get(name) for name in values}
-    for name, value in values.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
+    os.environ.update(values)
     try:
         yield
     finally:

@@ -34,6 +34,7 @@ import atexit
 import contextlib
 import dataclasses
 import functools
+import importlib
 import json
 import logging
 import os
@@ -338,17 +339,29 @@ class Executor:
             ray.shutdown()
 
 
+def _ray_private(module: str) -> Any | None:
+    """Ray's private module ``ray._private.<module>``, or None where this Ray has none.
+
+    The one door to Ray's private names; every use has a fallback for a Ray without them:
+    the loopback setting re-read (without it, the embedded Ray refuses to run rather than
+    listen beyond 127.0.0.1), the monitor ended first (the shut-down takes a second longer),
+    the token notice silenced (it is shown).
+    """
+    try:
+        return importlib.import_module(f"ray._private.{module}")
+    except ImportError:
+        return None
+
+
 def _end_monitor() -> None:
     """Make ``ray.shutdown`` a second shorter. Ray stops its autoscaler's monitor (of no use on one
     machine) after the GCS, to which the monitor's SIGTERM handler then reports in vain
     until Ray kills it a second later (ray/_private/node.py, kill_all_processes); killed
-    first, it costs nothing. These are Ray's private names: if a Ray version lacks them,
-    the shut-down simply takes its second."""
-    with contextlib.suppress(ImportError, AttributeError):
-        from ray._private import ray_constants, worker
-
-        node = worker._global_node
-        for process in node.all_processes.get(ray_constants.PROCESS_TYPE_MONITOR, []) if node else []:
+    first, it costs nothing."""
+    worker, constants = _ray_private("worker"), _ray_private("ray_constants")
+    with contextlib.suppress(AttributeError):
+        node = worker._global_node if worker else None
+        for process in node.all_processes.get(constants.PROCESS_TYPE_MONITOR, []) if node and constants else []:
             process.process.kill()
 
 
@@ -432,8 +445,8 @@ def _quiet_token_notice() -> None:
     """Keep Ray from telling the user, at every start of the embedded Ray, that it uses a token
     (it does, ours) and how to turn that off (they should not). Ray logs it on its private
     module's logger; a Ray that logs it elsewhere simply shows it."""
-    logger = logging.getLogger("ray._private.authentication.authentication_token_setup")
-    if not any(isinstance(existing, _DropTokenNotice) for existing in logger.filters):
+    logger = getattr(_ray_private("authentication.authentication_token_setup"), "logger", None)
+    if isinstance(logger, logging.Logger) and not any(isinstance(f, _DropTokenNotice) for f in logger.filters):
         logger.addFilter(_DropTokenNotice())
 
 
@@ -472,7 +485,7 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
 
 def _reread_loopback_setting() -> None:
     """Ray reads ``LOOPBACK_ONLY_ENV`` once, when imported: read it again (this process only)."""
-    constants = sys.modules.get("ray._private.ray_constants")
+    constants = _ray_private("ray_constants")
     if constants is not None:
         constants.ENABLE_RAY_CLUSTER = constants.env_bool(LOOPBACK_ONLY_ENV, not constants.IS_WINDOWS_OR_OSX)
 

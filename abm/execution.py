@@ -402,8 +402,12 @@ def _start_or_join(workers: int, address: str | None) -> None:
             _quiet_token_notice()
             _reread_loopback_setting()
             with _environment({GCS_RETRIES_ENV: str(WORKER_GCS_RETRIES)}):  # after the import: not this process's
-                ray.init(address="local", num_cpus=workers, object_store_memory=EMBEDDED_OBJECT_STORE_BYTES,
-                         include_dashboard=False, logging_level=logging.WARNING, _system_config={"worker_niceness": 0})
+                try:
+                    ray.init(address="local", num_cpus=workers, object_store_memory=EMBEDDED_OBJECT_STORE_BYTES,
+                             include_dashboard=False, logging_level=logging.WARNING, _system_config={"worker_niceness": 0})
+                except BaseException:  # e.g. stopped by a signal while starting: stop what had started
+                    ray.shutdown()
+                    raise
         _reread_loopback_setting()
         node = ray.util.get_node_ip_address()
         if node != "127.0.0.1":

@@ -407,6 +407,7 @@ def _start_or_join(workers: int, address: str | None) -> None:
                              include_dashboard=False, logging_level=logging.WARNING, _system_config={"worker_niceness": 0})
                 except BaseException:  # e.g. stopped by a signal while starting: stop what had started
                     ray.shutdown()
+                    _end_ray_children()
                     raise
         _reread_loopback_setting()
         node = ray.util.get_node_ip_address()
@@ -452,6 +453,21 @@ def _quiet_token_notice() -> None:
     logger = getattr(_ray_private("authentication.authentication_token_setup"), "logger", None)
     if isinstance(logger, logging.Logger) and not any(isinstance(f, _DropTokenNotice) for f in logger.filters):
         logger.addFilter(_DropTokenNotice())
+
+
+def _end_ray_children() -> None:
+    """End the Ray processes this process had started when Ray's start was cut short: Ray
+    stops only a node it has finished starting, and an agent left behind would take many
+    seconds to notice its raylet is gone."""
+    import psutil
+    import ray
+
+    package = os.path.dirname(ray.__file__) + os.sep  # Ray's programs: raylet, gcs_server, its agents' scripts
+    for child in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            shown = " ".join([child.name(), *child.cmdline()])
+            if shown.startswith("ray::") or package in shown:  # a Ray process names itself ray::...
+                child.kill()
 
 
 def _use_private_token() -> None:

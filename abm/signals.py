@@ -21,6 +21,7 @@ from typing import Iterator
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _installed = False
+_received: int | None = None  # the signal that stopped the command (Ray may re-raise it as a plain KeyboardInterrupt)
 
 
 class Stopped(KeyboardInterrupt):
@@ -28,7 +29,6 @@ class Stopped(KeyboardInterrupt):
 
     def __init__(self, number: int):
         super().__init__(signal.Signals(number).name)
-        self.signal_name = signal.Signals(number).name
         self.exit_status = 128 + number
 
 
@@ -36,12 +36,12 @@ class Stopped(KeyboardInterrupt):
 def stopping() -> Iterator[None]:
     """Within, SIGINT or SIGTERM raises :class:`Stopped` in the main thread; the handlers
     before are restored after (a Python caller of :func:`abm.cli.main` keeps its own)."""
-    global _installed
+    global _installed, _received
     if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
         yield
         return
     before = {number: signal.getsignal(number) for number in SIGNALS}
-    _installed = True
+    _installed, _received = True, None
     reinstall()
     try:
         yield
@@ -74,11 +74,16 @@ def ray_starting() -> Iterator[None]:
 
 
 def exit_status(interrupt: KeyboardInterrupt) -> int:
-    """130 for Ctrl+C or SIGINT, 143 for SIGTERM (what a shell reports for a process they ended)."""
+    """130 for Ctrl+C or SIGINT, 143 for SIGTERM (what a shell reports for a process they ended),
+    by the signal received: Ray turns an exception raised while it waits into a plain KeyboardInterrupt."""
+    if _received is not None:
+        return 128 + _received
     return getattr(interrupt, "exit_status", 128 + signal.SIGINT)
 
 
 def _stop(number: int, _frame) -> None:
+    global _received
+    _received = number
     for other in SIGNALS:
         signal.signal(other, signal.SIG_IGN)  # one stop; the clean-up runs to its end
     raise Stopped(number)

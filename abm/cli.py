@@ -14,6 +14,7 @@ import argparse
 import os
 import sys
 
+from abm import signals
 from abm.commands import COMMANDS
 from abm.errors import UserError, cut
 
@@ -36,14 +37,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-        return int(args.handler(args) or 0)
+        with signals.stopping():
+            return int(args.handler(args) or 0)
     except UserError as error:
         print(f"abm {args.command}: error: {cut(str(error), LONGEST_MESSAGE)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as interrupt:
         kept = getattr(interrupt, "__notes__", None)
         print(f"abm {args.command}: interrupted" + (f"; {kept[-1]}" if kept else ""), file=sys.stderr)
-        return 130
+        return signals.exit_status(interrupt)
     except BrokenPipeError:
         # the reader of our output stopped early (`abm validate --show | head`): end quietly,
         # and keep Python from failing again when it flushes stdout at exit

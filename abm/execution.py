@@ -24,19 +24,26 @@ caught in the task and reported; a worker process (or node) that dies is retried
 to ``MAX_RETRIES`` times, after which its runs are reported as failed.
 
 The embedded Ray opens nothing beyond this machine: its driver, GCS, raylet, workers and
-agents listen on 127.0.0.1 only (see :func:`connect`).
+agents listen on 127.0.0.1 only, and they admit only a process that holds this process's
+token, kept in a file only its user can read (see :func:`connect`).
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import dataclasses
 import functools
+import importlib
 import json
 import logging
 import os
+import secrets
+import shutil
 import socket
+import stat
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -48,7 +55,7 @@ from typing import Any, Callable, Iterable, Iterator
 import numpy as np
 from tqdm import tqdm
 
-from abm import mechanisms, strategies
+from abm import mechanisms, signals, strategies
 from abm.config import Config
 from abm.denmark import SmallMunicipalityWarning
 from abm.errors import UserError
@@ -67,6 +74,9 @@ LOOPBACK_ONLY_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 binds 127.0.0.1 instead of all interfaces (ray/_private/services.py, get_node_ip_address)."""
 USAGE_STATS_ENV = "RAY_USAGE_STATS_ENABLED"  # 0: the embedded Ray neither asks nor reports (about 1 s of its start)
 GCS_RETRIES_ENV = "RAY_NUM_REDIS_GET_RETRIES"
+AUTH_TOKEN_ENV = "RAY_AUTH_TOKEN"  # read by Ray before the token file: not for the embedded Ray
+AUTH_TOKEN_FILE_ENV = "RAY_AUTH_TOKEN_PATH"
+DEFAULT_TOKEN_FILE = Path(".ray") / "auth_token"  # in the home folder: where Ray and `ray start` keep a cluster's token
 WORKER_GCS_RETRIES = 5  # about a second each; a live local GCS answers the first
 PACKAGE_HOME = Path(__file__).resolve().parents[1]
 """The folder holding the ``abm`` package this process runs (site-packages, or a clone)."""
@@ -240,7 +250,7 @@ def install_context(context: dict[str, Any]) -> None:
 
 def _worker_batch(function: Callable[[Any], Any], items: list, context: dict[str, Any]) -> list[tuple[Any, str | None]]:
     """A batch as a Ray task: end with the raylet, know what the driver knew, then run."""
-    _end_with_parent()
+    end_with_parent()
     install_context(context)
     return [attempt(function, item) for item in items]
 
@@ -248,12 +258,13 @@ def _worker_batch(function: Callable[[Any], Any], items: list, context: dict[str
 _watching_parent = False
 
 
-def _end_with_parent() -> None:
-    """Exit this worker within ``PARENT_CHECK_S`` once its raylet is gone.
+def end_with_parent() -> None:
+    """Exit this process within ``PARENT_CHECK_S`` once its parent is gone.
 
-    A killed driver takes its embedded raylet with it, but a worker busy in a run only
-    notices at the run's end (up to half a minute here), and it sits in its own process
-    group, so killing the driver's group does not reach it.
+    For a Ray worker, whose parent is its raylet: a killed driver takes its embedded raylet
+    with it, but a worker busy in a run only notices at the run's end (up to half a minute
+    here), and it sits in its own process group, so killing the driver's group does not
+    reach it. For the browser server, whose parent is ``abm viz``: killed, it cannot stop it.
     """
     global _watching_parent
     if _watching_parent:
@@ -265,7 +276,7 @@ def _end_with_parent() -> None:
             time.sleep(PARENT_CHECK_S)
         os._exit(1)
 
-    threading.Thread(target=watch, name="abm-end-with-raylet", daemon=True).start()
+    threading.Thread(target=watch, name="abm-end-with-parent", daemon=True).start()
     _watching_parent = True
 
 
@@ -336,17 +347,29 @@ class Executor:
             ray.shutdown()
 
 
+def _ray_private(module: str) -> Any | None:
+    """Ray's private module ``ray._private.<module>``, or None where this Ray has none.
+
+    The one door to Ray's private names; every use has a fallback for a Ray without them:
+    the loopback setting re-read (without it, the embedded Ray refuses to run rather than
+    listen beyond 127.0.0.1), the monitor ended first (the shut-down takes a second longer),
+    the token notice silenced (it is shown).
+    """
+    try:
+        return importlib.import_module(f"ray._private.{module}")
+    except ImportError:
+        return None
+
+
 def _end_monitor() -> None:
     """Make ``ray.shutdown`` a second shorter. Ray stops its autoscaler's monitor (of no use on one
     machine) after the GCS, to which the monitor's SIGTERM handler then reports in vain
     until Ray kills it a second later (ray/_private/node.py, kill_all_processes); killed
-    first, it costs nothing. These are Ray's private names: if a Ray version lacks them,
-    the shut-down simply takes its second."""
-    with contextlib.suppress(ImportError, AttributeError):
-        from ray._private import ray_constants, worker
-
-        node = worker._global_node
-        for process in node.all_processes.get(ray_constants.PROCESS_TYPE_MONITOR, []) if node else []:
+    first, it costs nothing."""
+    worker, constants = _ray_private("worker"), _ray_private("ray_constants")
+    with contextlib.suppress(AttributeError):
+        node = worker._global_node if worker else None
+        for process in node.all_processes.get(constants.PROCESS_TYPE_MONITOR, []) if node and constants else []:
             process.process.kill()
 
 
@@ -366,15 +389,34 @@ def connect(workers: int, address: str | None) -> None:
     its workers at niceness 15 by default, so on a busy machine any other process starves
     the runs; the embedded Ray's run at normal priority, like a serial run. (Cluster nodes
     keep what ``ray start`` gave them: ``RAY_worker_niceness=0``.)
+
+    The embedded Ray admits only processes holding this process's token
+    (:func:`embedded_token_file`, readable by its user only); Ray's own default would write
+    ``~/.ray/auth_token`` readable by every local user. Joining a cluster, the token file
+    Ray reads is made readable by its user only (:func:`keep_private`). Ray replaces the
+    command line's handlers of SIGINT and SIGTERM with its own: they are put back
+    (:func:`abm.signals.ray_starting`).
     """
+    with signals.ray_starting():
+        _start_or_join(workers, address)
+
+
+def _start_or_join(workers: int, address: str | None) -> None:
     if address is None:
+        _use_private_token()
         with _environment({LOOPBACK_ONLY_ENV: "0", USAGE_STATS_ENV: "0"}), _working_folder(PACKAGE_HOME):
             import ray
 
+            _quiet_token_notice()
             _reread_loopback_setting()
             with _environment({GCS_RETRIES_ENV: str(WORKER_GCS_RETRIES)}):  # after the import: not this process's
-                ray.init(address="local", num_cpus=workers, object_store_memory=EMBEDDED_OBJECT_STORE_BYTES,
-                         include_dashboard=False, logging_level=logging.WARNING, _system_config={"worker_niceness": 0})
+                try:
+                    ray.init(address="local", num_cpus=workers, object_store_memory=EMBEDDED_OBJECT_STORE_BYTES,
+                             include_dashboard=False, logging_level=logging.WARNING, _system_config={"worker_niceness": 0})
+                except BaseException:  # e.g. stopped by a signal while starting: stop what had started
+                    ray.shutdown()
+                    _end_ray_children()
+                    raise
         _reread_loopback_setting()
         node = ray.util.get_node_ip_address()
         if node != "127.0.0.1":
@@ -383,11 +425,75 @@ def connect(workers: int, address: str | None) -> None:
         return
     import ray
 
+    keep_private(Path(os.environ.get(AUTH_TOKEN_FILE_ENV) or Path.home() / DEFAULT_TOKEN_FILE))
     with _working_folder(PACKAGE_HOME):
         try:
             ray.init(address=address, logging_level=logging.WARNING)
         except (ConnectionError, ray.exceptions.AuthenticationError) as error:
             raise UserError(f"--address {address}: cannot join the Ray cluster: {error}") from None
+
+
+@functools.cache
+def embedded_token_file() -> Path:
+    """The file holding this process's token for its embedded Ray: 256 random bits, mode 0600
+    in a folder of mode 0700, removed when the process ends. One token per process: Ray
+    keeps the first token it read for the process's life."""
+    folder = Path(tempfile.mkdtemp(prefix="abm-ray-"))  # mode 0700
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    path = folder / "auth_token"
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as file:
+        file.write(secrets.token_hex(32))
+    return path
+
+
+TOKEN_NOTICE = "Token authentication is enabled for this Ray cluster"
+
+
+class _DropTokenNotice(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(TOKEN_NOTICE)
+
+
+def _quiet_token_notice() -> None:
+    """Keep Ray from telling the user, at every start of the embedded Ray, that it uses a token
+    (it does, ours) and how to turn that off (they should not). Ray logs it on its private
+    module's logger; a Ray that logs it elsewhere simply shows it."""
+    logger = getattr(_ray_private("authentication.authentication_token_setup"), "logger", None)
+    if isinstance(logger, logging.Logger) and not any(isinstance(f, _DropTokenNotice) for f in logger.filters):
+        logger.addFilter(_DropTokenNotice())
+
+
+def _end_ray_children() -> None:
+    """End the Ray processes this process had started when Ray's start was cut short: Ray
+    stops only a node it has finished starting, and an agent left behind would take many
+    seconds to notice its raylet is gone."""
+    import psutil
+    import ray
+
+    package = os.path.dirname(ray.__file__) + os.sep  # Ray's programs: raylet, gcs_server, its agents' scripts
+    for child in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            shown = " ".join([child.name(), *child.cmdline()])
+            if shown.startswith("ray::") or package in shown:  # a Ray process names itself ray::...
+                child.kill()
+
+
+def _use_private_token() -> None:
+    """Point Ray, in this process and those it starts, to this process's token file, for the
+    rest of the process's life: Ray keeps the first token it read, so a later Ray started here
+    (another batch, or a caller's own ``ray.init``) must be given the same one."""
+    os.environ[AUTH_TOKEN_FILE_ENV] = str(embedded_token_file())
+    os.environ.pop(AUTH_TOKEN_ENV, None)  # Ray would prefer it to the file
+
+
+def keep_private(path: Path) -> None:
+    """Make a credential file readable and writable by its owner only (mode 0600), saying so
+    if it was not: anyone who can read a Ray token can run code on that Ray."""
+    with contextlib.suppress(FileNotFoundError):
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            path.chmod(0o600)
+            print(f"abm: {path} was readable by other users (mode {mode:04o}); made it private (0600)", file=sys.stderr)
 
 
 @contextlib.contextmanager
@@ -407,7 +513,7 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
 
 def _reread_loopback_setting() -> None:
     """Ray reads ``LOOPBACK_ONLY_ENV`` once, when imported: read it again (this process only)."""
-    constants = sys.modules.get("ray._private.ray_constants")
+    constants = _ray_private("ray_constants")
     if constants is not None:
         constants.ENABLE_RAY_CLUSTER = constants.env_bool(LOOPBACK_ONLY_ENV, not constants.IS_WINDOWS_OR_OSX)
 

@@ -12,6 +12,7 @@ any server starts.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import select
@@ -20,6 +21,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Iterator
 
 import polars as pl
 import pytest
@@ -56,17 +58,17 @@ def read_line(process: subprocess.Popen, seconds: float) -> str:
     return process.stdout.readline() if ready else ""
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """``abm viz`` on a free loopback port; yields its address, stops it at the end.
+@contextlib.contextmanager
+def serving(config: str, folder: Path) -> Iterator[str]:
+    """``abm viz CONFIG`` (small) on a free loopback port; yields its address, stops it at the end.
 
     Its stderr goes to a file (a pipe nobody reads could fill up and stall the server).
     """
     port = free_port()
-    log = tmp_path_factory.mktemp("viz") / "stderr.txt"
+    log = folder / "stderr.txt"
     with log.open("w") as stderr:
         process = subprocess.Popen(
-            [sys.executable, "-m", "abm.cli", "viz", "configs/baseline.toml", "--port", str(port), *SMALL],
+            [sys.executable, "-m", "abm.cli", "viz", config, "--port", str(port), *SMALL],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr, text=True,
         )
     try:
@@ -85,6 +87,13 @@ def server(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The app on the baseline config (one strategy)."""
+    with serving("configs/baseline.toml", tmp_path_factory.mktemp("viz")) as address:
+        yield address
+
+
+@pytest.fixture(scope="module")
 def browser():
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI"):
@@ -96,18 +105,26 @@ def browser():
         browser.close()
 
 
-@pytest.fixture
-def page(server, browser):
+@contextlib.contextmanager
+def opened(browser, address: str) -> Iterator:
     """A fresh page on the app (a new session, so a new model); records console errors."""
     page = browser.new_page(viewport={"width": 1500, "height": 950}, accept_downloads=True)
     page.errors, page.outside = [], []
     page.on("console", lambda message: page.errors.append(message.text) if message.type == "error" else None)
     page.on("pageerror", lambda error: page.errors.append(str(error)))
     page.route(re.compile(r"^(?!https?://127\.0\.0\.1[:/]).*"), lambda route: (page.outside.append(route.request.url), route.abort()))
-    page.goto(server)
+    page.goto(address)
     wait_for_week(page, 0, seconds=60)
-    yield page
-    page.close()
+    try:
+        yield page
+    finally:
+        page.close()
+
+
+@pytest.fixture
+def page(server, browser):
+    with opened(browser, server) as page:
+        yield page
 
 
 CHART_OPTIONS = """() => Array.from(document.querySelectorAll('.solara-echarts'))
@@ -202,7 +219,7 @@ def test_step_redraws_every_chart_and_time_series_have_legends(page):
         shown = option["legend"][0]
         assert shown.get("show", True) and shown["data"] == ["Status quo"], title
         assert [s["name"] for s in option["series"]][-1] == "Status quo"  # the strategy's own (thick) line
-        assert len(option["series"][-1]["data"]) == 3  # weeks 0-2
+        assert len(option["series"][-1]["data"]) == 4  # the start and weeks 1-3
     assert page.errors == [] and page.outside == []
 
 
@@ -234,10 +251,10 @@ def test_download_holds_the_plotted_series(page, tmp_path):
     path = tmp_path / "series.csv"
     download.value.save_as(path)
     table = pl.read_csv(path)
-    assert table.height == 2 * (6 + 1)  # two weeks of six municipalities and one strategy
+    assert table.height == 3 * (6 + 1)  # the start and two weeks, of six municipalities and one strategy
     unemployment = time_series(page, "Unemployment")["series"][-1]["data"]
     column = next(name for name in table.columns if name.startswith("Unemployment ("))
-    shown = table.filter(pl.col("level") == "strategy").sort("week")[column].to_list()
+    shown = table.filter(pl.col("level") == "strategy").sort("weeks_simulated")[column].to_list()
     assert shown == pytest.approx(unemployment, rel=1e-4)
     assert table[next(name for name in table.columns if name.startswith("Caseworker turnover"))].null_count() == table.height
     assert page.errors == [] and page.outside == []
@@ -295,6 +312,91 @@ def test_play_runs_weeks_and_the_screenshot_is_saved(page, tmp_path):
     page.screenshot(path=screenshot)
     assert screenshot.stat().st_size > 50_000
     assert page.errors == [] and page.outside == []
+
+
+TILE_TEXT = """() => {
+    const element = Array.from(document.querySelectorAll('.solara-echarts'))
+        .find(e => e.__vue__ && e.__vue__.chart && e.__vue__.chart.getOption().series[0].type === 'heatmap');
+    const chart = element.__vue__.chart, option = chart.getOption();
+    const grid = option.grid[0], series = option.series[0];
+    const tile = (chart.getWidth() - grid.left - grid.right) / option.xAxis[0].data.length;
+    const context = document.createElement('canvas').getContext('2d');
+    context.font = `${series.label.fontSize}px sans-serif`;
+    return {tile, labels: series.data.map(cell => ({name: cell.name, label: cell.label.formatter,
+        widths: cell.label.formatter.split('\\n').map(line => context.measureText(line).width)}))};
+}"""
+
+WORDS_ON_ONE_LINE = """() => {
+    const broken = [];
+    for (const heading of document.querySelectorAll('.v-card__title, .v-toolbar__title, h1, h2, h3')) {
+        const walker = document.createTreeWalker(heading, NodeFilter.SHOW_TEXT);
+        for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+            for (const match of node.textContent.matchAll(/\\S+/g)) {
+                const range = document.createRange();
+                range.setStart(node, match.index);
+                range.setEnd(node, match.index + match[0].length);
+                const tops = new Set(Array.from(range.getClientRects()).map(rect => Math.round(rect.top)));
+                if (tops.size > 1) broken.push(match[0]);
+            }
+        }
+    }
+    return broken;
+}"""
+
+OVERFLOWING = """() => Array.from(document.querySelectorAll('.v-card, .v-card__title, table'))
+    .filter(element => element.scrollWidth > element.clientWidth + 1)
+    .map(element => element.className || element.tagName)"""
+
+
+@pytest.mark.slow
+def test_week_0_is_shown_before_the_first_step(page):
+    wait_for_charts(page)
+    for title in TIME_SERIES:
+        line = time_series(page, title)["series"][-1]["data"]
+        assert len(line) == 1, title  # the start, before any week is simulated
+        assert (line[0] is None) == (title == "Caseworker turnover"), title  # a rate over 13 weeks waits for them
+    cells = tile_grid(page)["series"][0]["data"]
+    assert len(cells) == 6 and all(cell["value"][2] > 0 for cell in cells)  # clients per 1,000 inhabitants, at the start
+    table = page.locator("table").first.inner_text()
+    clients = next(line for line in table.splitlines() if line.startswith("Clients"))
+    assert float(clients.split("\t")[1].replace(",", "")) > 0
+    assert page.get_by_text("No week simulated").count() == 0
+    assert page.errors == [] and page.outside == []
+
+
+@pytest.mark.slow
+def test_tiles_name_each_municipality_whole_within_their_width(page):
+    wait_for_charts(page)
+    shown = page.evaluate(TILE_TEXT)
+    assert len(shown["labels"]) == 6 and shown["tile"] > 30
+    for tile in shown["labels"]:
+        assert tile["label"].replace("\n", " ") == tile["name"]  # "Synthetic 01": whole, on two lines
+        assert max(tile["widths"]) <= shown["tile"], tile  # no line wider than its tile
+    assert page.errors == [] and page.outside == []
+
+
+@pytest.mark.slow
+def test_headings_break_between_words_and_nothing_overflows(page):
+    wait_for_charts(page)
+    titles = page.locator(".v-card__title").all_inner_texts()
+    assert any("Model parameters (applied on Reset)" in " ".join(title.split()) for title in titles)
+    assert page.evaluate(WORDS_ON_ONE_LINE) == []  # no "Re" / "set"
+    assert page.evaluate(OVERFLOWING) == []
+    sidebar_card = page.locator(".v-card", has_text="Model parameters").first.bounding_box()
+    assert sidebar_card["width"] > 150 and sidebar_card["height"] > 100
+    assert page.errors == []
+
+
+@pytest.mark.slow
+def test_a_comparison_config_opens_with_every_strategy_side_by_side(browser, tmp_path):
+    with serving("configs/compare.toml", tmp_path) as address, opened(browser, address) as page:
+        wait_for_charts(page)
+        legend = time_series(page, "Trust in the jobcenter")["legend"][0]["data"]
+        assert legend == [strategy_label(name) for name in STRATEGIES]
+        expect(page.locator(".v-select", has_text="Strategy mix")).to_contain_text("every strategy in turn")
+        header = page.locator("table").first.inner_text().splitlines()[0]
+        assert all(strategy_label(name) in header for name in STRATEGIES)
+        assert page.errors == [] and page.outside == []
 
 
 @pytest.mark.slow

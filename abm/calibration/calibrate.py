@@ -34,7 +34,7 @@ from abm.calibration.fit import experiment, fit_table, format_fit, loss, run_exp
 from abm.calibration.targets import Targets, load_targets
 from abm.config import Config, param_of
 from abm.errors import UserError
-from abm.execution import check_reachable, connect
+from abm.execution import Executor, check_reachable
 from abm.output import output_folder, safe_name, usable_path
 from abm.resources import check_duration, check_memory, estimate
 from abm.results import atomic, write_parquet, write_text, write_toml
@@ -99,31 +99,24 @@ def calibrate(targets_path: str | Path, params: list[str], trials: int, replicat
                         f"or choose another folder with --out")
     if address is not None:
         check_reachable(address)
-    with output_folder(folder, checked=not resume, can_overwrite=False) as folder:
-        if workers > 1 or address is not None:
-            connect(workers, address)  # before the study is made: a refused Ray leaves no study.db behind
-        try:
-            study = _open_study(folder, identity)
-            while (done := _finished(study)) < trials:
-                sampler_seed = seed + done  # a resumed study does not repeat the first trials' random draws
-                study.sampler = optuna.samplers.TPESampler(seed=sampler_seed, n_startup_trials=min(10, max(trials // 4, 2)))
-                batch = [study.ask() for _ in range(min(TRIALS_PER_ROUND, trials - done))]
-                configs = [base.with_overrides({key: _suggest(trial, key, low, high) for key, (low, high) in bounds.items()},
-                                               origin="calibration") for trial in batch]
-                answers = run_experiments([experiment(targets, config) for config in configs], replications, workers, address)
-                for trial, answer in zip(batch, answers):
-                    if isinstance(answer, str):
-                        trial.set_user_attr("error", answer[-2000:])
-                        study.tell(trial, state=optuna.trial.TrialState.FAIL)
-                        continue
-                    table = fit_table(targets, answer)
-                    trial.set_user_attr("fit", table.drop("source").to_dicts())
-                    study.tell(trial, loss(table))
-        finally:
-            if workers > 1 or address is not None:
-                import ray
-
-                ray.shutdown()
+    with output_folder(folder, checked=not resume, can_overwrite=False) as folder, Executor(workers, address) as executor:
+        study = _open_study(folder, identity)
+        while (done := _finished(study)) < trials:
+            sampler_seed = seed + done  # a resumed study does not repeat the first trials' random draws
+            study.sampler = optuna.samplers.TPESampler(seed=sampler_seed, n_startup_trials=min(10, max(trials // 4, 2)))
+            batch = [study.ask() for _ in range(min(TRIALS_PER_ROUND, trials - done))]
+            configs = [base.with_overrides({key: _suggest(trial, key, low, high) for key, (low, high) in bounds.items()},
+                                           origin="calibration") for trial in batch]
+            answers = run_experiments([experiment(targets, config) for config in configs], replications, workers, address,
+                                      executor=executor)
+            for trial, answer in zip(batch, answers):
+                if isinstance(answer, str):
+                    trial.set_user_attr("error", answer[-2000:])
+                    study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                    continue
+                table = fit_table(targets, answer)
+                trial.set_user_attr("fit", table.drop("source").to_dicts())
+                study.tell(trial, loss(table))
         return _write_outputs(folder, targets, study, bounds, replications, base)
 
 

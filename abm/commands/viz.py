@@ -1,8 +1,11 @@
 """``abm viz [CONFIG]``: watch a run in the browser (Mesa's SolaraViz on 127.0.0.1).
 
-The config is validated here, before the server starts, so a mistake ends in the same
-one-line error as ``abm validate``; the server (``solara run abm.viz.app``) runs as a
-child process that gets the config through environment variables.
+The config is validated here, and its memory checked as ``abm run`` checks it, before the
+server starts, so a mistake ends in the same one-line error as ``abm validate``; the server
+(:mod:`abm.viz.serve`: Solara's, admitting its own page only) runs as a child process that
+gets the config through environment variables. Served on an address other than loopback,
+a warning says who can drive the app. SIGINT or SIGTERM stops the server and the command
+(:mod:`abm.signals`).
 """
 
 from __future__ import annotations
@@ -11,7 +14,6 @@ import argparse
 import errno
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -20,7 +22,9 @@ import time
 from abm.commands.common import DEFAULT_CONFIG, add_config_arguments
 from abm.config import load_config
 from abm.errors import UserError
+from abm.resources import check_memory
 from abm.viz import CONFIG_ENV, OVERRIDES_ENV
+from abm.viz.serve import is_loopback
 
 STARTUP_SECONDS = 120
 DESCRIPTION = """\
@@ -30,6 +34,7 @@ the outcomes, the parameters to change and Reset. Writes nothing; starts in abou
 seconds and serves until Ctrl+C.
 
 exit status: 0 stopped with Ctrl+C; 2 a mistake in the config or the port (one line)."""
+STOP_SECONDS = 5  # the server's grace to stop, after which it is killed
 
 
 def add_parser(subparsers) -> None:
@@ -37,7 +42,9 @@ def add_parser(subparsers) -> None:
                                    description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_config_arguments(parser, config_required=False)
     parser.add_argument("--port", type=int, default=8765, help="port to serve on (default 8765)")
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, this machine only)")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to bind (default 127.0.0.1, this machine only; anyone who reaches another can drive the app)")
+    parser.add_argument("--force", action="store_true", help="run even if the memory estimate exceeds the available memory")
     parser.set_defaults(handler=handle)
 
 
@@ -46,7 +53,8 @@ def handle(args) -> int:
     if not 1 <= args.port <= 65535:
         raise UserError(f"--port {args.port} is not allowed: expected a port number from 1 to 65535")
     overrides = list(args.overrides) + ([f"run.seed={args.seed}"] if args.seed is not None else [])
-    load_config(path, args.overrides, seed=args.seed)
+    config = load_config(path, args.overrides, seed=args.seed)
+    check_memory([config], force=args.force, origin=path)
     check_port_free(args.host, args.port)
     environment = os.environ | {
         CONFIG_ENV: os.path.abspath(path),
@@ -55,21 +63,28 @@ def handle(args) -> int:
         # Mesa 3.3's own components trip Solara's hook check; plain http trips its cookie check:
         "PYTHONWARNINGS": "ignore::UserWarning:solara.validate_hooks,ignore::UserWarning:solara.server.starlette",
     }
-    command = [sys.executable, "-m", "solara", "run", "abm.viz.app", "--host", args.host, "--port", str(args.port),
-               "--production", "--no-open", "--no-check-version"]
+    if not is_loopback(args.host):
+        print(f"abm viz: warning: serving on {args.host}, not on this machine only: anyone who can reach "
+              f"{args.host}:{args.port} can drive the app (change its parameters and run the model)", file=sys.stderr)
+    command = [sys.executable, "-m", "abm.viz.serve", args.host, str(args.port)]
     server = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))  # run `finally`: stop the server too
     try:
         wait_until_serving(server, args.host, args.port)
         print(f"abm viz: serving {path} at http://{args.host}:{args.port}/ (Ctrl+C stops)", flush=True)
         return server.wait()
-    except KeyboardInterrupt:
-        print("abm viz: stopped")
-        return 0
-    finally:
-        if server.poll() is None:
-            server.terminate()
-            server.wait(timeout=10)
+    finally:  # also on Ctrl+C, SIGINT or SIGTERM (abm.signals): the server stops with the command
+        stop(server)
+
+
+def stop(server: subprocess.Popen) -> None:
+    """End the server: asked first, killed after ``STOP_SECONDS``."""
+    if server.poll() is None:
+        server.terminate()
+        try:
+            server.wait(timeout=STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
 
 
 def check_port_free(host: str, port: int) -> None:

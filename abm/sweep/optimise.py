@@ -5,8 +5,8 @@ each lever: numeric levers are searched between the smallest and largest value l
 ``[levers]`` (whole numbers stay whole), other levers among the values listed. A candidate
 is scored by each objective's mean over the experiment's scenarios x replications, with the
 same seeds for every candidate (common random numbers), so candidates differ by the policy,
-not by the draws. Each generation of NSGA-II is one batch on the executor
-(:func:`abm.execution.execute`, Ray unless ``workers == 1``). The study is kept in
+not by the draws. Each generation of NSGA-II is one batch on one executor kept for the
+whole search (:class:`abm.execution.Executor`: Ray, started once, unless ``workers == 1``). The study is kept in
 ``<out>/study.db`` (Optuna's SQLite storage).
 
 Per municipality size class (inhabitants before ``population_scale``; Denmark's 98 fall
@@ -20,11 +20,9 @@ no class. No extra runs: the classes only regroup the runs the search made.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import os
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import optuna
 import polars as pl
@@ -34,7 +32,7 @@ from abm.compare import interval
 from abm.config import Config, param_of
 from abm.denmark import municipality_frame
 from abm.errors import UserError
-from abm.execution import Runner, Task, batch_tasks, check_executor, connect, execute
+from abm.execution import Executor, Runner, Task, batch_tasks, check_executor, execute
 from abm.plots import save_figure  # also selects matplotlib's Agg backend
 from abm.results import write_parquet, write_text
 from abm.simulate import run_simulation
@@ -128,10 +126,10 @@ def _suggest(trial: optuna.Trial, name: str, spec: tuple):
     return spec[1][trial.suggest_categorical(name, list(range(len(spec[1]))))]  # by index: any value, lists too
 
 
-def model_evaluator(experiment: Experiment, names: list[str], workers: int | None, address: str | None,
+def model_evaluator(experiment: Experiment, names: list[str], executor: Executor,
                     runner: Runner = run_simulation, runs: list[dict] | None = None,
                     limits: tuple[int, ...] = SIZE_CLASSES) -> Evaluate:
-    """Candidates scored by the mean of each outcome in ``names`` over the scenarios x replications.
+    """Candidates scored by the mean of each outcome in ``names`` over the scenarios x replications, run on ``executor``.
 
     Each finished run is also appended to ``runs`` (when given): the candidate's number counted
     over every call (the order Optuna asked for them), the scenario, the replication, the size
@@ -153,7 +151,7 @@ def model_evaluator(experiment: Experiment, names: list[str], workers: int | Non
                                               points, str(experiment.path))]
         values: dict[int, dict[str, list[float]]] = {number: {} for number in range(len(candidates))}
         failed = set()
-        for task, result, error in execute(tasks, workers=workers, address=address, runner=runner, description="candidates"):
+        for task, result, error in execute(tasks, runner=runner, description="candidates", executor=executor):
             number = task.labels["candidate"]
             if error is not None:
                 failed.add(number)
@@ -194,8 +192,8 @@ def optimise(experiment: Experiment, objectives: list[tuple[str, str]], constrai
         return [m - limit if op == "<=" else limit - m for m, (_, op, limit) in zip(measured, constraints)]
 
     runs: list[dict] = []
-    with executor_session(workers, address):
-        study = search(space, model_evaluator(experiment, names, workers, address, runner, runs, limits), objectives,
+    with Executor(workers, address) as executor:  # one Ray for every generation
+        study = search(space, model_evaluator(experiment, names, executor, runner, runs, limits), objectives,
                        generations, population, experiment.seed, study_storage(folder / "study.db"),
                        constraint_values if constraints else None)
     front = pareto_table(study, space, objectives)
@@ -215,21 +213,6 @@ def optimise(experiment: Experiment, objectives: list[tuple[str, str]], constrai
         note += "\n" + format_table(by_class)
     write_text(note + "\n", folder / "size_classes.txt")
     return text + "\n\n" + note, folder
-
-
-@contextlib.contextmanager
-def executor_session(workers: int | None, address: str | None) -> Iterator[None]:
-    """One Ray for every generation: :func:`abm.execution.execute` would start and stop one per call."""
-    if workers == 1 and address is None:
-        yield
-        return
-    import ray
-
-    connect(workers or os.cpu_count() or 1, address)
-    try:
-        yield
-    finally:
-        ray.shutdown()
 
 
 def pareto_table(study: optuna.Study, space: Space, objectives: list[tuple[str, str]]) -> pl.DataFrame:

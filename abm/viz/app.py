@@ -23,7 +23,7 @@ from mesa.visualization.utils import update_counter
 from abm.config import defaults, load_config
 from abm.viz import CONFIG_ENV, OVERRIDES_ENV
 from abm.viz.components import views
-from abm.viz.controls import VizModel, user_params
+from abm.viz.controls import VizModel, compares_strategies, side_by_side, user_params
 
 LARGE_MODEL = 50_000
 """Above this many citizen slots, Step and Play advance several weeks per redraw."""
@@ -31,10 +31,13 @@ LARGE_MODEL_WEEKS = 5
 
 
 def starting_config():
-    """The config ``abm viz`` checked (its path and overrides from the environment)."""
+    """The config ``abm viz`` checked (its path and overrides from the environment), with
+    every strategy side by side if the file compares strategies (``configs/compare.toml``)."""
     path = os.environ.get(CONFIG_ENV)
-    overrides = json.loads(os.environ.get(OVERRIDES_ENV, "[]"))
-    return load_config(path, overrides) if path else defaults()
+    if not path:
+        return defaults()
+    config = load_config(path, json.loads(os.environ.get(OVERRIDES_ENV, "[]")))
+    return side_by_side(config) if compares_strategies(path) else config
 
 
 CONFIG = starting_config()
@@ -45,13 +48,15 @@ STARTING_VALUES = {key: (widget.value if isinstance(widget, Slider) else widget[
 VIEWS = views()  # made once: a view made anew on every render would be redrawn from scratch
 
 
-SIDEBAR_CSS = """
+PAGE_CSS = """
 .v-input__slider { margin-top: 6px; }
 .v-input__slider .v-input__slot { flex-direction: column; align-items: stretch; }
 .v-input__slider .v-label { white-space: normal; margin-bottom: 30px; }
 .v-slider__thumb-label { font-size: 10px; }
+.v-card__title { word-break: normal; overflow-wrap: normal; hyphens: none; }
 """
-"""Slider labels above their slider, so long labels leave the slider its width."""
+"""Slider labels above their slider, so long labels leave the slider its width; card titles
+break between words only (Vuetify breaks them anywhere: "Re" "set")."""
 
 
 def _new_model() -> VizModel:
@@ -84,7 +89,7 @@ def Page():
     play_interval = solara.use_reactive(50)
     threads = solara.use_reactive(False)  # Mesa's threaded drawing skips weeks; the page keeps up without it
     weeks_per_step = solara.use_reactive(1 if model.value.citizens.size < LARGE_MODEL else LARGE_MODEL_WEEKS)
-    solara.Style(SIDEBAR_CSS)
+    solara.Style(PAGE_CSS)
     with solara.AppBar():
         solara.AppBarTitle(f"Jobcenters: {os.path.basename(CONFIG.origin)}")
     with solara.Sidebar(), solara.Column():

@@ -14,13 +14,16 @@ reads the counter once for all views, so a Step is one render, not one per view.
 The data side goes through a few functions (``series_figure``, ``strategy_groups``,
 ``shown_lines``), which add municipalities up by the outputs' declared national rules
 (``Output.national``, as the summary and the DataCollector do); the charts only lay out
-what they return.
+what they return. The x axis counts the weeks simulated: 0 is the start (the state the
+burn-in left, which :class:`abm.viz.controls.VizModel` keeps), so every view has something
+to show before the first Step; the recorded week ``w`` of ``weekly.parquet`` is drawn at ``w + 1``.
 """
 
 from __future__ import annotations
 
 import html
 import math
+import re
 from dataclasses import dataclass, replace
 
 import matplotlib
@@ -43,6 +46,8 @@ NETWORK_NODES = 300
 TRUST_COLOURS = matplotlib.colormaps["RdYlGn"]
 CHART_STYLE = {"style": "height: 340px; width: 100%"}
 DIGITS = 5
+WEEKS_SIMULATED = "weeks_simulated"
+"""The x axis and the download's first column: 0 is the start, ``w`` the state after ``w`` weeks."""
 """Significant digits sent to the browser: a line's shape needs no more, and the page stays small."""
 
 
@@ -94,11 +99,19 @@ def strategy_groups(model) -> list[tuple[str, np.ndarray]]:
     return [(strategy.name, members) for strategy, members in model.councils.groups()]
 
 
+def so_far(model, name: str) -> np.ndarray:
+    """A recorded output per week simulated and municipality: the start first (if the model
+    keeps it, as the app's does), then each recorded week."""
+    recorded = model.record.so_far(name)
+    start = getattr(model, "start", None)
+    return recorded if start is None else np.vstack([start[name][np.newaxis, :], recorded])
+
+
 def series_figure(model, series: Series, members: np.ndarray | None = None) -> np.ndarray:
     """The series so far for the municipalities ``members`` together, per week; with
     ``members=None`` per week and municipality (the declared rule's ``figure``)."""
     rule = series.national
-    columns = {name: model.record.so_far(name) for name in rule.inputs(series.name)}
+    columns = {name: so_far(model, name) for name in rule.inputs(series.name)}
     return series.scale * rule.figure(series.name, columns, members, series.window)
 
 
@@ -109,25 +122,26 @@ def shown_lines(model, series: Series) -> tuple[np.ndarray, list[tuple[str, np.n
 
 
 def shown_frame(model) -> pl.DataFrame:
-    """Every time series shown, as one table: a row per week and municipality or strategy."""
+    """Every time series shown, as one table: a row per week simulated (0: the start) and municipality or strategy."""
     names = model.municipalities["name"].to_list()
     regions = model.municipalities["region"].to_list()
     strategy_of = model.councils.strategy_names()
-    weeks = np.arange(model.record.rows)
+    weeks = None
     blocks = []
     for series in SERIES:
         per_municipality, per_strategy = shown_lines(model, series)
+        weeks = np.arange(len(per_municipality))
         column = f"{series.title} ({series.unit})"
-        rows = [pl.DataFrame({"week": weeks, "level": "municipality", "name": names[m], "region": regions[m],
+        rows = [pl.DataFrame({WEEKS_SIMULATED: weeks, "level": "municipality", "name": names[m], "region": regions[m],
                               "strategy": strategy_of[m], column: per_municipality[:, m]})
                 for m in range(model.n_municipalities)]
-        rows += [pl.DataFrame({"week": weeks, "level": "strategy", "name": name, "region": None,
+        rows += [pl.DataFrame({WEEKS_SIMULATED: weeks, "level": "strategy", "name": name, "region": None,
                                "strategy": name, column: values}) for name, values in per_strategy]
         blocks.append(pl.concat(rows, how="vertical_relaxed").with_columns(pl.col(column).fill_nan(None)))
     frame = blocks[0]
     for block in blocks[1:]:
-        frame = frame.join(block, on=["week", "level", "name", "region", "strategy"], how="left", nulls_equal=True)
-    return frame.with_columns(pl.col("week").cast(pl.Int32))
+        frame = frame.join(block, on=[WEEKS_SIMULATED, "level", "name", "region", "strategy"], how="left", nulls_equal=True)
+    return frame.with_columns(pl.col(WEEKS_SIMULATED).cast(pl.Int32))
 
 
 def _rounded(values: np.ndarray) -> list:
@@ -188,10 +202,10 @@ def time_series_view(series: Series):
         thick = [{"name": label(name), "type": "line", "data": _rounded(values), "showSymbol": False,
                   "lineStyle": {"width": 2.5, "color": strategy_colour(name)}, "itemStyle": {"color": strategy_colour(name)},
                   "z": 3} for name, values in per_strategy]
-        waiting = f" · shown from week {series.window - 1}, once {series.window} weeks are recorded" if len(weeks) < series.window else ""
+        waiting = f" · shown once {series.window} weeks are recorded" if len(weeks) < series.window else ""
         option = _base(series.title, series.unit + waiting, [label(name) for name, _ in per_strategy])
         option |= {
-            "xAxis": {"type": "category", "data": weeks, "name": "week", "nameLocation": "middle", "nameGap": 24},
+            "xAxis": {"type": "category", "data": weeks, "name": "weeks simulated", "nameLocation": "middle", "nameGap": 24},
             "yAxis": {"type": "value", "scale": True},
             "tooltip": {"trigger": "axis"} if model.n_municipalities <= 12 else {"trigger": "item"},
             "series": thin + thick,
@@ -229,8 +243,42 @@ REGION_ROWS = ("Nordjylland", "Midtjylland", "Syddanmark", "Sjælland", "Hovedst
 """The tile grid's regions, top to bottom: roughly north-west to south-east, as on a map of Denmark."""
 TILES_PER_ROW = 10
 """At most this many tiles in a row; a region with more continues on the next rows."""
-TILE_LABEL_PX = 42
-"""A tile's name is cut to this width (the tooltip shows it whole)."""
+TILE_LABEL_CHARS = 9
+"""Characters in a line of a tile's label: about a tile's width (42 px at the page's usual width) at ``TILE_FONT_PX``."""
+TILE_FONT_PX = 8
+
+
+def tile_label(name: str, width: int = TILE_LABEL_CHARS) -> str:
+    """A municipality's name on its tile, in at most two lines of ``width`` characters: whole
+    where it fits, broken after a space or a hyphen ("Høje-" "Taastrup"), a single long word
+    broken with a hyphen ("Vesthimm-" "erlands"). Abbreviated by one rule where it does not
+    fit: in a name of several parts, a part too long for a line is cut to ``width - 1``
+    characters and a full stop ("Ringkøbi." "Skjern"); what is left beyond two lines ends
+    in a full stop. The tooltip shows the whole name."""
+    parts = [part for part in re.split(r"(?<=[ -])", name) if part]
+    if len(parts) > 1:
+        parts = [part if len(part.rstrip()) <= width else part[: width - 1] + "." for part in parts]
+    lines = _packed(parts, width)
+    if len(lines) > 2:
+        lines = [lines[0], lines[1][:-1] + "."]
+    return "\n".join(lines)
+
+
+def _packed(parts: list[str], width: int) -> list[str]:
+    """Parts (each ending in its space or hyphen) filled into lines of ``width``; a part longer
+    than a line is broken with a hyphen."""
+    lines, current = [], ""
+    for part in parts:
+        if len((current + part).rstrip()) <= width:
+            current += part
+            continue
+        if current:
+            lines.append(current.rstrip())
+        while len(part.rstrip()) > width:
+            lines.append(part[: width - 1] + "-")
+            part = part[width - 1:]
+        current = part
+    return lines + [current.rstrip()] if current.strip() else lines
 
 
 def tile_positions(model) -> tuple[list[str], list[tuple[int, int]]]:
@@ -266,7 +314,8 @@ def TileGridView(model, update: int):
     names = model.municipalities["name"].to_list()
     values = _rounded(now)
     finite = [v for v in values if v is not None]
-    tiles = [{"value": [x, y, v], "name": names[m]} for m, ((x, y), v) in enumerate(zip(position, values))]
+    tiles = [{"value": [x, y, v], "name": names[m], "label": {"formatter": tile_label(names[m])}}
+             for m, ((x, y), v) in enumerate(zip(position, values))]
     option = _base(f"{series.title}, week {model.week}", f"{series.unit} · a tile per municipality, by region, "
                    "largest first", [])
     option |= {
@@ -278,8 +327,7 @@ def TileGridView(model, update: int):
                       "left": "center", "bottom": 0, "itemHeight": 160, "precision": 3,
                       "inRange": {"color": ["#fde725", "#5ec962", "#21918c", "#3b528b", "#440154"]}},
         "series": [{"name": series.title, "type": "heatmap", "data": tiles, "itemStyle": {"borderColor": "#fff", "borderWidth": 1},
-                    "label": {"show": True, "formatter": "{b}", "fontSize": 8, "overflow": "truncate",
-                              "width": TILE_LABEL_PX}}],
+                    "label": {"show": True, "fontSize": TILE_FONT_PX, "lineHeight": TILE_FONT_PX + 1}}],
     }
     with solara.Column(gap="0px", classes=["abm-tile-grid"]):
         solara.Select("Colour the tiles by", value=chosen, values=[s.title for s in SERIES], on_value=set_chosen)
@@ -367,16 +415,15 @@ def KeyFiguresView(model, update: int):
              "municipality, a thick line per strategy (its municipalities together); click a legend entry to hide it.</p>"]
     parts += [f"<p style='color:#b00020;margin:2px 0'>Not applied: {html.escape(problem)}</p>" for problem in model.control_problems]
     if model.record.rows == 0:
-        parts.append("<p>No week simulated yet: press <b>Step</b> or <b>▶</b>.</p>")
-    else:
-        groups = strategy_groups(model)
-        if len(groups) > 1:
-            groups.append(("all", np.ones(model.n_municipalities, dtype=bool)))
-        rows = [["Municipalities", *(str(members.sum()) for _, members in groups)]]
-        for series, form in FIGURES:
-            rows.append([series.title, *("—" if not np.isfinite(value := series_figure(model, series, members)[-1])
-                                          else form.format(value) for _, members in groups)])
-        parts.append(_html_table(["", *(name for name, _ in groups)], rows))
+        parts.append("<p>The start, before the first week: press <b>Step</b> or <b>▶</b>.</p>")
+    groups = strategy_groups(model)
+    if len(groups) > 1:
+        groups.append(("all", np.ones(model.n_municipalities, dtype=bool)))
+    rows = [["Municipalities", *(str(members.sum()) for _, members in groups)]]
+    for series, form in FIGURES:
+        rows.append([series.title, *("—" if not np.isfinite(value := series_figure(model, series, members)[-1])
+                                      else form.format(value) for _, members in groups)])
+    parts.append(_html_table(["", *(name for name, _ in groups)], rows))
     with solara.Column(gap="4px"):
         solara.HTML(tag="div", unsafe_innerHTML="".join(parts), style="padding: 2px 8px; font-size: 12px; overflow-x: auto")
         if model.record.rows:

@@ -8,12 +8,15 @@ the starting config with the controls' values laid over it.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 from mesa.visualization import Slider
 
 from abm import strategies
-from abm.config import Config, param_of, parse_value
+from abm.compare import comparison_strategies
+from abm.config import Config, param_of, parse_value, read_toml
 from abm.errors import ConfigError
 from abm.model import JobcenterModel
 
@@ -113,9 +116,29 @@ def configured(base: Config, values: dict[str, Any]) -> tuple[Config, list[str]]
     return config, problems
 
 
+def compares_strategies(path: str | Path) -> bool:
+    """Whether a config file is meant to compare strategies: its own ``[compare]`` names
+    them or the baseline they are compared with (``configs/compare.toml`` does; a config
+    that only sets the replications of ``abm compare``, as ``baseline.toml``, does not)."""
+    chosen = read_toml(Path(path)).get("compare", {})
+    return isinstance(chosen, dict) and bool({"strategies", "baseline_strategy"} & set(chosen))
+
+
+def side_by_side(config: Config) -> Config:
+    """The config with every compared strategy side by side (``council.strategy_mix``: the
+    municipalities take them in turn), unless it mixes strategies already."""
+    if config.council.strategy_mix:
+        return config
+    return config.with_overrides({"council.strategy_mix": comparison_strategies(config)}, origin=config.origin)
+
+
 class VizModel(JobcenterModel):
-    """The model as the browser builds it, with the seed its controls show; Play stops when the run ends."""
+    """The model as the browser builds it, with the seed its controls show; Play stops when the run ends.
+
+    It keeps ``start``, the start measured as a week is (the state the burn-in left; the model
+    records only the weeks it runs), which the views show as week 0."""
 
     def __init__(self, base: Config, **kwargs):  # Mesa's checker requires the name ``kwargs``
         config, self.control_problems = configured(base, kwargs)
         super().__init__(config, seed=config.run.seed)
+        self.start = {name: np.array(values, copy=True) for name, values in self.latest.items()}

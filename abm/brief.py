@@ -123,8 +123,8 @@ def brief(request: Request, out: str | Path | None = None, *, workers: int | Non
           address: str | None = None) -> tuple[str, Path]:
     """Run the comparison for the municipality and write ``brief.html`` (and its tables); the text printed and the folder."""
     config, name, peers = brief_config(request)
-    vectors = load_posterior(request.posterior, request.draws) if request.posterior else None
-    out = new_output_folder(out or f"results/brief-{_slug(name)}", "brief")
+    vectors = load_posterior(request.posterior, request.draws, config.run.seed) if request.posterior else None
+    out = new_output_folder(out or f"results/brief-{_slug(name)}")
     baseline = config.compare.baseline_strategy
     strategies = comparison_strategies(config)
 

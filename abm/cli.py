@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 
 from abm import signals
 from abm.commands import COMMANDS
@@ -37,7 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-        with signals.stopping():
+        with signals.stopping(), warnings.catch_warnings():
+            warnings.showwarning = _one_line_warning(args.command)
             return int(args.handler(args) or 0)
     except UserError as error:
         print(f"abm {args.command}: error: {cut(str(error), LONGEST_MESSAGE)}", file=sys.stderr)
@@ -51,6 +53,13 @@ def main(argv: list[str] | None = None) -> int:
         # and keep Python from failing again when it flushes stdout at exit
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141  # as a process ended by SIGPIPE
+
+
+def _one_line_warning(command: str):
+    """Warnings (a config's small municipalities) as one line under the command's name, like its errors."""
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"abm {command}: warning: {filename}: {cut(str(message), LONGEST_MESSAGE)}", file=sys.stderr)
+    return show
 
 
 if __name__ == "__main__":

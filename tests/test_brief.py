@@ -66,7 +66,7 @@ def test_a_folder_that_holds_results_is_refused_before_anything_runs(tmp_path, c
     kept.write_text("an earlier result\n")
     assert main(["brief", "Læsø", *SHORT, "--no-posterior", "--out", str(kept.parent)]) == 2
     err = capsys.readouterr().err.strip()
-    assert "is not empty" in err and "nothing is overwritten" in err and len(err.splitlines()) == 1
+    assert "holds results already" in err and "--out" in err and "--overwrite" not in err and len(err.splitlines()) == 1
     assert kept.read_text() == "an earlier result\n" and len(list(kept.parent.iterdir())) == 1
 
 

@@ -211,7 +211,7 @@ def discover(folder: str | Path, when: str, out: str | Path | None = None, densi
     names = factors(resolved)
     table = paired(summary, resolved, named, folder).with_columns(expression.alias("holds"))
     holds = table["holds"].to_numpy().astype(bool)
-    out = new_output_folder(out or discovery_folder(folder, when, density), "discovery")
+    out = new_output_folder(out or discovery_folder(folder, when, density))
     write_parquet(table, out / "scenarios.parquet")
     headline = f"{when}: holds in {int(holds.sum())} of {holds.size} runs ({holds.mean():.0%})"
     if holds.all() or not holds.any():  # an answer in itself, but nothing for PRIM or CART to tell apart
@@ -379,7 +379,7 @@ def robustness(folder: str | Path, objectives: list[tuple[str, str]], out: str |
     runs = summary.with_columns(pl.struct("strategy", *levers).map_elements(_policy, return_dtype=pl.String).alias("policy"))
     runs = runs.unique(subset=["policy", *scenario], keep="first", maintain_order=True)  # a lever its strategy ignores
     policies = runs["policy"].unique(maintain_order=True).to_list()
-    out = new_output_folder(out or folder / "robustness", "robustness")
+    out = new_output_folder(out or folder / "robustness")
     rows = []
     for name, sense in objectives:
         best = pl.col(name).min() if sense == "min" else pl.col(name).max()
@@ -420,10 +420,10 @@ def _robustness_plot(scored: pl.DataFrame, name: str, sense: str, policies: list
 # -- output ----------------------------------------------------------------------------
 
 
-def new_output_folder(path: str | Path, what: str) -> Path:
-    """A folder for this analysis' output; an existing one with files is never overwritten
-    (:func:`abm.output.check_output_folder`)."""
-    return prepare_output_dir(check_output_folder(path, analysis=True))
+def new_output_folder(path: str | Path) -> Path:
+    """A folder for this analysis' output; an existing one with files is refused, never
+    overwritten (:func:`abm.output.check_output_folder`; these commands have no --overwrite)."""
+    return prepare_output_dir(check_output_folder(path, can_overwrite=False, analysis=True))
 
 
 def discovery_folder(folder: str | Path, when: str, density: float) -> Path:

@@ -184,7 +184,7 @@ def optimise(experiment: Experiment, objectives: list[tuple[str, str]], constrai
     check_size_classes(limits)
     check_executor(workers, address)
     space = lever_space(experiment)
-    folder = new_output_folder(out or Path("results") / f"{experiment.name}-optimise", "optimise")
+    folder = new_output_folder(out or Path("results") / f"{experiment.name}-optimise")
     names = [name for name, _ in objectives] + [name for name, _, _ in constraints]
 
     def constraint_values(values: list[float]) -> list[float]:

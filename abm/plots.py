@@ -39,7 +39,7 @@ from abm.execution import Executor  # noqa: E402
 from abm.metrics import TURNOVER_WINDOW  # noqa: E402
 from abm.results import OUTCOME_LABELS, SUMMARY_UNITS, atomic  # noqa: E402
 from abm.simulate import OUTCOMES  # noqa: E402
-from abm.style import strategy_colour, strategy_label, strategy_style  # noqa: E402
+from abm.style import strategy_label, strategy_style  # noqa: E402
 
 DPI = 200
 """Resolution of the PNG figures (the SVGs are vector)."""

@@ -10,6 +10,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--set", "municipalities.count=3", "--set", "municipalities.population_scale=0.02",
         "--set", "run.weeks=20", "--set", "run.burn_in_weeks=4"]
 
@@ -96,3 +97,39 @@ def test_each_help_says_what_the_command_does_writes_how_long_and_its_exit_statu
     assert "writes" in text.lower()  # what it writes (or "Writes nothing")
     assert any(word in text for word in ("takes", "Takes", "Time:", "starts in")), "how long it takes"
     assert "default" in text  # its defaults
+
+
+def test_viz_stopped_says_so_and_claims_no_results(tmp_path, capsys, monkeypatch):
+    """Ctrl+C is how viz ends: its one line says the app stopped, and nothing about results kept."""
+    import abm.commands.viz as viz_command
+    from abm.cli import main
+    from test_viz_browser import free_port
+
+    servers = []
+
+    def interrupted(server, host, port):  # Ctrl+C while the (real) server starts
+        servers.append(server)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(viz_command, "wait_until_serving", interrupted)
+    monkeypatch.chdir(tmp_path)
+    assert main(["viz", str(ROOT / "configs" / "baseline.toml"), *TINY, "--port", str(free_port())]) == 130
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("abm viz:")]
+    assert lines == ["abm viz: interrupted; the browser app stopped (it writes nothing)"]
+    assert servers and servers[0].poll() is not None  # the server ended with the command
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_compare_interrupted_before_a_run_finished_removes_its_folder_and_says_so(tmp_path, capsys, monkeypatch):
+    import abm.commands.compare as compare_command
+    from abm.cli import main
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(compare_command, "run_comparison", interrupted)
+    out = tmp_path / "new" / "cmp"
+    assert main(["compare", str(ROOT / "configs" / "compare.toml"), *TINY, "--workers", "1", "--out", str(out)]) == 130
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("abm compare:")]
+    assert lines == [f"abm compare: interrupted; nothing was kept (removed {tmp_path / 'new'}, which this command had made)"]
+    assert list(tmp_path.iterdir()) == []

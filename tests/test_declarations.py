@@ -87,14 +87,14 @@ def test_the_browser_app_adds_up_by_the_declared_rules():
     model = JobcenterModel(small_config(run__weeks=60, council__strategy_mix=["status_quo", "invest"]), seed=5)
     model.run()
     declared = {output.name for output in RECORDED}
-    assert all(series.rule is None for series in (*SERIES, *(figure for figure, _ in FIGURES)) if series.name in declared)
+    assert all(series.rule is None for series in (*SERIES, *(series for _, series, _ in FIGURES)) if series.name in declared)
     table = national(model.weekly(), by=("week", "strategy"), smooth={"turnover_annualised": TURNOVER_WINDOW}).sort("week")
     for series in SERIES:
         per_municipality, per_strategy = shown_lines(model, series)
         assert per_municipality.shape == (60, model.n_municipalities)
         for strategy, line in per_strategy:
             rows = table.filter(pl.col("strategy") == strategy)
-            expected = (rows["clients"] * 1000 / rows["inhabitants"] if series.title == "Unemployment"
+            expected = (rows["clients"] * 1000 / rows["inhabitants"] if series.name == "clients_per_1000_inhabitants"
                         else rows[series.name] if series.name in declared else None)
             if expected is not None:
                 full = slice(series.window - 1, None)  # the browser leaves out weeks before a full window

@@ -38,7 +38,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 SMALL = ["--set", "municipalities.count=6", "--set", "municipalities.population_scale=0.2"]
 SCREENSHOT = "ABM_SCREENSHOT"  # environment variable: where to save the play test's screenshot
 CHARTS = 8  # the tile grid, five time series, the caseload histogram, the network
-TIME_SERIES = ("Trust in the jobcenter", "Caseworker turnover", "Protests", "Unemployment", "Net cost")
+TIME_SERIES = ("Trust in the jobcenter", "Caseworker turnover", "Citizens protesting", "Full-year unemployed", "Net cost")
 STRATEGIES = names()  # the server, a fresh process, has the built-in strategies
 
 
@@ -229,14 +229,14 @@ def test_tile_grid_shows_every_municipality_coloured_by_the_chosen_outcome(page)
     step(page, 1)
     page.wait_for_timeout(500)
     tiles = tile_grid(page)
-    assert tiles["title"][0]["text"] == "Unemployment, week 1"
+    assert tiles["title"][0]["text"] == "Full-year unemployed, week 1"
     assert tiles["series"][0]["type"] == "heatmap"
     cells = tiles["series"][0]["data"]
     assert len(cells) == 6 and len({tuple(cell["value"][:2]) for cell in cells}) == 6  # a tile each, none on another
     assert all(cell["value"][2] > 0 for cell in cells)  # clients per 1,000 inhabitants
     assert tiles["visualMap"][0]["min"] == min(cell["value"][2] for cell in cells)
-    choose(page, "Colour the tiles by", "Protests")
-    page.wait_for_function(f"() => ({CHART_OPTIONS})().some(o => o && o.title[0].text.startsWith('Protests, week 1'))")
+    choose(page, "Colour the tiles by", "Citizens protesting")
+    page.wait_for_function(f"() => ({CHART_OPTIONS})().some(o => o && o.title[0].text.startsWith('Citizens protesting, week 1'))")
     assert page.errors == [] and page.outside == []
 
 
@@ -252,8 +252,8 @@ def test_download_holds_the_plotted_series(page, tmp_path):
     download.value.save_as(path)
     table = pl.read_csv(path)
     assert table.height == 3 * (6 + 1)  # the start and two weeks, of six municipalities and one strategy
-    unemployment = time_series(page, "Unemployment")["series"][-1]["data"]
-    column = next(name for name in table.columns if name.startswith("Unemployment ("))
+    unemployment = time_series(page, "Full-year unemployed")["series"][-1]["data"]
+    column = next(name for name in table.columns if name.startswith("Full-year unemployed ("))
     shown = table.filter(pl.col("level") == "strategy").sort("weeks_simulated")[column].to_list()
     assert shown == pytest.approx(unemployment, rel=1e-4)
     assert table[next(name for name in table.columns if name.startswith("Caseworker turnover"))].null_count() == table.height

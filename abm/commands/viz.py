@@ -33,7 +33,8 @@ CONFIG (default configs/compare.toml) week by week: the municipalities as tiles,
 the outcomes, the parameters to change and Reset. Writes nothing; starts in about 10-20
 seconds and serves until Ctrl+C.
 
-exit status: 0 stopped with Ctrl+C; 2 a mistake in the config or the port (one line)."""
+exit status: 0 the server ended by itself (else its status); 130 stopped with Ctrl+C or
+SIGINT, 143 with SIGTERM; 2 a mistake in the config or the port (one line)."""
 STOP_SECONDS = 5  # the server's grace to stop, after which it is killed
 
 
@@ -72,7 +73,10 @@ def handle(args) -> int:
         wait_until_serving(server, args.host, args.port)
         print(f"abm viz: serving {path} at http://{args.host}:{args.port}/ (Ctrl+C stops)", flush=True)
         return server.wait()
-    finally:  # also on Ctrl+C, SIGINT or SIGTERM (abm.signals): the server stops with the command
+    except KeyboardInterrupt as interrupt:  # Ctrl+C, SIGINT or SIGTERM (abm.signals): the usual way to end
+        interrupt.add_note("the browser app stopped (it writes nothing)")  # the line the command line prints
+        raise
+    finally:  # the server stops with the command
         stop(server)
 
 

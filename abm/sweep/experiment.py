@@ -162,13 +162,16 @@ def load_experiment(path: str | Path, yes: bool = False) -> Experiment:
     seed = _whole(document.get("seed", base.run.seed), origin, "seed", 0, 2**63 - 1)
 
     runs_per_point = replications * len(strategies)
+    common = {"name": path.stem, "path": path, "description": str(document.get("description", "")), "base": base,
+              "strategies": tuple(strategies), "replications": replications, "seed": seed}
     if "uncertainties" in document or "levers" in document:
         if "design" in document:
             raise ConfigError(f"{origin}: [design] and [uncertainties]/[levers] are two ways to give the runs: keep one")
         uncertainties, levers, points, sampler, unit = _scenarios(document, origin, seed, runs_per_point, yes)
-        experiment = _checked_experiment(path, document, base, "scenarios", (*uncertainties, *levers), points, {}, None,
-                                         strategies, replications, seed, uncertainties, levers)
-        return dataclasses.replace(experiment, sampler=sampler, unit_samples=tuple(map(tuple, unit.tolist())))
+        return _checked(Experiment(
+            **common, kind="scenarios", parameters=(*uncertainties, *levers), points=tuple(points), bounds={}, n=None,
+            uncertainties=uncertainties, levers=levers, sampler=sampler, unit_samples=tuple(map(tuple, unit.tolist())),
+        ))
     design = _table(document, "design", origin)
     if not design:
         raise ConfigError(f"{origin}: no [design]: add one with kind = one of {', '.join(KINDS)}, "
@@ -196,26 +199,21 @@ def load_experiment(path: str | Path, yes: bool = False) -> Experiment:
         check_design_size(n * (len(parameters) + 2 if kind == "sobol" else 1) * runs_per_point, origin, yes)
         samples = _sobol_samples(bounds, n, seed) if kind == "sobol" else _random_samples(bounds, n, seed)
         points = [{name: _rounded(param_of(name), value) for name, value in zip(parameters, row)} for row in samples.tolist()]
-    return _checked_experiment(path, document, base, kind, parameters, points, bounds, n, strategies, replications, seed)
+    return _checked(Experiment(**common, kind=kind, parameters=parameters, points=tuple(points), bounds=bounds, n=n))
 
 
-def _checked_experiment(path: Path, document: dict, base: Config, kind: str, parameters: tuple[str, ...],
-                        points: list[dict], bounds: dict, n: int | None, strategies: list[str], replications: int,
-                        seed: int, uncertainties: tuple[str, ...] = (), levers: tuple[str, ...] = ()) -> Experiment:
-    """The experiment, once every design point's values (and the config they make) are checked."""
-    origin = str(path)
-    for name in parameters:
+def _checked(experiment: Experiment) -> Experiment:
+    """The experiment with its design points as given replaced by checked ones: every value
+    (and the config it makes) is checked, and coerced to its parameter's type."""
+    origin = str(experiment.path)
+    for name in experiment.parameters:
         if name in ("council.strategy", "council.strategy_mix"):
             raise ConfigError(f"{origin}: design varies {name}: give strategies = [...] instead")
     checked = []
-    for number, point in enumerate(points):
-        base.with_overrides(point, origin=f"{origin}: design point {number}")  # checks every value
+    for number, point in enumerate(experiment.points):
+        experiment.base.with_overrides(point, origin=f"{origin}: design point {number}")  # checks every value
         checked.append({name: param_of(name).coerce(value) for name, value in point.items()})
-    return Experiment(
-        name=path.stem, path=path, description=str(document.get("description", "")), base=base, kind=kind,
-        parameters=parameters, points=tuple(checked), bounds=bounds, n=n, strategies=tuple(strategies),
-        replications=replications, seed=seed, uncertainties=uncertainties, levers=levers,
-    )
+    return dataclasses.replace(experiment, points=tuple(checked))
 
 
 def _scenarios(document: dict, origin: str, seed: int, runs_per_point: int,

@@ -24,7 +24,7 @@ from __future__ import annotations
 import html
 import math
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import matplotlib
 import networkx as nx
@@ -36,6 +36,7 @@ from solara.components.echarts import EchartsWidget
 
 from abm.declarations import National, Ratio
 from abm.metrics import RECORDED, TURNOVER_WINDOW
+from abm.simulate import OUTCOME_LABELS
 from abm.style import strategy_colour
 from abm.style import strategy_label as label
 from abm.viz.controls import settings_summary
@@ -55,16 +56,17 @@ WEEKS_SIMULATED = "weeks_simulated"
 class Series:
     """An outcome over time: a recorded output by ``name``, added up over municipalities as it
     declares; or, for a rate the weekly table does not hold, ``rule`` (a national rule over
-    recorded outputs, e.g. ``Ratio("protesters", "clients", 1000.0)``) with ``name`` its label.
+    recorded outputs, e.g. ``Ratio("protesters", "clients", 1000.0)``) with ``name`` naming it.
 
-    ``window`` > 1 sums the rule's parts over that many weeks; weeks before the first full
-    window are left out (a window of one week of a small municipality reads as a 1,000%
-    turnover). ``scale`` multiplies the figure for display.
+    Its title is the label of the summary ``outcome`` it follows over time (``OUTCOME_LABELS``;
+    default ``name``), its unit the output's declared unit (a rate's: its numerator's per its
+    denominator), so an outcome's words are declared once. ``window`` > 1 sums the rule's parts
+    over that many weeks; weeks before the first full window are left out (a window of one week
+    of a small municipality reads as a 1,000% turnover). ``scale`` multiplies the figure for display.
     """
 
-    title: str
-    unit: str
     name: str
+    outcome: str = ""
     rule: National | None = None
     window: int = 1
     scale: float = 1.0
@@ -73,20 +75,34 @@ class Series:
     def national(self) -> National:
         return self.rule or DECLARED[self.name].national
 
+    @property
+    def title(self) -> str:
+        return OUTCOME_LABELS[self.outcome or self.name]
+
+    @property
+    def unit(self) -> str:
+        if isinstance(self.rule, Ratio):
+            numerator = self.rule.numerator if isinstance(self.rule.numerator, str) else self.rule.numerator[0]
+            per = f"{self.rule.scale:,.0f} {self.rule.denominator}" if self.rule.scale != 1.0 \
+                else self.rule.denominator.removesuffix("s")  # the model's denominators are plural counts: per client
+            unit = f"{DECLARED[numerator].unit} per {per}"
+        else:
+            unit = DECLARED[self.name].unit
+        return unit + (f" (past {self.window} weeks)" if self.window > 1 else "")
+
 
 DECLARED = {output.name: output for output in RECORDED}
 
-TURNOVER = Series("Caseworker turnover", f"quits per caseworker-year (past {TURNOVER_WINDOW} weeks)",
-                  "turnover_annualised", window=TURNOVER_WINDOW)
+TURNOVER = Series("turnover_annualised", "turnover_annual", window=TURNOVER_WINDOW)
 PROTESTERS = Ratio("protesters", "clients", 1000.0)
 """Protesters per 1,000 clients."""
 
 SERIES = (
-    Series("Trust in the jobcenter", "mean trust of clients (0-1)", "trust_mean"),
+    Series("trust_mean"),
     TURNOVER,
-    Series("Protests", "protesters per 1,000 clients", "protesters_per_1000_clients", PROTESTERS),
-    Series("Unemployment", "clients per 1,000 inhabitants", "clients_per_1000_inhabitants", Ratio("clients", "inhabitants", 1000.0)),
-    Series("Net cost", "DKK per inhabitant per week", "net_cost_per_inhabitant", Ratio("net_cost", "inhabitants")),
+    Series("protesters_per_1000_clients", "protesters_mean", PROTESTERS),
+    Series("clients_per_1000_inhabitants", "full_year_unemployed", Ratio("clients", "inhabitants", 1000.0)),
+    Series("net_cost_per_inhabitant", "net_cost_mdkk", Ratio("net_cost", "inhabitants")),
 )
 """The time series shown (all rates, so municipalities of any size compare), and the tile grid's outcomes."""
 
@@ -394,15 +410,15 @@ def NetworkView(model, update: int):
 
 
 FIGURES = (
-    (Series("Clients", "", "clients"), "{:,.0f}"),
-    (Series("Trust", "", "trust_mean"), "{:.3f}"),
-    (Series("Protesters per 1,000 clients", "", "protesters_per_1000_clients", PROTESTERS), "{:.1f}"),
-    (Series("Caseworkers", "", "caseworkers"), "{:,.0f}"),
-    (Series("Caseload", "", "caseload_mean"), "{:.1f}"),
-    (replace(TURNOVER, title=f"Turnover / yr ({TURNOVER_WINDOW} wk)"), "{:.1%}"),
-    (Series("Net cost (M DKK / week)", "", "net_cost", scale=1e-6), "{:,.2f}"),
+    ("Clients", Series("clients"), "{:,.0f}"),
+    ("Trust", Series("trust_mean"), "{:.3f}"),
+    ("Protesters per 1,000 clients", Series("protesters_per_1000_clients", rule=PROTESTERS), "{:.1f}"),
+    ("Caseworkers", Series("caseworkers"), "{:,.0f}"),
+    ("Caseload", Series("caseload_mean"), "{:.1f}"),
+    (f"Turnover / yr ({TURNOVER_WINDOW} wk)", TURNOVER, "{:.1%}"),
+    ("Net cost (M DKK / week)", Series("net_cost", scale=1e-6), "{:,.2f}"),
 )
-"""The key figures of the week (with their format), added up like the time series."""
+"""The key figures of the week (a short title, the series, its format), added up like the time series."""
 
 
 @solara.component
@@ -420,8 +436,8 @@ def KeyFiguresView(model, update: int):
     if len(groups) > 1:
         groups.append(("all", np.ones(model.n_municipalities, dtype=bool)))
     rows = [["Municipalities", *(str(members.sum()) for _, members in groups)]]
-    for series, form in FIGURES:
-        rows.append([series.title, *("—" if not np.isfinite(value := series_figure(model, series, members)[-1])
+    for title, series, form in FIGURES:
+        rows.append([title, *("—" if not np.isfinite(value := series_figure(model, series, members)[-1])
                                       else form.format(value) for _, members in groups)])
     parts.append(_html_table(["", *(name for name, _ in groups)], rows))
     with solara.Column(gap="4px"):

@@ -217,7 +217,7 @@ def render(*, name: str, peers: list[str], config: Config, table: pl.DataFrame, 
     calibration = None
     if posterior is not None:
         cost = posterior.filter(pl.col("outcome") == "net_cost_mdkk")
-        calibration = [{"strategy": strategy_label(r["strategy"]), "median": f"{r['median']:,.0f}", "low": f"{r['low']:,.0f}",
+        calibration = [{"strategy": strategy_label(r["strategy"]), "mean": f"{r['mean']:,.0f}", "low": f"{r['low']:,.0f}",
                         "high": f"{r['high']:,.0f}", "same_sign": r["same_sign"]} for r in cost.iter_rows(named=True)]
     assumptions = []
     for key in KEY_ASSUMPTIONS:

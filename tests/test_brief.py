@@ -54,7 +54,7 @@ def test_a_brief_carries_the_calibration_s_uncertainty(tmp_path):
     posterior = REPO / "targets" / "denmark-accepted.parquet"
     assert main(["brief", "Læsø", *SHORT, "--posterior", str(posterior), "--draws", "2", "--out", str(out)]) == 0
     page = (out / "brief.html").read_text(encoding="utf-8")
-    assert "rerun at the 2 best parameter vectors the calibration accepted" in page
+    assert "rerun at 2 parameter vectors drawn by weight from the calibration" in page
     differences = pl.read_parquet(out / "posterior.parquet")
     assert differences["point"].n_unique() == 2
     assert f"--posterior {posterior} --draws 2" in page

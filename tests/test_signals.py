@@ -96,7 +96,8 @@ def assert_stopped_cleanly(process: subprocess.Popen, elapsed: float, stderr: st
     assert process.returncode == 128 + number, stderr[-3000:]
     assert elapsed < STOP_SECONDS, f"took {elapsed:.1f} s to stop"
     assert "SIGTERM received" not in stderr and "Traceback" not in stderr, stderr[-3000:]
-    lines = [line for line in stderr.replace("\r", "\n").splitlines() if line.startswith(f"abm {command}:")]
+    lines = [line for line in stderr.replace("\r", "\n").splitlines()
+             if line.startswith(f"abm {command}:") and not line.startswith(f"abm {command}: warning:")]  # a config's notes
     assert len(lines) == 1 and "interrupted" in lines[0], stderr[-3000:]
     assert children, "the command started no process to stop"
     gone, alive = psutil.wait_procs(_alive(children), timeout=GONE_SECONDS)

@@ -84,7 +84,7 @@ def test_serving_beyond_this_machine_warns_and_still_checks_the_origin():
     finally:
         process.terminate()
         _, stderr = process.communicate(timeout=30)
-    warning = [line for line in stderr.splitlines() if "warning" in line]
+    warning = [line for line in stderr.splitlines() if "warning" in line and "too small to mean much" not in line]  # not the config's own note
     assert len(warning) == 1 and f"{address}" in warning[0] and "anyone who can reach" in warning[0]
     assert "drive the app" in warning[0]
 

@@ -238,3 +238,38 @@ def test_the_sanction_multiplier_is_one_at_the_reference_and_exactly_one_when_of
     assert boost[1] == pytest.approx(1.0) and boost[0] < 1.0 < boost[2]
     off = JobcenterModel(small_config(run__weeks=1), seed=1)
     assert (progress.sanction_boost(np.linspace(0, 1, 11), off) == 1.0).all()
+
+
+def test_the_change_penalty_is_per_group_and_the_default_carries_the_activity_ready_figure_over():
+    """The 22% is an activity-ready figure: the job-ready group's penalty is that times its factor,
+    and the default (factor 1) gives every group exactly the former (1 - change_penalty)^changes."""
+    p = defaults().progress
+    assert p.change_penalty_job_ready_factor == 1.0
+    former = (1 - p.change_penalty) ** np.arange(p.change_penalty_cap + 1.0)
+    churn = progress.churn_by_changes(p)
+    assert churn.shape == (3, p.change_penalty_cap + 1)
+    assert (churn == former[None, :]).all()  # bit for bit: the regression baseline holds
+    half = defaults().with_overrides({"progress.change_penalty_job_ready_factor": 0.5}).progress
+    assert progress.change_penalties(half) == pytest.approx([0.11, 0.22, 0.22])
+    assert (progress.churn_by_changes(half)[1:] == former[None, :]).all()  # the others keep the figure
+
+
+def test_the_weekly_kernel_charges_each_client_their_groups_penalty():
+    """Everyone at the cap of caseworker changes, one week from the same state and draws: with
+    the job-ready factor 0 the job-ready clients' job chances are whole again, so the week's job
+    exits well above the default's (the exit draws are the same; the rarer draws for pressing
+    and decisions shift once exits differ, so not exactly a superset); the activity-ready and
+    resource groups still pay theirs, which the job-ready factor leaves alone."""
+    def job_exits(values: dict) -> int:
+        model = JobcenterModel(small_config(run__weeks=1, **values), seed=5)
+        model.citizens.changes[model.citizens.occupied()] = model.params.progress.change_penalty_cap
+        model.step()
+        return int(model.weekly()["exits_job"].sum())
+    full = job_exits({})
+    job_ready_free = job_exits({"progress__change_penalty_job_ready_factor": 0.0})
+    nobody = job_exits({"progress__change_penalty": 0.0})
+    # (1 - 0.22)^-3 = 2.1 times the job-ready chance: well above the default's count.
+    assert job_ready_free > 1.5 * full
+    assert nobody > 1.5 * full
+    changes = defaults().with_overrides({"progress.change_penalty_job_ready_factor": 0.0}).progress
+    assert progress.churn_by_changes(changes)[1:, -1] == pytest.approx((1 - 0.22) ** 3)

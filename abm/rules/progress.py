@@ -75,9 +75,18 @@ PARAMS = {
     "distance_effect": Param(1.5, "", "Log-hazard change per unit distance from the labour market.", "assumption", low=0.0, high=20.0),
     "health_effect": Param(1.0, "", "Exit hazards scale as (health / group mean health) to this power.", "assumption", low=0.0, high=10.0),
     "change_penalty": Param(
-        0.22, "share", "Lower chance of a job per caseworker change in the spell.",
+        0.22, "share", "Lower chance of a job per caseworker change in the spell (activity-ready and resource-programme clients; "
+        "job-ready clients: this x change_penalty_job_ready_factor).",
         "public figure: one change ~22% lower job chance (activity-ready)", low=0.0, high=1.0,
         plausible=(0.1, 0.35), plausible_source="public figure: one change ~22% lower job chance; assumption +/- half",
+    ),
+    "change_penalty_job_ready_factor": Param(
+        1.0, "share", "The job-ready group's penalty per caseworker change as a share of change_penalty "
+        "(1 = the activity-ready figure, 0 = a change costs job-ready clients nothing).",
+        "assumption: the 22% figure was measured for activity-ready clients only; no figure for job-ready clients is known "
+        "here, so the default carries it over (at most the activity-ready penalty; for Swiss insured unemployed a caseworker's "
+        "unplanned absence, fewer meetings and a replacement, lengthened spells about 5%: Schiprowski, IZA DP 11040, 2017)",
+        low=0.0, high=1.0,
     ),
     "change_penalty_cap": Param(3, "changes", "Changes beyond this add no further penalty.", "assumption", low=0, high=100),
     "clarification_weeks": Param(
@@ -360,7 +369,7 @@ class Params(NamedTuple):
     distance_effect: float
     health_mean: np.ndarray
     distance_mean: np.ndarray
-    churn_by_changes: np.ndarray  # the job chance left after 0, 1, ... cap caseworker changes
+    churn_by_changes: np.ndarray  # by group (rows) the job chance left after 0, 1, ... cap caseworker changes (columns)
     job_hazard: np.ndarray
     education_hazard: np.ndarray
     out_of_labour_force_hazard: float
@@ -378,9 +387,22 @@ def week_params(model) -> Params:
         Params, p, health_mean=health_mean, distance_mean=distance_mean,
         early_contact_weeks=casework.early_weeks(model.params) if early_contact else 0,
         early_meeting_boost=meeting_boost(model.params),
-        churn_by_changes=(1 - p.change_penalty) ** np.arange(p.change_penalty_cap + 1.0),
+        churn_by_changes=churn_by_changes(p),
         job_hazard=np.asarray(p.job_hazard, dtype=float) * job_factor,
     )
+
+
+def change_penalties(p) -> np.ndarray:
+    """The job chance lost per caseworker change, by group: ``change_penalty``, the job-ready
+    group's scaled by ``change_penalty_job_ready_factor`` (the figure is an activity-ready one)."""
+    penalty = np.full(len(GROUPS), p.change_penalty)
+    penalty[0] = p.change_penalty * p.change_penalty_job_ready_factor
+    return penalty
+
+
+def churn_by_changes(p) -> np.ndarray:
+    """The job chance left after 0, 1, ... ``change_penalty_cap`` caseworker changes, by group (rows)."""
+    return (1 - change_penalties(p))[:, None] ** np.arange(p.change_penalty_cap + 1.0)[None, :]
 
 
 class Counts(NamedTuple):
@@ -472,7 +494,7 @@ def _week(rng, rows, exit_draws, c, this_week, p, counts):
         job, education, out = _exit_chances(
             p.job_hazard[g], p.education_hazard[g], p.out_of_labour_force_hazard * sanction if g == 0 else 0.0, boost,
             c.distance_factor[i], health, p.health_mean[g], p.health_effect,
-            p.churn_by_changes[min(c.changes[i], len(p.churn_by_changes) - 1)], p.early_meeting_boost if early else 1.0,
+            p.churn_by_changes[g, min(c.changes[i], p.churn_by_changes.shape[1] - 1)], p.early_meeting_boost if early else 1.0,
         )
         exit_kind = NO_EXIT
         draw = exit_draws[r]

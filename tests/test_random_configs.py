@@ -10,8 +10,10 @@ keep the weekly bookkeeping invariants (tests/test_invariants.py) and write no N
 
 from __future__ import annotations
 
+import json
 import math
 import os
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -94,6 +96,19 @@ def valid_overrides(draw) -> dict:
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(overrides=valid_overrides(), seed=st.integers(0, 2**63 - 1))
 def test_any_valid_config_runs_with_invariants_and_no_nan(overrides, seed):
+    runs_with_invariants(overrides, seed)
+
+
+FOUND = json.loads((Path(__file__).parent / "data" / "random_config_failures.json").read_text(encoding="utf-8"))
+"""Configs this test once found failing (the drawn start's presence bound: an exit chance above 1, or undefined)."""
+
+
+@pytest.mark.parametrize("case", FOUND, ids=[f"found-{i}" for i in range(len(FOUND))])
+def test_configs_found_failing_before_run_with_invariants(case):
+    runs_with_invariants(case["overrides"], case["seed"])
+
+
+def runs_with_invariants(overrides: dict, seed: int) -> None:
     try:
         config = defaults().with_overrides(overrides)
     except ConfigError as error:  # only the rules between parameters may still refuse a draw

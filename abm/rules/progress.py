@@ -301,9 +301,12 @@ def presence_bound(model, spells: StationaryCasework, group: np.ndarray, need: n
     """An upper bound of ``presence`` from the group and the clarification need (no exit chance
     is below the group's chance of leaving the labour force), tighter with the usual health
     (no exit chance is below that of someone as far from the labour market as can be, at the
-    settled health)."""
+    settled health). Never above ``horizon``, the most weeks anyone can be present: in extreme
+    configs (a group mean health of 0) the closed form is infinite or undefined, and the
+    horizon is then the bound."""
     health = np.empty(0) if health_base is None else health_base
-    return _presence_bounds(_stationary_params(model, spells), spells.boost, spells.press, spells.horizon, group, need, health)
+    bound = _presence_bounds(_stationary_params(model, spells), spells.boost, spells.press, spells.horizon, group, need, health)
+    return np.minimum(np.nan_to_num(bound, nan=spells.horizon), spells.horizon)
 
 
 def stationary_clients(model, rng: np.random.Generator, spells: StationaryCasework, attributes: dict[str, np.ndarray],
@@ -609,7 +612,9 @@ def _presence(settle, decision, horizon, usual_before, settled_before, usual_aft
 
 @kernel
 def _geometric_sum(chance, weeks):
-    """Sum of (1 - chance)^k for k < weeks: the most weeks a client stays whose weekly exit chance is at least ``chance``."""
+    """Sum of (1 - chance)^k for k < weeks: the most weeks a client stays whose weekly exit chance is at least ``chance``
+    (a chance is at most 1, as the week's draw treats it: a larger one, possible in extreme configs, is 1)."""
+    chance = min(chance, 1.0)
     return weeks if chance <= 0.0 else (1.0 - (1.0 - chance) ** weeks) / chance
 
 

@@ -40,7 +40,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
-from bench import ONE_THREAD, full_scale_overrides  # noqa: E402  (the full-scale config of bench.py)
+from bench import ONE_THREAD, timed_run  # noqa: E402  (bench.py's one measurement of the full-scale model)
 
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "abm-ab"
 
@@ -51,22 +51,7 @@ CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "abm-ab
 def model_figures(scale: float, weeks: int, seed: int) -> dict[str, float]:
     """Seconds to build the model (``populate`` and the burn-in apart), and milliseconds a week:
     all rules and each rule (``model.rule_seconds``), over ``weeks`` recorded weeks."""
-    from abm.config import defaults
-    from abm.model import JobcenterModel
-
-    class TimedModel(JobcenterModel):
-        def _populate(self) -> None:
-            started = time.perf_counter()
-            super()._populate()
-            self.populate_seconds = time.perf_counter() - started
-
-    config = defaults().with_overrides(full_scale_overrides(scale, weeks))
-    started, cpu_started = time.perf_counter(), time.process_time()
-    model = TimedModel(config, seed)
-    built = time.perf_counter()
-    model.rule_seconds = {}
-    model.run()
-    stepped = time.perf_counter()
+    model, _, started, cpu_started, built, stepped = timed_run(scale, weeks, seed)
     figures = {
         "build s": built - started,
         "populate s": model.populate_seconds,

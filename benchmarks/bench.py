@@ -80,9 +80,10 @@ def _pin_to_one_cpu() -> int | None:
         return None
 
 
-def child_model(scale: float, weeks: int, seed: int) -> dict:
-    import resource
-
+def timed_run(scale: float, weeks: int, seed: int):
+    """The full-scale model built and run, with its construction's parts timed: (model, config,
+    perf_counter at the start, process time at the start, at the end of the build, after the weeks).
+    The one measurement of bench.py and ab.py."""
     from abm.config import defaults
     from abm.model import JobcenterModel
 
@@ -94,14 +95,20 @@ def child_model(scale: float, weeks: int, seed: int) -> dict:
             super()._populate()
             self.populate_seconds = time.perf_counter() - started
 
-    cpu = _pin_to_one_cpu()
     config = defaults().with_overrides(full_scale_overrides(scale, weeks))
     started, cpu_started = time.perf_counter(), time.process_time()
     model = TimedModel(config, seed)
     built = time.perf_counter()
     model.rule_seconds = {}
     model.run()
-    stepped = time.perf_counter()
+    return model, config, started, cpu_started, built, time.perf_counter()
+
+
+def child_model(scale: float, weeks: int, seed: int) -> dict:
+    import resource
+
+    cpu = _pin_to_one_cpu()
+    model, config, started, cpu_started, built, stepped = timed_run(scale, weeks, seed)
     weekly = model.weekly()
     finished, cpu_finished = time.perf_counter(), time.process_time()
     client_weeks = int(weekly["clients"].sum())

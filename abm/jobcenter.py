@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from abm.compiled import kernel
+from abm.compiled import kernel, slot
 from abm.declarations import Column, Output, Ratio, Rule, Weighted, group_quantile, per_municipality, ratio
 
 NO_CASEWORKER = -1
@@ -189,7 +189,8 @@ def _clients_of(rows, caseworker, chosen):
     """The citizens (slots) among ``rows`` whose caseworker is ``chosen`` (``chosen[-1]``: waiting)."""
     clients = np.empty(len(rows), dtype=np.int64)
     n_clients = 0
-    for i in rows:
+    for r in rows:
+        i = slot(r)
         if chosen[caseworker[i]]:
             clients[n_clients] = i
             n_clients += 1
@@ -202,7 +203,8 @@ def _cases_beyond(rows, caseworker, staff_department, keep, n_staff):
     held = np.zeros(n_staff, dtype=np.int64)
     beyond = np.empty(len(rows), dtype=np.int64)
     n_beyond = 0
-    for i in rows:
+    for r in rows:
+        i = slot(r)
         c = caseworker[i]
         if c == NO_CASEWORKER:
             continue

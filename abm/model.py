@@ -19,7 +19,7 @@ import polars as pl
 
 from abm import mechanisms
 from abm.agents import Caseworker, Citizen, Council, Municipality, Roster
-from abm.compiled import kernel
+from abm.compiled import kernel, slot
 from abm.config import SCHEMA, Config, defaults
 from abm.denmark import run_municipalities
 from abm.errors import ConfigError
@@ -238,7 +238,8 @@ class JobcenterModel(mesa.Model):
 
 @kernel
 def _age_spells(rows, spell, benefit_weeks, changed):
-    for i in rows:
+    for r in rows:
+        i = slot(r)
         spell[i] += 1
         benefit_weeks[i] += 1
         changed[i] = False

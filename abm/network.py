@@ -17,7 +17,7 @@ import networkx as nx
 import numpy as np
 import polars as pl
 
-from abm.compiled import kernel
+from abm.compiled import kernel, slot
 from abm.declarations import Rule
 from abm.parameters import Check, Param
 from abm.population import municipality_count
@@ -155,7 +155,8 @@ def _nearest_in_size(log_size: np.ndarray, degree: int) -> list[np.ndarray]:
 def _pick_ties(ties, rows, draws):
     friend = np.arange(len(ties))
     for r in range(len(rows)):
-        friend[rows[r]] = ties[rows[r], int(draws[r] * ties.shape[1])]
+        i = slot(rows[r])
+        friend[i] = ties[i, int(draws[r] * ties.shape[1])]
     return friend
 
 

@@ -14,7 +14,7 @@ from typing import NamedTuple
 import numpy as np
 
 from abm import mechanisms
-from abm.compiled import kernel
+from abm.compiled import kernel, slot
 from abm.jobcenter import NO_CASEWORKER, department  # noqa: F401 (NO_CASEWORKER: the fill of ``caseworker``)
 SPELL_BINS = 1040  # the census counts spells by week up to 20 years: median spells that short are exact
 
@@ -215,7 +215,8 @@ def _census(rows, municipality, group, unit, caseworker, spell, changes, trust, 
     counts = np.zeros((n, 7), dtype=np.int64)  # 3 groups, pilot, waiting, spell, changes
     trust_sum = np.zeros(n)
     spells = np.zeros((n, spell_bins), dtype=np.int64)
-    for i in rows:
+    for r in rows:
+        i = slot(r)
         m = municipality[i]
         counts[m, group[i]] += 1
         counts[m, 3] += unit[i]

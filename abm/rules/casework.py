@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from abm.compiled import kernel
+from abm.compiled import kernel, slot
 from abm.declarations import Column, Output, Rule, When, per_municipality
 from abm.jobcenter import NO_CASEWORKER
 from abm.parameters import Param
@@ -205,7 +205,8 @@ def _away_this_week(model) -> np.ndarray:
 
 @kernel
 def _citizen_quality(rows, caseworker, by_caseworker, quality):
-    for i in rows:
+    for r in rows:
+        i = slot(r)
         quality[i] = by_caseworker[caseworker[i]] if caseworker[i] != NO_CASEWORKER else 0.0
 
 
@@ -213,7 +214,8 @@ def _citizen_quality(rows, caseworker, by_caseworker, quality):
 def _early_clients(rows, caseworker, spell, early_weeks, n_staff):
     """Each caseworker's clients in the first ``early_weeks`` weeks of their spell."""
     early = np.zeros(n_staff)
-    for i in rows:
+    for r in rows:
+        i = slot(r)
         if caseworker[i] != NO_CASEWORKER and spell[i] < early_weeks:
             early[caseworker[i]] += 1
     return early
@@ -221,7 +223,8 @@ def _early_clients(rows, caseworker, spell, early_weeks, n_staff):
 
 @kernel
 def _citizen_quality_by_stage(rows, caseworker, spell, early_weeks, by_caseworker, early_by_caseworker, quality):
-    for i in rows:
+    for r in rows:
+        i = slot(r)
         if caseworker[i] == NO_CASEWORKER:
             quality[i] = 0.0
         elif spell[i] < early_weeks:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from abm.compiled import kernel
+from abm.compiled import kernel, slot
 from abm.declarations import Output, Rule
 from abm.parameters import Param
 
@@ -46,10 +46,11 @@ def _eligible(rows, active, municipality, trust, friend, trust_threshold, trust_
     """Citizens with low trust whose friend this week lives elsewhere and trusts clearly more."""
     eligible = np.empty(len(rows), dtype=np.int64)
     n_eligible = 0
-    for i in rows:
+    for r in rows:
+        i = slot(r)
         if trust[i] >= trust_threshold:
             continue
-        f = friend[i]
+        f = slot(friend[i])
         if active[f] and municipality[f] != municipality[i] and trust[f] > trust[i] + trust_margin:
             eligible[n_eligible] = i
             n_eligible += 1

@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from abm.compiled import bundle, kernel
+from abm.compiled import bundle, kernel, slot
 from abm.declarations import Column, Output, Ratio, Rule, Weighted, When, ratio
 from abm.parameters import SUM_TOLERANCE, Check, Param
 from abm.population import GROUPS, group_means
@@ -474,7 +474,7 @@ def _week(rng, rows, exit_draws, c, this_week, p, counts):
     kind = np.empty(len(rows), dtype=np.int8)
     n_leaving = 0
     for r in range(len(rows)):
-        i = rows[r]
+        i = slot(rows[r])
         g, m, worker = c.group[i], c.slot_municipality[i], c.caseworker[i]
         early = c.spell[i] < p.early_contact_weeks  # more meetings early in the spell
 

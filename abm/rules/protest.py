@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from abm.compiled import bundle, kernel
+from abm.compiled import bundle, kernel, slot
 from abm.declarations import Column, Output, Rule
 from abm.parameters import Param
 from abm.population import GROUPS
@@ -100,7 +100,8 @@ def apply(model) -> None:
 def _week(rows, c, p, counts):
     """Grievance of each citizen in ``rows``; who protests this week (from who protested last week)."""
     now_protesting = np.zeros(len(c.active), dtype=np.bool_)
-    for i in rows:
+    for r in rows:
+        i = slot(r)
         m = c.slot_municipality[i]
         counts.clients[m] += 1
         hardship = (
@@ -115,7 +116,8 @@ def _week(rows, c, p, counts):
         if g + p.network_weight <= c.threshold[i]:
             continue  # not even a fully protesting network could tip this citizen
         present = protesting_ties = 0
-        for tie in c.ties[i]:
+        for t in c.ties[i]:
+            tie = slot(t)
             if c.active[tie]:
                 present += 1
                 protesting_ties += c.protesting[tie]

@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from abm.compiled import bundle, kernel
+from abm.compiled import bundle, kernel, slot
 from abm.declarations import Column, Output, Rule, Weighted, ratio
 from abm.parameters import Param
 
@@ -74,8 +74,9 @@ def apply(model) -> None:
 def _week(rows, c, p):
     """The new trust of each citizen in ``rows`` (from everyone's trust last week), and comparison grievance."""
     new_trust = c.trust.copy()
-    for i in rows:
-        f = c.friend[i]
+    for r in rows:
+        i = slot(r)
+        f = slot(c.friend[i])
         friend_here = c.active[f]
         before = c.trust[i]
         experienced = c.quality[i] * (1 - p.pressed_penalty * c.pressed[i])

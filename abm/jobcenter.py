@@ -99,28 +99,53 @@ def assign_waiting(model) -> None:
     waiting = _clients_of(citizens.occupied(), citizens.caseworker, waiting_flag)
     if len(waiting) == 0:
         return
-    n_departments = department_count(model)
-    waiting_department = department(citizens.slot_municipality[waiting], citizens.unit[waiting])
     rows = staff.employed()
-    row_department = staff.department()[rows]
-    load = staff.caseload[rows]
-    headcount = np.bincount(row_department, minlength=n_departments)
-    total = np.bincount(row_department, weights=load, minlength=n_departments) + np.bincount(
-        waiting_department, minlength=n_departments
-    )
-    even_share = np.ceil(total / np.maximum(headcount, 1)).astype(np.int64)
-    order = np.lexsort((load, row_department))
-    seats = np.maximum(even_share[row_department] - load, 0)[order]
-    seat_owner = np.repeat(rows[order], seats)
-    seat_start = np.searchsorted(np.repeat(row_department[order], seats), np.arange(n_departments))
+    _least_loaded_first(waiting, department(citizens.slot_municipality[waiting], citizens.unit[waiting]), rows,
+                        staff.department()[rows], department_count(model), citizens.caseworker, staff.caseload)
 
-    order = np.argsort(waiting_department, kind="stable")
-    waiting, waiting_department = waiting[order], waiting_department[order]
-    rank = np.arange(len(waiting)) - np.searchsorted(waiting_department, waiting_department)
-    served = headcount[waiting_department] > 0
-    chosen = seat_owner[seat_start[waiting_department[served]] + rank[served]]
-    citizens.caseworker[waiting[served]] = chosen
-    staff.caseload += np.bincount(chosen, minlength=staff.size).astype(np.int32)
+
+@kernel
+def _least_loaded_first(waiting, waiting_department, rows, row_department, n_departments, caseworker, caseload):
+    """Each department's waiting citizens (in slot order) to its caseworkers (``rows``), the
+    least-loaded first (ties: the lower row), each filled up to the department's even share
+    of all its cases, the ceiling of (cases held + waiting) / caseworkers. Departments
+    without caseworkers keep their citizens waiting."""
+    headcount = np.zeros(n_departments, dtype=np.int64)
+    total = np.zeros(n_departments)  # cases held and waiting
+    for k in range(len(rows)):
+        headcount[row_department[k]] += 1
+        total[row_department[k]] += caseload[rows[k]]
+    first_waiting = np.zeros(n_departments + 1, dtype=np.int64)  # the waiting, by department, from here
+    for d in waiting_department:
+        first_waiting[d + 1] += 1
+    for d in range(n_departments):
+        total[d] += first_waiting[d + 1]
+        first_waiting[d + 1] += first_waiting[d]
+    by_department = np.empty(len(waiting), dtype=np.int64)
+    placed = first_waiting[:-1].copy()
+    for w in range(len(waiting)):
+        by_department[placed[waiting_department[w]]] = waiting[w]
+        placed[waiting_department[w]] += 1
+
+    most = 0
+    for k in range(len(rows)):
+        most = max(most, caseload[rows[k]])
+    order = np.argsort(row_department.astype(np.int64) * (most + 1) + caseload[rows], kind="mergesort")
+    first_staff = 0  # where the department's caseworkers start in ``order``
+    for d in range(n_departments):
+        k, seats = first_staff, 0
+        first_staff += headcount[d]
+        if headcount[d] == 0:
+            continue
+        even_share = np.int64(np.ceil(total[d] / headcount[d]))
+        for w in range(first_waiting[d], first_waiting[d + 1]):
+            while seats == 0:  # the next caseworker with room
+                row = rows[order[k]]
+                seats = max(even_share - caseload[row], 0)
+                k += 1
+            caseworker[slot(by_department[w])] = row
+            caseload[row] += 1
+            seats -= 1
 
 
 def detach(model, rows: np.ndarray) -> None:

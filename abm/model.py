@@ -19,7 +19,6 @@ import polars as pl
 
 from abm import mechanisms
 from abm.agents import Caseworker, Citizen, Council, Municipality, Roster
-from abm.compiled import kernel, slot
 from abm.config import SCHEMA, Config, defaults
 from abm.denmark import run_municipalities
 from abm.errors import ConfigError
@@ -180,9 +179,7 @@ class JobcenterModel(mesa.Model):
 
     def end_week(self) -> None:
         """Spells age, the citizens are counted (``census``), the week is measured and recorded."""
-        citizens = self.citizens
-        _age_spells(citizens.occupied(), citizens.spell, citizens.benefit_weeks, citizens.changed)
-        self.census = citizens.census()
+        self.census = self.citizens.census(age=True)
         if self.week >= 0:
             self.latest = self.record.record(self)
             self.datacollector.collect(self)
@@ -234,15 +231,6 @@ class JobcenterModel(mesa.Model):
     def agent_types(self) -> list[type]:
         self.sync_agents()
         return super().agent_types
-
-
-@kernel
-def _age_spells(rows, spell, benefit_weeks, changed):
-    for r in rows:
-        i = slot(r)
-        spell[i] += 1
-        benefit_weeks[i] += 1
-        changed[i] = False
 
 
 def schedule() -> tuple[tuple[str, object], ...]:

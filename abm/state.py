@@ -97,11 +97,13 @@ class CitizenState(Table):
         super()._resized(size, old_to_new)
         self._occupied = None
 
-    def census(self) -> "Census":
-        """Everyone counted per municipality, in one pass over the slots."""
+    def census(self, age: bool = False) -> "Census":
+        """Everyone counted per municipality, in one pass over the slots; with ``age``, at the
+        end of a week: each spell (and benefit history) a week older first, and this week's
+        caseworker changes forgotten (one pass for both)."""
         counts, trust, spells = _census(
             self.occupied(), self.slot_municipality, self.group, self.unit, self.caseworker, self.spell, self.changes,
-            self.trust, self.n_municipalities, SPELL_BINS,
+            self.trust, self.n_municipalities, SPELL_BINS, age, self.benefit_weeks, self.changed,
         )
         return Census(counts[:, :3], *counts[:, 3:].T, trust, spells)
 
@@ -211,12 +213,16 @@ class Census(NamedTuple):
 
 
 @kernel
-def _census(rows, municipality, group, unit, caseworker, spell, changes, trust, n, spell_bins):
+def _census(rows, municipality, group, unit, caseworker, spell, changes, trust, n, spell_bins, age, benefit_weeks, changed):
     counts = np.zeros((n, 7), dtype=np.int64)  # 3 groups, pilot, waiting, spell, changes
     trust_sum = np.zeros(n)
     spells = np.zeros((n, spell_bins), dtype=np.int64)
     for r in rows:
         i = slot(r)
+        if age:
+            spell[i] += 1
+            benefit_weeks[i] += 1
+            changed[i] = False
         m = municipality[i]
         counts[m, group[i]] += 1
         counts[m, 3] += unit[i]

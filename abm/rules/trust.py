@@ -52,6 +52,7 @@ class Columns(NamedTuple):
     pressed: np.ndarray
     changed: np.ndarray
     comparison: np.ndarray
+    block_start: np.ndarray  # each municipality's first slot, then the table's size: whose block a friend's slot is in
 
 
 class Params(NamedTuple):
@@ -67,7 +68,9 @@ class Params(NamedTuple):
 
 def apply(model) -> None:
     citizens = model.citizens
-    citizens.trust = _week(citizens.occupied(), bundle(Columns, citizens, friend=model.friend), bundle(Params, model.params.trust))
+    block_start = np.append(citizens.block_starts(), citizens.size)
+    citizens.trust = _week(citizens.occupied(), bundle(Columns, citizens, friend=model.friend, block_start=block_start),
+                           bundle(Params, model.params.trust))
 
 
 @kernel
@@ -76,7 +79,8 @@ def _week(rows, c, p):
     new_trust = c.trust.copy()
     for r in rows:
         i = slot(r)
-        f = slot(c.friend[i])
+        friend = c.friend[i]
+        f = slot(friend)
         friend_here = c.active[f]
         before = c.trust[i]
         experienced = c.quality[i] * (1 - p.pressed_penalty * c.pressed[i])
@@ -88,7 +92,9 @@ def _week(rows, c, p):
         new_trust[i] = min(max(updated, 0.0), 1.0)
 
         seen = 0.0  # grievance from a friend elsewhere who is treated clearly better
-        if friend_here and c.slot_municipality[f] != c.slot_municipality[i]:
+        m = c.slot_municipality[i]
+        # In another municipality: outside the citizen's block of slots (no read of the friend's slot, often far away).
+        if friend_here and not c.block_start[m] <= friend < c.block_start[m + 1]:
             gap = c.quality[f] - c.quality[i]
             if gap > p.comparison_margin:
                 seen = p.comparison_weight * gap

@@ -118,30 +118,48 @@ def _least_loaded_first(waiting, waiting_department, rows, row_department, n_dep
     first_waiting = np.zeros(n_departments + 1, dtype=np.int64)  # the waiting, by department, from here
     for d in waiting_department:
         first_waiting[d + 1] += 1
+    even_share = np.zeros(n_departments, dtype=np.int64)
     for d in range(n_departments):
         total[d] += first_waiting[d + 1]
         first_waiting[d + 1] += first_waiting[d]
+        if headcount[d] > 0:
+            even_share[d] = np.int64(np.ceil(total[d] / headcount[d]))
     by_department = np.empty(len(waiting), dtype=np.int64)
     placed = first_waiting[:-1].copy()
     for w in range(len(waiting)):
         by_department[placed[waiting_department[w]]] = waiting[w]
         placed[waiting_department[w]] += 1
 
-    most = 0
-    for k in range(len(rows)):
-        most = max(most, caseload[rows[k]])
-    order = np.argsort(row_department.astype(np.int64) * (most + 1) + caseload[rows], kind="mergesort")
-    first_staff = 0  # where the department's caseworkers start in ``order``
+    # The caseworkers with room (a load below the even share), by department and load, ties in
+    # row order: a counting sort, one bucket per department and load below its even share.
+    first_bucket = np.zeros(n_departments + 1, dtype=np.int64)
     for d in range(n_departments):
-        k, seats = first_staff, 0
-        first_staff += headcount[d]
+        first_bucket[d + 1] = first_bucket[d] + even_share[d]
+    in_bucket = np.zeros(first_bucket[-1] + 1, dtype=np.int64)
+    for k in range(len(rows)):
+        d, load = row_department[k], caseload[rows[k]]
+        if load < even_share[d]:
+            in_bucket[first_bucket[d] + load + 1] += 1
+    for b in range(len(in_bucket) - 1):
+        in_bucket[b + 1] += in_bucket[b]
+    first_with_room = np.zeros(n_departments + 1, dtype=np.int64)  # the department's caseworkers with room, from here in ``order``
+    for d in range(n_departments):
+        first_with_room[d + 1] = in_bucket[first_bucket[d + 1]]
+    order = np.empty(in_bucket[-1], dtype=np.int64)
+    for k in range(len(rows)):
+        d, load = row_department[k], caseload[rows[k]]
+        if load < even_share[d]:
+            order[in_bucket[first_bucket[d] + load]] = rows[k]
+            in_bucket[first_bucket[d] + load] += 1
+
+    for d in range(n_departments):
         if headcount[d] == 0:
             continue
-        even_share = np.int64(np.ceil(total[d] / headcount[d]))
+        k, seats = first_with_room[d], 0
         for w in range(first_waiting[d], first_waiting[d + 1]):
-            while seats == 0:  # the next caseworker with room
-                row = rows[order[k]]
-                seats = max(even_share - caseload[row], 0)
+            if seats == 0:  # the next caseworker with room
+                row = order[k]
+                seats = even_share[d] - caseload[row]
                 k += 1
             caseworker[slot(by_department[w])] = row
             caseload[row] += 1

@@ -14,6 +14,7 @@ from abm.compiled import kernel, slot
 from abm.declarations import Column, Output, Ratio, Rule, Weighted, group_quantile, per_municipality, ratio
 
 NO_CASEWORKER = -1
+KEEP_ALL = np.iinfo(np.int64).max  # ``rebalance``: a department that moves none of its cases
 
 ORDINARY, SECOND = 0, 1
 """A jobcenter's two units: the ordinary department, and a second unit that a council's pilot
@@ -222,7 +223,7 @@ def rebalance(model, departments: np.ndarray, tolerance: float) -> None:
     headcount = np.bincount(staff_department[rows], minlength=n_departments)
     total = np.bincount(staff_department[rows], weights=staff.caseload[rows], minlength=n_departments)
     even_share = np.ceil(total / np.maximum(headcount, 1))
-    keep = np.full(n_departments, np.iinfo(np.int64).max)  # departments not rebalanced keep everything
+    keep = np.full(n_departments, KEEP_ALL)  # departments not rebalanced keep everything
     keep[departments] = np.ceil(even_share[departments] * (1 + tolerance))
     detach(model, _cases_beyond(citizens.occupied(), citizens.caseworker, staff_department, keep, staff.size))
 
@@ -242,14 +243,15 @@ def _clients_of(rows, caseworker, chosen):
 
 @kernel
 def _cases_beyond(rows, caseworker, staff_department, keep, n_staff):
-    """The cases (slots) each caseworker holds beyond ``keep`` of their department, in slot order."""
+    """The cases (slots) each caseworker holds beyond ``keep`` of their department, in slot order
+    (departments that keep everything, ``KEEP_ALL``, are not counted)."""
     held = np.zeros(n_staff, dtype=np.int64)
     beyond = np.empty(len(rows), dtype=np.int64)
     n_beyond = 0
     for r in rows:
         i = slot(r)
         c = caseworker[i]
-        if c == NO_CASEWORKER:
+        if c == NO_CASEWORKER or keep[staff_department[c]] == KEEP_ALL:
             continue
         held[c] += 1
         if held[c] > keep[staff_department[c]]:

@@ -20,7 +20,7 @@ from abm.parameters import Param
 from abm.rules import turnover
 
 PARAMS = {
-    "hours_per_week": Param(37.0, "hours", "A caseworker's working week.", "Danish standard full-time week", low=1.0, high=80.0),
+    "hours_per_week": Param(37.0, "hours", "A caseworker's working week.", "public figure: the Danish standard full-time week of 37 hours", low=1.0, high=80.0),
     "casework_share": Param(
         0.6, "share", "Share of the week left for casework (meetings, preparation, follow-up).", "assumption",
         low=0.01, high=1.0,

@@ -20,7 +20,7 @@ PARAMS = {
     "inflow_per_1000": Param(
         1.257, "citizens / 1,000 inhabitants / week",
         "New clients per week; with the default spells it keeps about 5% of inhabitants in the jobcenter.",
-        "calibrated: targets/denmark.toml, 2026-12-02 (~300,000 clients in 5.9 million inhabitants)", low=0.0, high=50.0,
+        "calibrated 2026-12-02 to the client share targets/denmark.toml had then, ~300,000 clients in 5.9 million inhabitants: a sum of public figures that overlap (121,300 on cash-benefit-type benefits, Statistics Denmark 2019; 76,700 full-time on sickness benefit, 2023; about 100,000 'not ready for the labour market') and leave out the insured unemployed; the per-group targets that replaced it are in targets/denmark.toml", low=0.0, high=50.0,
         plausible=(0.9, 1.6), plausible_source="assumption: +/- 25% around the calibrated 1.257 (inflow over a business cycle)",
     ),
     "inflow_shares": Param(

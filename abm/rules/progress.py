@@ -28,7 +28,7 @@ PARAMS = {
     "job_hazard": Param(
         [0.045, 0.0045, 0.0002], "per week",
         "Weekly chance of a job at the reference caseload, by group (job-ready, activity-ready, resource).",
-        "calibrated: job-ready spells ~5 months; resource programmes end in a job 4% of the time (2018)",
+        "assumption, set by hand: job-ready spells of about 5 months and activity-ready clients on benefits for years; the resource group's chance set so that about 4% of resource programmes end in a job (STAR / Ankestyrelsen, programmes ending in 2018)",
         low=0.0, high=1.0, kind="list[float]", length=len(GROUPS),
     ),
     "education_hazard": Param(
@@ -59,7 +59,7 @@ PARAMS = {
     "quality_elasticity": Param(
         2.1, "", "Exit and clarification speed scale as (quality / reference quality) to this power.",
         "calibrated: targets/denmark.toml, 2026-12-02 (Hainmueller et al. 2016, not the seed 002 pilot's before/after figure: the experiment wins)", low=0.0, high=10.0,
-        plausible=(1.0, 4.0), plausible_source="about half to twice the calibrated 2.1 (experiments/payback_discovery.toml; Hainmueller et al. 2016)",
+        plausible=(1.0, 4.0), plausible_source="assumption: about half to twice the calibrated 2.1 (fitted to Hainmueller et al. 2016: 150 -> 70 cases saves ~10 days in the first year)",
     ),
     "meeting_elasticity": Param(
         0.48, "", "Job chance of a client in the early weeks of their spell scales with the meeting frequency relative to the usual schedule "
@@ -77,8 +77,8 @@ PARAMS = {
     "change_penalty": Param(
         0.22, "share", "Lower chance of a job per caseworker change in the spell (activity-ready and resource-programme clients; "
         "job-ready clients: this x change_penalty_job_ready_factor).",
-        "public figure: one change ~22% lower job chance (activity-ready)", low=0.0, high=1.0,
-        plausible=(0.1, 0.35), plausible_source="public figure: one change ~22% lower job chance; assumption +/- half",
+        "public figure: one caseworker change ~22% lower job chance for activity-ready clients (Rosholm, Sørensen & Skipper, Væksthusets Forskningscenter 2017)", low=0.0, high=1.0,
+        plausible=(0.1, 0.35), plausible_source="public figure: one change ~22% lower job chance (Rosholm, Sørensen & Skipper 2017); assumption +/- half",
     ),
     "change_penalty_job_ready_factor": Param(
         1.0, "share", "The job-ready group's penalty per caseworker change as a share of change_penalty "
@@ -97,16 +97,16 @@ PARAMS = {
     ),
     "disability_share": Param(
         [0.0, 0.25, 0.50], "share", "Share of decisions that grant disability pension, by group.",
-        "calibrated: targets/denmark.toml, 2026-12-02: resource programmes ended 56% in disability pension (2018); poor health raises the share at the decision", low=0.0, high=1.0, kind="list[float]", length=len(GROUPS),
+        "calibrated: targets/denmark.toml, 2026-12-02: resource programmes ended 56% in disability pension (STAR / Ankestyrelsen, 2018); poor health raises the share at the decision", low=0.0, high=1.0, kind="list[float]", length=len(GROUPS),
     ),
     "flexjob_share": Param(
         [0.0, 0.35, 0.31], "share", "Share of decisions that grant a flexjob, by group (the rest return to the job-ready track).",
-        "calibrated: targets/denmark.toml, 2026-12-02: resource programmes ended ~25% in flexjob (2018); a flexjob is granted only where disability is not", low=0.0, high=1.0, kind="list[float]", length=len(GROUPS),
+        "calibrated: targets/denmark.toml, 2026-12-02: resource programmes ended ~25% in flexjob (STAR / Ankestyrelsen, 2018); a flexjob is granted only where disability is not", low=0.0, high=1.0, kind="list[float]", length=len(GROUPS),
     ),
     "sick_threshold": Param(0.4, "health", "Below this health a citizen counts as sick.", "assumption", low=0.0, high=1.0),
     "press_probability": Param(
         0.35, "per week", "Chance a sick citizen is pressed to activation in a week, at the reference caseload.",
-        "calibrated to seed 004: >1/3 of staff say sick citizens are pressed too much", low=0.0, high=1.0,
+        "assumption, set by hand with seed 004 in mind (a survey of 1,667 jobcenter staff: more than 1/3 say jobcenters press sick citizens too much; an opinion share, not a weekly chance)", low=0.0, high=1.0,
         plausible=(0.2, 0.5), plausible_source="seed 004: more than a third of staff say sick citizens are pressed; assumption",
     ),
     "press_quality_exponent": Param(
@@ -117,7 +117,7 @@ PARAMS = {
     "health_recovery": Param(0.02, "share / week", "Share of the gap to one's usual health recovered per week.", "assumption", low=0.0, high=1.0),
     "protest_handling_effect": Param(
         0.5, "share", "Pressing avoided at full media pressure (protests change case handling).",
-        "seed 004: 1 in 6 staff saw protests or media change case handling", low=0.0, high=1.0,
+        "assumption (direction: seed 004, a staff survey: 1 in 6 saw protests or media change case handling)", low=0.0, high=1.0,
     ),
     "pressed_memory": Param(0.9, "per week", "How long being pressed is remembered (weekly persistence).", "assumption", low=0.0, high=0.999),
     "clarification_shape": Param(

@@ -45,8 +45,9 @@ PARAMS = {
         0.0, "", "The chance of leaving the labour force (out_of_labour_force_hazard) scales with meeting quality as "
         "self_help_share + (1 - self_help_share) x (quality / reference quality)^this: more time per client brings more meetings, "
         "monitoring and sanctions, so more clients leave the register without a job. 0 = casework does not change it.",
-        "Böheim, Eppel & Mahringer (2023): lower caseloads brought more meetings, job offers, programme assignments and sanctions, "
-        "and more exits out of the labour force; Hainmueller et al. (2016): offices with lower caseloads monitored and sanctioned more",
+        "mechanism: Böheim, Eppel & Mahringer (2023): lower caseloads brought more meetings, job offers, programme assignments and sanctions, "
+        "and more exits out of the labour force; Hainmueller et al. (2016): offices with lower caseloads monitored and sanctioned more; "
+        "the default 0 (off): assumption, until a fit to those trials sets it",
         low=0.0, high=10.0,
     ),
     "job_loss_hazard": Param(

@@ -17,7 +17,7 @@ import numpy as np
 
 from abm.compiled import bundle, kernel
 from abm.declarations import Column, Output, Ratio, Rule, Weighted, When, ratio
-from abm.parameters import SUM_TOLERANCE, Check, Param
+from abm.parameters import FITTED_TO_EXPERIMENTS, PRIOR_OF_THE_FIT, SUM_TOLERANCE, Check, Param
 from abm.population import GROUPS, group_means
 from abm.rules import casework
 from abm.rules.inflow import scenario_factors
@@ -42,13 +42,14 @@ PARAMS = {
         low=0.0, high=1.0,
     ),
     "sanction_elasticity": Param(
-        0.0, "", "The chance of leaving the labour force (out_of_labour_force_hazard) scales with meeting quality as "
+        2.65, "", "The chance of leaving the labour force (out_of_labour_force_hazard) scales with meeting quality as "
         "self_help_share + (1 - self_help_share) x (quality / reference quality)^this: more time per client brings more meetings, "
         "monitoring and sanctions, so more clients leave the register without a job. 0 = casework does not change it.",
         "mechanism: Böheim, Eppel & Mahringer (2023): lower caseloads brought more meetings, job offers, programme assignments and sanctions, "
         "and more exits out of the labour force; Hainmueller et al. (2016): offices with lower caseloads monitored and sanctioned more; "
-        "the default 0 (off): assumption, until a fit to those trials sets it",
+        f"the value: {FITTED_TO_EXPERIMENTS}",
         low=0.0, high=10.0,
+        plausible=(0.0, 6.0), plausible_source=PRIOR_OF_THE_FIT,
     ),
     "job_loss_hazard": Param(
         0.01, "per week",
@@ -58,16 +59,16 @@ PARAMS = {
         low=0.0, high=1.0,
     ),
     "quality_elasticity": Param(
-        2.1, "", "Exit and clarification speed scale as (quality / reference quality) to this power.",
-        "calibrated: targets/denmark.toml, 2026-12-02 (Hainmueller et al. 2016, not the seed 002 pilot's before/after figure: the experiment wins)", low=0.0, high=10.0,
-        plausible=(1.0, 4.0), plausible_source="assumption: about half to twice the calibrated 2.1 (fitted to Hainmueller et al. 2016: 150 -> 70 cases saves ~10 days in the first year)",
+        0.840, "", "Exit and clarification speed scale as (quality / reference quality) to this power.",
+        f"calibrated: the {FITTED_TO_EXPERIMENTS}", low=0.0, high=10.0,
+        plausible=(0.3, 4.5), plausible_source=PRIOR_OF_THE_FIT,
     ),
     "meeting_elasticity": Param(
-        0.48, "", "Job chance of a client in the early weeks of their spell scales with the meeting frequency relative to the usual schedule "
+        0.409, "", "Job chance of a client in the early weeks of their spell scales with the meeting frequency relative to the usual schedule "
         "(casework.early_contact_factor) as self_help_share + (1 - self_help_share) x factor^this: what more frequent meetings do beyond the time they buy "
         "(counselling, monitoring, the threat of a next meeting). Caseload changes alter the time per meeting, not the schedule.",
-        "calibrated: targets/denmark.toml, 2026-12-02 (Maibom, Rosholm & Svarer 2017: fortnightly meetings in the first 13 weeks saved about 5 weeks over two years)", low=0.0, high=5.0,
-        plausible=(0.2, 1.0), plausible_source="assumption: about half to twice the calibrated 0.48 (Maibom, Rosholm & Svarer 2017)",
+        f"calibrated: the {FITTED_TO_EXPERIMENTS} (Maibom et al.: fortnightly meetings in the first 13 weeks saved about 5 weeks over two years)", low=0.0, high=5.0,
+        plausible=(0.0, 1.5), plausible_source=PRIOR_OF_THE_FIT,
     ),
     "self_help_share": Param(
         0.3, "share", "Share of the base exit chances that does not depend on casework at all.", "assumption",
@@ -82,12 +83,13 @@ PARAMS = {
         plausible=(0.1, 0.35), plausible_source="public figure: one change ~22% lower job chance (Rosholm, Sørensen & Skipper 2017); assumption +/- half",
     ),
     "change_penalty_job_ready_factor": Param(
-        1.0, "share", "The job-ready group's penalty per caseworker change as a share of change_penalty "
+        0.865, "share", "The job-ready group's penalty per caseworker change as a share of change_penalty "
         "(1 = the activity-ready figure, 0 = a change costs job-ready clients nothing).",
-        "assumption: the 22% figure was measured for activity-ready clients only; no figure for job-ready clients is known "
-        "here, so the default carries it over (at most the activity-ready penalty; for Swiss insured unemployed a caseworker's "
-        "unplanned absence, fewer meetings and a replacement, lengthened spells about 5%: Schiprowski, IZA DP 11040, 2017)",
+        "the 22% figure was measured for activity-ready clients only and no figure for job-ready clients is known (for Swiss "
+        "insured unemployed a caseworker's unplanned absence, fewer meetings and a replacement, lengthened spells about 5%: "
+        f"Schiprowski, IZA DP 11040, 2017); the value: {FITTED_TO_EXPERIMENTS}, prior [0, 1] (at most the activity-ready penalty, assumption)",
         low=0.0, high=1.0,
+        plausible=(0.0, 1.0), plausible_source=PRIOR_OF_THE_FIT,
     ),
     "change_penalty_cap": Param(3, "changes", "Changes beyond this add no further penalty.", "assumption", low=0, high=100),
     "clarification_weeks": Param(

@@ -216,8 +216,9 @@ def test_trials_on_ray_equal_the_serial_ones(tmp_path):
 def test_the_shipped_default_meets_the_danish_targets(capsys):
     """`abm check targets/denmark.toml` on configs/baseline.toml: every target within |z| <= 2.
 
-    Not the seed's: `abm check targets/denmark.toml --seed S` met every target for each of
-    the seed sets S = 0-9 as well as the file's own (docs/VALIDATION.md lists the worst z per
-    target across them).
+    Not the seed's: `abm check targets/denmark.toml --seed S` for the seed sets S = 0-9 met
+    every target but one, once: the German offices' days saved (150 -> 70 cases) came to z
+    -2.00 on seed set 2, at the edge where the Austrian trial's flatter casework curve puts
+    them (docs/VALIDATION.md lists the range and the worst z per target across them).
     """
     assert main(["check", str(Path(__file__).parent.parent / "targets" / "denmark.toml")]) == 0, capsys.readouterr().out

@@ -36,7 +36,7 @@ from abm.simulate import national_weekly, summarize
 from abm.style import strategy_colour, strategy_label
 from abm.sweep.decision import new_output_folder
 
-POSTERIOR = Path("targets/denmark-accepted.parquet")
+POSTERIOR = Path("targets/experiments-posterior.parquet")
 """The calibration's accepted parameter vectors, used when present (``--posterior`` to choose another)."""
 
 KEY_ASSUMPTIONS = ("progress.quality_elasticity", "casework.half_quality_minutes", "council.initial_caseload",

@@ -42,13 +42,13 @@ COMPARE_PARAMS: dict[str, Param] = {
         [],
         "",
         "Strategies `abm compare` puts side by side, each applied to every municipality; empty = every registered strategy.",
-        "MODEL.md strategy table",
+        "assumption: the strategies of MODEL.md's strategy table (the levers the debate in the seeds is about)",
         choices=strategies.names,
         kind="list[str]",
     ),
     "replications": Param(5, "runs", "Replications per strategy (common random numbers across strategies).", "assumption", low=1, high=1000),
     "baseline_strategy": Param(
-        "status_quo", "", "Strategy the others are measured against (payback year).", "MODEL.md", choices=strategies.names
+        "status_quo", "", "Strategy the others are measured against (payback year).", "assumption: the status quo as the reference (MODEL.md)", choices=strategies.names
     ),
 }
 

@@ -27,7 +27,7 @@ PARAMS = {
     "rewire": Param(0.1, "probability", "Share of within-municipality ties rewired at random (small world).", "assumption", low=0.0, high=1.0),
     "cross_share": Param(
         0.05, "share", "Share of ties to citizens in other municipalities (comparisons, migration).",
-        "seed 004: citizens compare with friends or relatives in other municipalities", low=0.0, high=1.0,
+        "assumption (seed 004: citizens compare with friends or relatives in other municipalities)", low=0.0, high=1.0,
     ),
     "council_degree": Param(4, "peers", "Peer councils each council watches (imitation).", "assumption", low=1, high=97),
     "council_rewire": Param(0.3, "probability", "Rewiring of the councils' peer ring (Watts-Strogatz).", "assumption", low=0.0, high=1.0),

@@ -34,12 +34,12 @@ MUNICIPALITY_PARAMS = {
     ),
     "names": Param(
         [], "", "With preset 'denmark': the municipalities to simulate, by name (e.g. [\"København\", \"Læsø\"]); "
-        "empty = count of them, taken evenly across sizes.", "abm/data/municipalities.csv", kind="list[str]",
+        "empty = count of them, taken evenly across sizes.", "Statistics Denmark FOLK1AM, 1 January 2024 (abm/data/municipalities.csv)", kind="list[str]",
     ),
     "count": Param(
         12, "municipalities",
         "How many municipalities; taken evenly across the Danish size distribution (98 = all).",
-        "98 municipalities since 2007", low=1, high=DENMARK_MUNICIPALITIES,
+        "public figure: 98 municipalities since the 2007 municipal reform", low=1, high=DENMARK_MUNICIPALITIES,
     ),
     "sizes": Param(
         [], "inhabitants",
@@ -56,13 +56,13 @@ PARAMS = {
     "client_share": Param(
         0.051, "share of inhabitants",
         "Citizens in contact with the jobcenter at the start (about 300,000 of 5.9 million).",
-        "public figures: ~121k cash benefit, ~77k sickness benefit FTE, ~100k not ready (2019-23)",
+        "order of magnitude of public figures that overlap: 121,300 on cash-benefit-type benefits (Statistics Denmark, September 2019), 76,700 full-time on sickness benefit (Statistics Denmark, 2023), about 100,000 'not ready for the labour market' (MODEL.md base rates, publisher not named); unused with the default stationary start",
         low=0.0, high=0.5,
     ),
     "stock_shares": Param(
         [0.57, 0.29, 0.14], "shares",
         "Initial clients by target group: job-ready, activity-ready, resource programme.",
-        "calibrated: the stock the default flows keep at ~100 cases per caseworker (~43% not job-ready)",
+        "assumption: the stock the default flows keep at ~100 cases per caseworker (~43% not job-ready), read off the model, not measured; unused with the default stationary start",
         low=0.0, high=1.0, kind="list[float]", length=len(GROUPS), total=1.0,
     ),
     "health_mean": Param(
@@ -81,22 +81,22 @@ PARAMS = {
     "long_history_share": Param(
         [0.10, 0.63, 0.80], "shares",
         "Share per group who spent at least 80% of the last 5 years on benefits.",
-        "public figure: 63% of activity-ready clients", low=0.0, high=1.0, kind="list[float]", length=len(GROUPS),
+        "public figure for activity-ready clients: 63% spent at least 80% of the last 5 years on benefits (MODEL.md base rates, publisher not named); job-ready and resource shares: assumption", low=0.0, high=1.0, kind="list[float]", length=len(GROUPS),
     ),
     "protest_threshold_mean": Param(
         1.2, "grievance", "Mean personal protest threshold (Granovetter).",
-        "calibrated: protests rare at ~100 cases, recurring at 220 (seeds 000, 003)", low=0.0, high=10.0
+        "assumption, set by hand so that protests are rare at ~100 cases and recur at 220 (the pattern of seeds 000, 003: weekly demonstrations of sick citizens at overloaded jobcenters; no measured magnitude)", low=0.0, high=10.0
     ),
     "protest_threshold_sd": Param(
         0.15, "grievance", "Spread of personal protest thresholds.", "assumption", low=0.0, high=5.0
     ),
     "history_weeks": Param(
         260, "weeks", "Window of the benefit history drawn for a new client (the last 5 years).",
-        "public figure: history counted over 5 years", low=1, high=5200,
+        "the window of the public figure on activity-ready clients (63% on benefits at least 80% of the last 5 years; MODEL.md base rates)", low=1, high=5200,
     ),
     "long_history_weeks": Param(
         208, "weeks", "Weeks on benefits within that window that make a long history (80% of 5 years).",
-        "public figure: 80% of 5 years", low=0, high=5200,
+        "the threshold of the same public figure: 80% of 5 years", low=0, high=5200,
     ),
     "start": Param(
         "stationary", "",

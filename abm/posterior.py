@@ -2,8 +2,7 @@
 
 The file is a posterior: ``abm calibrate --method abc``'s ``posterior.parquet`` (weighted
 particles: one column per parameter and ``weight``), or an Optuna calibration's
-``accepted.parquet`` (the trials that met every target, such as
-``targets/denmark-accepted.parquet``), whose vectors count as equally likely. ``K`` vectors
+``accepted.parquet`` (the trials that met every target), whose vectors count as equally likely. ``K`` vectors
 are drawn from it by weight, with replacement, from a generator seeded by the comparison's
 seed; the comparison is rerun at each, every draw with the same replication seeds (common
 random numbers), and each strategy's paired difference from the baseline is kept per draw
@@ -46,7 +45,7 @@ def load_posterior(path: Path, draws: int, seed: int) -> list[dict[str, float]]:
         raise UserError(f"--draws {draws}: expected a whole number >= 1")
     if not path.is_file():
         raise UserError(f"{path}: no such file (expected a calibration's posterior.parquet or accepted.parquet, "
-                        "e.g. targets/denmark-accepted.parquet)")
+                        "e.g. targets/experiments-posterior.parquet)")
     try:
         frame = pl.read_parquet(path)
     except Exception as error:  # polars raises several kinds for a file that is not Parquet

@@ -51,7 +51,7 @@ def test_a_brief_for_a_small_and_a_large_municipality(tmp_path, capsys, name):
 @pytest.mark.slow
 def test_a_brief_carries_the_calibration_s_uncertainty(tmp_path):
     out = tmp_path / "brief"
-    posterior = REPO / "targets" / "denmark-accepted.parquet"
+    posterior = REPO / "targets" / "experiments-posterior.parquet"
     assert main(["brief", "Læsø", *SHORT, "--posterior", str(posterior), "--draws", "2", "--out", str(out)]) == 0
     page = (out / "brief.html").read_text(encoding="utf-8")
     assert "rerun at 2 parameter vectors drawn by weight from the calibration" in page

@@ -10,6 +10,7 @@ import pytest
 
 from abm.calibration.calibrate import calibrate
 from abm.calibration.fit import experiment, fit_table, loss, passes, run_experiments
+from abm.calibration.statistics import STATISTICS, client_shares
 from abm.calibration.targets import load_targets
 from abm.cli import main
 from abm.config import load_config
@@ -151,7 +152,8 @@ def test_held_out_targets_are_checked_but_not_fitted_and_reported_ones_neither(t
 
 def test_shipped_targets_load():
     targets = load_targets(Path(__file__).parent.parent / "targets" / "denmark.toml")
-    assert {t.statistic for t in targets.targets} >= {"days_saved_first_year", "payback_months", "client_share", "turnover_annual"}
+    assert {t.statistic for t in targets.targets} >= {"days_saved_first_year", "payback_months", "turnover_annual",
+                                                      "client_share_job_ready", "client_share_activity_ready"}
     assert all(t.source for t in targets.targets)
     assert all("se: assumed" in t.note or "se: published" in t.note for t in targets.targets)  # every se says which it is
     assert {t.name for t in targets.targets if t.role == "report"} == {"caseload_150_to_70_payback_months"}
@@ -163,6 +165,19 @@ def test_shipped_targets_load():
     held_out = {t.name for t in protocol.targets if t.role == "test"}
     assert "caseload_150_to_70_days_saved" in held_out and any(name.startswith("austria_stock") for name in held_out)
     assert {t.role for t in protocol.targets} == {"fit", "test"}
+
+
+def test_client_shares_by_group_weigh_each_municipality_by_its_inhabitants():
+    """Group shares are summed clients over summed inhabitants (a national count), not a mean of
+    the municipalities' shares: here 180 / 2000 job-ready, where the mean of shares would be 0.14."""
+    weekly = pl.DataFrame({
+        "week": [0, 0, 1, 1], "municipality": [0, 1, 0, 1], "inhabitants": [100, 900, 100, 900],
+        "clients_job_ready": [20, 70, 20, 70], "clients_activity_ready": [5, 30, 5, 30], "clients_resource": [1, 9, 1, 9],
+    }).with_columns(clients=pl.sum_horizontal("clients_job_ready", "clients_activity_ready", "clients_resource"))
+    shares = client_shares(weekly)
+    assert shares == pytest.approx({"client_share": 270 / 2000, "client_share_job_ready": 180 / 2000,
+                                    "client_share_activity_ready": 70 / 2000, "client_share_resource": 20 / 2000})
+    assert set(shares) <= set(STATISTICS)  # each can be named by a target
 
 
 def test_a_trial_that_raises_is_recorded_and_the_calibration_goes_on(tmp_path, monkeypatch):
@@ -201,8 +216,9 @@ def test_trials_on_ray_equal_the_serial_ones(tmp_path):
 def test_the_shipped_default_meets_the_danish_targets(capsys):
     """`abm check targets/denmark.toml` on configs/baseline.toml: every target within |z| <= 2.
 
-    Not the seed's: `abm check targets/denmark.toml --seed S` met every target for each of
-    the seed sets S = 0-9 as well as the file's own (docs/VALIDATION.md lists the worst z per
-    target across them).
+    Not the seed's: `abm check targets/denmark.toml --seed S` for the seed sets S = 0-9 met
+    every target but one, once: the German offices' days saved (150 -> 70 cases) came to z
+    -2.00 on seed set 2, at the edge where the Austrian trial's flatter casework curve puts
+    them (docs/VALIDATION.md lists the range and the worst z per target across them).
     """
     assert main(["check", str(Path(__file__).parent.parent / "targets" / "denmark.toml")]) == 0, capsys.readouterr().out

@@ -28,8 +28,7 @@ def test_quality_exponent_one_is_the_plain_curve_and_above_one_gives_diminishing
     assert np.allclose(casework.quality_of_minutes(minutes, plain), minutes / (minutes + plain.half_quality_minutes))
     # Exponent 1: convex in the caseload, each case removed buys more than the one before.
     assert _gain_per_case(plain, 70, 40) > _gain_per_case(plain, 150, 100) > _gain_per_case(plain, 250, 150)
-    hill = defaults().with_overrides({"casework.half_quality_minutes": 5.0}).casework
-    assert hill.quality_exponent == 3.0  # the default
+    hill = defaults().with_overrides({"casework.half_quality_minutes": 5.0, "casework.quality_exponent": 3.0}).casework
     assert casework.quality_of_minutes(5.0, hill) == 0.5
     # Exponent 3: the gain per case removed shrinks as caseloads fall below ~200.
     assert _gain_per_case(hill, 250, 150) > _gain_per_case(hill, 150, 100) > 2 * _gain_per_case(hill, 70, 40)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import tomllib
 from pathlib import Path
 
@@ -94,11 +95,17 @@ def test_bad_override_is_an_error(override, fragment):
         load_config("configs/baseline.toml", [override])
 
 
+INTERNAL_REFERENCE = re.compile(r"\bissues? #?\d+|optuna|experiments/\S+\.toml", re.IGNORECASE)
+"""Pointers into the project's own history or runs, which are not evidence (a fit names what it was fitted to)."""
+
+
 def test_every_parameter_documents_unit_and_source():
     for section, params in SCHEMA.items():
         for key, param in params.items():
             assert param.doc and param.source, f"{section}.{key} lacks a doc or source"
             assert param.problem(param.default) is None
+            for source in (param.source, param.plausible_source or ""):
+                assert not INTERNAL_REFERENCE.search(source), f"{section}.{key}: source {source!r} points inside the project, not to evidence"
 
 
 NUMERIC = [(s, k, p) for s, params in SCHEMA.items() for k, p in params.items() if p.kind in ("float", "int")]

@@ -16,7 +16,7 @@ SMALL = ["--set", "municipalities.count=3", "--set", "municipalities.population_
          "--set", "run.burn_in_weeks=4", "--set", "compare.replications=2",
          "--set", "compare.strategies=['status_quo', 'invest']"]
 KEY = "progress.quality_elasticity"
-SHIPPED = Path(__file__).resolve().parents[1] / "targets" / "denmark-accepted.parquet"
+SHIPPED = Path(__file__).resolve().parents[1] / "targets" / "experiments-posterior.parquet"
 
 
 def accepted(folder, elasticities: list[float]):
@@ -67,9 +67,10 @@ def test_an_unweighted_file_counts_its_vectors_as_equally_likely(tmp_path):
     assert abs(draws.count(4.0) / len(draws) - 0.5) < 0.04
 
 
-def test_the_shipped_accepted_set_still_loads():
+def test_the_shipped_posterior_loads_with_the_six_fitted_parameters():
     vectors = load_posterior(SHIPPED, 5, seed=1)
-    assert len(vectors) == 5 and all(len(vector) >= 1 for vector in vectors)
+    assert len(vectors) == 5 and all(len(vector) == 6 for vector in vectors)
+    assert {"progress.quality_elasticity", "casework.quality_exponent", "progress.sanction_elasticity"} <= set(vectors[0])
 
 
 def test_variance_parts_split_parameter_and_seed_spread():

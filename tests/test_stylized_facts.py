@@ -11,43 +11,50 @@ made per replication (a paired ratio or difference against status quo), and a fa
 when the 95% t-interval of its mean over the replications lies wholly on the stated side of
 the bound.
 
-A fact must be the model's, not the seed's. `scripts/check_stylized_facts.py` evaluated
-these facts, 24 replications each, on seed sets 0-10 and 77 (this module's SEED) with the
-re-calibrated model of 2026-12-02 (issue 14): every fact held on all twelve. The worst
-interval end seen, and on which seed set:
+A fact must be the model's, not the seed's. `scripts/check_stylized_facts.py --seed-sets 0-9`
+evaluated these facts, 24 replications each, on ten seed sets with the default fitted to the
+ABC posterior on the experiments (2026-12-07; docs/VALIDATION.md): every fact held on all ten,
+and on this module's SEED. The worst interval end seen, and on which seed set:
 
-    invest reaches its target caseload                         < 65         54.607 (1)
-    status quo stays near its caseload                         > 85         98.237 (7)
-    invest shortens spells (ratio)                             < 0.92        0.908 (7)
-    invest raises job/education exits (ratio)                  > 1.15        1.174 (7)
-    invest lowers full-year unemployment (ratio)               < 0.85        0.837 (7)
-    invest speeds up decisions (ratio)                         < 0.95        0.938 (7)
-    invest raises trust (difference)                           > 0.08        0.153 (9)
-    invest lowers turnover (ratio)                             < 0.8         0.797 (4)
-    invest: more caseworker changes while hiring (ratio)       > 1.1         1.171 (1)
-    invest: fewer caseworker changes, final year (difference)  < 0          -0.005 (9)
-    invest means fewer protesters (ratio)                      < 0.3         0.003 (10)
-    status quo has protesters                                  > 1           9.471 (9)
-    invest presses fewer sick citizens (difference)            < -0.025     -0.034 (2)
-    invest lowers net cost in the final year (ratio)           < 0.9         0.856 (7)
-    invest lowers net cost over five years (ratio)             < 1           0.904 (7)
-    overloaded: protest events per municipality-year           > 15         19.620 (6)
-    overloaded: turnover                                       > 0.25        0.285 (6)
-    overloaded raises turnover (ratio)                         > 1.3         1.682 (6)
-    austerity lowers trust (difference)                        < 0          -0.242 (2)
-    austerity raises turnover (ratio)                          > 1.3         1.579 (2)
-    austerity lengthens spells (ratio)                         > 1.1         1.162 (6)
-    austerity means more protesters (difference)               > 0         408.334 (9)
-    austerity raises final-year net cost (ratio)               > 1           1.713 (6)
-    status quo turnover at least 10%                           > 0.1         0.141 (4)
-    status quo turnover at most 22%                            < 0.22        0.197 (2)
+    invest reaches its target caseload                         < 65         53.756 (5)
+    status quo stays near its caseload                         > 85         94.593 (8)
+    invest shortens spells (ratio)                             < 0.92        0.908 (8)
+    invest raises job/education exits (ratio)                  > 1.05        1.089 (8)
+    invest lowers full-year unemployment (ratio)               < 0.92        0.882 (8)
+    invest speeds up decisions (ratio)                         < 0.98        0.961 (8)
+    invest raises trust (difference)                           > 0.08        0.139 (8)
+    invest lowers turnover (ratio)                             < 0.9         0.855 (6)
+    invest: more caseworker changes while hiring (ratio)       > 1.1         1.162 (5)
+    invest means fewer protesters (ratio)                      < 0.3         0.025 (9)
+    status quo has protesters                                  > 1           3.088 (8)
+    invest presses fewer sick citizens (difference)            < -0.01      -0.017 (5)
+    invest lowers net cost in the final year (ratio)           < 0.9         0.897 (8)
+    invest lowers net cost over five years (ratio)             < 1           0.927 (8)
+    overloaded: protest events per municipality-year           > 8          11.826 (3)
+    overloaded: turnover                                       > 0.25        0.264 (6)
+    overloaded raises turnover (ratio)                         > 1.3         1.660 (5)
+    austerity lowers trust (difference)                        < 0          -0.250 (5)
+    austerity raises turnover (ratio)                          > 1.3         1.527 (6)
+    austerity lengthens spells (ratio)                         > 1.1         1.131 (7)
+    austerity means more protesters (difference)               > 0         256.333 (9)
+    austerity raises final-year net cost (ratio)               > 1           1.469 (5)
+    status quo turnover at least 10%                           > 0.1         0.123 (4)
+    status quo turnover at most 22%                            < 0.22        0.193 (5)
 
-Restated with the re-calibration, whose casework effect is the size Hainmueller et al.'s
-matched offices measured rather than the pilot's: investing to 55 shortens spells by about
-11% (was 0.85), raises job and education exits by about 20% (was 1.25), speeds decisions
-by about 7% (was 0.92), moves more cases while hiring (was 1.2) and presses fewer of the
-sick by 3-6 points (was 4); the directions are unchanged. Rerun the check after any change
-that moves random numbers.
+The directions are MODEL.md's (the Copenhagen evaluation, seed 003; the staff surveys, seed
+004). The magnitudes are the fitted model's, each set about at the worst interval end over the
+ten seed sets, rounded outward: they guard the size of an effect against unnoticed change, they
+are not evidence. Restated with the refit, because the Austrian caseload RCT (Böheim, Eppel &
+Mahringer 2023) measured a casework effect about a third of the German-fitted default's:
+investing to 55 now raises job and education exits by about 10% (was > 1.15), lowers full-year
+unemployment by about 13% (was < 0.85), speeds decisions by about 4% (was < 0.95), lowers
+turnover by about 15-20% (was < 0.8) and presses fewer of the sick by 2-4 points (was < -0.025);
+an overloaded office has 12-14 protest events a municipality-year (was > 15; the protest group
+of the seeds held 11 demonstrations from July 2017, weekly that summer). One fact was dropped:
+"invest: fewer caseworker changes in the final year". No source states it (the seeds name fewer
+staff quitting, which holds); with the fitted curve the final-year difference is -0.05 to +0.04
+per client-year across the ten seed sets, so the model does not predict it either way. Rerun the
+check after any change that moves random numbers.
 """
 
 from __future__ import annotations
@@ -135,21 +142,20 @@ FACTS = [
     Fact("invest reaches its target caseload", level("invest", "caseload_mean"), "<", 65),
     Fact("status quo stays near its caseload", level("status_quo", "caseload_mean"), ">", 85),
     Fact("invest shortens spells (ratio)", ratio("invest", "spell_mean_weeks"), "<", 0.92),
-    Fact("invest raises job/education exits (ratio)", ratio("invest", "job_education_exits_per_client_year"), ">", 1.15),
-    Fact("invest lowers full-year unemployment (ratio)", ratio("invest", "full_year_unemployed"), "<", 0.85),
-    Fact("invest speeds up decisions (ratio)", ratio("invest", "decision_weeks_mean"), "<", 0.95),
+    Fact("invest raises job/education exits (ratio)", ratio("invest", "job_education_exits_per_client_year"), ">", 1.05),
+    Fact("invest lowers full-year unemployment (ratio)", ratio("invest", "full_year_unemployed"), "<", 0.92),
+    Fact("invest speeds up decisions (ratio)", ratio("invest", "decision_weeks_mean"), "<", 0.98),
     Fact("invest raises trust (difference)", difference("invest", "trust_mean"), ">", 0.08),
-    Fact("invest lowers turnover (ratio)", ratio("invest", "turnover_annual"), "<", 0.8),
-    # Hiring up to the target moves cases once; after that a fixed caseworker is kept longer.
+    Fact("invest lowers turnover (ratio)", ratio("invest", "turnover_annual"), "<", 0.9),
+    # Hiring up to the target moves cases once.
     Fact("invest: more caseworker changes while hiring (ratio)", ratio("invest", "caseworker_changes_per_client_year"), ">", 1.1),
-    Fact("invest: fewer caseworker changes, final year (difference)", difference("invest", "caseworker_changes_per_client_year_final"), "<", 0),
     Fact("invest means fewer protesters (ratio)", ratio("invest", "protesters_mean"), "<", 0.3),
     Fact("status quo has protesters", level("status_quo", "protesters_mean"), ">", 1),
-    Fact("invest presses fewer sick citizens (difference)", difference("invest", "sick_pressed_share"), "<", -0.025),
+    Fact("invest presses fewer sick citizens (difference)", difference("invest", "sick_pressed_share"), "<", -0.01),
     Fact("invest lowers net cost in the final year (ratio)", ratio("invest", "net_cost_final_year_mdkk"), "<", 0.9),
     Fact("invest lowers net cost over five years (ratio)", ratio("invest", "net_cost_mdkk"), "<", 1.0),
     # An overloaded jobcenter (220 cases per caseworker).
-    Fact("overloaded: protest events per municipality-year", level("overloaded", "protest_events_per_year", MUNICIPALITIES), ">", 15),
+    Fact("overloaded: protest events per municipality-year", level("overloaded", "protest_events_per_year", MUNICIPALITIES), ">", 8),
     Fact("overloaded: turnover", level("overloaded", "turnover_annual"), ">", 0.25),
     Fact("overloaded raises turnover (ratio)", ratio("overloaded", "turnover_annual"), ">", 1.3),
     # Austerity, the reverse of investing.

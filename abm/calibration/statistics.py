@@ -24,6 +24,7 @@ import numpy as np
 import polars as pl
 
 from abm.config import Config
+from abm.population import GROUPS
 from abm.simulate import RunResult, national_weekly, run_simulation
 
 YEAR = 52
@@ -155,6 +156,16 @@ def trial_contrasts(spells: pl.DataFrame, config: Config) -> dict[str, float]:
     return contrasts
 
 
+def client_shares(weekly: pl.DataFrame) -> dict[str, float]:
+    """Clients, and the clients of each target group, as shares of inhabitants over the whole
+    run (``client_share``, ``client_share_<group>``): summed over weeks and municipalities, so
+    each municipality weighs as its inhabitants do, as a national register count does."""
+    totals = weekly.select(pl.col("inhabitants", "clients", *(f"clients_{group}" for group in GROUPS)).sum()).row(0, named=True)
+    inhabitants = totals["inhabitants"]
+    return {"client_share": float(totals["clients"] / inhabitants),
+            **{f"client_share_{group}": float(totals[f"clients_{group}"] / inhabitants) for group in GROUPS}}
+
+
 def relative_drift(national: pl.DataFrame, column: str) -> float:
     """Change of a national weekly column from the first to the last year of the run, relative to the first."""
     weeks = national["week"].max() + 1
@@ -171,7 +182,6 @@ def measure_run(config: Config, seed: int) -> RunResult:
     result = run_simulation(config, seed, spell_log=True)
     national = national_weekly(result.weekly)
     spells = result.spells
-    totals = result.weekly.select(pl.col("inhabitants", "clients").sum())
     measures = {
         "cohort_days_first_year": cohort_days_first_year(spells),
         "entrant_weeks_first_two_years": entrant_weeks_first_two_years(spells),
@@ -181,7 +191,7 @@ def measure_run(config: Config, seed: int) -> RunResult:
         "resource_disability_share": resource_ending_share(spells, "disability"),
         "resource_flexjob_share": resource_ending_share(spells, "flexjob"),
         "resource_job_share": resource_ending_share(spells, "job"),
-        "client_share": float(totals["clients"][0] / totals["inhabitants"][0]),
+        **client_shares(result.weekly),
         "turnover_annual": result.summary["turnover_annual"],
         "caseload_mean": result.summary["caseload_mean"],
         "trust_mean": result.summary["trust_mean"],
@@ -260,6 +270,9 @@ STATISTICS: dict[str, Statistic] = {
     "resource_flexjob_share": Statistic(1, "share", "Share of ended resource-programme spells ending in a flexjob.", _measure("resource_flexjob_share")),
     "resource_job_share": Statistic(1, "share", "Share of ended resource-programme spells ending in a job.", _measure("resource_job_share")),
     "client_share": Statistic(1, "share", "Clients as a share of inhabitants (mean over the run).", _measure("client_share")),
+    **{f"client_share_{group}": Statistic(1, "share", f"{label} clients as a share of inhabitants (mean over the run; the group at the week counted).",
+                                          _measure(f"client_share_{group}"))
+       for group, label in zip(GROUPS, ("Job-ready", "Activity-ready", "Resource-programme"))},
     "turnover_annual": Statistic(1, "quits / caseworker-year", "Yearly caseworker turnover.", _measure("turnover_annual")),
     "caseload_mean": Statistic(1, "cases / caseworker", "Realised caseload (mean over the run).", _measure("caseload_mean")),
     "clients_drift": Statistic(1, "share", "Change of national clients from the first to the last year.", _measure("clients_drift")),

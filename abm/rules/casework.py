@@ -16,22 +16,22 @@ import numpy as np
 from abm.compiled import kernel, slot
 from abm.declarations import Column, Output, Rule, When, per_municipality
 from abm.jobcenter import NO_CASEWORKER
-from abm.parameters import Param
+from abm.parameters import FITTED_TO_EXPERIMENTS, PRIOR_OF_THE_FIT, Param
 from abm.rules import turnover
 
 PARAMS = {
-    "hours_per_week": Param(37.0, "hours", "A caseworker's working week.", "Danish standard full-time week", low=1.0, high=80.0),
+    "hours_per_week": Param(37.0, "hours", "A caseworker's working week.", "public figure: the Danish standard full-time week of 37 hours", low=1.0, high=80.0),
     "casework_share": Param(
         0.6, "share", "Share of the week left for casework (meetings, preparation, follow-up).", "assumption",
         low=0.01, high=1.0,
         plausible=(0.4, 0.8), plausible_source="assumption: the rest of the week goes to administration and meetings",
     ),
     "half_quality_minutes": Param(
-        5.07, "minutes / citizen / week",
+        5.66, "minutes / citizen / week",
         "Time per citizen at which meeting quality is half its maximum.",
-        "calibrated: targets/denmark.toml, 2026-12-02 (Hainmueller et al. 2016: 150 -> 70 cases saves ~10 days in the first year)",
+        f"calibrated: the {FITTED_TO_EXPERIMENTS}",
         low=0.01, high=1000.0,
-        plausible=(2.5, 10.0), plausible_source="assumption: half to twice the calibrated 5.07",
+        plausible=(1.0, 15.0), plausible_source=PRIOR_OF_THE_FIT,
     ),
     "felt_half_minutes": Param(
         15.0, "minutes / citizen / week",
@@ -40,9 +40,9 @@ PARAMS = {
         low=0.01, high=1000.0,
     ),
     "quality_exponent": Param(
-        3.0, "", "Steepness of quality in minutes (Hill exponent): quality = m^n / (m^n + half^n). 1 is the plain saturating curve; above 1 quality saturates at ordinary caseloads, so each case removed buys less as caseloads fall (diminishing returns).",
-        "assumption: diminishing returns (at 1, quality is convex in the caseload: every case removed buys more than the last, down to any floor)", low=0.1, high=10.0,
-        plausible=(1.0, 5.0), plausible_source="assumption: from no to strongly diminishing returns to time per client",
+        0.722, "", "Steepness of quality in minutes (Hill exponent): quality = m^n / (m^n + half^n). 1 is the plain saturating curve; above 1 quality saturates at ordinary caseloads, so each case removed buys less as caseloads fall (diminishing returns).",
+        f"calibrated: the {FITTED_TO_EXPERIMENTS}; prior [0.5, 3], from a plain saturating curve to strongly diminishing returns (assumption)", low=0.1, high=10.0,
+        plausible=(0.5, 3.0), plausible_source=PRIOR_OF_THE_FIT,
     ),
     "reference_caseload": Param(
         100.0, "cases / caseworker", "Caseload at which exit hazards take their base values.",

@@ -18,14 +18,21 @@ SCENARIOS = ("baseline", "boom", "recession")
 PARAMS = {
     "scenario": Param("baseline", "", "Labour-market scenario (moves inflow and job chances).", "assumption", choices=SCENARIOS),
     "inflow_per_1000": Param(
-        1.257, "citizens / 1,000 inhabitants / week",
-        "New clients per week; with the default spells it keeps about 5% of inhabitants in the jobcenter.",
-        "calibrated: targets/denmark.toml, 2026-12-02 (~300,000 clients in 5.9 million inhabitants)", low=0.0, high=50.0,
-        plausible=(0.9, 1.6), plausible_source="assumption: +/- 25% around the calibrated 1.257 (inflow over a business cycle)",
+        0.95, "citizens / 1,000 inhabitants / week",
+        "New clients per week; with the default spells and inflow_shares it keeps about 1.8% of inhabitants job-ready and "
+        "1.6% activity-ready in the jobcenter.",
+        "set with inflow_shares so that the stock meets the per-group client shares of targets/denmark.toml (Statistics "
+        "Denmark 2019: 104,400 gross unemployed, 90,800 cash/education/integration-benefit recipients not job-ready, in "
+        "5.8 million inhabitants): job-ready inflow 0.76 a week per 1,000 inhabitants, the others as before",
+        low=0.0, high=50.0,
+        plausible=(0.7, 1.2), plausible_source="assumption: +/- 25% around 0.95 (inflow over a business cycle)",
     ),
     "inflow_shares": Param(
-        [0.85, 0.12, 0.03], "shares", "New clients by target group: job-ready, activity-ready, resource programme.",
-        "assumption (job-ready spells are short, so most of the flow)", low=0.0, high=1.0, kind="list[float]", length=len(GROUPS), total=1.0,
+        [0.80, 0.16, 0.04], "shares", "New clients by target group: job-ready, activity-ready, resource programme.",
+        "set with inflow_per_1000 to the per-group client shares of targets/denmark.toml (Statistics Denmark 2019); "
+        "the resource programme's share (no 2019 count found) keeps its earlier inflow of 0.038 a week per 1,000 "
+        "inhabitants (assumption)",
+        low=0.0, high=1.0, kind="list[float]", length=len(GROUPS), total=1.0,
     ),
     "cycle_amplitude": Param(0.0, "share", "Business-cycle swing of inflow (0 = no cycle).", "assumption", low=0.0, high=0.95),
     "cycle_period_weeks": Param(416, "weeks", "Length of a business cycle.", "assumption (about 8 years)", low=4, high=5200),

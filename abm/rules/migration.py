@@ -16,7 +16,7 @@ from abm.parameters import Param
 
 PARAMS = {
     "trust_threshold": Param(0.2, "trust", "Only citizens trusting less than this consider moving.", "assumption", low=0.0, high=1.0),
-    "weekly_chance": Param(0.02, "per week", "Chance an eligible citizen moves in a week.", "seeds 000, 003 (assumed small)", low=0.0, high=1.0),
+    "weekly_chance": Param(0.02, "per week", "Chance an eligible citizen moves in a week.", "assumption: small (seeds 000, 003: doctors advising patients to move to another municipality)", low=0.0, high=1.0),
     "trust_margin": Param(0.2, "trust", "How much more the friend elsewhere must trust their jobcenter.", "assumption", low=0.0, high=1.0),
 }
 

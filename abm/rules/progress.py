@@ -17,7 +17,7 @@ import numpy as np
 
 from abm.compiled import bundle, kernel, slot
 from abm.declarations import Column, Output, Ratio, Rule, Weighted, When, ratio
-from abm.parameters import SUM_TOLERANCE, Check, Param
+from abm.parameters import FITTED_TO_EXPERIMENTS, PRIOR_OF_THE_FIT, SUM_TOLERANCE, Check, Param
 from abm.population import GROUPS, group_means
 from abm.rules import casework
 from abm.rules.inflow import scenario_factors
@@ -28,7 +28,7 @@ PARAMS = {
     "job_hazard": Param(
         [0.045, 0.0045, 0.0002], "per week",
         "Weekly chance of a job at the reference caseload, by group (job-ready, activity-ready, resource).",
-        "calibrated: job-ready spells ~5 months; resource programmes end in a job 4% of the time (2018)",
+        "assumption, set by hand: job-ready spells of about 5 months and activity-ready clients on benefits for years; the resource group's chance set so that about 4% of resource programmes end in a job (STAR / Ankestyrelsen, programmes ending in 2018)",
         low=0.0, high=1.0, kind="list[float]", length=len(GROUPS),
     ),
     "education_hazard": Param(
@@ -42,12 +42,14 @@ PARAMS = {
         low=0.0, high=1.0,
     ),
     "sanction_elasticity": Param(
-        0.0, "", "The chance of leaving the labour force (out_of_labour_force_hazard) scales with meeting quality as "
+        2.65, "", "The chance of leaving the labour force (out_of_labour_force_hazard) scales with meeting quality as "
         "self_help_share + (1 - self_help_share) x (quality / reference quality)^this: more time per client brings more meetings, "
         "monitoring and sanctions, so more clients leave the register without a job. 0 = casework does not change it.",
-        "Böheim, Eppel & Mahringer (2023): lower caseloads brought more meetings, job offers, programme assignments and sanctions, "
-        "and more exits out of the labour force; Hainmueller et al. (2016): offices with lower caseloads monitored and sanctioned more",
+        "mechanism: Böheim, Eppel & Mahringer (2023): lower caseloads brought more meetings, job offers, programme assignments and sanctions, "
+        "and more exits out of the labour force; Hainmueller et al. (2016): offices with lower caseloads monitored and sanctioned more; "
+        f"the value: {FITTED_TO_EXPERIMENTS}",
         low=0.0, high=10.0,
+        plausible=(0.0, 6.0), plausible_source=PRIOR_OF_THE_FIT,
     ),
     "job_loss_hazard": Param(
         0.01, "per week",
@@ -57,16 +59,16 @@ PARAMS = {
         low=0.0, high=1.0,
     ),
     "quality_elasticity": Param(
-        2.1, "", "Exit and clarification speed scale as (quality / reference quality) to this power.",
-        "calibrated: targets/denmark.toml, 2026-12-02 (Hainmueller et al. 2016, not the seed 002 pilot's before/after figure: the experiment wins)", low=0.0, high=10.0,
-        plausible=(1.0, 4.0), plausible_source="about half to twice the calibrated 2.1 (experiments/payback_discovery.toml; Hainmueller et al. 2016)",
+        0.840, "", "Exit and clarification speed scale as (quality / reference quality) to this power.",
+        f"calibrated: the {FITTED_TO_EXPERIMENTS}", low=0.0, high=10.0,
+        plausible=(0.3, 4.5), plausible_source=PRIOR_OF_THE_FIT,
     ),
     "meeting_elasticity": Param(
-        0.48, "", "Job chance of a client in the early weeks of their spell scales with the meeting frequency relative to the usual schedule "
+        0.409, "", "Job chance of a client in the early weeks of their spell scales with the meeting frequency relative to the usual schedule "
         "(casework.early_contact_factor) as self_help_share + (1 - self_help_share) x factor^this: what more frequent meetings do beyond the time they buy "
         "(counselling, monitoring, the threat of a next meeting). Caseload changes alter the time per meeting, not the schedule.",
-        "calibrated: targets/denmark.toml, 2026-12-02 (Maibom, Rosholm & Svarer 2017: fortnightly meetings in the first 13 weeks saved about 5 weeks over two years)", low=0.0, high=5.0,
-        plausible=(0.2, 1.0), plausible_source="assumption: about half to twice the calibrated 0.48 (Maibom, Rosholm & Svarer 2017)",
+        f"calibrated: the {FITTED_TO_EXPERIMENTS} (Maibom et al.: fortnightly meetings in the first 13 weeks saved about 5 weeks over two years)", low=0.0, high=5.0,
+        plausible=(0.0, 1.5), plausible_source=PRIOR_OF_THE_FIT,
     ),
     "self_help_share": Param(
         0.3, "share", "Share of the base exit chances that does not depend on casework at all.", "assumption",
@@ -77,16 +79,17 @@ PARAMS = {
     "change_penalty": Param(
         0.22, "share", "Lower chance of a job per caseworker change in the spell (activity-ready and resource-programme clients; "
         "job-ready clients: this x change_penalty_job_ready_factor).",
-        "public figure: one change ~22% lower job chance (activity-ready)", low=0.0, high=1.0,
-        plausible=(0.1, 0.35), plausible_source="public figure: one change ~22% lower job chance; assumption +/- half",
+        "public figure: one caseworker change ~22% lower job chance for activity-ready clients (Rosholm, Sørensen & Skipper, Væksthusets Forskningscenter 2017)", low=0.0, high=1.0,
+        plausible=(0.1, 0.35), plausible_source="public figure: one change ~22% lower job chance (Rosholm, Sørensen & Skipper 2017); assumption +/- half",
     ),
     "change_penalty_job_ready_factor": Param(
-        1.0, "share", "The job-ready group's penalty per caseworker change as a share of change_penalty "
+        0.865, "share", "The job-ready group's penalty per caseworker change as a share of change_penalty "
         "(1 = the activity-ready figure, 0 = a change costs job-ready clients nothing).",
-        "assumption: the 22% figure was measured for activity-ready clients only; no figure for job-ready clients is known "
-        "here, so the default carries it over (at most the activity-ready penalty; for Swiss insured unemployed a caseworker's "
-        "unplanned absence, fewer meetings and a replacement, lengthened spells about 5%: Schiprowski, IZA DP 11040, 2017)",
+        "the 22% figure was measured for activity-ready clients only and no figure for job-ready clients is known (for Swiss "
+        "insured unemployed a caseworker's unplanned absence, fewer meetings and a replacement, lengthened spells about 5%: "
+        f"Schiprowski, IZA DP 11040, 2017); the value: {FITTED_TO_EXPERIMENTS}, prior [0, 1] (at most the activity-ready penalty, assumption)",
         low=0.0, high=1.0,
+        plausible=(0.0, 1.0), plausible_source=PRIOR_OF_THE_FIT,
     ),
     "change_penalty_cap": Param(3, "changes", "Changes beyond this add no further penalty.", "assumption", low=0, high=100),
     "clarification_weeks": Param(
@@ -97,16 +100,16 @@ PARAMS = {
     ),
     "disability_share": Param(
         [0.0, 0.25, 0.50], "share", "Share of decisions that grant disability pension, by group.",
-        "calibrated: targets/denmark.toml, 2026-12-02: resource programmes ended 56% in disability pension (2018); poor health raises the share at the decision", low=0.0, high=1.0, kind="list[float]", length=len(GROUPS),
+        "calibrated: targets/denmark.toml, 2026-12-02: resource programmes ended 56% in disability pension (STAR / Ankestyrelsen, 2018); poor health raises the share at the decision", low=0.0, high=1.0, kind="list[float]", length=len(GROUPS),
     ),
     "flexjob_share": Param(
         [0.0, 0.35, 0.31], "share", "Share of decisions that grant a flexjob, by group (the rest return to the job-ready track).",
-        "calibrated: targets/denmark.toml, 2026-12-02: resource programmes ended ~25% in flexjob (2018); a flexjob is granted only where disability is not", low=0.0, high=1.0, kind="list[float]", length=len(GROUPS),
+        "calibrated: targets/denmark.toml, 2026-12-02: resource programmes ended ~25% in flexjob (STAR / Ankestyrelsen, 2018); a flexjob is granted only where disability is not", low=0.0, high=1.0, kind="list[float]", length=len(GROUPS),
     ),
     "sick_threshold": Param(0.4, "health", "Below this health a citizen counts as sick.", "assumption", low=0.0, high=1.0),
     "press_probability": Param(
         0.35, "per week", "Chance a sick citizen is pressed to activation in a week, at the reference caseload.",
-        "calibrated to seed 004: >1/3 of staff say sick citizens are pressed too much", low=0.0, high=1.0,
+        "assumption, set by hand with seed 004 in mind (a survey of 1,667 jobcenter staff: more than 1/3 say jobcenters press sick citizens too much; an opinion share, not a weekly chance)", low=0.0, high=1.0,
         plausible=(0.2, 0.5), plausible_source="seed 004: more than a third of staff say sick citizens are pressed; assumption",
     ),
     "press_quality_exponent": Param(
@@ -117,7 +120,7 @@ PARAMS = {
     "health_recovery": Param(0.02, "share / week", "Share of the gap to one's usual health recovered per week.", "assumption", low=0.0, high=1.0),
     "protest_handling_effect": Param(
         0.5, "share", "Pressing avoided at full media pressure (protests change case handling).",
-        "seed 004: 1 in 6 staff saw protests or media change case handling", low=0.0, high=1.0,
+        "assumption (direction: seed 004, a staff survey: 1 in 6 saw protests or media change case handling)", low=0.0, high=1.0,
     ),
     "pressed_memory": Param(0.9, "per week", "How long being pressed is remembered (weekly persistence).", "assumption", low=0.0, high=0.999),
     "clarification_shape": Param(

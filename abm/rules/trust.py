@@ -20,13 +20,13 @@ PARAMS = {
     "experience_rate": Param(0.05, "per week", "Speed at which trust follows experienced quality.", "assumption", low=0.0, high=1.0, plausible=(0.01, 0.2), plausible_source="assumption: trust follows experience within months to years"),
     "full_trust_quality": Param(
         0.8, "quality", "Experienced quality that earns full trust.",
-        "seeds 001, 003: a fixed caseworker and time to listen build trust", low=0.01, high=1.0,
+        "assumption (direction: seeds 001, 003, a fixed caseworker and time to listen build trust)", low=0.01, high=1.0,
     ),
     "social_rate": Param(0.05, "per week", "Pull of a friend's trust on one's own.", "assumption", low=0.0, high=1.0, plausible=(0.01, 0.2), plausible_source="assumption: trust follows the network within months to years"),
-    "change_shock": Param(0.08, "trust", "Trust lost at each caseworker change.", "seeds 001, 003: a fixed caseworker matters", low=0.0, high=1.0),
+    "change_shock": Param(0.08, "trust", "Trust lost at each caseworker change.", "assumption (direction: seeds 001, 003, a fixed caseworker matters)", low=0.0, high=1.0),
     "pressed_penalty": Param(0.5, "share", "Share of experienced quality lost when pressed while sick.", "assumption", low=0.0, high=1.0),
     "comparison_margin": Param(0.05, "quality", "How much better a friend elsewhere must be treated to count.", "assumption", low=0.0, high=1.0),
-    "comparison_weight": Param(1.5, "grievance / quality", "Grievance per unit of better treatment seen elsewhere.", "seed 004", low=0.0, high=100.0),
+    "comparison_weight": Param(1.5, "grievance / quality", "Grievance per unit of better treatment seen elsewhere.", "assumption (direction: seed 004, citizens compare with friends or relatives elsewhere who got a benefit they were refused)", low=0.0, high=100.0),
     "comparison_memory": Param(0.95, "per week", "Weekly persistence of comparison grievance.", "assumption", low=0.0, high=0.999),
 }
 

@@ -28,19 +28,19 @@ PARAMS = {
     "stress_base": Param(0.1, "0-1", "Stress of a caseworker at a sustainable caseload and no protests.", "assumption", low=0.0, high=1.0),
     "stress_load": Param(
         0.3, "stress", "Stress added per unit of caseload above sustainable (relative).",
-        "calibrated: ~24% of social workers often stressed (2023)", low=0.0, high=10.0,
+        "calibrated: ~24% of social workers often or always stressed (2023; MODEL.md base rates, publisher not named)", low=0.0, high=10.0,
     ),
-    "stress_media": Param(0.2, "stress", "Stress added at full media pressure.", "seed 004: protests weigh on staff", low=0.0, high=10.0),
+    "stress_media": Param(0.2, "stress", "Stress added at full media pressure.", "assumption (direction: seed 004, protests weigh on staff)", low=0.0, high=10.0),
     "stress_adjust": Param(0.05, "per week", "Speed at which stress follows its level.", "assumption", low=0.0, high=1.0),
     "quit_base": Param(
         0.0018, "per week", "Weekly quit hazard at zero stress.",
-        "calibrated: targets/denmark.toml, 2026-12-02: 14-15% yearly turnover in ordinary years", low=0.0, high=1.0,
+        "calibrated: targets/denmark.toml, 2026-12-02: 14-15% yearly turnover of municipal social workers in ordinary years (Dansk Socialrådgiverforening)", low=0.0, high=1.0,
         plausible=(0.001, 0.003), plausible_source="assumption: 5-15% yearly quits without stress, around the calibrated 9%",
     ),
     "quit_stress": Param(
         1.46, "log-hazard / stress", "Rise of the log quit hazard with stress.",
-        "calibrated: targets/denmark.toml, 2026-12-02: 25-35% yearly turnover in overloaded units (200 cases)", low=0.0, high=20.0,
-        plausible=(0.5, 4.0), plausible_source="assumption: about a third to 2.7 times the calibrated 1.46 (experiments/payback_discovery.toml)",
+        "calibrated: targets/denmark.toml, 2026-12-02: 25-35% yearly turnover reported in overloaded units (Dansk Socialrådgiverforening), taken at 200 cases", low=0.0, high=20.0,
+        plausible=(0.5, 4.0), plausible_source="assumption: about a third to 2.7 times the calibrated 1.46 (fitted to the 25-35% turnover of overloaded units, Dansk Socialrådgiverforening)",
     ),
     "rebalance_tolerance": Param(
         0.2, "share", "When staff arrive, cases move only from colleagues above an even share by more than this.",

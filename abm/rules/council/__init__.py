@@ -28,7 +28,7 @@ TRIAL_STAFF = ("experienced", "new_hires")
 
 PARAMS = {
     "strategy": Param(
-        "status_quo", "", "Strategy of every council (unless strategy_mix is given): a registered strategy.", "MODEL.md",
+        "status_quo", "", "Strategy of every council (unless strategy_mix is given): a registered strategy.", "assumption: the status quo unless a config says otherwise (MODEL.md strategy table)",
         choices=strategies.names,
     ),
     "strategy_mix": Param(
@@ -50,7 +50,7 @@ PARAMS = {
     ),
     "initial_caseload_spread": Param(
         0.15, "share", "Municipalities start within +/- this share of the initial caseload.",
-        "seed 001: caseloads differ between municipalities", low=0.0, high=0.9,
+        "assumption (seed 001: caseloads differ between municipalities)", low=0.0, high=0.9,
         plausible=(0.05, 0.3), plausible_source="assumption (seed 001: caseloads differ between municipalities)",
     ),
     "budget_cycle_weeks": Param(52, "weeks", "Weeks between headcount decisions.", "yearly municipal budget", low=1, high=5200),
@@ -66,20 +66,20 @@ PARAMS = {
     ),
     "austerity_rate": Param(
         0.10, "share / year", "Share of positions the austerity strategy cuts each budget cycle.",
-        "seeds 001, 004: resources taken as savings", low=0.0, high=1.0,
+        "assumption (seeds 001, 004: resources taken as savings)", low=0.0, high=1.0,
         plausible=(0.0, 0.2), plausible_source="assumption (seeds 001, 004: savings taken from staff, at most a fifth a year)",
     ),
     "max_headcount_factor": Param(
         3.0, "x", "A council never pays for more than this multiple of its initial positions.", "assumption", low=0.0, high=100.0,
     ),
     "pilot_share": Param(
-        0.2, "share", "Share of clients placed in the pilot unit.", "seed 002: Høje-Taastrup pilot for part of the citizens", low=0.0, high=1.0,
+        0.2, "share", "Share of clients placed in the pilot unit.", "assumption (seed 002: the Høje-Taastrup pilot served part of the citizens)", low=0.0, high=1.0,
     ),
     "pilot_caseload": Param(60.0, "cases / caseworker", "Caseload of the pilot unit (and after scaling).", "seed 002: max 60 cases", low=1.0, high=1000.0, plausible=(40.0, 80.0), plausible_source="seed 002: the Høje-Taastrup pilot's 60 cases, assumption +/- 20"),
     "pilot_evaluation_weeks": Param(78, "weeks", "Pilot length before it is evaluated.", "seed 002: result after 1.5 years", low=1, high=5200),
     "pilot_win_margin": Param(
         0.0, "share", "Pilot is scaled up if its exit rate beats the rest by more than this share (0 = if it wins).",
-        "MODEL.md: scaled to everyone if it wins", low=-1.0, high=10.0,
+        "assumption (MODEL.md: scaled to everyone if it wins; the margin is ours)", low=-1.0, high=10.0,
     ),
     "trial_weeks": Param(
         0, "weeks", "Length of an in-office trial in every municipality not running pilot_then_scale (0 = no trial).",
@@ -112,7 +112,7 @@ PARAMS = {
     ),
     "imitate_objective": Param(
         "net_cost", "", "What imitating councils compare peers on (per inhabitant, over the last cycle).",
-        "seed 001: policy diffusion (two thirds cut caseloads)", choices=OBJECTIVES,
+        "assumption (seed 001: policy diffusion, two thirds of municipalities cut caseloads)", choices=OBJECTIVES,
     ),
 }
 

@@ -58,7 +58,9 @@ def _run(values: dict, seed: int = 3) -> pl.DataFrame:
 
 
 def test_in_office_trial_runs_the_treatment_unit_at_its_caseload_and_the_control_at_the_one_it_had():
-    weekly = _run(TRIAL)
+    # Without the caseworker-change penalty, which the moved stock pays once and which at the fitted
+    # default about cancels 40 weeks of better casework (docs/VALIDATION.md, the Austrian stock).
+    weekly = _run({**TRIAL, "progress.change_penalty": 0.0})
     before = weekly.filter(pl.col("week") == 4)
     during = weekly.filter(pl.col("week").is_between(6, 44))
     assert (before["trial_clients"] == 0).all()
@@ -78,10 +80,10 @@ def test_in_office_trial_runs_the_treatment_unit_at_its_caseload_and_the_control
     for kind in (kind for kind in EXITS if f"exits_{kind}" in weekly.columns):
         assert (weekly[f"trial_exits_{kind}"] + weekly[f"control_exits_{kind}"] == weekly[f"exits_{kind}"]).all(), kind
     assert np.allclose(weekly["trial_net_cost"] + weekly["control_net_cost"], weekly["net_cost"])  # the arms' costs add up too
-    # The treatment unit's clients find jobs faster (more time per client: 150 -> 70 cases;
-    # the calibrated quality curve makes that about a fifth more exits, measured 1.18).
+    # The treatment unit's clients find jobs faster (more time per client: 150 -> 70 cases; the
+    # fitted quality curve makes that about a sixth more exits: 1.07-1.21 on seeds 3-12).
     rate = {unit: during[f"{unit}_exits_job"].sum() / during[f"{unit}_clients"].sum() for unit in ("trial", "control")}
-    assert 1.05 < rate["trial"] / rate["control"] < 1.6
+    assert 1.03 < rate["trial"] / rate["control"] < 1.4
     check_weekly(weekly)
 
 
@@ -138,8 +140,9 @@ def test_paid_early_meetings_leave_the_others_their_time_and_are_paid_as_staff_c
     assert np.allclose(staff.quality[active], untouched[active])  # the others' time is what it would be without early meetings
     weekly = _run(values)
     unpaid = _run({**values, "casework.early_contact_paid": False})
-    assert (weekly["staff_cost"] > unpaid["staff_cost"]).all()  # about 1 + 2 x the early share of the caseload
-    assert ((weekly["staff_cost"] / unpaid["staff_cost"]) < 2.0).all()
+    # Per caseworker employed (the two runs' quits differ, so their headcounts do): about 1 + 2 x the early share of the caseload.
+    paid_per_caseworker = (weekly["staff_cost"] / weekly["caseworkers"]) / (unpaid["staff_cost"] / unpaid["caseworkers"])
+    assert (paid_per_caseworker > 1.0).all() and (paid_per_caseworker < 2.0).all()
     check_weekly(weekly)
 
 
@@ -185,7 +188,8 @@ def test_the_stationary_start_is_the_stock_the_inflow_and_the_exit_hazard_keep()
     model = JobcenterModel(config, seed=2)
     rows = model.citizens.occupied()
     boost = progress.quality_boost(casework.quality_at_caseload(model, config.council.initial_caseload), model)
-    hazard = 0.05 * boost + config.progress.out_of_labour_force_hazard
+    quality = np.array([casework.quality_at_caseload(model, config.council.initial_caseload)])
+    hazard = 0.05 * boost + config.progress.out_of_labour_force_hazard * progress.sanction_boost(quality, model)[0]
     inflow = config.labour_market.inflow_per_1000 * 200
     assert abs(len(rows) / (inflow / hazard) - 1) < 0.03
     assert abs(model.citizens.spell[rows].mean() / ((1 - hazard) / hazard) - 1) < 0.05
@@ -235,15 +239,16 @@ def test_the_sanction_multiplier_is_one_at_the_reference_and_exactly_one_when_of
     q_ref = casework.reference_quality(model.params)
     boost = progress.sanction_boost(np.array([0.5 * q_ref, q_ref, min(1.0, 1.5 * q_ref)]), model)
     assert boost[1] == pytest.approx(1.0) and boost[0] < 1.0 < boost[2]
-    off = JobcenterModel(small_config(run__weeks=1), seed=1)
+    off = JobcenterModel(small_config(run__weeks=1, progress__sanction_elasticity=0.0), seed=1)
     assert (progress.sanction_boost(np.linspace(0, 1, 11), off) == 1.0).all()
 
 
 def test_the_change_penalty_is_per_group_and_the_default_carries_the_activity_ready_figure_over():
     """The 22% is an activity-ready figure: the job-ready group's penalty is that times its factor,
-    and the default (factor 1) gives every group exactly the former (1 - change_penalty)^changes."""
-    p = defaults().progress
-    assert p.change_penalty_job_ready_factor == 1.0
+    and factor 1 gives every group exactly the former (1 - change_penalty)^changes."""
+    fitted = defaults().progress
+    assert progress.change_penalties(fitted) == pytest.approx([0.22 * fitted.change_penalty_job_ready_factor, 0.22, 0.22])
+    p = defaults().with_overrides({"progress.change_penalty_job_ready_factor": 1.0}).progress
     former = (1 - p.change_penalty) ** np.arange(p.change_penalty_cap + 1.0)
     churn = progress.churn_by_changes(p)
     assert churn.shape == (3, p.change_penalty_cap + 1)

@@ -37,7 +37,7 @@ from abm.style import strategy_colour, strategy_label
 from abm.sweep.decision import new_output_folder
 
 POSTERIOR = Path("targets/experiments-posterior.parquet")
-"""The calibration's accepted parameter vectors, used when present (``--posterior`` to choose another)."""
+"""The shipped calibration posterior (weighted particles), used when present (``--posterior`` to choose another)."""
 
 KEY_ASSUMPTIONS = ("progress.quality_elasticity", "casework.half_quality_minutes", "council.initial_caseload",
                    "turnover.quit_stress", "labour_market.inflow_per_1000", "protest.network_weight")

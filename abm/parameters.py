@@ -22,8 +22,8 @@ SUM_TOLERANCE = 1e-6  # shares typed as decimals (0.57 + 0.29 + 0.14) sum to 1 o
 FITTED_TO_EXPERIMENTS = (
     "ABC-SMC posterior on targets/experiments.toml (fitted to the Austrian caseload RCT's entrants, Böheim, Eppel & Mahringer "
     "2023, Tables 5-6, and the Danish early-meetings experiment, Maibom, Rosholm & Svarer 2017; "
-    "targets/experiments-posterior.parquet): the default is, of its four particles nearest the targets, the one that "
-    "met the fitted targets best when rerun with 8 replications"
+    "targets/experiments-posterior.parquet): the default is the one of four particles near the targets that "
+    "met the fitted targets best when rerun with 8 replications (docs/VALIDATION.md)"
 )
 PRIOR_OF_THE_FIT = ("the uniform prior of the ABC fit (targets/experiments.toml [parameters]; why each range: "
                     "docs/calibration.md): a range the evidence and stated assumptions make plausible")

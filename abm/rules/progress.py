@@ -114,7 +114,7 @@ PARAMS = {
     ),
     "press_quality_exponent": Param(
         0.33, "", "Pressing scales as (1 - quality) / (1 - reference quality) to this power.",
-        "assumption: with quality's Hill exponent 3, 1 - quality grows as the caseload cubed, so 1/3 makes pressing about proportional to the caseload (at 2 the status quo drifts)", low=0.0, high=10.0,
+        "assumption, set under the earlier Hill exponent 3 (1 - quality then grew as the caseload cubed, and 1/3 made pressing about proportional to the caseload; at 2 the status quo drifted); at the fitted exponent 0.72 pressing varies little with the caseload (docs/ODD.md)", low=0.0, high=10.0,
     ),
     "press_health_damage": Param(0.01, "health / week", "Health lost in a week of being pressed.", "assumption", low=0.0, high=1.0),
     "health_recovery": Param(0.02, "share / week", "Share of the gap to one's usual health recovered per week.", "assumption", low=0.0, high=1.0),

@@ -8,7 +8,7 @@ module (:mod:`abm.commands`) and registers itself through ``add_parser``; this m
 only assembles them, so nothing imports it back.
 
 ``abm compare`` on an embedded Ray starts Ray first, in the background, and imports the
-commands (and with them the model) while it starts (:func:`abm.execution.start_early`).
+command (and with it the model) while Ray starts (:func:`abm.execution.start_early`).
 """
 
 from __future__ import annotations
@@ -28,27 +28,32 @@ EXIT_STATUSES = """exit status: 0 done; 1 done, but a run failed or a target was
 Each command's --help says what it does, what it writes and roughly how long it takes."""
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from abm.commands import COMMANDS  # every command and the model: seconds, while Ray starts
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The command line's parser: of every command, or of only the one ``argv`` names (it
+    imports only what that command needs: seconds fewer, while Ray starts)."""
+    from abm import commands
 
     parser = argparse.ArgumentParser(prog="abm", description="Municipal jobcenters under council investment strategies.",
                                      epilog=EXIT_STATUSES, formatter_class=argparse.RawDescriptionHelpFormatter)
     subcommands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for command in COMMANDS:
+    for command in commands.modules((argv[0],) if argv and argv[0] in commands.NAMES else commands.NAMES):
         command.add_parser(subcommands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command in ``argv`` (default: this process's command line) and return its exit
+    status. Only for this process's own command line does Ray start early: a Python caller
+    that passes ``argv`` has imported the commands already, and keeps its process to itself."""
+    workers = early_ray_workers(sys.argv[1:]) if argv is None else None
     argv = sys.argv[1:] if argv is None else list(argv)
     command = argv[0] if argv else ""
     try:
         with signals.stopping(), warnings.catch_warnings():
             try:
-                workers = early_ray_workers(argv)
                 if workers is not None:
                     execution.start_early(workers)
-                args = build_parser().parse_args(argv)
+                args = build_parser(argv).parse_args(argv)
                 execution.wait_early()  # Ray's start changes the working folder for a moment: the input is read after
                 warnings.showwarning = _one_line_warning(args.command)
                 return int(args.handler(args) or 0)

@@ -15,8 +15,8 @@ their ratio (the issue's target: 1.7x on 2 cores) and the machine's load.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -25,24 +25,38 @@ import tempfile
 import time
 from pathlib import Path
 
+import psutil
+
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = "configs/compare.toml"
 RESULTS = ("runs.parquet", "weekly.parquet", "comparison.parquet")
+CPU_POLL_S = 0.1
 
 
 def timed_compare(workers: int, out: Path, overrides: list[str], folder: Path = REPO) -> tuple[float, float]:
     """Wall seconds of one ``abm compare`` process started in ``folder`` (whose ``abm`` it runs),
-    and the CPU seconds of it and every process it started (Ray's daemons and workers: each
-    waited for by its parent), which the machine's load changes less than the wall time."""
+    and the CPU seconds of it and every process it started (Ray's daemons and workers), which
+    the machine's load changes less than the wall time. The CPU is read every
+    ``CPU_POLL_S`` while the command runs (Ray's workers are not waited for by this process):
+    a process's last fraction of that interval is missed."""
     shutil.rmtree(out, ignore_errors=True)
     command = [sys.executable, "-m", "abm.cli", "compare", CONFIG, "--workers", str(workers), "--out", str(out)]
     command += [arg for override in overrides for arg in ("--set", override)]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run(command, cwd=folder, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(command, cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cpu = {}  # pid: CPU seconds last seen
+    root = psutil.Process(process.pid)
+    while process.poll() is None:
+        with contextlib.suppress(psutil.Error):
+            for each in [root, *root.children(recursive=True)]:
+                with contextlib.suppress(psutil.Error):
+                    times = each.cpu_times()
+                    cpu[each.pid] = times.user + times.system
+        time.sleep(CPU_POLL_S)
     wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return wall, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    if process.returncode != 0:
+        raise subprocess.CalledProcessError(process.returncode, command)
+    return wall, sum(cpu.values())
 
 
 def main() -> None:

@@ -42,14 +42,17 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import contextlib
 import multiprocessing
 import os
 import shutil
 import statistics
 import tempfile
+import threading
 import time
 from pathlib import Path
 
+import psutil
 import ray
 
 from abm.execution import Task
@@ -194,29 +197,71 @@ def compare(label: str, experiment: Experiment, work: Path, repeats: int, startu
     print(f"  machine load (1 min)     {_list(loads)} at each repeat, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} CPUs")
 
 
-def driver_cost(work: Path, runs: int, startup: float) -> None:
+class TreeCPU:
+    """The CPU seconds of this process's descendants (Ray's daemons and workers), read every
+    ``POLL_S`` in a thread while ``with`` runs: Ray does not wait for its workers, so
+    ``getrusage`` misses them; a process's last fraction of an interval is missed."""
+
+    POLL_S = 0.25  # the polling's own CPU (about 1 ms a poll) is counted as the driver's
+
+    def __enter__(self) -> TreeCPU:
+        self.seen: dict[int, tuple[str, float]] = {}
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        self._thread.start()
+        return self
+
+    def _poll(self) -> None:
+        while not self._done.wait(self.POLL_S):
+            for child in psutil.Process().children(recursive=True):
+                with contextlib.suppress(psutil.Error):
+                    times = child.cpu_times()
+                    self.seen[child.pid] = (child.name(), times.user + times.system)
+
+    def __exit__(self, *exception) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def seconds(self, workers: bool) -> float:
+        """CPU of Ray's workers (named ``ray::<task>``), or of everything else (its daemons)."""
+        return sum(cpu for name, cpu in self.seen.values() if name.startswith("ray::") and "Agent" not in name) if workers \
+            else sum(cpu for name, cpu in self.seen.values() if not (name.startswith("ray::") and "Agent" not in name))
+
+
+def driver_cost(work: Path, runs: int) -> None:
     """The sweep's own cost per run beside the simulations, on ``runs`` tiny runs (2 strategies
-    x ``runs / 2`` replications): the same runs in one warm process (the simulations alone),
-    as ``abm sweep --workers 1`` and on an embedded Ray with 2 workers, the Ray sweep first."""
+    x ``runs / 2`` replications), in CPU seconds (a busy machine changes them less than the
+    wall time): the same runs in one warm process (the simulations alone), as ``abm sweep`` on
+    an embedded Ray with 2 workers (its driver, its workers and Ray's daemons apart), and as
+    ``abm sweep --workers 1`` (the same writes, no Ray)."""
     experiment = experiment_at(work, 0, 0.0, runs // 2, TINY)
     tasks = experiment.tasks()
-    simulations = seconds_per_run(tasks) * len(tasks)
+    n = len(tasks)
+    seconds_per_run(tasks[:1])  # imports and the compiled kernels, untimed
+    cpu, start = time.process_time(), time.perf_counter()
+    for task in tasks:
+        run_simulation(task.config, task.seed)
+    simulations, wall = time.process_time() - cpu, time.perf_counter() - start
     load = os.getloadavg()[0]
-    ray_wall, driver_cpu, ray_bytes = timed_sweep(experiment, work / "tiny-ray", WORKERS)
+    with TreeCPU() as tree:
+        ray_wall, driver_cpu, ray_bytes = timed_sweep(experiment, work / "tiny-ray", WORKERS)
     serial_wall, serial_cpu, serial_bytes = timed_sweep(experiment, work / "tiny-serial", 1)
     assert ray_bytes == serial_bytes  # the same results, byte for byte
-    n = len(tasks)
-    print(f"tiny runs: {n} runs of a year of 3 municipalities at population scale 0.02 (2 strategies x {n // 2} replications)")
-    print(f"  simulations alone        {simulations:8.2f} s   ({simulations / n * 1000:.1f} ms per run, one warm process, no writes)")
-    print(f"  serial sweep, no Ray     {serial_wall:8.2f} s   ({(serial_wall - simulations) / n * 1000:.1f} ms per run beside the "
-          f"simulations: results tabled and written, progress bar)")
-    print(f"  Ray sweep, {WORKERS} workers     {ray_wall:8.2f} s   (start-up and shut-down included; "
-          f"{n / ray_wall:.0f} runs per second)")
-    print(f"  driver CPU per run       {driver_cpu / n * 1000:8.1f} ms  (this process during the Ray sweep: receiving and "
-          f"writing results, scheduling, progress bar)")
-    print(f"  Ray's cost per run       {((ray_wall - startup) * WORKERS - simulations) / n * 1000:8.1f} ms  "
-          f"((Ray sweep without its {startup:.1f} s start-up x {WORKERS} - simulations) / runs: CPU-time of the 2 "
-          f"workers not spent simulating)")
+    workers_cpu, daemons_cpu = tree.seconds(workers=True), tree.seconds(workers=False)
+    print(f"tiny runs: {n} runs of a year of 3 municipalities at population scale 0.02 (2 strategies x {n // 2} replications); "
+          "CPU seconds, and wall seconds on this machine as it was")
+    print(f"  simulations alone        {simulations * 1000 / n:8.1f} ms CPU per run  (one warm process, no writes; "
+          f"{simulations:.1f} s CPU, {wall:.1f} s wall)")
+    print(f"  serial sweep, no Ray     {(serial_cpu - simulations) * 1000 / n:8.1f} ms CPU per run beside the simulations  "
+          f"(results tabled and written, progress bar; {serial_wall:.1f} s wall)")
+    print(f"  Ray sweep, {WORKERS} workers:      {ray_wall:.1f} s wall, start-up and shut-down included "
+          f"({n / ray_wall:.1f} runs per second)")
+    print(f"    driver                 {driver_cpu * 1000 / n:8.1f} ms CPU per run  (receiving and writing results, "
+          f"scheduling, progress bar)")
+    print(f"    workers beyond the simulations {(workers_cpu - simulations) * 1000 / n:6.1f} ms CPU per run  "
+          f"(importing the model once each, receiving tasks, sending results; workers {workers_cpu:.1f} s CPU)")
+    print(f"    Ray's daemons          {daemons_cpu * 1000 / n:8.1f} ms CPU per run  ({daemons_cpu:.1f} s CPU: GCS, raylet, "
+          f"agents, monitors, start-up included)")
     print(f"  machine load (1 min)     {load:.1f} before, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} CPUs")
 
 
@@ -244,7 +289,7 @@ def main() -> None:
     print(f"  Ray start-up             {startup:8.2f} s   (once per sweep; shut-down: {shutdown:.2f} s)")
     print(f"  empty Ray task           {round_trip * 1000:8.2f} ms  (round trip, tasks submitted together)")
     if args.driver_cost:
-        driver_cost(work, args.tiny_runs, startup)
+        driver_cost(work, args.tiny_runs)
         shutil.rmtree(work, ignore_errors=True)
         return
     scale = calibrated_scale(work, args.weeks, args.run_seconds)

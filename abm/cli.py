@@ -76,6 +76,7 @@ def run(argv: list[str], workers: int | None = None) -> int:
                 if workers is not None:
                     execution.start_early(workers)
                 args = build_parser(argv).parse_args(argv)
+                signals.reinstall()  # the command's imports may install their own (the browser app's do)
                 execution.wait_early()  # Ray's start changes the working folder for a moment: the input is read after
                 warnings.showwarning = _one_line_warning(args.command)
                 return int(args.handler(args) or 0)

@@ -19,13 +19,35 @@ For other tools (EMA Workbench, SALib, Optuna): ``abm.evaluate(params, seed)`` a
 
 __version__ = "0.1.0"
 
-from abm.config import Config, defaults, load_config  # noqa: E402
-from abm.declarations import Column, Output, Rule  # noqa: E402
-from abm.mechanisms import register as register_rule  # noqa: E402
-from abm.model import JobcenterModel  # noqa: E402
-from abm.simulate import RunResult, run_simulation  # noqa: E402
-from abm.strategies import register_strategy  # noqa: E402
-from abm.api import evaluate, schema  # noqa: E402
+import importlib
 
-__all__ = ["Column", "Config", "JobcenterModel", "Output", "Rule", "RunResult", "defaults", "evaluate", "load_config",
-           "register_rule", "register_strategy", "run_simulation", "schema", "__version__"]
+_EXPORTS = {  # name: the module defining it, imported at first use: `import abm.cli` stays light, so
+    # the command line can start Ray before it imports the model (abm.execution.start_early)
+    "Config": "abm.config", "defaults": "abm.config", "load_config": "abm.config",
+    "Column": "abm.declarations", "Output": "abm.declarations", "Rule": "abm.declarations",
+    "register_rule": "abm.mechanisms", "JobcenterModel": "abm.model",
+    "RunResult": "abm.simulate", "run_simulation": "abm.simulate",
+    "register_strategy": "abm.strategies", "evaluate": "abm.api", "schema": "abm.api",
+}
+_SOURCE_NAMES = {"register_rule": "register"}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), _SOURCE_NAMES.get(name, name))
+        globals()[name] = value
+        return value
+    if name.startswith("__"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    try:  # a submodule, as `import abm` made them attributes before (abm.strategies.names())
+        return importlib.import_module(f"{__name__}.{name}")
+    except ModuleNotFoundError as missing:
+        if missing.name != f"{__name__}.{name}":
+            raise
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -12,7 +12,8 @@ it. The results are tabulated by
 :func:`abm.results.summary_row` and :func:`abm.results.weekly_rows`.
 
 This is the only module that imports Ray, and only when a batch runs on it: the model and
-every other command work without Ray.
+every other command work without Ray. It imports the model only when it needs it, so that
+the command line can start the embedded Ray before it imports the model (:func:`start_early`).
 
 On Ray, consecutive runs are grouped into batches, one Ray task each, so that runs of a
 fraction of a second are not dominated by scheduling. Batches shrink towards the end (each
@@ -52,16 +53,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-import numpy as np
-from tqdm import tqdm
+from typing import TYPE_CHECKING
 
-from abm import mechanisms, signals, strategies
-from abm.config import Config
-from abm.denmark import SmallMunicipalityWarning
+from abm import signals
 from abm.errors import UserError
-from abm.simulate import RunResult, run_simulation
 
-Runner = Callable[[Config, int], RunResult]
+if TYPE_CHECKING:  # the model is imported where it is used: see the module's docstring
+    from abm.config import Config
+    from abm.simulate import RunResult
+
+Runner = Callable[["Config", int], "RunResult"]
 
 MAX_RETRIES = 3
 BATCHES_PER_CPU = 8
@@ -93,11 +94,13 @@ class Task:
     parameters: dict = field(default_factory=dict)  # a sweep's varied parameters, also result columns
 
 
-Outcome = tuple[Task, RunResult | None, str | None]  # the task, its result, or the traceback of a run that raised
+Outcome = tuple[Task, "RunResult | None", str | None]  # the task, its result, or the traceback of a run that raised
 
 
 def replication_seeds(seed: int, replications: int) -> list[int]:
     """Independent seeds for replications 0..n-1, derived from one seed (stable for any n)."""
+    import numpy as np
+
     return [int(np.random.SeedSequence([seed, r]).generate_state(1, dtype=np.uint64)[0] >> 1) for r in range(replications)]
 
 
@@ -138,15 +141,20 @@ def check_executor(workers: int | None, address: str | None) -> None:
 
 
 def execute(tasks: list[Task], *, workers: int | None = None, address: str | None = None,
-            runner: Runner = run_simulation, description: str = "runs", done: int = 0,
+            runner: Runner | None = None, description: str = "runs", done: int = 0,
             executor: Executor | None = None) -> Iterator[Outcome]:
     """Each task's outcome as it finishes, under one progress bar (``done`` runs already counted).
 
     Tasks identical by construction (:func:`identical_runs`) run once; each gets the result.
     They run on ``executor`` if given (kept for more work, e.g. a comparison's figures), else
     on one made for them from ``workers`` and ``address`` (see :class:`Executor`). ``runner``
-    runs one simulation (config, seed); tests and benchmarks substitute it.
+    runs one simulation (config, seed), :func:`abm.simulate.run_simulation` unless tests and
+    benchmarks substitute it.
     """
+    from tqdm import tqdm
+
+    if runner is None:
+        from abm.simulate import run_simulation as runner
     failed = 0
     copies = identical_runs(tasks)
     distinct = [group[0] for group in copies.values()]
@@ -167,6 +175,8 @@ def execute(tasks: list[Task], *, workers: int | None = None, address: str | Non
 def run_key(task: Task) -> str:
     """What a run's result depends on: its seed and config, less the strategy settings that
     none of its councils' strategies reads (:attr:`abm.strategies.Strategy.parameters`)."""
+    from abm import strategies
+
     council = task.config.council
     used = {council.strategy, *council.strategy_mix, *council.strategy_by_municipality.values()}
     read = {key for name in used for key in strategies.lookup(name).parameters}
@@ -233,12 +243,17 @@ def driver_context() -> dict[str, Any]:
     """What this process knows that a fresh Ray worker does not, shipped with every batch:
     the rules and strategies registered from outside the package, pickled with their code
     (a worker could not import the researcher's file that defines them)."""
+    from abm import mechanisms, strategies
+
     return ({"rules": mechanisms.for_workers()} if mechanisms.user_registered() else {}) | (
         {"strategies": strategies.for_workers()} if strategies.user_registered() else {})
 
 
 def install_context(context: dict[str, Any]) -> None:
     """Make a worker know what the driver knew (:func:`driver_context`) before it runs tasks."""
+    from abm import mechanisms, strategies
+    from abm.denmark import SmallMunicipalityWarning
+
     # The driver checked every task's config before shipping it and warned about small
     # municipalities once; a worker checking them again would repeat that on every worker.
     warnings.filterwarnings("ignore", category=SmallMunicipalityWarning)
@@ -295,13 +310,18 @@ class Executor:
     caller connected to, which it keeps). Kept for several batches, Ray starts once, and its
     workers, which have imported ``abm`` for the first batch, take the next at once. No
     item runs in this process when Ray does: a run that kills its process is retried.
+    ``preload`` names modules the work after the first batch needs (a comparison's figures:
+    matplotlib): each worker imports them once it has no items of that batch left, while
+    the others finish theirs, instead of when that work arrives.
     """
 
-    def __init__(self, workers: int | None = None, address: str | None = None):
+    def __init__(self, workers: int | None = None, address: str | None = None, preload: tuple[str, ...] = ()):
         self.local = address is None and workers == 1
+        self.preload = preload  # modules the next batch's items import: see map
         self.workers = workers or os.cpu_count() or 1
         self.address = address
         self._started = False  # this executor started Ray (and stops it)
+        self._early: _EarlyStart | None = None  # the early start it took, whose thread keeps Ray's processes alive
 
     def __enter__(self) -> Executor:
         return self
@@ -317,15 +337,23 @@ class Executor:
             return
         import ray
 
-        if not self._started and not ray.is_initialized():
-            connect(self.workers, self.address)
-            self._started = True
+        if not self._started:
+            self._early = _take_early(self.workers, self.address)
+            if self._early is not None or not ray.is_initialized():
+                if not ray.is_initialized():
+                    connect(self.workers, self.address)
+                self._started = True
         cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
         context = driver_context()
         remote = ray.remote(_worker_batch).options(num_cpus=1, max_retries=MAX_RETRIES, retry_exceptions=False)
         # submitted largest first; Ray starts a caller's tasks in the order they were submitted
         pending = {remote.remote(function, [items[i] for i in batch], context): batch
                    for batch in batches(list(range(len(items))), cpus)}
+        # and after them, the modules the next batch will need: a worker without runs left
+        # imports them while the others finish theirs
+        for _ in range(cpus if self.preload else 0):
+            ray.remote(_import).options(num_cpus=1).remote(self.preload)
+        self.preload = ()
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1)
             batch = pending.pop(ready[0])
@@ -339,12 +367,119 @@ class Executor:
     def close(self) -> None:
         """Stop the Ray this executor started."""
         if self._started:
-            import ray
-
             self._started = False
-            if self.address is None:
-                _end_monitor()
-            ray.shutdown()
+            _stop_ray(embedded=self.address is None, early=self._early)
+            self._early = None
+
+
+def _stop_ray(embedded: bool, early: _EarlyStart | None = None) -> None:
+    """Stop the Ray this process started or joined; then let the thread of its early start end."""
+    import ray
+
+    if embedded:
+        _end_monitor()
+    ray.shutdown()
+    if early is not None:
+        early.stopped.set()
+
+
+# -- the embedded Ray, started while the command line imports ---------------------------
+
+
+@dataclass
+class _EarlyStart:
+    """An embedded Ray started in a background thread. The thread lives until Ray is stopped:
+    Ray's daemons end with the thread that started them (Linux's parent-death signal)."""
+
+    workers: int
+    thread: threading.Thread | None = None
+    ended: threading.Event = field(default_factory=threading.Event)    # the start has ended, started or failed
+    stopped: threading.Event = field(default_factory=threading.Event)  # Ray was stopped: the thread may end
+    started: bool = False                  # this start made the Ray that is up
+    error: BaseException | None = None     # what stopped the start
+
+
+_early: _EarlyStart | None = None
+
+
+def start_early(workers: int) -> None:
+    """Start the embedded Ray with ``workers`` CPUs in a background thread and return at once.
+
+    Ray takes 2-3 s to start and the command line as long to import the model and read its
+    input (on 2 CPUs): one while the other. As soon as Ray is up its workers import the
+    model (:func:`_warm_up`), while the driver still reads its input. The first
+    :class:`Executor` that wants an embedded Ray of ``workers`` CPUs takes this one (and
+    stops it at its close); :func:`end_early` stops it if none did. Until
+    :func:`wait_early` returns, this process's working folder may be Ray's
+    (:func:`_working_folder`): read no relative path before.
+    """
+    global _early
+    if _early is not None:
+        return
+    _early = early = _EarlyStart(workers)
+    early.thread = threading.Thread(target=_start_in_background, args=(early,), name="abm-ray-start", daemon=True)
+    early.thread.start()
+
+
+def _start_in_background(early: _EarlyStart) -> None:
+    try:
+        _quiet_not_main_thread_notice()
+        import ray
+
+        if ray.is_initialized():  # a Python caller's own Ray: the executor uses it, as without an early start
+            return
+        connect(early.workers, None)
+        early.started = True
+        for _ in range(early.workers):  # the result is not needed: the task runs all the same
+            ray.remote(_import).options(num_cpus=1).remote(("abm.simulate",))
+    except BaseException as error:  # given to whoever takes or ends the start
+        early.error = error
+    finally:
+        early.ended.set()
+    if early.started:
+        early.stopped.wait()
+
+
+def wait_early() -> None:
+    """Wait until the early start (:func:`start_early`), if any, has started Ray or failed."""
+    if _early is not None:
+        _early.ended.wait()
+
+
+def _take_early(workers: int, address: str | None) -> _EarlyStart | None:
+    """The early start whose Ray an executor of ``workers`` CPUs at ``address`` takes, if any
+    (raising what stopped the start); a Ray of another size is stopped, and a new one started."""
+    global _early
+    if _early is None:
+        return None
+    wait_early()
+    early, _early = _early, None
+    if early.error is not None:
+        raise early.error
+    if early.started and (address is not None or workers != early.workers):
+        _stop_ray(embedded=True, early=early)
+        return None
+    return early if early.started else None
+
+
+def end_early() -> None:
+    """Stop the early-started Ray if no executor took it (a mistake in the input, another
+    size, Ctrl+C), once its start has ended: nothing of it is left running."""
+    global _early
+    if _early is None:
+        return
+    wait_early()
+    early, _early = _early, None
+    if early.started:
+        _stop_ray(embedded=True, early=early)
+
+
+def _import(modules: tuple[str, ...]) -> None:
+    """A task that imports ``modules`` in a worker ahead of the work that needs them: the
+    model while the driver reads its input, the figures' modules at a batch's tail."""
+    end_with_parent()
+    for module in modules:
+        importlib.import_module(module)
 
 
 def _ray_private(module: str) -> Any | None:
@@ -447,20 +582,36 @@ def embedded_token_file() -> Path:
 
 
 TOKEN_NOTICE = "Token authentication is enabled for this Ray cluster"
+NOT_MAIN_THREAD_NOTICE = "SIGTERM handler is not set because current thread is not the main thread"
 
 
-class _DropTokenNotice(logging.Filter):
+class _DropNotice(logging.Filter):
+    """Drops a logger's records that start with ``prefix``: Ray's notices the user cannot act on."""
+
+    def __init__(self, prefix: str):
+        super().__init__()
+        self.prefix = prefix
+
     def filter(self, record: logging.LogRecord) -> bool:
-        return not record.getMessage().startswith(TOKEN_NOTICE)
+        return not record.getMessage().startswith(self.prefix)
+
+
+def _drop_notice(logger: Any, prefix: str) -> None:
+    if isinstance(logger, logging.Logger) and not any(getattr(f, "prefix", None) == prefix for f in logger.filters):
+        logger.addFilter(_DropNotice(prefix))
 
 
 def _quiet_token_notice() -> None:
     """Keep Ray from telling the user, at every start of the embedded Ray, that it uses a token
     (it does, ours) and how to turn that off (they should not). Ray logs it on its private
     module's logger; a Ray that logs it elsewhere simply shows it."""
-    logger = getattr(_ray_private("authentication.authentication_token_setup"), "logger", None)
-    if isinstance(logger, logging.Logger) and not any(isinstance(f, _DropTokenNotice) for f in logger.filters):
-        logger.addFilter(_DropTokenNotice())
+    _drop_notice(getattr(_ray_private("authentication.authentication_token_setup"), "logger", None), TOKEN_NOTICE)
+
+
+def _quiet_not_main_thread_notice() -> None:
+    """Keep Ray, started early in a background thread, from saying it set no SIGTERM handler:
+    the command line's own handler (:mod:`abm.signals`) stops it cleanly."""
+    _drop_notice(logging.getLogger("ray._private.worker"), NOT_MAIN_THREAD_NOTICE)
 
 
 def _end_ray_children() -> None:

@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/ab.py REF [--pairs 3] [--scale 1.3] [--weeks 104]
     .venv/bin/python benchmarks/ab.py HEAD~1 --script benchmarks/my_figures.py
+    .venv/bin/python benchmarks/ab.py HEAD~1 --bench compare [--workers 2]
 
 On a shared machine two figures from different runs say little: the machine's speed moves
 by up to 2x within a day. Here A and B run in turn (A B, B A, A B, ...: the order flips each
@@ -16,7 +17,9 @@ once untimed, which compiles its numba kernels into its own tree's cache.
 
 The benchmark is the same code for both sides: by default ``model_figures`` below (build,
 burn-in and weekly steps at ``--scale`` x Denmark with every strategy in use, and each
-rule's milliseconds a week, ``model.rule_seconds``); with ``--script`` any Python file
+rule's milliseconds a week, ``model.rule_seconds``); with ``--bench compare`` the main job,
+``abm compare configs/compare.toml --workers N`` end to end as ``compare_bench.py`` times it
+(wall seconds, and the CPU seconds of all its processes); with ``--script`` any Python file
 that prints one JSON object of numbers (seconds, say) on its last line, run from each
 side's folder with that side's interpreter and ``abm``.
 """
@@ -41,6 +44,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 from bench import ONE_THREAD, timed_run  # noqa: E402  (bench.py's one measurement of the full-scale model)
+from compare_bench import timed_compare  # noqa: E402  (compare_bench.py's one timing of the main job)
 
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "abm-ab"
 
@@ -61,6 +65,14 @@ def model_figures(scale: float, weeks: int, seed: int) -> dict[str, float]:
     }
     figures |= {f"{name} ms/week": seconds / weeks * 1e3 for name, seconds in model.rule_seconds.items()}
     return figures
+
+
+def compare_figures(workers: int) -> dict[str, float]:
+    """The main job end to end on ``workers`` (``compare_bench.py``), started in this side's
+    folder (``python -m`` imports the ``abm`` of the working folder): wall and CPU seconds."""
+    with tempfile.TemporaryDirectory(prefix="ab-compare-") as work:
+        wall, cpu = timed_compare(workers, Path(work) / "out", [], folder=Path.cwd())
+    return {"compare wall s": wall, "compare CPU s": cpu}
 
 
 # -- the two sides ----------------------------------------------------------------------------
@@ -133,11 +145,15 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.3, help="population scale (1.3: bench.py's full scale)")
     parser.add_argument("--weeks", type=int, default=104, help="recorded weeks per run (default 104)")
     parser.add_argument("--seed", type=int, default=20260101)
+    parser.add_argument("--bench", choices=("model", "compare"), default="model",
+                        help="model: the model at --scale (default); compare: abm compare configs/compare.toml end to end")
+    parser.add_argument("--workers", type=int, default=2, help="with --bench compare: its --workers (default 2)")
     parser.add_argument("--script", type=Path, help="a Python file printing one JSON object of figures (last line)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(model_figures(**json.loads(args.child))))
+        spec = json.loads(args.child)
+        print(json.dumps(compare_figures(spec["workers"]) if spec.pop("bench", "model") == "compare" else model_figures(**spec)))
         return
     if args.ref is None:
         parser.error("the commit to compare against, REF, is required")
@@ -149,9 +165,13 @@ def main() -> None:
     commit = resolve(args.ref)
     folder_a, python_a = prepared(commit)
     sides = {"A": (python_a, folder_a), "B": (Path(sys.executable), ROOT)}
-    spec = {"script": str(args.script.resolve())} if args.script else {"scale": args.scale, "weeks": args.weeks, "seed": args.seed}
-    print(f"A = {args.ref} ({commit[:12]}), B = the working tree {ROOT}; {args.pairs} pairs, "
-          + (f"script {args.script}" if args.script else f"scale {args.scale:g}, {args.weeks} weeks, seed {args.seed}")
+    if args.script:
+        spec, what = {"script": str(args.script.resolve())}, f"script {args.script}"
+    elif args.bench == "compare":
+        spec, what = {"bench": "compare", "workers": args.workers}, f"abm compare configs/compare.toml --workers {args.workers}"
+    else:
+        spec, what = {"scale": args.scale, "weeks": args.weeks, "seed": args.seed}, f"scale {args.scale:g}, {args.weeks} weeks, seed {args.seed}"
+    print(f"A = {args.ref} ({commit[:12]}), B = the working tree {ROOT}; {args.pairs} pairs, {what}"
           + f"; load average {os.getloadavg()[0]:.2f}", flush=True)
     for side, (python, folder) in sides.items():  # compile each side's kernels outside the timing
         measure(python, folder, spec)

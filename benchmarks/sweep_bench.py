@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/sweep_bench.py [--repeats 3] [--run-seconds 2] [--weeks 520]
                                                [--replications 4] [--experiment experiments/caseload_sweep.toml]
+    .venv/bin/python benchmarks/sweep_bench.py --driver-cost [--tiny-runs 400]
 
 Two sweeps are timed. First the project's own caseload sweep as it comes
 (``experiments/caseload_sweep.toml``, 42 runs of well under a second: what a user runs),
@@ -29,20 +30,29 @@ time per run during the Ray sweeps (receiving results, writing Parquet, the prog
 CPU taken from the workers), and splits Ray's time into what the side-by-side slowdown
 explains (serial x (1 + slowdown) / workers) and the rest (start-up, workers importing the
 model, first runs, tail, shut-down).
+
+``--driver-cost`` measures only what the sweep itself costs per run, for a user planning
+many runs on a cluster: ``--tiny-runs`` runs of a tiny config (3 municipalities at 1/50 of
+Denmark's size for a year, a few tens of milliseconds each) as ``abm sweep`` makes them on
+an embedded Ray with 2 workers, against the same runs' simulation time in one warm process
+without Ray, and serially as ``abm sweep --workers 1`` (the same writes, no Ray).
 """
 
 from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import contextlib
 import multiprocessing
 import os
 import shutil
 import statistics
 import tempfile
+import threading
 import time
 from pathlib import Path
 
+import psutil
 import ray
 
 from abm.execution import Task
@@ -69,12 +79,26 @@ kind = "grid"
 [design.parameters]
 "council.caseload_target" = [40, 60, 80, 100, 120, 140, 160, 180]
 """
+TINY = """
+base = "{base}"
+strategies = ["status_quo", "invest"]
+replications = {replications}
+seed = 1
+[set]
+"run.weeks" = 52
+"municipalities.count" = 3
+"municipalities.population_scale" = 0.02
+[design]
+kind = "grid"
+[design.parameters]
+"council.caseload_target" = [55]
+"""
 
 
-def experiment_at(folder: Path, weeks: int, scale: float, replications: int = 4) -> Experiment:
+def experiment_at(folder: Path, weeks: int, scale: float, replications: int = 4, text: str = EXPERIMENT) -> Experiment:
     path = folder / "bench.toml"
     base = Path(__file__).resolve().parents[1] / "configs" / "baseline.toml"
-    path.write_text(EXPERIMENT.format(base=base, weeks=weeks, scale=scale, replications=replications), encoding="utf-8")
+    path.write_text(text.format(base=base, weeks=weeks, scale=scale, replications=replications), encoding="utf-8")
     return load_experiment(path)
 
 
@@ -173,6 +197,74 @@ def compare(label: str, experiment: Experiment, work: Path, repeats: int, startu
     print(f"  machine load (1 min)     {_list(loads)} at each repeat, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} CPUs")
 
 
+class TreeCPU:
+    """The CPU seconds of this process's descendants (Ray's daemons and workers), read every
+    ``POLL_S`` in a thread while ``with`` runs: Ray does not wait for its workers, so
+    ``getrusage`` misses them; a process's last fraction of an interval is missed."""
+
+    POLL_S = 0.25  # the polling's own CPU (about 1 ms a poll) is counted as the driver's
+
+    def __enter__(self) -> TreeCPU:
+        self.seen: dict[int, tuple[str, float]] = {}
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        self._thread.start()
+        return self
+
+    def _poll(self) -> None:
+        while not self._done.wait(self.POLL_S):
+            for child in psutil.Process().children(recursive=True):
+                with contextlib.suppress(psutil.Error):
+                    times = child.cpu_times()
+                    self.seen[child.pid] = (child.name(), times.user + times.system)
+
+    def __exit__(self, *exception) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def seconds(self, workers: bool) -> float:
+        """CPU of Ray's workers (named ``ray::<task>``), or of everything else (its daemons)."""
+        return sum(cpu for name, cpu in self.seen.values() if name.startswith("ray::") and "Agent" not in name) if workers \
+            else sum(cpu for name, cpu in self.seen.values() if not (name.startswith("ray::") and "Agent" not in name))
+
+
+def driver_cost(work: Path, runs: int) -> None:
+    """The sweep's own cost per run beside the simulations, on ``runs`` tiny runs (2 strategies
+    x ``runs / 2`` replications), in CPU seconds (a busy machine changes them less than the
+    wall time): the same runs in one warm process (the simulations alone), as ``abm sweep`` on
+    an embedded Ray with 2 workers (its driver, its workers and Ray's daemons apart), and as
+    ``abm sweep --workers 1`` (the same writes, no Ray)."""
+    experiment = experiment_at(work, 0, 0.0, runs // 2, TINY)
+    tasks = experiment.tasks()
+    n = len(tasks)
+    seconds_per_run(tasks[:1])  # imports and the compiled kernels, untimed
+    cpu, start = time.process_time(), time.perf_counter()
+    for task in tasks:
+        run_simulation(task.config, task.seed)
+    simulations, wall = time.process_time() - cpu, time.perf_counter() - start
+    load = os.getloadavg()[0]
+    with TreeCPU() as tree:
+        ray_wall, driver_cpu, ray_bytes = timed_sweep(experiment, work / "tiny-ray", WORKERS)
+    serial_wall, serial_cpu, serial_bytes = timed_sweep(experiment, work / "tiny-serial", 1)
+    assert ray_bytes == serial_bytes  # the same results, byte for byte
+    workers_cpu, daemons_cpu = tree.seconds(workers=True), tree.seconds(workers=False)
+    print(f"tiny runs: {n} runs of a year of 3 municipalities at population scale 0.02 (2 strategies x {n // 2} replications); "
+          "CPU seconds, and wall seconds on this machine as it was")
+    print(f"  simulations alone        {simulations * 1000 / n:8.1f} ms CPU per run  (one warm process, no writes; "
+          f"{simulations:.1f} s CPU, {wall:.1f} s wall)")
+    print(f"  serial sweep, no Ray     {(serial_cpu - simulations) * 1000 / n:8.1f} ms CPU per run beside the simulations  "
+          f"(results tabled and written, progress bar; {serial_wall:.1f} s wall)")
+    print(f"  Ray sweep, {WORKERS} workers:      {ray_wall:.1f} s wall, start-up and shut-down included "
+          f"({n / ray_wall:.1f} runs per second)")
+    print(f"    driver                 {driver_cpu * 1000 / n:8.1f} ms CPU per run  (receiving and writing results, "
+          f"scheduling, progress bar)")
+    print(f"    workers beyond the simulations {(workers_cpu - simulations) * 1000 / n:6.1f} ms CPU per run  "
+          f"(importing the model once each, receiving tasks, sending results; workers {workers_cpu:.1f} s CPU)")
+    print(f"    Ray's daemons          {daemons_cpu * 1000 / n:8.1f} ms CPU per run  ({daemons_cpu:.1f} s CPU: GCS, raylet, "
+          f"agents, monitors, start-up included)")
+    print(f"  machine load (1 min)     {load:.1f} before, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} CPUs")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -182,10 +274,10 @@ def main() -> None:
                         help="replications in the grid (16 runs each; default 4: 64 runs): Ray's fixed costs per sweep weigh less on longer sweeps")
     parser.add_argument("--experiment", default=str(Path(__file__).resolve().parents[1] / "experiments" / "caseload_sweep.toml"),
                         help="an experiment file timed as it comes (default: the caseload sweep; '' to skip)")
+    parser.add_argument("--driver-cost", action="store_true", help="only the sweep's own cost per run, on --tiny-runs tiny runs")
+    parser.add_argument("--tiny-runs", type=int, default=400, help="with --driver-cost: how many (default 400)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="sweep-bench-"))
-    scale = calibrated_scale(work, args.weeks, args.run_seconds)
-    grid = experiment_at(work, args.weeks, scale, args.replications)
 
     start = time.perf_counter()
     connect(WORKERS, None)  # the embedded Ray exactly as `abm sweep` starts it
@@ -196,6 +288,12 @@ def main() -> None:
     shutdown = time.perf_counter() - start
     print(f"  Ray start-up             {startup:8.2f} s   (once per sweep; shut-down: {shutdown:.2f} s)")
     print(f"  empty Ray task           {round_trip * 1000:8.2f} ms  (round trip, tasks submitted together)")
+    if args.driver_cost:
+        driver_cost(work, args.tiny_runs)
+        shutil.rmtree(work, ignore_errors=True)
+        return
+    scale = calibrated_scale(work, args.weeks, args.run_seconds)
+    grid = experiment_at(work, args.weeks, scale, args.replications)
     if args.experiment:
         compare(f"{Path(args.experiment).name} as it comes", load_experiment(args.experiment), work, args.repeats, startup)
     compare(f"grid of {len(grid.tasks())} runs of {args.weeks} weeks, 12 municipalities at population scale {scale} "

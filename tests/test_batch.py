@@ -20,7 +20,7 @@ import psutil
 import pytest
 
 from abm import strategies
-from abm.cli import main
+from abm.cli import early_ray_workers, main
 from abm.compare import comparison_tasks, run_comparison
 from abm.execution import Executor, batch_tasks, driver_context
 from abm.sweep import load_experiment
@@ -122,6 +122,37 @@ def _name(process: psutil.Process) -> str:
         return process.name()
     except psutil.NoSuchProcess:
         return ""
+
+
+def test_the_command_line_reads_the_size_of_its_embedded_ray_before_it_imports_the_commands():
+    """What the early start of Ray reads from argv: all CPUs by default, --workers N, and no
+    Ray for another command, --workers 1, --address, --help or options it cannot read."""
+    cpus = os.cpu_count() or 1
+    assert early_ray_workers(["compare"]) == (cpus if cpus > 1 else None)
+    assert early_ray_workers(["compare", "configs/compare.toml", "--workers", "3", "--set", "run.weeks=5"]) == 3
+    assert early_ray_workers(["compare", "--workers=2"]) == 2
+    for argv in (["compare", "--workers", "1"], ["compare", "--address", "10.0.0.5:6379"], ["compare", "--help"],
+                 ["compare", "--workers", "two"], ["sweep", "x.toml", "--workers", "2"], ["run", "--workers", "2"], []):
+        assert early_ray_workers(argv) is None, argv
+
+
+@pytest.mark.slow
+def test_a_refused_compare_stops_the_ray_it_started_early(tmp_path):
+    """``abm compare`` starts its Ray before it has read its input: refused (exit 2, one line),
+    it stops that Ray, and no process of it is left."""
+    driver = subprocess.Popen([*ABM, "compare", "configs/compare.toml", "--set", "compare.replications=0", "--workers", "2",
+                               "--out", str(tmp_path / "out")], cwd=REPO, env=environment(), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, start_new_session=True)
+    raylet_seen = False
+    while driver.poll() is None:
+        raylet_seen |= any("raylet" in _name(p) for p in psutil.process_iter() if _session(p) == driver.pid)
+        time.sleep(0.05)
+    _, stderr = driver.communicate()
+    assert driver.returncode == 2 and "compare.replications" in stderr, stderr[-3000:]
+    assert [line for line in stderr.splitlines() if line.startswith("abm compare:")] == stderr.strip().splitlines()[-1:]
+    assert raylet_seen  # Ray had started before the input was read
+    assert not _left_behind(driver.pid, seconds=3)
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.slow

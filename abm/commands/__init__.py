@@ -1,11 +1,21 @@
-"""One module per ``abm`` command, each with ``add_parser(subparsers)``."""
+"""One module per ``abm`` command, each with ``add_parser(subparsers)``.
 
-from abm.commands import compare, run, sweep, validate, viz
-from abm.commands import calibrate, check
-from abm.commands import discover, optimise, robustness
-from abm.commands import brief
+Named here in the order ``abm --help`` lists them and imported when asked for: each imports
+what its command needs (the model, Optuna, Solara ...), and a command line that runs one
+command needs only that one's (:func:`abm.cli.build_parser`).
+"""
 
-COMMANDS = [run, compare, sweep, validate, viz]
-COMMANDS += [check, calibrate]
-COMMANDS += [discover, robustness, optimise]
-COMMANDS += [brief]
+import importlib
+
+NAMES = ("run", "compare", "sweep", "validate", "viz", "check", "calibrate", "discover", "robustness", "optimise", "brief")
+
+
+def modules(names: tuple[str, ...] = NAMES) -> list:
+    """The modules of the commands ``names`` (default all), imported."""
+    return [importlib.import_module(f"{__name__}.{name}") for name in names]
+
+
+def __getattr__(name: str):
+    if name == "COMMANDS":  # every command's module
+        return modules()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

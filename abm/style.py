@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import zlib
 
-from abm import strategies
+from abm import rules, strategies  # noqa: F401 (rules registers the built-in strategies: colours follow their order in every process)
 
 OKABE_ITO = (
     "#000000",  # black: status_quo, the usual baseline

@@ -114,7 +114,9 @@ def opened(browser, address: str) -> Iterator:
     page.on("pageerror", lambda error: page.errors.append(str(error)))
     page.route(re.compile(r"^(?!https?://127\.0\.0\.1[:/]).*"), lambda route: (page.outside.append(route.request.url), route.abort()))
     page.goto(address)
-    wait_for_week(page, 0, seconds=60)
+    # The server's first model compiles the kernels when numba's cache is cold (a fresh clone,
+    # beside the other test worker compiling too): a minute or more, before the page shows week 0.
+    wait_for_week(page, 0, seconds=180)
     try:
         yield page
     finally:

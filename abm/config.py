@@ -31,8 +31,8 @@ from abm import denmark, mechanisms, strategies
 RUN_PARAMS: dict[str, Param] = {
     "weeks": Param(520, "weeks", "Length of a run (10 years of weekly steps).", "assumption", low=1, high=5200),
     "burn_in_weeks": Param(
-        104, "weeks", "Weeks simulated before week 0, with every council holding its starting caseload, so all strategies start from a settled state (not recorded).",
-        "assumption: the clients are drawn stationary but without caseworker changes, which build up over their spells; shorter burn-ins leave the status quo drifting (docs/ODD.md section 5)", low=0, high=5200,
+        26, "weeks", "Weeks simulated before week 0, with every council holding its starting caseload, so all strategies start from a settled state (not recorded).",
+        "assumption: the clients are drawn as the stock the flows keep, caseworker changes included (docs/ODD.md section 5); 26 weeks let trust, which follows experience and friends with time constants of 10-20 weeks, settle from its drawn start", low=0, high=5200,
     ),
     "seed": Param(20260101, "", "Seed of the run's random-number tree.", "assumption", low=0, high=2**63 - 1),
 }

@@ -18,7 +18,7 @@ import numpy as np
 from abm import jobcenter, mechanisms, population
 from abm.jobcenter import department
 from abm.network import CitizenNetwork
-from abm.rules import casework, council, inflow, progress
+from abm.rules import council, inflow, progress
 from abm.state import CitizenState
 
 SLOT_HEADROOM = 1.3  # slots per municipality at the start (and when packed), as a multiple of its clients
@@ -173,8 +173,8 @@ def starting_clients(model) -> tuple[np.ndarray, Stock | None]:
 
 def stationary_stock(model) -> Stock:
     """The clients the flows keep: everyone who entered in the last ``stationary_horizon_weeks``
-    weeks at today's inflow and is still a client under the exit hazards and the pressing of
-    the starting caseload (``council.initial_caseload``; its own random stream, ``steady_start``).
+    weeks at today's inflow and is still a client under the exit hazards, the pressing and the
+    caseworkers' quits of the starting caseload (``council.initial_caseload``; its own random stream, ``steady_start``).
 
     Starting here, the status quo does not drift while the long clarification spells settle
     (MODEL.md: a steady status quo); its size is set by the inflow and the hazards, not by ``client_share``.
@@ -190,8 +190,7 @@ def stationary_stock(model) -> Stock:
     rng = model.streams.steady_start
     params = model.params
     weekly = inflow.expected_inflow(model)
-    spells = progress.stationary_casework(model, casework.quality_at_caseload(model, council.starting_caseload(model)),
-                                          population.stationary_horizon(params))
+    spells = progress.stationary_casework(model, council.starting_caseload(model), population.stationary_horizon(params))
     shares = inflow.entry_shares(params)
     tracked = progress.has_clarification(params)
     parts = []

@@ -19,7 +19,7 @@ from abm.compiled import bundle, kernel, slot
 from abm.declarations import Column, Output, Ratio, Rule, Weighted, When, ratio
 from abm.parameters import FITTED_TO_EXPERIMENTS, PRIOR_OF_THE_FIT, SUM_TOLERANCE, Check, Param
 from abm.population import GROUPS, group_means
-from abm.rules import casework
+from abm.rules import casework, turnover
 from abm.rules.inflow import scenario_factors
 
 EXITS = ("job", "education", "flexjob", "disability", "out_of_labour_force")
@@ -277,19 +277,22 @@ def has_clarification(params) -> np.ndarray:
 
 
 class StationaryCasework(NamedTuple):
-    """Casework in the spells of a stationary start: one quality all along (``council.initial_caseload``'s)."""
+    """Casework in the spells of a stationary start: one caseload all along (``council.initial_caseload``)."""
 
     boost: float  # speed-up of exits and clarification (quality_boost)
     press: float  # weekly chance a sick client is pressed (press_chance)
     horizon: int  # spell weeks followed (population.stationary_horizon_weeks)
     sanction: float  # multiplier of leaving the labour force (sanction_boost)
+    change: float  # weekly chance of a caseworker change: the caseworker quits (turnover.quit_chance_at)
 
 
-def stationary_casework(model, quality: float, horizon: int) -> StationaryCasework:
-    """The casework of every spell a stationary start follows, at meeting ``quality``."""
+def stationary_casework(model, caseload: float, horizon: int) -> StationaryCasework:
+    """The casework of every spell a stationary start follows, at a steady ``caseload``: the
+    quality an experienced caseworker gives at it, and the quits its stress brings."""
+    quality = casework.quality_at_caseload(model, caseload)
     return StationaryCasework(float(quality_boost(quality, model)),
                               float(press_chance(quality, model.params.progress, casework.reference_quality(model.params))),
-                              horizon, float(sanction_boost(quality, model)))
+                              horizon, float(sanction_boost(quality, model)), turnover.quit_chance_at(model, caseload))
 
 
 def _stationary_params(model, spells: StationaryCasework) -> Params:
@@ -320,16 +323,37 @@ def stationary_clients(model, rng: np.random.Generator, spells: StationaryCasewo
     Each is kept with chance presence / ``bound``, where presence is the expected number of
     weeks (up to ``horizon``) they would be a client, and given a spell drawn in proportion to
     their chance of still being a client that far in (the week's exit model, ``_stationary``).
+    Each entrant's caseworker changes are drawn first, a change a week with chance
+    ``spells.change`` (the spell weeks from which the first ``change_penalty_cap`` count; the
+    later ones cost no more job chance and are counted once the spell is known), so that the
+    longer spells that changes bring are in the stock from the start.
     """
     group = attributes["group"].astype(np.int64)
+    cap = model.params.progress.change_penalty_cap
     uniforms = rng.random((2, len(group)))  # keeping, the spell
-    kept, spell, *columns = _stationary(_stationary_params(model, spells), spells.boost, spells.press, spells.horizon, group,
-                                        attributes["distance"], attributes["health_base"], need, bound, uniforms)
-    return kept, spell[kept], {name: column[kept] for name, column in zip(STATIONARY_COLUMNS, columns)}
+    change_weeks = _change_weeks(rng, spells, (len(group), cap))
+    kept, spell, *columns, changes = _stationary(
+        _stationary_params(model, spells), spells.boost, spells.press, spells.horizon, group, attributes["distance"],
+        attributes["health_base"], need, bound, uniforms, change_weeks)
+    spell, changes = spell[kept], changes[kept]
+    at_cap = changes == cap
+    since = spell[at_cap] - (change_weeks[kept][at_cap, cap - 1] if cap > 0 else 0)
+    changes[at_cap] += rng.binomial(np.maximum(since, 0), spells.change) if spells.change > 0 else 0
+    state = {name: column[kept] for name, column in zip(STATIONARY_COLUMNS, columns)}
+    return kept, spell, state | {"changes": changes}
+
+
+def _change_weeks(rng: np.random.Generator, spells: StationaryCasework, shape: tuple[int, int]) -> np.ndarray:
+    """The spell weeks from which each entrant's 1st, 2nd, ... caseworker change counts: one
+    chance ``spells.change`` a week, after the week's exits (as the week runs turnover after
+    progress), so a change in spell week w counts from week w + 1. Beyond the horizon: none."""
+    if spells.change <= 0:
+        return np.full(shape, spells.horizon + 1, dtype=np.int64)
+    return np.minimum(np.cumsum(rng.geometric(min(spells.change, 1.0), shape), axis=1), spells.horizon + 1)
 
 
 STATIONARY_COLUMNS = ("group", "distance_factor", "clarification", "clarification_need", "health", "pressed_recent")
-"""The columns ``_stationary`` returns after the spell: a client's state at a stationary start."""
+"""The columns ``_stationary`` returns after the spell and before the changes: a client's state at a stationary start."""
 
 
 class Columns(NamedTuple):
@@ -544,10 +568,10 @@ def _exit_chances(job_hazard, education_hazard, out_hazard, boost, distance_fact
 
 
 @kernel
-def _exit_chance(job_hazard, education_hazard, out_hazard, boost, distance_factor, health, health_mean, health_effect):
-    """The chance of any of those exits this week, without caseworker changes or early meetings (at most 1)."""
+def _exit_chance(job_hazard, education_hazard, out_hazard, boost, distance_factor, health, health_mean, health_effect, churn):
+    """The chance of any of those exits this week, outside the early weeks of meetings (at most 1)."""
     job, education, out = _exit_chances(job_hazard, education_hazard, out_hazard, boost, distance_factor, health,
-                                        health_mean, health_effect, 1.0, 1.0)
+                                        health_mean, health_effect, churn, 1.0)
     return min(job + education + out, 1.0)
 
 
@@ -578,25 +602,33 @@ def _expected_health(health_base, settled, rate, weeks):
 
 
 @kernel
-def _presence(settle, decision, horizon, usual_before, settled_before, usual_after, settled_after, back, target):
+def _presence(settle, decision, horizon, job, rest, churn_before, churn_after, back, change_weeks, target):
     """Walk a spell's weeks 0 .. horizon - 1 in segments of constant weekly exit chance: before
     and after the decision week (in the group, then on the job-ready track with chance
     ``back`` of getting there), at the usual health before spell week ``settle`` and the
-    settled health after. Returns (presence: the sum of the chances of still being a client
-    in each week, the first week where that running sum exceeds ``target``, or -1).
+    settled health after, and between the spell weeks ``change_weeks`` from which each
+    caseworker change counts. ``job`` and ``rest`` are the job chance before changes and the
+    other exits' chances, each (usual before, settled before, usual after, settled after);
+    ``churn_before`` and ``churn_after`` what 0, 1, ... changes leave of the job chance in the
+    group and on the job-ready track. Returns (presence: the sum of the chances of still
+    being a client in each week, the first week where that running sum exceeds ``target``, or -1).
     """
-    total, alive, start = 0.0, 1.0, 0.0
+    total, alive, start, changes = 0.0, 1.0, 0.0, 0
     while start < horizon:
         end = horizon
         if start < settle:
             end = min(end, settle)
         if start < decision:
             end = min(end, decision)
-            chance = usual_before if start < settle else settled_before
-        else:
-            if start == decision:
-                alive *= back
-            chance = usual_after if start < settle else settled_after
+        elif start == decision:
+            alive *= back
+        while changes < len(change_weeks) and change_weeks[changes] <= start:
+            changes += 1
+        if changes < len(change_weeks):
+            end = min(end, change_weeks[changes])
+        which = (0 if start < decision else 2) + (0 if start < settle else 1)
+        churn = churn_before[changes] if start < decision else churn_after[changes]
+        chance = min(job[which] * churn + rest[which], 1.0)
         weeks, stay = end - start, 1.0 - chance
         part = alive * weeks if stay == 1.0 else alive * (1.0 - stay**weeks) / chance
         if total + part > target:
@@ -629,12 +661,15 @@ def _decision_week(need, boost):
 
 @kernel
 def _presence_bounds(p, boost, press, horizon, group, need, health_base):
-    """``presence_bound`` of each entrant (``health_base`` empty: not known yet)."""
+    """``presence_bound`` of each entrant (``health_base`` empty: not known yet): their exit
+    chances at their lowest, as far from the labour market as anyone, at the settled health,
+    after as many caseworker changes as lower the job chance."""
     known = len(health_base) > 0
     rate = (1 - press) * p.health_recovery
     farthest = np.empty(len(p.distance_mean))  # the distance term at distance 1, by group
     for g in range(len(farthest)):
         farthest[g] = _distance_term(1.0, p.distance_mean[g], p.distance_effect)
+    most_changes = p.churn_by_changes.shape[1] - 1
     bound = np.empty(len(group))
     for i in range(len(group)):
         g = group[i]
@@ -643,13 +678,13 @@ def _presence_bounds(p, boost, press, horizon, group, need, health_base):
         before = p.out_of_labour_force_hazard if g == 0 else 0.0
         if known:
             before = _exit_chance(p.job_hazard[g], p.education_hazard[g], before, boost, farthest[g], lowest,
-                                  p.health_mean[g], p.health_effect)
+                                  p.health_mean[g], p.health_effect, p.churn_by_changes[g, most_changes])
         bound[i] = _geometric_sum(before, min(decision, horizon))
         if decision < horizon:
             after = p.out_of_labour_force_hazard
             if known:
                 after = _exit_chance(p.job_hazard[0], p.education_hazard[0], after, boost, farthest[0], lowest,
-                                     p.health_mean[0], p.health_effect)
+                                     p.health_mean[0], p.health_effect, p.churn_by_changes[0, most_changes])
             bound[i] += _geometric_sum(after, horizon - decision)
     return bound
 
@@ -672,10 +707,12 @@ def _decision(draw, disability_share, flexjob_share, health, health_mean):
 
 
 @kernel
-def _stationary(p, boost, press, horizon, group, distance, health_base, need, bound, uniforms):
-    """Entrants (group, distance, usual health, clarification need) in a spell of constant
-    casework (``boost``, pressing chance ``press``): whether each is kept (chance presence /
-    ``bound``), the spell week drawn for them, and their ``STATIONARY_COLUMNS`` at that week.
+def _stationary(p, boost, press, horizon, group, distance, health_base, need, bound, uniforms, change_weeks):
+    """Entrants (group, distance, usual health, clarification need, the spell weeks from which
+    their caseworker changes count) in a spell of constant casework (``boost``, pressing
+    chance ``press``): whether each is kept (chance presence / ``bound``), the spell week
+    drawn for them, their ``STATIONARY_COLUMNS`` at that week and their changes by then (at
+    most ``change_weeks``' columns).
 
     Health follows its expected path: exits use the usual health for the first ``settle``
     weeks of a spell (the health path's time constant) and the settled health after; without
@@ -685,6 +722,7 @@ def _stationary(p, boost, press, horizon, group, distance, health_base, need, bo
     n = len(group)
     kept = np.zeros(n, dtype=np.bool_)
     spell = np.zeros(n, dtype=np.int32)
+    changes = np.zeros(n, dtype=np.int32)
     new_group = np.empty(n, dtype=np.int8)
     distance_factor, clarification, clarification_need = np.empty(n), np.empty(n), np.empty(n)
     health, pressed_recent = np.empty(n), np.empty(n)
@@ -697,33 +735,43 @@ def _stationary(p, boost, press, horizon, group, distance, health_base, need, bo
         term = _distance_term(distance[i], p.distance_mean[g], p.distance_effect)
         term_after = _distance_term(distance[i], p.distance_mean[0], p.distance_effect)  # on the job-ready track
         out = p.out_of_labour_force_hazard if g == 0 else 0.0
-        before = _exit_chance(p.job_hazard[g], p.education_hazard[g], out, boost, term, usual, p.health_mean[g], p.health_effect)
-        before_settled = _exit_chance(p.job_hazard[g], p.education_hazard[g], out, boost, term, settled, p.health_mean[g],
-                                      p.health_effect)
-        after = _exit_chance(p.job_hazard[0], p.education_hazard[0], p.out_of_labour_force_hazard, boost, term_after, usual,
-                             p.health_mean[0], p.health_effect)
-        after_settled = _exit_chance(p.job_hazard[0], p.education_hazard[0], p.out_of_labour_force_hazard, boost, term_after,
-                                     settled, p.health_mean[0], p.health_effect)
+        job_before, education, out_before = _exit_chances(p.job_hazard[g], p.education_hazard[g], out, boost, term, usual,
+                                                          p.health_mean[g], p.health_effect, 1.0, 1.0)
+        job_before_settled, education_settled, _ = _exit_chances(p.job_hazard[g], p.education_hazard[g], out, boost, term,
+                                                                 settled, p.health_mean[g], p.health_effect, 1.0, 1.0)
+        job_after, education_after, out_after = _exit_chances(
+            p.job_hazard[0], p.education_hazard[0], p.out_of_labour_force_hazard, boost, term_after, usual, p.health_mean[0],
+            p.health_effect, 1.0, 1.0)
+        job_after_settled, education_after_settled, _ = _exit_chances(
+            p.job_hazard[0], p.education_hazard[0], p.out_of_labour_force_hazard, boost, term_after, settled,
+            p.health_mean[0], p.health_effect, 1.0, 1.0)
+        job = (job_before, job_before_settled, job_after, job_after_settled)
+        rest = (education + out_before, education_settled + out_before, education_after + out_after,
+                education_after_settled + out_after)
         back = 0.0
         if decision < horizon:  # the chance the decision sends them back to the job-ready track
             at_decision = _expected_health(usual, settled, rate, decision)
             back = max(1.0 - _disability_chance(p.disability_share[g], at_decision, p.health_mean[g]) - p.flexjob_share[g], 0.0)
-        presence, _ = _presence(settle, decision, horizon, before, before_settled, after, after_settled, back, np.inf)
+        churn_before, churn_after, weeks_of_change = p.churn_by_changes[g], p.churn_by_changes[0], change_weeks[i]
+        presence, _ = _presence(settle, decision, horizon, job, rest, churn_before, churn_after, back, weeks_of_change,
+                                np.inf)
         if not uniforms[0, i] * bound[i] < presence:
             continue
-        _, week = _presence(settle, decision, horizon, before, before_settled, after, after_settled, back,
+        _, week = _presence(settle, decision, horizon, job, rest, churn_before, churn_after, back, weeks_of_change,
                             uniforms[1, i] * presence)
         week = horizon - 1.0 if week < 0 else week  # (rounding)
         decided = week >= decision  # and back on the job-ready track
         kept[i] = True
         spell[i] = week
+        for change_week in weeks_of_change:
+            changes[i] += change_week <= week
         new_group[i] = 0 if decided else g
         distance_factor[i] = term_after if decided else term
         clarification[i] = week * boost if need[i] > 0 and not decided else 0.0
         clarification_need[i] = 0.0 if decided else need[i]
         health[i] = _expected_health(usual, settled, rate, week)
         pressed_recent[i] = press if usual < p.sick_threshold else 0.0
-    return kept, spell, new_group, distance_factor, clarification, clarification_need, health, pressed_recent
+    return kept, spell, new_group, distance_factor, clarification, clarification_need, health, pressed_recent, changes
 
 
 RULE = Rule("progress", params={"progress": PARAMS}, checks=tuple(CHECKS), citizen_state=CITIZEN_STATE, outputs=OUTPUTS,

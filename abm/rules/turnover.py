@@ -114,6 +114,17 @@ def stress_at(model, caseload: float) -> float:
     return float(stress_level(model.params.turnover, np.array([caseload]), 0.0)[0])
 
 
+def quit_chance(p, stress):
+    """A caseworker's weekly chance of quitting: ``quit_base`` x exp(``quit_stress`` x stress)."""
+    return p.quit_base * np.exp(p.quit_stress * stress)
+
+
+def quit_chance_at(model, caseload: float) -> float:
+    """The weekly quit chance at a steady ``caseload``; a quit hands all of the caseworker's
+    cases on, so it is also each client's weekly chance of a caseworker change there."""
+    return float(quit_chance(model.params.turnover, stress_at(model, caseload)))
+
+
 def init(model, start) -> None:
     """The starting staff of the councils' ordinary positions: stressed by their municipality's
     caseload (``start.clients`` per position), of every seniority."""
@@ -138,7 +149,7 @@ def apply(model) -> None:
     staff.stress[rows] += p.stress_adjust * (level - staff.stress[rows])
     staff.experience[rows] += 1
 
-    hazard = p.quit_base * np.exp(p.quit_stress * staff.stress[rows])
+    hazard = quit_chance(p, staff.stress[rows])
     jobcenter.remove_caseworkers(model, rows[model.streams.turnover.random(len(rows)) < hazard], "quits")
 
     recruitment = model.recruitment

@@ -183,9 +183,10 @@ def stationary_stock(model) -> Stock:
     the stock with chance presence / ``horizon`` (presence: their expected weeks as a client,
     ``progress.stationary_clients``). Entrants are drawn at a rate ``bound`` / ``horizon``
     of the inflow instead, with ``bound`` an upper bound of their presence known before
-    their attributes are (``progress.presence_bound``), thinned as the bound tightens with
-    each attribute drawn and finally kept with chance presence / bound: the same stock in
-    distribution, with a fraction of the draws.
+    their attributes are (``progress.presence_bound``; in groups with a clarification
+    track, the need is drawn with it, ``progress.need_proposal``), thinned as the bound
+    tightens with each attribute drawn and finally kept with chance presence / bound: the
+    same stock in distribution, with a fraction of the draws.
     """
     rng = model.streams.steady_start
     params = model.params
@@ -197,13 +198,14 @@ def stationary_stock(model) -> Stock:
     for g in range(len(shares)):
         # Entrants at a rate bounding every presence in the group, thinned as each bound tightens:
         # by the clarification need (groups with a clarification track), then by the usual health.
-        rate = spells.horizon if tracked[g] else progress.presence_bound(model, spells, np.array([g]), np.zeros(1))[0]
+        proposal = progress.need_proposal(model, spells, g) if tracked[g] else None
+        rate = proposal.rate if tracked[g] else progress.presence_bound(model, spells, np.array([g]), np.zeros(1))[0]
         municipality = np.repeat(np.arange(model.n_municipalities), rng.poisson(weekly * shares[g] * rate))
         group = np.full(len(municipality), g, dtype=np.int8)
         if tracked[g]:
-            need = progress.clarification_need(params, group, rng)
+            need, proposed = progress.proposed_needs(params, proposal, g, len(group), rng)
             bound = progress.presence_bound(model, spells, group, need)
-            municipality, group, need, bound = _thinned(rng, bound / rate, municipality, group, need, bound)
+            municipality, group, need, bound = _thinned(rng, bound / proposed, municipality, group, need, bound)
         else:
             need, bound = np.zeros(len(group)), np.full(len(group), rate)
         health = population.draw_usual_health(rng, params, group)

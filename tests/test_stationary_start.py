@@ -135,3 +135,33 @@ def test_the_stock_carries_the_changes_the_weeks_would_have_given_it():
         error = 4 * np.sqrt(walked.var() / len(walked) + drawn.var() / len(drawn))
         assert abs(drawn.mean() - walked.mean()) < error + 1e-3
         assert abs(np.mean(drawn == 0) - np.mean(walked == 0)) < 4 * np.sqrt(0.25 / len(walked) + 0.25 / len(drawn))
+
+
+def test_needs_drawn_in_proportion_to_their_bound_are_the_needs_thinning_keeps():
+    """A group with a clarification track draws its candidates' needs weighted by an upper
+    bound of presence (``need_proposal``) instead of drawing every entrant of the horizon and
+    thinning by need: the candidates left after thinning are the same in number and in need."""
+    from scipy import stats
+
+    from abm.config import defaults
+    from abm.model import JobcenterModel
+    from abm.rules import council
+
+    model = JobcenterModel(defaults().with_overrides({"municipalities.count": 2, "municipalities.population_scale": 0.02,
+                                                      "run.burn_in_weeks": 0}), seed=1)
+    spells = progress.stationary_casework(model, council.starting_caseload(model), 1560)
+    rng = np.random.default_rng(4)
+    for g in (1, 2):
+        proposal = progress.need_proposal(model, spells, g)
+        assert proposal.per_need > 0 and proposal.rate < spells.horizon  # the weighted draw is in use
+        entrants = 400_000  # each with its chance bound / horizon (the plain way) ...
+        plain = progress.clarification_need(model.params, np.full(entrants, g, dtype=np.int8), rng)
+        plain_bound = progress.presence_bound(model, spells, np.full(entrants, g, dtype=np.int8), plain)
+        plain_kept = plain[rng.random(entrants) < plain_bound / spells.horizon]
+        candidates = rng.poisson(entrants * proposal.rate / spells.horizon)  # ... or at the proposal's rate
+        need, proposed = progress.proposed_needs(model.params, proposal, g, candidates, rng)
+        bound = progress.presence_bound(model, spells, np.full(candidates, g, dtype=np.int8), need)
+        assert np.all(bound <= proposed)
+        weighted_kept = need[rng.random(candidates) < bound / proposed]
+        assert len(weighted_kept) == pytest.approx(len(plain_kept), rel=4 / np.sqrt(len(plain_kept)))
+        assert stats.ks_2samp(plain_kept, weighted_kept).pvalue > 1e-3

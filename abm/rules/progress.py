@@ -302,6 +302,40 @@ def _stationary_params(model, spells: StationaryCasework) -> Params:
     return params._replace(out_of_labour_force_hazard=params.out_of_labour_force_hazard * spells.sanction)
 
 
+class NeedProposal(NamedTuple):
+    """How a stationary start draws its candidates' clarification needs in a group: in
+    proportion to the need's density x (``per_need`` x need + ``extra``), an upper bound of
+    presence (the weeks to the decision, then at most ``extra`` - 1 on the job-ready track),
+    so that few candidates with short needs are drawn only to be thinned away; or, where
+    that bound's mean is not below the horizon, plainly (``per_need`` 0), bound ``horizon``."""
+
+    rate: float  # the bound's mean over the need's distribution: candidates per entrant
+    per_need: float  # weeks to the decision per unit of need (1 / boost)
+    extra: float
+
+
+def need_proposal(model, spells: StationaryCasework, group: int) -> NeedProposal:
+    """The ``NeedProposal`` of a group with a clarification track."""
+    mean_need = model.params.progress.clarification_weeks[group]
+    per_need = 1 / max(spells.boost, 1e-9)
+    extra = 1 + _geometric_sum(_stationary_params(model, spells).out_of_labour_force_hazard, spells.horizon)
+    if mean_need * per_need + extra >= spells.horizon:
+        return NeedProposal(float(spells.horizon), 0.0, float(spells.horizon))
+    return NeedProposal(mean_need * per_need + extra, per_need, extra)
+
+
+def proposed_needs(params, proposal: NeedProposal, group: int, n: int,
+                   rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` needs drawn as ``proposal`` says, and the bound each was drawn in proportion to.
+    The need is gamma (``clarification_need``); weighted by need, it is gamma of one more
+    shape, so the weighted draw is a mixture of the two."""
+    p = params.progress
+    shape, scale = p.clarification_shape, p.clarification_weeks[group] / p.clarification_shape
+    weighted_by_need = rng.random(n) < (proposal.rate - proposal.extra) / proposal.rate
+    need = rng.gamma(shape + weighted_by_need, scale)
+    return need, need * proposal.per_need + proposal.extra
+
+
 def presence_bound(model, spells: StationaryCasework, group: np.ndarray, need: np.ndarray,
                    health_base: np.ndarray | None = None) -> np.ndarray:
     """An upper bound of ``presence`` from the group and the clarification need (no exit chance

@@ -84,13 +84,14 @@ def test_newcomers_appear_and_caseworkers_are_employments():
         people = {citizen.person for citizen in model.agents_by_type[Citizen]}
         first_new_id = model.citizens.person.max() + 1
         model.step()
+        staff |= {agent.hired_id: agent.unique_id for agent in model.agents_by_type[Caseworker]}  # new hires too
     newcomers = {citizen.person for citizen in model.agents_by_type[Citizen]} - people
     assert 0 < len(newcomers) <= model.weekly().filter(pl.col("week") == 59)["inflow"].sum()
     assert min(newcomers) >= first_new_id  # this week's entrants (a mover keeps their id)
     now = {agent.hired_id: agent.unique_id for agent in model.agents_by_type[Caseworker]}
     assert set(now) == set(model.caseworkers.hired_id[model.caseworkers.active].tolist())
     assert all(now[h] == staff[h] for h in set(now) & set(staff))
-    assert len(set(staff) - set(now)) == model.weekly()["quits"].sum() + model.weekly()["layoffs"].sum()
+    assert len(set(staff) - set(now)) == model.weekly()["quits"].sum() + model.weekly()["layoffs"].sum()  # whoever left
     citizen = model.agents_by_type[Citizen].select(lambda c: c.caseworker is not None)[0]
     assert citizen.caseworker.hired_id == model.caseworkers.hired_id[model.citizens.caseworker[citizen.row]]
 

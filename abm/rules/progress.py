@@ -309,7 +309,7 @@ class NeedProposal(NamedTuple):
     so that few candidates with short needs are drawn only to be thinned away; or, where
     that bound's mean is not below the horizon, plainly (``per_need`` 0), bound ``horizon``."""
 
-    rate: float  # the bound's mean over the need's distribution: candidates per entrant
+    rate: float  # the bound's mean over the need's distribution: candidates drawn per week of the group's inflow
     per_need: float  # weeks to the decision per unit of need (1 / boost)
     extra: float
 

@@ -245,18 +245,18 @@ def test_resume_removes_the_temporary_files_of_a_killed_write(tmp_path):
 def test_strategies_registered_by_the_driver_reach_the_workers():
     """A strategy registered in this process (defined in this test file, which no worker
     can import) runs on Ray workers through the batches' context, as it runs serially."""
-    @strategies.register_strategy("test_hold_90", doc="hires or cuts to 90 cases per caseworker", replace=True)
-    def hold_90(decision):
-        return np.ceil(decision.ordinary_clients / 90)
+    @strategies.register_strategy("test_hold_40", doc="hires or cuts to 40 cases per caseworker", replace=True)
+    def hold_40(decision):
+        return np.ceil(decision.ordinary_clients / 40)  # far from the status quo: the difference shows even in tiny municipalities
 
     try:
         assert set(driver_context()) == {"strategies"}
-        config = small_config(compare__replications=1, compare__strategies=["test_hold_90"], run__weeks=30,
+        config = small_config(compare__replications=1, compare__strategies=["test_hold_40"], run__weeks=30,
                               municipalities__count=3, municipalities__population_scale=0.02)
         on_ray, _, _ = run_comparison(config, workers=2)
         serial, _, _ = run_comparison(config, workers=1)
-        assert on_ray.equals(serial) and on_ray["strategy"].to_list() == ["status_quo", "test_hold_90"]
+        assert on_ray.equals(serial) and on_ray["strategy"].to_list() == ["status_quo", "test_hold_40"]
         assert on_ray["caseworkers_final"][0] != on_ray["caseworkers_final"][1]  # the strategy's own rule ran
     finally:
-        strategies.unregister("test_hold_90")
+        strategies.unregister("test_hold_40")
     assert driver_context() == {}

@@ -292,7 +292,8 @@ def stationary_casework(model, caseload: float, horizon: int) -> StationaryCasew
     quality = casework.quality_at_caseload(model, caseload)
     return StationaryCasework(float(quality_boost(quality, model)),
                               float(press_chance(quality, model.params.progress, casework.reference_quality(model.params))),
-                              horizon, float(sanction_boost(quality, model)), turnover.quit_chance_at(model, caseload))
+                              horizon, float(sanction_boost(quality, model)),
+                              min(turnover.quit_chance_at(model, caseload), 1.0))  # a hazard above 1 is a certain quit
 
 
 def _stationary_params(model, spells: StationaryCasework) -> Params:
@@ -383,7 +384,7 @@ def _change_weeks(rng: np.random.Generator, spells: StationaryCasework, shape: t
     progress), so a change in spell week w counts from week w + 1. Beyond the horizon: none."""
     if spells.change <= 0:
         return np.full(shape, spells.horizon + 1, dtype=np.int64)
-    return np.minimum(np.cumsum(rng.geometric(min(spells.change, 1.0), shape), axis=1), spells.horizon + 1)
+    return np.minimum(np.cumsum(rng.geometric(spells.change, shape), axis=1), spells.horizon + 1)
 
 
 STATIONARY_COLUMNS = ("group", "distance_factor", "clarification", "clarification_need", "health", "pressed_recent")

@@ -130,10 +130,13 @@ class CitizenState(Table):
         slots, enough = _first_free(self.active, starts, np.append(starts[1:], self.size), np.asarray(wanted, dtype=np.int64))
         return slots if enough else None
 
+    def clients(self) -> np.ndarray:
+        """Occupied slots per municipality (each municipality's are one stretch of ``occupied()``): no pass over the slots."""
+        return np.diff(np.searchsorted(self.occupied(), self.block_starts()), append=len(self.occupied()))
+
     def free_count(self) -> np.ndarray:
-        """Free slots per municipality (each municipality's occupied slots are one stretch of ``occupied()``)."""
-        occupied = np.diff(np.searchsorted(self.occupied(), self.block_starts()), append=len(self.occupied()))
-        return self.block_sizes() - occupied
+        """Free slots per municipality."""
+        return self.block_sizes() - self.clients()
 
     def grow(self, extra: np.ndarray) -> np.ndarray:
         """Add ``extra[m]`` empty slots to the end of municipality m's block; returns the old->new slot map."""

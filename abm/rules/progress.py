@@ -429,6 +429,7 @@ def apply(model) -> None:
     q_ref = casework.reference_quality(model.params)
     boost = quality_boost(quality, model)
     press = press_chance(quality, p, q_ref)
+    sanction = sanction_boost(quality, model)
     early_contact = casework.early_contact(model.params)
     if early_contact:  # clients early in their spell get their own quality (casework.early_contact_weeks)
         early_quality = np.append(model.caseworkers.early_quality, 0.0)
@@ -438,8 +439,8 @@ def apply(model) -> None:
         press=press,
         early_boost=quality_boost(early_quality, model) if early_contact else boost,
         early_press=early_press if early_contact else press,
-        sanction=sanction_boost(quality, model),
-        early_sanction=sanction_boost(early_quality, model) if early_contact else sanction_boost(quality, model),
+        sanction=sanction,
+        early_sanction=sanction_boost(early_quality, model) if early_contact else sanction,
         press_handling=1 - p.protest_handling_effect * model.councils.media_pressure,  # protests change case handling
     )
     params = week_params(model)

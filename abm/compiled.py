@@ -30,9 +30,10 @@ def slot(i):
 
     numba checks every array access with a signed index for a negative one (Python's
     wrap-around) and that check keeps the compiler from streamlining a loop; an unsigned
-    index needs none. Index a pass's columns with ``slot(rows[r])`` (and a friend's or a
-    tie's with ``slot(...)`` too): the passes over every client run about a fifth faster,
-    with the same results. Not for indices where -1 means something (``NO_CASEWORKER``).
+    index needs none. Index a pass's columns with ``slot(rows[r])`` (and a friend's, a
+    tie's, and tables by a citizen's group or municipality with ``slot(...)`` too): the
+    passes over every client run about a fifth faster, with the same results. Not for
+    indices where -1 means something (``NO_CASEWORKER``).
     """
     return np.uint64(i)
 

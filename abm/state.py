@@ -226,14 +226,14 @@ def _census(rows, municipality, group, unit, caseworker, spell, changes, trust, 
             spell[i] += 1
             benefit_weeks[i] += 1
             changed[i] = False
-        m = municipality[i]
-        counts[m, group[i]] += 1
+        m = slot(municipality[i])
+        counts[m, slot(group[i])] += 1
         counts[m, 3] += unit[i]
         counts[m, 4] += caseworker[i] < 0
         counts[m, 5] += spell[i]
         counts[m, 6] += changes[i]
         trust_sum[m] += trust[i]
-        spells[m, min(spell[i], spell_bins - 1)] += 1
+        spells[m, slot(min(spell[i], spell_bins - 1))] += 1
     return counts, trust_sum, spells
 
 

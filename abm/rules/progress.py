@@ -479,7 +479,7 @@ def _week(rng, rows, exit_draws, c, this_week, p, counts):
     n_leaving = 0
     for r in range(len(rows)):
         i = slot(rows[r])
-        g, m, worker = c.group[i], c.slot_municipality[i], c.caseworker[i]
+        g, m, worker = slot(c.group[i]), slot(c.slot_municipality[i]), c.caseworker[i]  # (worker -1: none)
         early = c.spell[i] < p.early_contact_weeks  # more meetings early in the spell
 
         # Health and pressing: sick citizens may be pressed to activation (losing health); the others recover.
@@ -501,7 +501,7 @@ def _week(rng, rows, exit_draws, c, this_week, p, counts):
         job, education, out = _exit_chances(
             p.job_hazard[g], p.education_hazard[g], p.out_of_labour_force_hazard * sanction if g == 0 else 0.0, boost,
             c.distance_factor[i], health, p.health_mean[g], p.health_effect,
-            p.churn_by_changes[g, min(c.changes[i], p.churn_by_changes.shape[1] - 1)], p.early_meeting_boost if early else 1.0,
+            p.churn_by_changes[g, slot(min(c.changes[i], p.churn_by_changes.shape[1] - 1))], p.early_meeting_boost if early else 1.0,
         )
         exit_kind = NO_EXIT
         draw = exit_draws[r]

@@ -483,13 +483,13 @@ def _week(rng, rows, exit_draws, c, this_week, p, counts):
         early = c.spell[i] < p.early_contact_weeks  # more meetings early in the spell
 
         # Health and pressing: sick citizens may be pressed to activation (losing health); the others recover.
+        # (Whether the draw presses them is not a branch: a third are pressed, which the processor would mispredict.)
         is_pressed = False
         if c.health[i] < p.sick_threshold:
             counts.sick[m] += 1
             press = this_week.early_press[worker] if early else this_week.press[worker]
-            if rng.random() < press * this_week.press_handling[m]:
-                is_pressed = True
-                counts.sick_pressed[m] += 1
+            is_pressed = rng.random() < press * this_week.press_handling[m]
+            counts.sick_pressed[m] += is_pressed
         c.pressed[i] = is_pressed
         health = _health_after(c.health[i], c.health_base[i], is_pressed, p.press_health_damage, p.health_recovery)
         c.health[i] = health

@@ -130,6 +130,16 @@ class CitizenState(Table):
         slots, enough = _first_free(self.active, starts, np.append(starts[1:], self.size), np.asarray(wanted, dtype=np.int64))
         return slots if enough else None
 
+    def occupied_in(self, municipalities: np.ndarray) -> np.ndarray:
+        """The slots that hold someone now in these municipalities, ascending: a pass over
+        their clients only (each municipality's occupied slots are one stretch of ``occupied()``)."""
+        rows = self.occupied()
+        chosen = np.unique(municipalities)
+        starts = self.block_starts()
+        ends = np.append(starts[1:], self.size)
+        first, last = np.searchsorted(rows, starts[chosen]), np.searchsorted(rows, ends[chosen])
+        return np.concatenate([rows[a:b] for a, b in zip(first, last)]) if len(chosen) else rows[:0]
+
     def clients(self) -> np.ndarray:
         """Occupied slots per municipality (each municipality's are one stretch of ``occupied()``): no pass over the slots."""
         return np.diff(np.searchsorted(self.occupied(), self.block_starts()), append=len(self.occupied()))

@@ -30,19 +30,23 @@ def slot(i):
 
     numba checks every array access with a signed index for a negative one (Python's
     wrap-around) and that check keeps the compiler from streamlining a loop; an unsigned
-    index needs none. Index a pass's columns with ``slot(rows[r])`` (and a friend's or a
-    tie's with ``slot(...)`` too): the passes over every client run about a fifth faster,
-    with the same results. Not for indices where -1 means something (``NO_CASEWORKER``).
+    index needs none. Index a pass's columns with ``slot(rows[r])`` (and a friend's, a
+    tie's, and tables by a citizen's group or municipality with ``slot(...)`` too): the
+    passes over every client run about a fifth faster, with the same results. Not for
+    indices where -1 means something (``NO_CASEWORKER``).
     """
     return np.uint64(i)
 
 
 def bundle(kind: type, source: object, **given: object) -> tuple:
     """The NamedTuple ``kind`` a kernel takes, each field from ``given`` or else ``source``'s
-    attribute of the same name (a state table, a config section); lists become float arrays.
+    attribute of the same name (a state table, a config section); lists of numbers (a
+    config's are tuples) become float arrays.
 
     Kernels receive a few named bundles (the columns they read and write, their
-    parameters) instead of long positional lists that must match in two places.
+    parameters) instead of long positional lists that must match in two places. A tuple
+    indexed by a citizen's group in a kernel costs a branch or a copy per citizen (protest's
+    pass took twice as long with its ``hardship_base`` a tuple); an array costs one load.
     """
     values = (given[field] if field in given else getattr(source, field) for field in kind._fields)
-    return kind(*(np.asarray(value, dtype=float) if isinstance(value, list) else value for value in values))
+    return kind(*(np.asarray(value, dtype=float) if type(value) in (list, tuple) else value for value in values))

@@ -186,8 +186,8 @@ def remove_caseworkers(model, rows: np.ndarray, reason: str) -> None:
     model.tally.add(reason, staff.municipality[rows])
     leaving = np.zeros(staff.size + 1, dtype=bool)  # last entry answers for NO_CASEWORKER (-1)
     leaving[rows] = True
-    citizens = model.citizens
-    detach(model, _clients_of(citizens.occupied(), citizens.caseworker, leaving))
+    citizens = model.citizens  # (a caseworker's clients are in the caseworker's municipality)
+    detach(model, _clients_of(citizens.occupied_in(staff.municipality[rows]), citizens.caseworker, leaving))
     staff.reset(rows)
 
 
@@ -199,7 +199,7 @@ def move_caseworkers(model, rows: np.ndarray, unit: int) -> None:
     moving = np.zeros(staff.size + 1, dtype=bool)  # last entry answers for NO_CASEWORKER (-1)
     moving[rows] = True
     citizens = model.citizens
-    detach(model, _clients_of(citizens.occupied(), citizens.caseworker, moving))
+    detach(model, _clients_of(citizens.occupied_in(staff.municipality[rows]), citizens.caseworker, moving))
     staff.unit[rows] = unit
 
 
@@ -225,7 +225,8 @@ def rebalance(model, departments: np.ndarray, tolerance: float) -> None:
     even_share = np.ceil(total / np.maximum(headcount, 1))
     keep = np.full(n_departments, KEEP_ALL)  # departments not rebalanced keep everything
     keep[departments] = np.ceil(even_share[departments] * (1 + tolerance))
-    detach(model, _cases_beyond(citizens.occupied(), citizens.caseworker, staff_department, keep, staff.size))
+    rows_there = citizens.occupied_in(departments // 2)  # (a caseworker's clients are in the caseworker's municipality)
+    detach(model, _cases_beyond(rows_there, citizens.caseworker, staff_department, keep, staff.size))
 
 
 @kernel

@@ -154,9 +154,10 @@ def _nearest_in_size(log_size: np.ndarray, degree: int) -> list[np.ndarray]:
 @kernel
 def _pick_ties(ties, rows, draws):
     friend = np.arange(len(ties))
+    width = ties.shape[1]
     for r in range(len(rows)):
         i = slot(rows[r])
-        friend[i] = ties[i, int(draws[r] * ties.shape[1])]
+        friend[i] = ties[i, slot(int(draws[r] * width))]  # (unsigned: see ``slot``)
     return friend
 
 

@@ -130,10 +130,23 @@ class CitizenState(Table):
         slots, enough = _first_free(self.active, starts, np.append(starts[1:], self.size), np.asarray(wanted, dtype=np.int64))
         return slots if enough else None
 
+    def occupied_in(self, municipalities: np.ndarray) -> np.ndarray:
+        """The slots that hold someone now in these municipalities, ascending: a pass over
+        their clients only (each municipality's occupied slots are one stretch of ``occupied()``)."""
+        rows = self.occupied()
+        chosen = np.unique(municipalities)
+        starts = self.block_starts()
+        ends = np.append(starts[1:], self.size)
+        first, last = np.searchsorted(rows, starts[chosen]), np.searchsorted(rows, ends[chosen])
+        return np.concatenate([rows[a:b] for a, b in zip(first, last)]) if len(chosen) else rows[:0]
+
+    def clients(self) -> np.ndarray:
+        """Occupied slots per municipality (each municipality's are one stretch of ``occupied()``): no pass over the slots."""
+        return np.diff(np.searchsorted(self.occupied(), self.block_starts()), append=len(self.occupied()))
+
     def free_count(self) -> np.ndarray:
-        """Free slots per municipality (each municipality's occupied slots are one stretch of ``occupied()``)."""
-        occupied = np.diff(np.searchsorted(self.occupied(), self.block_starts()), append=len(self.occupied()))
-        return self.block_sizes() - occupied
+        """Free slots per municipality."""
+        return self.block_sizes() - self.clients()
 
     def grow(self, extra: np.ndarray) -> np.ndarray:
         """Add ``extra[m]`` empty slots to the end of municipality m's block; returns the old->new slot map."""
@@ -223,14 +236,14 @@ def _census(rows, municipality, group, unit, caseworker, spell, changes, trust, 
             spell[i] += 1
             benefit_weeks[i] += 1
             changed[i] = False
-        m = municipality[i]
-        counts[m, group[i]] += 1
+        m = slot(municipality[i])
+        counts[m, slot(group[i])] += 1
         counts[m, 3] += unit[i]
         counts[m, 4] += caseworker[i] < 0
         counts[m, 5] += spell[i]
         counts[m, 6] += changes[i]
         trust_sum[m] += trust[i]
-        spells[m, min(spell[i], spell_bins - 1)] += 1
+        spells[m, slot(min(spell[i], spell_bins - 1))] += 1
     return counts, trust_sum, spells
 
 

@@ -488,6 +488,7 @@ def apply(model) -> None:
     q_ref = casework.reference_quality(model.params)
     boost = quality_boost(quality, model)
     press = press_chance(quality, p, q_ref)
+    sanction = sanction_boost(quality, model)
     early_contact = casework.early_contact(model.params)
     if early_contact:  # clients early in their spell get their own quality (casework.early_contact_weeks)
         early_quality = np.append(model.caseworkers.early_quality, 0.0)
@@ -497,8 +498,8 @@ def apply(model) -> None:
         press=press,
         early_boost=quality_boost(early_quality, model) if early_contact else boost,
         early_press=early_press if early_contact else press,
-        sanction=sanction_boost(quality, model),
-        early_sanction=sanction_boost(early_quality, model) if early_contact else sanction_boost(quality, model),
+        sanction=sanction,
+        early_sanction=sanction_boost(early_quality, model) if early_contact else sanction,
         press_handling=1 - p.protest_handling_effect * model.councils.media_pressure,  # protests change case handling
     )
     params = week_params(model)
@@ -537,17 +538,17 @@ def _week(rng, rows, exit_draws, c, this_week, p, counts):
     n_leaving = 0
     for r in range(len(rows)):
         i = slot(rows[r])
-        g, m, worker = c.group[i], c.slot_municipality[i], c.caseworker[i]
+        g, m, worker = slot(c.group[i]), slot(c.slot_municipality[i]), c.caseworker[i]  # (worker -1: none)
         early = c.spell[i] < p.early_contact_weeks  # more meetings early in the spell
 
         # Health and pressing: sick citizens may be pressed to activation (losing health); the others recover.
+        # (Whether the draw presses them is not a branch: a third are pressed, which the processor would mispredict.)
         is_pressed = False
         if c.health[i] < p.sick_threshold:
             counts.sick[m] += 1
             press = this_week.early_press[worker] if early else this_week.press[worker]
-            if rng.random() < press * this_week.press_handling[m]:
-                is_pressed = True
-                counts.sick_pressed[m] += 1
+            is_pressed = rng.random() < press * this_week.press_handling[m]
+            counts.sick_pressed[m] += is_pressed
         c.pressed[i] = is_pressed
         health = _health_after(c.health[i], c.health_base[i], is_pressed, p.press_health_damage, p.health_recovery)
         c.health[i] = health
@@ -559,25 +560,32 @@ def _week(rng, rows, exit_draws, c, this_week, p, counts):
         job, education, out = _exit_chances(
             p.job_hazard[g], p.education_hazard[g], p.out_of_labour_force_hazard * sanction if g == 0 else 0.0, boost,
             c.distance_factor[i], health, p.health_mean[g], p.health_effect,
-            p.churn_by_changes[g, min(c.changes[i], p.churn_by_changes.shape[1] - 1)], p.early_meeting_boost if early else 1.0,
+            p.churn_by_changes[g, slot(min(c.changes[i], p.churn_by_changes.shape[1] - 1))], p.early_meeting_boost if early else 1.0,
         )
         exit_kind = NO_EXIT
         draw = exit_draws[r]
-        if draw < job + education + out:
-            exit_kind = JOB if draw < job else (EDUCATION if draw < job + education else OUT_OF_LABOUR_FORCE)
+        exiting = draw < job + education + out
 
-        # Clarification: progress at the speed of casework; at its end, a decision.
-        elif c.clarification_need[i] > 0:
-            c.clarification[i] += boost
-            if c.clarification[i] >= c.clarification_need[i]:
-                counts.decisions[m] += 1
-                counts.decision_weeks[m] += c.spell[i]
-                exit_kind = _decision(rng.random(), p.disability_share[g], p.flexjob_share[g], health, p.health_mean[g])
-                if exit_kind == NO_EXIT:  # back to the job-ready track
-                    c.group[i] = 0
-                    c.distance_factor[i] = _distance_term(c.distance[i], p.distance_mean[0], p.distance_effect)
-                    c.clarification[i] = 0.0
-                    c.clarification_need[i] = 0.0
+        # Clarification (when not leaving): progress at the speed of casework; at its end, a
+        # decision. Chosen by a select, not a branch: the 54% on the track are a branch the
+        # processor mispredicts (the pass took a fifth longer).
+        need = c.clarification_need[i]
+        clarifying = (need > 0) & (not exiting)
+        before = c.clarification[i]
+        after = before + boost
+        progress = after if clarifying else before
+        c.clarification[i] = progress
+        if exiting:
+            exit_kind = JOB if draw < job else (EDUCATION if draw < job + education else OUT_OF_LABOUR_FORCE)
+        elif clarifying & (progress >= need):
+            counts.decisions[m] += 1
+            counts.decision_weeks[m] += c.spell[i]
+            exit_kind = _decision(rng.random(), p.disability_share[g], p.flexjob_share[g], health, p.health_mean[g])
+            if exit_kind == NO_EXIT:  # back to the job-ready track
+                c.group[i] = 0
+                c.distance_factor[i] = _distance_term(c.distance[i], p.distance_mean[0], p.distance_effect)
+                c.clarification[i] = 0.0
+                c.clarification_need[i] = 0.0
 
         if exit_kind != NO_EXIT:
             leaving[n_leaving], kind[n_leaving] = i, exit_kind

@@ -92,7 +92,7 @@ def _week(rows, c, p):
         new_trust[i] = min(max(updated, 0.0), 1.0)
 
         seen = 0.0  # grievance from a friend elsewhere who is treated clearly better
-        m = c.slot_municipality[i]
+        m = slot(c.slot_municipality[i])
         # In another municipality: outside the citizen's block of slots (no read of the friend's slot, often far away).
         if friend_here and not c.block_start[m] <= friend < c.block_start[m + 1]:
             gap = c.quality[f] - c.quality[i]

@@ -263,11 +263,25 @@ def install_context(context: dict[str, Any]) -> None:
         strategies.register_from_driver(context["strategies"])
 
 
-def _worker_batch(function: Callable[[Any], Any], items: list, context: dict[str, Any]) -> list[tuple[Any, str | None]]:
-    """A batch as a Ray task: end with the raylet, know what the driver knew, then run."""
+def _worker_batch(function: Callable[[Any], Any], items: list, context: dict[str, Any],
+                  preload: tuple[str, ...] = ()) -> list[tuple[Any, str | None]]:
+    """A batch as a Ray task: end with the raylet, know what the driver knew, then run; and
+    once the batch is done, import ``preload`` behind its result (:func:`_import_behind`)."""
     end_with_parent()
     install_context(context)
-    return [attempt(function, item) for item in items]
+    outcomes = [attempt(function, item) for item in items]
+    _import_behind(preload)
+    return outcomes
+
+
+def _import_behind(modules: tuple[str, ...]) -> None:
+    """Import ``modules`` in a thread of this worker, so that the task's result leaves at
+    once: a worker whose runs are done imports the figures' modules while the others finish
+    theirs or the driver tabulates, and the figures' tasks wait only for what is left of it
+    (Python's import lock). Modules already imported cost nothing."""
+    missing = [module for module in modules if module not in sys.modules]
+    if missing:
+        threading.Thread(target=_import, args=(tuple(missing),), name="abm-preload", daemon=True).start()
 
 
 _watching_parent = False
@@ -311,8 +325,8 @@ class Executor:
     workers, which have imported ``abm`` for the first batch, take the next at once. No
     item runs in this process when Ray does: a run that kills its process is retried.
     ``preload`` names modules the work after the first batch needs (a comparison's figures:
-    matplotlib): each worker imports them once it has no items of that batch left, while
-    the others finish theirs, instead of when that work arrives.
+    matplotlib): each worker imports them as its last items of that batch end, while the
+    others finish theirs, instead of when that work arrives.
     """
 
     def __init__(self, workers: int | None = None, address: str | None = None, preload: tuple[str, ...] = ()):
@@ -346,13 +360,14 @@ class Executor:
         cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
         context = driver_context()
         remote = ray.remote(_worker_batch).options(num_cpus=1, max_retries=MAX_RETRIES, retry_exceptions=False)
-        # submitted largest first; Ray starts a caller's tasks in the order they were submitted
-        pending = {remote.remote(function, [items[i] for i in batch], context): batch
-                   for batch in batches(list(range(len(items))), cpus)}
-        # and after them, the modules the next batch will need: a worker without runs left
-        # imports them while the others finish theirs
-        for _ in range(cpus if self.preload else 0):
-            ray.remote(_import).options(num_cpus=1).remote(self.preload)
+        # submitted largest first; Ray starts a caller's tasks of one function in the order
+        # they were submitted. The last batch of each CPU starts importing the modules the
+        # next batch will need as it ends (a task of its own would not wait its turn: Ray
+        # starts tasks of different functions in any order, and did start them first).
+        ordered = list(batches(list(range(len(items))), cpus))
+        pending = {remote.remote(function, [items[i] for i in batch], context,
+                                 self.preload if number >= len(ordered) - cpus else ()): batch
+                   for number, batch in enumerate(ordered)}
         self.preload = ()
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1)
@@ -475,8 +490,8 @@ def end_early() -> None:
 
 
 def _import(modules: tuple[str, ...]) -> None:
-    """A task that imports ``modules`` in a worker ahead of the work that needs them: the
-    model while the driver reads its input, the figures' modules at a batch's tail."""
+    """Import ``modules`` in a worker ahead of the work that needs them: the model while the
+    driver reads its input (a task), the figures' modules at a batch's tail (:func:`_import_behind`)."""
     end_with_parent()
     for module in modules:
         importlib.import_module(module)

@@ -14,7 +14,8 @@ arrow and its value written beside it (:func:`differences_plot`). Sizes differ b
 configs, so protests are per 1,000 clients and unemployment a share of the inhabitants.
 Uses matplotlib's non-interactive Agg backend, so figures are written on machines with no
 screen (clusters, CI); SVGs carry no date and fixed ids, so the same results give the same
-bytes.
+bytes. ``matplotlib.pyplot`` is imported where a figure is drawn: a comparison on Ray draws
+its figures on the workers, and its driver, whose imports delay the first run, never needs it.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from typing import Callable
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 
@@ -197,6 +197,8 @@ def _figure_files(drawing: tuple[str, Callable[[Path], Path]]) -> dict[str, byte
 
 def overview_plot(data: pl.DataFrame, strategies: list[str], path: Path, caption_line: str) -> Path:
     """Every time-series panel side by side, one legend for all."""
+    import matplotlib.pyplot as plt  # see the module's docstring
+
     overview, axes = plt.subplots(2, 3, figsize=(12, 6.5), constrained_layout=True)
     for ax, (column, (title, unit)) in zip(axes.ravel(), PANELS.items()):
         strategy_lines(ax, data, column, strategies)
@@ -207,6 +209,8 @@ def overview_plot(data: pl.DataFrame, strategies: list[str], path: Path, caption
 
 def panel_plot(data: pl.DataFrame, column: str, strategies: list[str], path: Path, caption_line: str) -> Path:
     """One time-series panel (:data:`PANELS`) as a figure of its own."""
+    import matplotlib.pyplot as plt  # see the module's docstring
+
     title, unit = PANELS[column]
     figure, single = plt.subplots(figsize=(6.5, 3.8), constrained_layout=True)
     strategy_lines(single, data, column, strategies)
@@ -220,6 +224,8 @@ def differences_plot(table: pl.DataFrame, baseline: str, others: list[str], path
     interval (a marker labelled n/a where the interval is undefined). A strategy whose effect
     reaches :data:`OFF_SCALE` times as far from 0 as the next is drawn as an arrow at the edge
     with its value written, so the others' intervals stay readable."""
+    import matplotlib.pyplot as plt  # see the module's docstring
+
     figure, axes = plt.subplots(3, 4, figsize=(12, 7), constrained_layout=True)
     positions = np.arange(len(others))
     rows = {row["strategy"]: row for row in table.iter_rows(named=True)}
@@ -281,6 +287,8 @@ def _decorate(ax, title: str, unit: str) -> None:
 def save_figure(figure, path: Path, caption_line: str = "") -> Path:
     """Write ``figure`` as PNG (at :data:`DPI`) and SVG beside it, with the caption line
     under it; return the PNG's path."""
+    import matplotlib.pyplot as plt  # see the module's docstring
+
     if caption_line:
         figure.text(0.5, 0, caption_line, ha="center", va="top", fontsize=8.5, color="0.2", wrap=True)
     png = path.with_suffix(".png")

@@ -227,6 +227,24 @@ def test_an_executor_keeps_its_ray_for_several_batches_and_catches_what_raises()
     assert not ray.is_initialized()
 
 
+@pytest.mark.slow
+def test_each_worker_imports_the_next_batchs_modules_behind_its_last_item():
+    """An executor's ``preload`` is imported by each worker once its last item of the batch is
+    done: not before the items (Ray had started separate import tasks first, both on one
+    worker), and by every worker, so that the next batch (a comparison's figures) finds it."""
+
+    def loaded(wait: float) -> tuple[int, bool]:  # pickled by value, like `where` above
+        """This worker's process and whether it has imported colorsys (which nothing else does)."""
+        time.sleep(wait)  # both items at once: one on each worker
+        return os.getpid(), "colorsys" in sys.modules
+
+    with Executor(2, preload=("colorsys",)) as executor:
+        before = [result for _, result, _ in executor.map(loaded, [1.0, 1.0])]
+        after = [result for _, result, _ in executor.map(loaded, [1.0, 1.0])]
+    assert len({pid for pid, _ in before}) == 2 and {pid for pid, _ in after} == {pid for pid, _ in before}
+    assert not any(imported for _, imported in before) and all(imported for _, imported in after)
+
+
 def test_resume_removes_the_temporary_files_of_a_killed_write(tmp_path):
     path = write_experiment(tmp_path)
     out = tmp_path / "out"

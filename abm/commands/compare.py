@@ -89,7 +89,7 @@ def handle(args) -> int:
 def compare(args, path: Path, config, strategies: list[str], baseline: str, vectors, out: Path):
     """Run the comparison (and the posterior's) and write every file into ``out``."""
     # the runs, then the figures, on one Ray; a worker left without runs imports the figures' modules
-    with Executor(args.workers, args.address, preload=("abm.plots",)) as executor:
+    with Executor(args.workers, args.address, preload=("abm.plots", "matplotlib.pyplot")) as executor:
         runs, weekly, national = run_comparison(config, executor=executor)
         paybacks = payback_weeks(national, baseline)
         table = comparison_table(runs, paybacks, baseline, strategies)

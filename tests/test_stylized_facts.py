@@ -12,34 +12,35 @@ when the 95% t-interval of its mean over the replications lies wholly on the sta
 the bound.
 
 A fact must be the model's, not the seed's. `scripts/check_stylized_facts.py --seed-sets 0-9`
-evaluated these facts, 24 replications each, on ten seed sets with the default fitted to the
-ABC posterior on the experiments (2026-12-07; docs/VALIDATION.md): every fact held on all ten,
-and on this module's SEED. The worst interval end seen, and on which seed set:
+evaluated these facts, 24 replications each, on ten seed sets with the shipped default (fitted
+to the ABC posterior on the experiments; the start drawing caseworker changes with the stock
+and a 26-week burn-in; docs/VALIDATION.md): every fact held on all ten, and on this module's
+SEED. The worst interval end seen, and on which seed set:
 
-    invest reaches its target caseload                         < 65         53.756 (5)
-    status quo stays near its caseload                         > 85         94.593 (8)
-    invest shortens spells (ratio)                             < 0.92        0.908 (8)
-    invest raises job/education exits (ratio)                  > 1.05        1.089 (8)
-    invest lowers full-year unemployment (ratio)               < 0.92        0.882 (8)
-    invest speeds up decisions (ratio)                         < 0.98        0.961 (8)
-    invest raises trust (difference)                           > 0.08        0.139 (8)
-    invest lowers turnover (ratio)                             < 0.9         0.855 (6)
-    invest: more caseworker changes while hiring (ratio)       > 1.1         1.162 (5)
-    invest means fewer protesters (ratio)                      < 0.3         0.025 (9)
-    status quo has protesters                                  > 1           3.088 (8)
-    invest presses fewer sick citizens (difference)            < -0.01      -0.017 (5)
-    invest lowers net cost in the final year (ratio)           < 0.9         0.897 (8)
-    invest lowers net cost over five years (ratio)             < 1           0.927 (8)
-    overloaded: protest events per municipality-year           > 8          11.826 (3)
-    overloaded: turnover                                       > 0.25        0.264 (6)
-    overloaded raises turnover (ratio)                         > 1.3         1.660 (5)
-    austerity lowers trust (difference)                        < 0          -0.250 (5)
-    austerity raises turnover (ratio)                          > 1.3         1.527 (6)
-    austerity lengthens spells (ratio)                         > 1.1         1.131 (7)
-    austerity means more protesters (difference)               > 0         256.333 (9)
-    austerity raises final-year net cost (ratio)               > 1           1.469 (5)
-    status quo turnover at least 10%                           > 0.1         0.123 (4)
-    status quo turnover at most 22%                            < 0.22        0.193 (5)
+    invest reaches its target caseload                         < 65         53.812 (5)
+    status quo stays near its caseload                         > 85         97.274 (4)
+    invest shortens spells (ratio)                             < 0.92        0.906 (8)
+    invest raises job/education exits (ratio)                  > 1.05        1.096 (1)
+    invest lowers full-year unemployment (ratio)               < 0.92        0.871 (2)
+    invest speeds up decisions (ratio)                         < 0.98        0.959 (4)
+    invest raises trust (difference)                           > 0.08        0.145 (4)
+    invest lowers turnover (ratio)                             < 0.9         0.843 (7)
+    invest: more caseworker changes while hiring (ratio)       > 1.1         1.202 (5)
+    invest means fewer protesters (difference)                 < -3         -3.811 (4)
+    status quo has protesters                                  > 1           3.812 (4)
+    invest presses fewer sick citizens (difference)            < -0.01      -0.022 (2)
+    invest lowers net cost in the final year (ratio)           < 0.9         0.886 (4)
+    invest lowers net cost over five years (ratio)             < 1           0.921 (1)
+    overloaded: protest events per municipality-year           > 8          12.913 (7)
+    overloaded: turnover                                       > 0.25        0.265 (6)
+    overloaded raises turnover (ratio)                         > 1.3         1.804 (5)
+    austerity lowers trust (difference)                        < 0          -0.250 (8)
+    austerity raises turnover (ratio)                          > 1.3         1.560 (9)
+    austerity lengthens spells (ratio)                         > 1.1         1.128 (2)
+    austerity means more protesters (difference)               > 0         260.201 (0)
+    austerity raises final-year net cost (ratio)               > 1           1.474 (6)
+    status quo turnover at least 10%                           > 0.1         0.120 (4)
+    status quo turnover at most 22%                            < 0.22        0.181 (5)
 
 The directions are MODEL.md's (the Copenhagen evaluation, seed 003; the staff surveys, seed
 004). The magnitudes are the fitted model's, each set about at the worst interval end over the
@@ -53,8 +54,10 @@ an overloaded office has 12-14 protest events a municipality-year (was > 15; the
 of the seeds held 11 demonstrations from July 2017, weekly that summer). One fact was dropped:
 "invest: fewer caseworker changes in the final year". No source states it (the seeds name fewer
 staff quitting, which holds); with the fitted curve the final-year difference is -0.05 to +0.04
-per client-year across the ten seed sets, so the model does not predict it either way. Rerun the
-check after any change that moves random numbers.
+per client-year across the ten seed sets, so the model does not predict it either way. "Invest
+means fewer protesters" is a difference, not a ratio: protests are rare, and a replication
+whose status quo had none made the ratio 0 / 0 on one seed set. Rerun the check after any
+change that moves random numbers.
 """
 
 from __future__ import annotations
@@ -150,7 +153,7 @@ FACTS = [
     # Hiring up to the target moves cases once.
     Fact("invest: more caseworker changes while hiring (ratio)", ratio("invest", "caseworker_changes_per_client_year"), ">", 1.1),
     # A difference, not a ratio: protests are rare, and a replication whose status quo has none makes the ratio 0 / 0.
-    Fact("invest means fewer protesters (difference)", difference("invest", "protesters_mean"), "<", -4),
+    Fact("invest means fewer protesters (difference)", difference("invest", "protesters_mean"), "<", -3),
     Fact("status quo has protesters", level("status_quo", "protesters_mean"), ">", 1),
     Fact("invest presses fewer sick citizens (difference)", difference("invest", "sick_pressed_share"), "<", -0.01),
     Fact("invest lowers net cost in the final year (ratio)", ratio("invest", "net_cost_final_year_mdkk"), "<", 0.9),

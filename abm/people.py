@@ -198,8 +198,11 @@ def stationary_stock(model) -> Stock:
     for g in range(len(shares)):
         # Entrants at a rate bounding every presence in the group, thinned as each bound tightens:
         # by the clarification need (groups with a clarification track), then by the usual health.
-        proposal = progress.need_proposal(model, spells, g) if tracked[g] else None
-        rate = proposal.rate if tracked[g] else progress.presence_bound(model, spells, np.array([g]), np.zeros(1))[0]
+        if tracked[g]:
+            proposal = progress.need_proposal(model, spells, g)
+            rate = proposal.rate
+        else:
+            rate = progress.presence_bound(model, spells, np.array([g]), np.zeros(1))[0]
         municipality = np.repeat(np.arange(model.n_municipalities), rng.poisson(weekly * shares[g] * rate))
         group = np.full(len(municipality), g, dtype=np.int8)
         if tracked[g]:

@@ -142,7 +142,8 @@ class CitizenState(Table):
 
     def clients(self) -> np.ndarray:
         """Occupied slots per municipality (each municipality's are one stretch of ``occupied()``): no pass over the slots."""
-        return np.diff(np.searchsorted(self.occupied(), self.block_starts()), append=len(self.occupied()))
+        rows = self.occupied()
+        return np.diff(np.searchsorted(rows, self.block_starts()), append=len(rows))
 
     def free_count(self) -> np.ndarray:
         """Free slots per municipality."""

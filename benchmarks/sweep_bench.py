@@ -72,33 +72,23 @@ replications = {replications}
 seed = 1
 [set]
 "run.weeks" = {weeks}
-"municipalities.count" = 12
+"municipalities.count" = {count}
 "municipalities.population_scale" = {scale}
 [design]
 kind = "grid"
 [design.parameters]
-"council.caseload_target" = [40, 60, 80, 100, 120, 140, 160, 180]
+"council.caseload_target" = {targets}
 """
-TINY = """
-base = "{base}"
-strategies = ["status_quo", "invest"]
-replications = {replications}
-seed = 1
-[set]
-"run.weeks" = 52
-"municipalities.count" = 3
-"municipalities.population_scale" = 0.02
-[design]
-kind = "grid"
-[design.parameters]
-"council.caseload_target" = [55]
-"""
+GRID_TARGETS = [40, 60, 80, 100, 120, 140, 160, 180]
 
 
-def experiment_at(folder: Path, weeks: int, scale: float, replications: int = 4, text: str = EXPERIMENT) -> Experiment:
+def experiment_at(folder: Path, weeks: int, scale: float, replications: int = 4, count: int = 12,
+                  targets: list[int] = GRID_TARGETS) -> Experiment:
+    """The benchmark's sweep (status quo and invest over caseload ``targets``) as an experiment file in ``folder``."""
     path = folder / "bench.toml"
     base = Path(__file__).resolve().parents[1] / "configs" / "baseline.toml"
-    path.write_text(text.format(base=base, weeks=weeks, scale=scale, replications=replications), encoding="utf-8")
+    path.write_text(EXPERIMENT.format(base=base, weeks=weeks, count=count, scale=scale, replications=replications,
+                                      targets=targets), encoding="utf-8")
     return load_experiment(path)
 
 
@@ -234,7 +224,7 @@ def driver_cost(work: Path, runs: int) -> None:
     wall time): the same runs in one warm process (the simulations alone), as ``abm sweep`` on
     an embedded Ray with 2 workers (its driver, its workers and Ray's daemons apart), and as
     ``abm sweep --workers 1`` (the same writes, no Ray)."""
-    experiment = experiment_at(work, 0, 0.0, runs // 2, TINY)
+    experiment = experiment_at(work, 52, 0.02, runs // 2, count=3, targets=[55])  # tiny runs: the driver's share shows
     tasks = experiment.tasks()
     n = len(tasks)
     seconds_per_run(tasks[:1])  # imports and the compiled kernels, untimed

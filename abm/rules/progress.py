@@ -266,9 +266,14 @@ def on_entry(model, slots: np.ndarray, rng: np.random.Generator) -> None:
 def clarification_need(params, group: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Progress each entrant's clarification decision requires: gamma, mean ``clarification_weeks``
     of their group (0: no clarification track)."""
-    p = params.progress
-    weeks = np.asarray(p.clarification_weeks, dtype=float)[group]
-    return np.where(weeks > 0, rng.gamma(p.clarification_shape, np.maximum(weeks, 1e-9) / p.clarification_shape), 0.0)
+    weeks = np.asarray(params.progress.clarification_weeks, dtype=float)[group]
+    return np.where(weeks > 0, rng.gamma(*_need_gamma(params, weeks)), 0.0)
+
+
+def _need_gamma(params, weeks):
+    """The clarification need's gamma (shape, scale) for a mean of ``weeks``."""
+    shape = params.progress.clarification_shape
+    return shape, np.maximum(weeks, 1e-9) / shape
 
 
 def has_clarification(params) -> np.ndarray:
@@ -292,8 +297,7 @@ def stationary_casework(model, caseload: float, horizon: int) -> StationaryCasew
     quality = casework.quality_at_caseload(model, caseload)
     return StationaryCasework(float(quality_boost(quality, model)),
                               float(press_chance(quality, model.params.progress, casework.reference_quality(model.params))),
-                              horizon, float(sanction_boost(quality, model)),
-                              min(turnover.quit_chance_at(model, caseload), 1.0))  # a hazard above 1 is a certain quit
+                              horizon, float(sanction_boost(quality, model)), turnover.quit_chance_at(model, caseload))
 
 
 def _stationary_params(model, spells: StationaryCasework) -> Params:
@@ -330,8 +334,7 @@ def proposed_needs(params, proposal: NeedProposal, group: int, n: int,
     """``n`` needs drawn as ``proposal`` says, and the bound each was drawn in proportion to.
     The need is gamma (``clarification_need``); weighted by need, it is gamma of one more
     shape, so the weighted draw is a mixture of the two."""
-    p = params.progress
-    shape, scale = p.clarification_shape, p.clarification_weeks[group] / p.clarification_shape
+    shape, scale = _need_gamma(params, params.progress.clarification_weeks[group])
     weighted_by_need = rng.random(n) < (proposal.rate - proposal.extra) / proposal.rate
     need = rng.gamma(shape + weighted_by_need, scale)
     return need, need * proposal.per_need + proposal.extra
@@ -373,7 +376,7 @@ def stationary_clients(model, rng: np.random.Generator, spells: StationaryCasewo
     spell, changes = spell[kept], changes[kept]
     at_cap = changes == cap
     since = spell[at_cap] - (change_weeks[kept][at_cap, cap - 1] if cap > 0 else 0)
-    changes[at_cap] += rng.binomial(np.maximum(since, 0), spells.change) if spells.change > 0 else 0
+    changes[at_cap] += rng.binomial(np.maximum(since, 0), spells.change)
     state = {name: column[kept] for name, column in zip(STATIONARY_COLUMNS, columns)}
     return kept, spell, state | {"changes": changes}
 

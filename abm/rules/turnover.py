@@ -115,8 +115,9 @@ def stress_at(model, caseload: float) -> float:
 
 
 def quit_chance(p, stress):
-    """A caseworker's weekly chance of quitting: ``quit_base`` x exp(``quit_stress`` x stress)."""
-    return p.quit_base * np.exp(p.quit_stress * stress)
+    """A caseworker's weekly chance of quitting: ``quit_base`` x exp(``quit_stress`` x stress),
+    at most 1 (a chance: extreme configs give a hazard above it, a certain quit)."""
+    return np.minimum(p.quit_base * np.exp(p.quit_stress * stress), 1.0)
 
 
 def quit_chance_at(model, caseload: float) -> float:

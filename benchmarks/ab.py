@@ -107,7 +107,8 @@ def prepared(commit: str) -> tuple[Path, Path]:
         pip = subprocess.run([str(building / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
                               str(tree)], capture_output=True, text=True)
         if pip.returncode != 0:
-            raise SystemExit(f"ab.py: pip could not install {commit[:12]} into {building}:\n{pip.stderr[-3000:]}")
+            shutil.rmtree(building, ignore_errors=True)  # a half-built venv is not kept
+            raise SystemExit(f"ab.py: pip could not install {commit[:12]} (nothing kept):\n{pip.stderr[-3000:]}")
         _into_place(building, venv)
     return tree, venv / "bin" / "python"
 
